@@ -1,0 +1,385 @@
+"""Graph, Block, Node, Value: the SSA IR with structured control flow.
+
+```
+graph(%x : Tensor, %n : int):
+  %1 : int = prim::Constant[value=1]()
+  %y : Tensor = prim::If(%c)
+    block0():
+      %2 : Tensor = aten::add.Tensor(%x, %x, %1)
+      -> (%2)
+    block1():
+      -> (%x)
+  return (%y)
+```
+
+- A `Graph` owns one top `Block`.
+- A `Block` has parameters (`Value`s it defines), an ordered list of `Node`s
+  and a return node (kind `prim::Return`, not in `nodes`) whose inputs are
+  the block's results. The top block's params are the graph inputs.
+- A `Node` has a kind (`ns::name` or `ns::name.overload`), input and output
+  `Value`s, attributes (`attrs`: name -> Python value), nested blocks and a
+  source range. Attribute values are None, bool, int, float, str,
+  torch.Tensor, torch.dtype, torch.device, torch.layout, torch.memory_format,
+  a Type, or lists/tuples of those.
+- A `Value` has a type, a unique id, an optional name hint, its definer
+  (`node` with `offset`, or the `block` whose parameter it is) and `uses`,
+  a list of `Use(node, index)`; block results are uses by the return node.
+
+This module knows no particular op: only `prim::Return` (the block
+terminator) is named here.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any, Dict, Iterator, List, Optional, Sequence
+
+from ..diagnostics import SourceRange
+from .types import ClassType, Type
+
+RETURN = "prim::Return"
+
+_ids = itertools.count()
+
+
+@dataclass(frozen=True)
+class Use:
+    node: "Node"
+    index: int
+
+
+class Value:
+    __slots__ = ("type", "id", "name", "node", "offset", "block", "uses")
+
+    def __init__(self, type: Type, name: Optional[str] = None):
+        self.type = type
+        self.id = next(_ids)
+        self.name = name
+        self.node: Optional[Node] = None
+        self.offset = 0
+        self.block: Optional[Block] = None  # set for block parameters
+        self.uses: List[Use] = []
+
+    @property
+    def owning_block(self) -> "Block":
+        return self.block if self.block is not None else self.node.block  # type: ignore[union-attr]
+
+    def replace_all_uses_with(self, other: "Value") -> None:
+        """Make every user of `self` use `other` instead.
+
+        Before: `%b = f(%a); %c = g(%a)`; after `a.replace_all_uses_with(x)`:
+        `%b = f(%x); %c = g(%x)`.
+        """
+        for use in list(self.uses):
+            use.node.replace_input(use.index, other)
+
+    def __repr__(self) -> str:
+        return f"%{self.name or ''}#{self.id}"
+
+
+class Node:
+    __slots__ = ("kind", "inputs", "outputs", "attrs", "blocks", "block", "loc")
+
+    def __init__(self, kind: str, attrs: Optional[Dict[str, Any]] = None, loc: Optional[SourceRange] = None):
+        self.kind = kind
+        self.inputs: List[Value] = []
+        self.outputs: List[Value] = []
+        self.attrs: Dict[str, Any] = dict(attrs or {})
+        self.blocks: List[Block] = []
+        self.block: Optional[Block] = None
+        self.loc = loc
+
+    # -- inputs -------------------------------------------------------------
+    def add_input(self, value: Value) -> None:
+        value.uses.append(Use(self, len(self.inputs)))
+        self.inputs.append(value)
+
+    def replace_input(self, index: int, value: Value) -> None:
+        old = self.inputs[index]
+        old.uses.remove(Use(self, index))
+        self.inputs[index] = value
+        value.uses.append(Use(self, index))
+
+    def remove_input(self, index: int) -> None:
+        self.inputs[index].uses.remove(Use(self, index))
+        for i in range(index + 1, len(self.inputs)):
+            v = self.inputs[i]
+            v.uses[v.uses.index(Use(self, i))] = Use(self, i - 1)
+        del self.inputs[index]
+
+    def drop_inputs(self) -> None:
+        for i, v in enumerate(self.inputs):
+            v.uses.remove(Use(self, i))
+        self.inputs = []
+
+    # -- outputs ------------------------------------------------------------
+    def add_output(self, type: Type, name: Optional[str] = None) -> Value:
+        v = Value(type, name)
+        v.node = self
+        v.offset = len(self.outputs)
+        self.outputs.append(v)
+        return v
+
+    def remove_output(self, index: int) -> None:
+        assert not self.outputs[index].uses, "output still used"
+        del self.outputs[index]
+        for i, v in enumerate(self.outputs):
+            v.offset = i
+
+    @property
+    def output(self) -> Value:
+        assert len(self.outputs) == 1, f"{self.kind} has {len(self.outputs)} outputs"
+        return self.outputs[0]
+
+    # -- blocks -------------------------------------------------------------
+    def add_block(self) -> "Block":
+        b = Block(owner=self)
+        self.blocks.append(b)
+        return b
+
+    # -- placement ----------------------------------------------------------
+    def destroy(self) -> None:
+        """Remove this node from its block; its outputs must be unused."""
+        for out in self.outputs:
+            assert not out.uses, f"destroying {self.kind} whose output is still used"
+        for b in self.blocks:
+            for n in reversed(list(b.nodes)):
+                n.destroy_unchecked()
+            b.return_node.drop_inputs()
+        self.drop_inputs()
+        if self.block is not None:
+            self.block.nodes.remove(self)
+            self.block = None
+
+    def destroy_unchecked(self) -> None:
+        for b in self.blocks:
+            for n in reversed(list(b.nodes)):
+                n.destroy_unchecked()
+            b.return_node.drop_inputs()
+        self.drop_inputs()
+        if self.block is not None:
+            self.block.nodes.remove(self)
+            self.block = None
+
+    def move_before(self, other: "Node") -> None:
+        if self.block is not None:
+            self.block.nodes.remove(self)
+        blk = other.block
+        assert blk is not None
+        blk.nodes.insert(blk.nodes.index(other), self)
+        self.block = blk
+
+    def is_before(self, other: "Node") -> bool:
+        """Same-block order test (both nodes in one block)."""
+        assert self.block is other.block and self.block is not None
+        nodes = self.block.nodes
+        return nodes.index(self) < nodes.index(other)
+
+    def walk(self) -> Iterator["Node"]:
+        """Nodes nested in this node's blocks, depth first, in order."""
+        for b in self.blocks:
+            yield from b.walk()
+
+    def __repr__(self) -> str:
+        return f"<Node {self.kind}>"
+
+
+class Block:
+    __slots__ = ("params", "nodes", "return_node", "owner", "graph")
+
+    def __init__(self, owner: Optional[Node] = None, graph: Optional["Graph"] = None):
+        self.params: List[Value] = []
+        self.nodes: List[Node] = []
+        self.return_node = Node(RETURN)
+        self.return_node.block = self
+        self.owner = owner
+        self.graph = graph
+
+    @property
+    def returns(self) -> List[Value]:
+        return self.return_node.inputs
+
+    def add_param(self, type: Type, name: Optional[str] = None) -> Value:
+        v = Value(type, name)
+        v.block = self
+        v.offset = len(self.params)
+        self.params.append(v)
+        return v
+
+    def insert_param(self, index: int, type: Type, name: Optional[str] = None) -> Value:
+        v = Value(type, name)
+        v.block = self
+        self.params.insert(index, v)
+        for i, p in enumerate(self.params):
+            p.offset = i
+        return v
+
+    def remove_param(self, index: int) -> None:
+        assert not self.params[index].uses, "parameter still used"
+        del self.params[index]
+        for i, p in enumerate(self.params):
+            p.offset = i
+
+    def add_return(self, value: Value) -> None:
+        self.return_node.add_input(value)
+
+    def append(self, node: Node) -> Node:
+        node.block = self
+        self.nodes.append(node)
+        return node
+
+    def insert(self, index: int, node: Node) -> Node:
+        node.block = self
+        self.nodes.insert(index, node)
+        return node
+
+    def walk(self) -> Iterator[Node]:
+        """Every node in this block and nested blocks, depth first, in order."""
+        for n in list(self.nodes):
+            yield n
+            if n.blocks:
+                yield from n.walk()
+
+    def is_ancestor_of(self, other: "Block") -> bool:
+        b: Optional[Block] = other
+        while b is not None:
+            if b is self:
+                return True
+            b = b.owner.block if b.owner is not None else None
+        return False
+
+    def __repr__(self) -> str:
+        return f"<Block {len(self.params)} params, {len(self.nodes)} nodes>"
+
+
+class Graph:
+    """An SSA graph: one top block whose params are the inputs."""
+
+    def __init__(self) -> None:
+        self.block = Block(graph=self)
+
+    @property
+    def inputs(self) -> List[Value]:
+        return self.block.params
+
+    @property
+    def outputs(self) -> List[Value]:
+        return self.block.returns
+
+    @property
+    def nodes(self) -> List[Node]:
+        return self.block.nodes
+
+    def add_input(self, type: Type, name: Optional[str] = None) -> Value:
+        return self.block.add_param(type, name)
+
+    def add_output(self, value: Value) -> None:
+        self.block.add_return(value)
+
+    def walk(self) -> Iterator[Node]:
+        return self.block.walk()
+
+    def copy(self) -> "Graph":
+        """A deep copy with fresh Values (attributes are shared, not copied)."""
+        g = Graph()
+        env: Dict[Value, Value] = {}
+        for p in self.inputs:
+            env[p] = g.add_input(p.type, p.name)
+        clone_block_into(self.block, g.block, env)
+        return g
+
+    def __str__(self) -> str:
+        from .printer import print_graph
+
+        return print_graph(self)
+
+    __repr__ = __str__
+
+
+def clone_node(node: Node, env: Dict[Value, Value]) -> Node:
+    """A copy of `node` (and nested blocks) reading inputs through `env`.
+
+    Outputs of the copy are added to `env`; the copy is not placed in a block.
+    """
+    new = Node(node.kind, node.attrs, node.loc)
+    for v in node.inputs:
+        new.add_input(env.get(v, v))
+    for out in node.outputs:
+        env[out] = new.add_output(out.type, out.name)
+    for b in node.blocks:
+        nb = new.add_block()
+        for p in b.params:
+            env[p] = nb.add_param(p.type, p.name)
+        clone_block_into(b, nb, env)
+    return new
+
+
+def clone_block_into(src: Block, dst: Block, env: Dict[Value, Value]) -> None:
+    """Append copies of `src`'s nodes to `dst` and set `dst`'s returns."""
+    for n in src.nodes:
+        dst.append(clone_node(n, env))
+    for r in src.returns:
+        dst.add_return(env.get(r, r))
+
+
+@dataclass
+class Argument:
+    """One parameter of a compiled function's signature."""
+
+    name: str
+    type: Type
+    has_default: bool = False
+    default: Any = None
+    kwarg_only: bool = False
+
+
+class Function:
+    """A named graph with its signature.
+
+    `args` describe `graph.inputs` one to one (for methods, args[0] is
+    `self`). `returns` is the declared return type.
+    """
+
+    def __init__(self, name: str, graph: Graph, args: Sequence[Argument], returns: Type, loc: Optional[SourceRange] = None):
+        self.name = name
+        self.graph = graph
+        self.args = list(args)
+        self.returns = returns
+        self.loc = loc
+
+    def signature(self) -> str:
+        parts = []
+        for a in self.args:
+            text = f"{a.name}: {a.type}"
+            if a.has_default:
+                text += f" = {a.default!r}"
+            parts.append(text)
+        return f"{self.name}({', '.join(parts)}) -> {self.returns}"
+
+    def __repr__(self) -> str:
+        return f"<Function {self.signature()}>"
+
+
+class CompilationUnit:
+    """Every class type and free function one program refers to, by qualified name."""
+
+    def __init__(self) -> None:
+        self.classes: Dict[str, ClassType] = {}
+        self.functions: Dict[str, Function] = {}
+
+    def add_class(self, cls: ClassType) -> ClassType:
+        self.classes[cls.name] = cls
+        return cls
+
+    def add_function(self, fn: Function) -> Function:
+        self.functions[fn.name] = fn
+        return fn
+
+    def unique_name(self, base: str) -> str:
+        if base not in self.classes and base not in self.functions:
+            return base
+        for i in itertools.count(1):
+            name = f"{base}_{i}"
+            if name not in self.classes and name not in self.functions:
+                return name
+        raise AssertionError("unreachable")

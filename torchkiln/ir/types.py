@@ -1,0 +1,348 @@
+"""The type lattice of the IR.
+
+Types are immutable and compared structurally, except `ClassType`, which is
+nominal (one object per qualified name in a `CompilationUnit`).
+
+Text forms (what the printer writes and the parser reads):
+
+    Tensor  int  float  bool  str  NoneType  Device  ScalarType  Layout
+    MemoryFormat  Scalar  Any  Generator
+    int[]            List[int]
+    (Tensor, int)    Tuple[Tensor, int]   ()  is the empty tuple
+    Dict(str, int)   Dict[str, int]
+    Tensor?          Optional[Tensor]
+    Union(int, str)  Union[int, str]
+    Future(Tensor)   Future[Tensor]
+    __torch__.Net    a class type (module or script class)
+    NamedTuple __torch__.Point(x: int, y: int)   a named tuple
+"""
+from __future__ import annotations
+
+from typing import Dict, Iterable, List, Optional, Tuple
+
+
+class Type:
+    """Base of all IR types."""
+
+    __slots__ = ()
+
+    def is_subtype_of(self, other: "Type") -> bool:
+        """Whether a value of `self` may be used where `other` is expected."""
+        if self == other or isinstance(other, AnyType):
+            return True
+        if isinstance(other, OptionalType):
+            return self == NONE or self.is_subtype_of(other.elem)
+        if isinstance(other, UnionType):
+            if isinstance(self, UnionType):
+                return all(t.is_subtype_of(other) for t in self.members)
+            return any(self.is_subtype_of(m) for m in other.members)
+        if isinstance(other, ScalarNumberType):
+            return self in (INT, FLOAT, BOOL, SCALAR)
+        return False
+
+    def contained(self) -> Tuple["Type", ...]:
+        return ()
+
+
+class _Singleton(Type):
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __repr__(self) -> str:
+        return self._name
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other._name == self._name  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._name)
+
+
+class TensorType(Type):
+    """`Tensor`, optionally refined with dtype, sizes (None = unknown dim) and device.
+
+    Refinements are hints for passes and printing; `Tensor` accepts every
+    refined tensor and the refinements never change what runs.
+    """
+
+    __slots__ = ("dtype", "sizes", "device")
+
+    def __init__(self, dtype=None, sizes: Optional[Tuple[Optional[int], ...]] = None, device=None):
+        self.dtype = dtype
+        self.sizes = tuple(sizes) if sizes is not None else None
+        self.device = device
+
+    def is_refined(self) -> bool:
+        return self.dtype is not None or self.sizes is not None or self.device is not None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TensorType)
+
+    def __hash__(self) -> int:
+        return hash("Tensor")
+
+    def is_subtype_of(self, other: Type) -> bool:
+        return isinstance(other, TensorType) or super().is_subtype_of(other)
+
+    def __repr__(self) -> str:
+        return "Tensor"
+
+    __str__ = __repr__
+
+
+class ScalarNumberType(_Singleton):
+    """`Scalar`: int, float or bool, as ATen's `Scalar` arguments take."""
+
+
+class AnyType(_Singleton):
+    """`Any`: any value; only where TorchScript allows it."""
+
+
+TENSOR = TensorType()
+INT = _Singleton("int")
+FLOAT = _Singleton("float")
+BOOL = _Singleton("bool")
+STR = _Singleton("str")
+NONE = _Singleton("NoneType")
+DEVICE = _Singleton("Device")
+SCALAR_TYPE = _Singleton("ScalarType")
+LAYOUT = _Singleton("Layout")
+MEMORY_FORMAT = _Singleton("MemoryFormat")
+GENERATOR = _Singleton("Generator")
+SCALAR = ScalarNumberType("Scalar")
+ANY = AnyType("Any")
+
+SINGLETONS: Dict[str, Type] = {
+    str(t): t
+    for t in (TENSOR, INT, FLOAT, BOOL, STR, NONE, DEVICE, SCALAR_TYPE, LAYOUT, MEMORY_FORMAT, GENERATOR, SCALAR, ANY)
+}
+
+
+class ListType(Type):
+    __slots__ = ("elem",)
+
+    def __init__(self, elem: Type):
+        self.elem = elem
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ListType) and other.elem == self.elem
+
+    def __hash__(self) -> int:
+        return hash(("List", self.elem))
+
+    def __repr__(self) -> str:
+        return f"{self.elem}[]"
+
+    __str__ = __repr__
+
+    def contained(self) -> Tuple[Type, ...]:
+        return (self.elem,)
+
+    def is_subtype_of(self, other: Type) -> bool:
+        # Lists are invariant, as in TorchScript, except toward Any.
+        return super().is_subtype_of(other) or (
+            isinstance(other, ListType) and isinstance(other.elem, AnyType)
+        )
+
+
+class TupleType(Type):
+    """A tuple; with `name` and `fields` it is a NamedTuple."""
+
+    __slots__ = ("elems", "name", "fields")
+
+    def __init__(self, elems: Iterable[Type], name: Optional[str] = None, fields: Optional[Iterable[str]] = None):
+        self.elems = tuple(elems)
+        self.name = name
+        self.fields = tuple(fields) if fields is not None else None
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, TupleType)
+            and other.elems == self.elems
+            and other.name == self.name
+            and other.fields == self.fields
+        )
+
+    def __hash__(self) -> int:
+        return hash(("Tuple", self.elems, self.name))
+
+    def __repr__(self) -> str:
+        if self.name is not None:
+            inner = ", ".join(f"{f}: {t}" for f, t in zip(self.fields or (), self.elems))
+            return f"NamedTuple {self.name}({inner})"
+        return "(" + ", ".join(str(t) for t in self.elems) + ")"
+
+    __str__ = __repr__
+
+    def contained(self) -> Tuple[Type, ...]:
+        return self.elems
+
+    def is_subtype_of(self, other: Type) -> bool:
+        if super().is_subtype_of(other):
+            return True
+        return (
+            isinstance(other, TupleType)
+            and other.name is None
+            and len(other.elems) == len(self.elems)
+            and all(a.is_subtype_of(b) for a, b in zip(self.elems, other.elems))
+        )
+
+
+class DictType(Type):
+    __slots__ = ("key", "value")
+
+    def __init__(self, key: Type, value: Type):
+        self.key = key
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DictType) and other.key == self.key and other.value == self.value
+
+    def __hash__(self) -> int:
+        return hash(("Dict", self.key, self.value))
+
+    def __repr__(self) -> str:
+        return f"Dict({self.key}, {self.value})"
+
+    __str__ = __repr__
+
+    def contained(self) -> Tuple[Type, ...]:
+        return (self.key, self.value)
+
+
+class OptionalType(Type):
+    __slots__ = ("elem",)
+
+    def __init__(self, elem: Type):
+        self.elem = elem
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, OptionalType) and other.elem == self.elem
+
+    def __hash__(self) -> int:
+        return hash(("Optional", self.elem))
+
+    def __repr__(self) -> str:
+        return f"{self.elem}?"
+
+    __str__ = __repr__
+
+    def contained(self) -> Tuple[Type, ...]:
+        return (self.elem,)
+
+    def is_subtype_of(self, other: Type) -> bool:
+        if super().is_subtype_of(other):
+            return True
+        return isinstance(other, OptionalType) and self.elem.is_subtype_of(other.elem)
+
+
+class UnionType(Type):
+    __slots__ = ("members",)
+
+    def __init__(self, members: Iterable[Type]):
+        self.members = tuple(members)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, UnionType) and set(other.members) == set(self.members)
+
+    def __hash__(self) -> int:
+        return hash(("Union", frozenset(self.members)))
+
+    def __repr__(self) -> str:
+        return "Union(" + ", ".join(str(t) for t in self.members) + ")"
+
+    __str__ = __repr__
+
+    def contained(self) -> Tuple[Type, ...]:
+        return self.members
+
+
+class FutureType(Type):
+    __slots__ = ("elem",)
+
+    def __init__(self, elem: Type):
+        self.elem = elem
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FutureType) and other.elem == self.elem
+
+    def __hash__(self) -> int:
+        return hash(("Future", self.elem))
+
+    def __repr__(self) -> str:
+        return f"Future({self.elem})"
+
+    __str__ = __repr__
+
+    def contained(self) -> Tuple[Type, ...]:
+        return (self.elem,)
+
+
+class ClassType(Type):
+    """A module or script class: named attributes and methods.
+
+    Nominal: equal only to itself. `attributes` maps each attribute name to
+    its type, in declaration order; `attr_kinds` says for each whether it is
+    a "parameter", "buffer", "module" or plain "attribute". `constants` are
+    `Final` / `__constants__` values, baked at compile time. `methods` maps
+    names to `torchkiln.ir.core.Function`s whose first parameter is `self`.
+    """
+
+    __slots__ = ("name", "attributes", "attr_kinds", "constants", "methods", "is_module")
+
+    def __init__(self, name: str, is_module: bool = True):
+        self.name = name
+        self.is_module = is_module
+        self.attributes: Dict[str, Type] = {}
+        self.attr_kinds: Dict[str, str] = {}
+        self.constants: Dict[str, object] = {}
+        self.methods: Dict[str, object] = {}
+
+    def add_attribute(self, name: str, typ: Type, kind: str = "attribute") -> None:
+        assert kind in ("parameter", "buffer", "module", "attribute"), kind
+        self.attributes[name] = typ
+        self.attr_kinds[name] = kind
+
+    def __eq__(self, other: object) -> bool:
+        return other is self
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        return self.name
+
+    __str__ = __repr__
+
+
+def unify(a: Type, b: Type) -> Optional[Type]:
+    """The least type both `a` and `b` are subtypes of, or None.
+
+    Used where control flow joins: `if` outputs and loop-carried values.
+    `None` joined with `T` gives `T?`.
+    """
+    if a.is_subtype_of(b):
+        return b
+    if b.is_subtype_of(a):
+        return a
+    if a == NONE:
+        return OptionalType(b)
+    if b == NONE:
+        return OptionalType(a)
+    if isinstance(a, OptionalType) and b.is_subtype_of(a.elem):
+        return a
+    if isinstance(b, OptionalType) and a.is_subtype_of(b.elem):
+        return b
+    if isinstance(a, TupleType) and isinstance(b, TupleType) and len(a.elems) == len(b.elems) and a.name == b.name:
+        elems: List[Type] = []
+        for x, y in zip(a.elems, b.elems):
+            u = unify(x, y)
+            if u is None:
+                return None
+            elems.append(u)
+        return TupleType(elems, a.name, a.fields)
+    return None
