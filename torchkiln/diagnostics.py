@@ -13,7 +13,7 @@ Every error torchkiln raises on bad input is an `Error` subclass:
 from __future__ import annotations
 
 import linecache
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import List, Optional
 
 
@@ -128,23 +128,14 @@ class CompileError(Error):
             parts.append(self.loc.render())
         if self.hint:
             parts.append(f"what to do: {self.hint}")
-        for i, frame in enumerate(reversed(self.chain)):
-            lead = "while compiling" if i == 0 else "  which is"
-            if frame.call_site is not None:
-                caller = self.chain[len(self.chain) - 2 - i].name if len(self.chain) - 2 - i >= 0 else "?"
-                parts.append(f"{lead} `{frame.name}`, called from `{caller}` at {frame.call_site}")
+        # chain[0] is the outermost function, chain[-1] the one being compiled.
+        for i in range(len(self.chain) - 1, -1, -1):
+            frame = self.chain[i]
+            if i > 0 and frame.call_site is not None:
+                parts.append(f"while compiling `{frame.name}`, called from `{self.chain[i - 1].name}` at {frame.call_site}")
             else:
-                parts.append(f"{lead} `{frame.name}`")
+                parts.append(f"while compiling `{frame.name}`")
         return "\n".join(parts)
 
     def __str__(self) -> str:
         return self.args[0] if self.args else self.what
-
-
-@dataclass
-class ScriptRaise:
-    """What a `prim::RaiseException` carries: the exception class name and message."""
-
-    cls_name: str
-    message: str
-    loc: Optional[SourceRange] = field(default=None)

@@ -1,0 +1,129 @@
+"""torchkiln: trace or script PyTorch programs into a typed IR, optimize, save, run.
+
+`import torchkiln as jit` runs code written for `torch.jit`:
+
+```python
+traced = jit.trace(model, example)         # record one run
+scripted = jit.script(model)               # compile the Python source
+jit.save(scripted, "m.pt"); m = jit.load("m.pt")
+```
+
+This module only re-exports (DESIGN §2). The markers `ignore`, `unused`,
+`export`, `Final`, `annotate`, `is_scripting` are torch.jit's own objects, so
+the `torch.jit.*` spellings and these are one and the same to the script
+compiler.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch.jit import Final, annotate, export, ignore, is_scripting, unused
+
+from .api import ScriptFunction, ScriptModule
+from .diagnostics import ArchiveError, CompileError, Error, TracerWarning
+from .frontend.trace import TracingCheckError, is_tracing, trace, trace_module
+from .inference import freeze, optimize_for_inference
+
+__all__ = [
+    "ArchiveError",
+    "CompileError",
+    "Error",
+    "Final",
+    "ScriptFunction",
+    "ScriptModule",
+    "TracerWarning",
+    "TracingCheckError",
+    "annotate",
+    "export",
+    "fork",
+    "freeze",
+    "ignore",
+    "interface",
+    "is_scripting",
+    "is_tracing",
+    "load",
+    "optimize_for_inference",
+    "save",
+    "script",
+    "script_if_tracing",
+    "trace",
+    "trace_module",
+    "unused",
+    "utils",
+    "wait",
+]
+
+__version__ = "0.1.0"
+
+
+def script(obj: Any = None, *args: Any, **kwargs: Any) -> Any:
+    """Compile a function, `nn.Module` instance or class (see `frontend/script`)."""
+    from .frontend.script import script as _script
+
+    return _script(obj, *args, **kwargs)
+
+
+def save(obj: Any, path_or_file: Any, _extra_files: Any = None) -> None:
+    """Write a `ScriptModule` / `ScriptFunction` archive (see docs/archive.md)."""
+    from . import archive
+
+    if _extra_files:
+        archive.save(obj, path_or_file, _extra_files=_extra_files)
+    else:
+        archive.save(obj, path_or_file)
+
+
+def load(path_or_file: Any, map_location: Any = None, _extra_files: Any = None) -> Any:
+    """Read an archive written by `save`; never executes code from the file."""
+    from . import archive
+
+    if _extra_files is not None:
+        return archive.load(path_or_file, map_location=map_location, _extra_files=_extra_files)
+    return archive.load(path_or_file, map_location=map_location)
+
+
+def interface(obj: Any) -> Any:
+    """Mark a class as an interface type for the script compiler (as `torch.jit.interface`)."""
+    obj.__torch_script_interface__ = True
+    return obj
+
+
+def script_if_tracing(fn: Any) -> Any:
+    """Call `fn` eagerly; while tracing, compile it with `script` so its control flow is kept."""
+    import functools
+
+    compiled: list = []
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not is_tracing():
+            return fn(*args, **kwargs)
+        if not compiled:
+            compiled.append(script(fn))
+        return compiled[0](*args, **kwargs)
+
+    wrapper.__original_fn = fn  # type: ignore[attr-defined]
+    wrapper.__script_if_tracing_wrapper = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def fork(fn: Any, *args: Any, **kwargs: Any) -> torch.futures.Future:
+    """Run `fn(*args)` and return a completed Future (eager semantics of `torch.jit.fork`)."""
+    future: torch.futures.Future = torch.futures.Future()
+    future.set_result(fn(*args, **kwargs))
+    return future
+
+
+def wait(future: torch.futures.Future) -> Any:
+    """The result of a Future returned by `fork`."""
+    return future.wait()
+
+
+def __getattr__(name: str) -> Any:
+    # `utils` (C++ package paths) is imported on first use.
+    if name == "utils":
+        import importlib
+
+        return importlib.import_module(".utils", __name__)
+    raise AttributeError(f"module 'torchkiln' has no attribute {name!r}")

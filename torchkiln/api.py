@@ -1,0 +1,621 @@
+"""What `script` and `trace` return: `ScriptFunction` and `ScriptModule`.
+
+Both wrap IR (`Function`s in a `CompilationUnit`) and run it through an
+executor. A `ScriptModule` is an `nn.Module`: parameters, buffers and
+submodules are registered the `nn.Module` way, so `named_parameters`,
+`state_dict`, `load_state_dict`, `train`/`eval`, `to` and hooks work as on
+any module.
+
+```python
+m = ScriptModule.create(unit, class_type, {"weight": p, "sub": sub, "training": False})
+m(x)                 # fast path: forward without nn.Module's hook machinery
+m.forward.graph      # each method is a bound `ScriptMethod`
+m.doubled(x)         # any method by name
+```
+
+Note [Call path]
+~~~~~~~~~~~~~~~~
+A call binds and checks its arguments against `Function.args` and then calls
+the executor's compiled callable. The common call (positional arguments, the
+right count) costs one `isinstance` per argument; keywords, defaults and
+error messages take the slow path (`_bind_slow`). Executors compile when the
+result is created (`ScriptModule.create`, `ScriptFunction(...)`), so the first
+call runs at full speed. Compiled callables are cached per `Function` and
+executor, so modules sharing a class type (submodules, loads) compile once.
+"""
+from __future__ import annotations
+
+import weakref
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.modules.module as _nn_module
+
+from .diagnostics import ArgumentError, Error
+from .ir import types as T
+from .ir.core import Argument, CompilationUnit, Function, Graph, Node, clone_node
+
+__all__ = [
+    "Executor",
+    "ScriptFunction",
+    "ScriptMethod",
+    "ScriptModule",
+    "get_executor",
+    "register_executor",
+    "set_default_executor",
+]
+
+
+# ---------------------------------------------------------------------------
+# Executors
+# ---------------------------------------------------------------------------
+
+
+class Executor:
+    """How a `Function` becomes something callable.
+
+    `compile(fn, unit)` returns a callable taking the function's arguments
+    positionally (for methods, the `ScriptModule` first).
+    """
+
+    name = "abstract"
+
+    def compile(self, fn: Function, unit: CompilationUnit) -> Callable:
+        raise NotImplementedError
+
+    def available(self) -> bool:
+        return True
+
+
+class PythonExecutor(Executor):
+    """Generated Python source (`torchkiln.codegen`), compiled once."""
+
+    name = "python"
+
+    def compile(self, fn: Function, unit: CompilationUnit) -> Callable:
+        from . import codegen
+
+        return codegen.compile_function(fn, unit)
+
+
+class InterpreterExecutor(Executor):
+    """The reference interpreter: slow, used as the test oracle."""
+
+    name = "interpreter"
+
+    def compile(self, fn: Function, unit: CompilationUnit) -> Callable:
+        from . import interpreter
+
+        def run(*args):
+            return interpreter.run(fn, unit, list(args))
+
+        return run
+
+
+_EXECUTORS: Dict[str, Executor] = {"python": PythonExecutor(), "interpreter": InterpreterExecutor()}
+_DEFAULT = ["python"]
+
+
+def register_executor(executor: Executor) -> None:
+    """Make `executor` selectable by its name (the C++ runtime registers "cpp")."""
+    _EXECUTORS[executor.name] = executor
+
+
+def set_default_executor(name: str) -> None:
+    get_executor(name)
+    _DEFAULT[0] = name
+
+
+def get_executor(executor: "Executor | str | None" = None) -> Executor:
+    """The executor named `executor` (None: the default), as an object."""
+    if isinstance(executor, Executor):
+        return executor
+    name = executor if executor is not None else _DEFAULT[0]
+    try:
+        return _EXECUTORS[name]
+    except KeyError:
+        raise Error(f"unknown executor {name!r}; known: {', '.join(sorted(_EXECUTORS))}") from None
+
+
+_COMPILED: "weakref.WeakKeyDictionary[Function, Dict[str, Callable]]" = weakref.WeakKeyDictionary()
+
+
+def _compiled(fn: Function, unit: CompilationUnit, executor: Executor) -> Callable:
+    per_fn = _COMPILED.get(fn)
+    if per_fn is None:
+        per_fn = _COMPILED[fn] = {}
+    entry = per_fn.get(executor.name)
+    if entry is None:
+        entry = per_fn[executor.name] = executor.compile(fn, unit)
+    return entry
+
+
+# ---------------------------------------------------------------------------
+# Argument binding (Note [Call path])
+# ---------------------------------------------------------------------------
+
+_NONE_T = type(None)
+_NUMBER = (int, float, bool, complex)
+
+
+def _python_classes(t: T.Type) -> Optional[Tuple[type, ...]]:
+    """The Python classes a value of IR type `t` may have; None: do not check."""
+    if isinstance(t, T.TensorType):
+        return (torch.Tensor,)
+    if isinstance(t, T.OptionalType):
+        inner = _python_classes(t.elem)
+        return None if inner is None else (_NONE_T,) + inner
+    if isinstance(t, T.ListType):
+        return (list, tuple)
+    if isinstance(t, T.TupleType):
+        return (tuple,)
+    if isinstance(t, T.DictType):
+        return (dict,)
+    if isinstance(t, T.ScalarNumberType):
+        return _NUMBER
+    return _SIMPLE.get(t)
+
+
+_SIMPLE: Dict[T.Type, Tuple[type, ...]] = {
+    T.INT: (int,),
+    T.FLOAT: (float, int),
+    T.BOOL: (bool,),
+    T.STR: (str,),
+    T.NONE: (_NONE_T,),
+    T.DEVICE: (torch.device, str),
+    T.SCALAR_TYPE: (torch.dtype,),
+    T.LAYOUT: (torch.layout,),
+    T.MEMORY_FORMAT: (torch.memory_format,),
+    T.GENERATOR: (torch.Generator,),
+}
+
+
+def _deep_ok(value: Any, t: T.Type) -> bool:
+    """Slow, full check of `value` against `t` (containers element by element)."""
+    if isinstance(t, (T.AnyType, T.ClassType, T.FutureType, T.UnionType)) or t.__class__.__name__ == "TypeVarType":
+        if isinstance(t, T.UnionType):
+            return any(_deep_ok(value, m) for m in t.members)
+        return True
+    if isinstance(t, T.OptionalType):
+        return value is None or _deep_ok(value, t.elem)
+    classes = _python_classes(t)
+    if classes is None:
+        return True
+    if not isinstance(value, classes):
+        return False
+    if t == T.INT and isinstance(value, bool):
+        return True
+    if isinstance(t, T.ListType):
+        return all(_deep_ok(v, t.elem) for v in value)
+    if isinstance(t, T.TupleType):
+        return len(value) == len(t.elems) and all(_deep_ok(v, e) for v, e in zip(value, t.elems))
+    if isinstance(t, T.DictType):
+        return all(_deep_ok(k, t.key) and _deep_ok(v, t.value) for k, v in value.items())
+    return True
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return "Tensor"
+    if isinstance(value, (list, tuple)) and value:
+        inner = ", ".join(sorted({_type_name(v) for v in value}))
+        return f"{type(value).__name__}[{inner}]"
+    return type(value).__name__
+
+
+def format_signature(fn: Function) -> str:
+    """`forward(self, x: Tensor, flag: bool = True) -> Tensor` (self untyped)."""
+    parts = []
+    for i, a in enumerate(fn.args):
+        if i == 0 and a.name == "self" and isinstance(a.type, T.ClassType):
+            parts.append("self")
+            continue
+        text = f"{a.name}: {a.type}"
+        if a.has_default:
+            text += f" = {a.default!r}"
+        parts.append(("*, " if a.kwarg_only and not any(p.startswith("*") for p in parts) else "") + text)
+    return f"{fn.name.rsplit('.', 1)[-1]}({', '.join(parts)}) -> {fn.returns}"
+
+
+class _Binder:
+    """Binds call arguments to a Function's user-visible args (self excluded)."""
+
+    __slots__ = ("fn", "args", "checks", "n", "positional")
+
+    def __init__(self, fn: Function, skip_self: bool):
+        self.fn = fn
+        self.args: List[Argument] = fn.args[1:] if skip_self else list(fn.args)
+        self.checks = tuple(_python_classes(a.type) or (object,) for a in self.args)
+        self.n = len(self.args)
+        self.positional = sum(1 for a in self.args if not a.kwarg_only)
+
+    def check_fast(self, args: tuple) -> bool:
+        for value, classes in zip(args, self.checks):
+            if not isinstance(value, classes):
+                return False
+        return True
+
+    def bind(self, args: tuple, kwargs: Mapping[str, Any]) -> tuple:
+        """Full binding: keywords, defaults, deep type checks, clear errors."""
+        sig = format_signature(self.fn)
+        if len(args) > self.positional:
+            raise ArgumentError(
+                f"{sig}: expected at most {self.positional} positional argument"
+                f"{'' if self.positional == 1 else 's'} but got {len(args)}"
+            )
+        bound: List[Any] = list(args)
+        names = {a.name for a in self.args}
+        for key in kwargs:
+            if key not in names:
+                raise ArgumentError(f"{sig}: unexpected keyword argument '{key}'")
+        for a in self.args[len(args):]:
+            if a.name in kwargs:
+                bound.append(kwargs[a.name])
+            elif a.has_default:
+                bound.append(a.default)
+            else:
+                raise ArgumentError(f"{sig}: missing argument '{a.name}'")
+        for a in self.args[: len(args)]:
+            if a.name in kwargs:
+                raise ArgumentError(f"{sig}: got multiple values for argument '{a.name}'")
+        for a, value in zip(self.args, bound):
+            if not _deep_ok(value, a.type):
+                raise ArgumentError(
+                    f"{sig}: expected a value of type {a.type} for argument '{a.name}' "
+                    f"but got {_type_name(value)}"
+                )
+        return tuple(bound)
+
+
+# ---------------------------------------------------------------------------
+# Trace hook: calls made while a trace is being recorded become call nodes.
+# ---------------------------------------------------------------------------
+
+
+class _TraceHook:
+    """The active tracer, if any (`frontend/trace` sets it while recording).
+
+    The recorder's `record_call(callee, module, fn, args)` records a
+    `prim::CallFunction` / `prim::CallMethod` and returns the result.
+    """
+
+    recorder: Any = None
+
+
+def set_trace_recorder(recorder: Any) -> Any:
+    """Install `recorder` (None to remove); returns the previous one."""
+    previous = _TraceHook.recorder
+    _TraceHook.recorder = recorder
+    return previous
+
+
+# ---------------------------------------------------------------------------
+# ScriptFunction
+# ---------------------------------------------------------------------------
+
+
+class ScriptFunction:
+    """A compiled free function: callable, with `.graph`, `.code`, `.schema`.
+
+    `ScriptFunction(unit, fn)` wraps `fn` (a `Function` in `unit`).
+    """
+
+    def __init__(self, unit: CompilationUnit, fn: Function, executor: "Executor | str | None" = None):
+        self._kiln_unit = unit
+        self._kiln_fn = fn
+        self._executor = get_executor(executor)
+        self._binder = _Binder(fn, skip_self=False)
+        self._call = _compiled(fn, unit, self._executor)
+        self.__name__ = fn.name.rsplit(".", 1)[-1]
+        self.__qualname__ = self.__name__
+
+    def __call__(self, *args, **kwargs):
+        if _TraceHook.recorder is not None:
+            return _TraceHook.recorder.record_call(self, None, self._kiln_fn, self._bind(args, kwargs))
+        if kwargs or len(args) != self._binder.n or not self._binder.check_fast(args):
+            args = self._binder.bind(args, kwargs)
+        return self._call(*args)
+
+    def _bind(self, args: tuple, kwargs: Mapping[str, Any]) -> tuple:
+        if kwargs or len(args) != self._binder.n or not self._binder.check_fast(args):
+            return self._binder.bind(args, kwargs)
+        return args
+
+    @property
+    def name(self) -> str:
+        return self.__name__
+
+    @property
+    def qualified_name(self) -> str:
+        return self._kiln_fn.name
+
+    @property
+    def schema(self) -> Function:
+        return self._kiln_fn
+
+    @property
+    def graph(self) -> Graph:
+        return self._kiln_fn.graph
+
+    @property
+    def inlined_graph(self) -> Graph:
+        return inline_calls(self._kiln_fn.graph, self._kiln_unit)
+
+    @property
+    def code(self) -> str:
+        return _code_of(self._kiln_fn, self._kiln_unit)
+
+    def save(self, path_or_file, _extra_files: Optional[Dict[str, Any]] = None) -> None:
+        _save(self, path_or_file, _extra_files)
+
+    def with_executor(self, executor: "Executor | str") -> "ScriptFunction":
+        return ScriptFunction(self._kiln_unit, self._kiln_fn, executor)
+
+    def __repr__(self) -> str:
+        return f"<torchkiln.ScriptFunction {format_signature(self._kiln_fn)}>"
+
+
+# ---------------------------------------------------------------------------
+# ScriptModule
+# ---------------------------------------------------------------------------
+
+
+class ScriptMethod:
+    """A method of a `ScriptModule`, bound to it: `m.forward`, `m.doubled`."""
+
+    __slots__ = ("_module", "_fn", "_unit", "_binder", "_call", "__weakref__")
+
+    def __init__(self, module: "ScriptModule", fn: Function, unit: CompilationUnit, executor: Executor):
+        self._module = module
+        self._fn = fn
+        self._unit = unit
+        self._binder = _Binder(fn, skip_self=True)
+        self._call = _compiled(fn, unit, executor)
+
+    def __call__(self, *args, **kwargs):
+        if _TraceHook.recorder is not None:
+            return _TraceHook.recorder.record_call(self, self._module, self._fn, self._bind(args, kwargs))
+        binder = self._binder
+        if kwargs or len(args) != binder.n or not binder.check_fast(args):
+            args = binder.bind(args, kwargs)
+        return self._call(self._module, *args)
+
+    def _bind(self, args: tuple, kwargs: Mapping[str, Any]) -> tuple:
+        binder = self._binder
+        if kwargs or len(args) != binder.n or not binder.check_fast(args):
+            return binder.bind(args, kwargs)
+        return args
+
+    @property
+    def name(self) -> str:
+        return self._fn.name
+
+    @property
+    def owner(self) -> "ScriptModule":
+        return self._module
+
+    @property
+    def schema(self) -> Function:
+        return self._fn
+
+    @property
+    def graph(self) -> Graph:
+        return self._fn.graph
+
+    @property
+    def inlined_graph(self) -> Graph:
+        return inline_calls(self._fn.graph, self._unit)
+
+    @property
+    def code(self) -> str:
+        return _code_of(self._fn, self._unit)
+
+    def __repr__(self) -> str:
+        return f"<torchkiln.ScriptMethod {format_signature(self._fn)}>"
+
+
+class ScriptModule(nn.Module):
+    """A compiled `nn.Module`; build one with `ScriptModule.create`.
+
+    Attributes: `_kiln_unit` (the CompilationUnit), `_kiln_type` (its
+    ClassType), `_kiln_executor`. Each method of the class type is an
+    instance attribute holding a bound `ScriptMethod`.
+    """
+
+    _kiln_unit: CompilationUnit
+    _kiln_type: T.ClassType
+
+    def __init__(self) -> None:  # noqa: D401 - use create()
+        raise Error("construct a ScriptModule with torchkiln.script / trace / load (ScriptModule.create)")
+
+    @classmethod
+    def create(
+        cls,
+        unit: CompilationUnit,
+        class_type: T.ClassType,
+        values: Mapping[str, Any],
+        executor: "Executor | str | None" = None,
+    ) -> "ScriptModule":
+        """A module of `class_type` whose attributes hold `values` (name -> value).
+
+        `values` names every attribute of `class_type`: `nn.Parameter` (or
+        None) for parameters, tensors (or None) for buffers, `ScriptModule`s
+        (or None) for submodules, plain Python values otherwise.
+        """
+        m = cls.__new__(cls)
+        nn.Module.__init__(m)
+        d = m.__dict__
+        d["_kiln_unit"] = unit
+        d["_kiln_type"] = class_type
+        d["_kiln_executor"] = get_executor(executor)
+        missing = [n for n in class_type.attributes if n not in values]
+        if missing:
+            raise Error(f"ScriptModule.create: no value for attribute(s) {missing} of {class_type.name}")
+        for name, kind in class_type.attr_kinds.items():
+            value = values[name]
+            if kind == "parameter":
+                if value is not None and not isinstance(value, nn.Parameter):
+                    value = nn.Parameter(value, requires_grad=value.requires_grad)
+                m._parameters[name] = value
+            elif kind == "buffer":
+                m._buffers[name] = value
+            elif kind == "module":
+                m._modules[name] = value
+            elif name == "training":
+                d["training"] = bool(value)
+            else:
+                d[name] = value
+        m._kiln_bind_methods()
+        return m
+
+    def _kiln_bind_methods(self) -> None:
+        executor = self.__dict__["_kiln_executor"]
+        for name, fn in self._kiln_type.methods.items():
+            self.__dict__[name] = ScriptMethod(self, fn, self._kiln_unit, executor)
+
+    # -- calling ------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        d = self.__dict__
+        if (
+            d["_forward_hooks"]
+            or d["_forward_pre_hooks"]
+            or d["_backward_hooks"]
+            or d["_backward_pre_hooks"]
+            or _nn_module._global_forward_hooks
+            or _nn_module._global_forward_pre_hooks
+            or _nn_module._global_backward_hooks
+            or _nn_module._global_backward_pre_hooks
+        ):
+            return nn.Module.__call__(self, *args, **kwargs)
+        try:
+            forward = d["forward"]
+        except KeyError:
+            raise Error(f"{self._kiln_type.name} has no method 'forward'") from None
+        return forward(*args, **kwargs)
+
+    # -- views of the IR ----------------------------------------------------
+    def _kiln_method(self, name: str) -> ScriptMethod:
+        method = self.__dict__.get(name)
+        if not isinstance(method, ScriptMethod):
+            raise AttributeError(f"{self._kiln_type.name} has no method '{name}'")
+        return method
+
+    @property
+    def graph(self) -> Graph:
+        return self._kiln_method("forward").graph
+
+    @property
+    def inlined_graph(self) -> Graph:
+        return self._kiln_method("forward").inlined_graph
+
+    @property
+    def code(self) -> str:
+        return self._kiln_method("forward").code
+
+    @property
+    def original_name(self) -> str:
+        return self._kiln_type.name.rsplit(".", 1)[-1]
+
+    @property
+    def method_names(self) -> List[str]:
+        return list(self._kiln_type.methods)
+
+    def _get_name(self) -> str:
+        return self.original_name
+
+    def save(self, path_or_file, _extra_files: Optional[Dict[str, Any]] = None) -> None:
+        _save(self, path_or_file, _extra_files)
+
+    def with_executor(self, executor: "Executor | str") -> "ScriptModule":
+        """Rebind every method (in this module tree) to `executor`, in place."""
+        chosen = get_executor(executor)
+        for mod in self.modules():
+            if isinstance(mod, ScriptModule):
+                mod.__dict__["_kiln_executor"] = chosen
+                mod._kiln_bind_methods()
+        return self
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        methods = self.__dict__.get("_kiln_type")
+        if methods is not None and name in methods.methods:
+            raise AttributeError(f"cannot assign to method '{name}' of a ScriptModule")
+        super().__setattr__(name, value)
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> "ScriptModule":
+        # The IR (unit, class type, functions) is shared, state is copied,
+        # methods are bound to the copy.
+        import copy
+
+        new = self.__class__.__new__(self.__class__)
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            if isinstance(value, ScriptMethod):
+                continue
+            shared = key in ("_kiln_unit", "_kiln_type", "_kiln_executor")
+            new.__dict__[key] = value if shared else copy.deepcopy(value, memo)
+        new._kiln_bind_methods()
+        return new
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self._kiln_type.methods))
+
+
+# ---------------------------------------------------------------------------
+# Helpers shared by both result kinds
+# ---------------------------------------------------------------------------
+
+
+def _save(obj: Any, path_or_file, extra_files: Optional[Dict[str, Any]]) -> None:
+    from . import archive
+
+    if extra_files:
+        archive.save(obj, path_or_file, _extra_files=extra_files)
+    else:
+        archive.save(obj, path_or_file)
+
+
+def _code_of(fn: Function, unit: CompilationUnit) -> str:
+    from . import codegen
+
+    return codegen.python_source(fn, unit)
+
+
+def _callee(node: Node, unit: CompilationUnit) -> Optional[Function]:
+    if node.kind == "prim::CallFunction":
+        return unit.functions.get(node.attrs["name"])
+    if node.kind == "prim::CallMethod":
+        cls = node.inputs[0].type
+        if isinstance(cls, T.ClassType):
+            return cls.methods.get(node.attrs["name"])  # type: ignore[return-value]
+    return None
+
+
+def inline_calls(graph: Graph, unit: CompilationUnit, depth: int = 64) -> Graph:
+    """A copy of `graph` with every `prim::CallFunction` / `prim::CallMethod` inlined.
+
+    ```
+    %y = prim::CallMethod[name="forward"](%sub, %x)      # before
+    %w = prim::GetAttr[name="weight"](%sub)              # after: the callee's body
+    %y = aten::linear(%x, %w, %b)
+    ```
+    """
+    g = graph.copy()
+    for _ in range(depth):
+        calls = [n for n in g.walk() if _callee(n, unit) is not None]
+        if not calls:
+            break
+        for node in calls:
+            callee = _callee(node, unit)
+            assert callee is not None
+            env = dict(zip(callee.graph.inputs, node.inputs))
+            block = node.block
+            assert block is not None
+            index = block.nodes.index(node)
+            for src in callee.graph.nodes:
+                block.insert(index, clone_node(src, env))
+                index += 1
+            for out, ret in zip(node.outputs, callee.graph.outputs):
+                out.replace_all_uses_with(env.get(ret, ret))
+            node.destroy()
+    return g

@@ -1,0 +1,381 @@
+"""IR -> Python source: one Python function per graph.
+
+```
+graph(%self : __torch__.Net, %x : Tensor):          def forward(self, x):
+  %w : Tensor = prim::GetAttr[name="w"](%self)          w = self._parameters["w"]
+  %1 : int = prim::Constant[value=1]()          ->      y = torch_add(x, w)
+  %y : Tensor = aten::add.Tensor(%x, %w, %1)            return y
+  return (%y)
+```
+
+`SourceEmitter(fn, unit, pretty)` writes the statements; `codegen.compile`
+wraps them into an executable function, and `.code` uses the pretty form.
+The two forms differ only in how they name what they refer to:
+
+- executed (`pretty=False`): every object the code calls or reads (torch
+  bindings, prim impls, compiled callees, constants) is a *reference*: a
+  name bound to the object in the function's closure (Note [Constants]),
+  so each op costs one fast local read and the call;
+- pretty (`pretty=True`): references print as what a reader knows
+  (`torch.add`, `self.w`, `CONSTANTS.c0`, `torch.float32`) and arguments
+  carry their types, TorchScript-style.
+
+Note [Constants]
+----------------
+A `prim::Constant` is never pasted into executable source as a value,
+except a literal whose text `repr()` writes exactly and safely: a value of
+exact type `int`, `bool`, `NoneType`, a finite `float`, or a `str` of at
+most `_MAX_INLINE_STR` characters. Those are written at each use. Anything
+else (tensors, dtypes, devices, lists, tuples, non-finite floats, long
+strings) is a reference into the constants table; a list (or other mutable
+container) is copied into a fresh value each time its node runs unless every
+user is an ATen op that does not write it (ATen ops never keep or mutate an
+`int[]`-like argument), so a program mutating a list constant behaves as the
+interpreter's fresh copy does. Value names, attribute names and function
+names reach the source only as sanitized identifiers or `repr()` of an exact
+`str`; attribute values inside `emit` templates only as exact ints. A
+hostile archive therefore cannot put code into the executed source.
+"""
+from __future__ import annotations
+
+import builtins
+import keyword
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
+
+import torch
+
+from .. import ops
+from ..diagnostics import Error
+from ..ir.core import Block, CompilationUnit, Function, Node, Value
+from ..ir.types import (
+    ClassType,
+    DictType,
+    FutureType,
+    ListType,
+    OptionalType,
+    TensorType,
+    TupleType,
+    Type,
+    UnionType,
+)
+from . import bindings, runtime
+from .structural import NODE_EMITTERS, attribute_dict, constant_of
+
+INDENT = "    "
+_MAX_INLINE_STR = 200
+_INT64_MAX = 2**63 - 1
+# Names the generated code relies on (`torch` for emit templates, builtins
+# such as `range`, `list`, `len`): no value or reference may shadow them.
+_RESERVED = frozenset(keyword.kwlist) | frozenset(dir(builtins)) | {"torch", "CONSTANTS"}
+
+
+class CodegenError(Error):
+    """A graph holds something the Python executor cannot express."""
+
+
+@dataclass
+class Line:
+    depth: int
+    text: str
+    node: Optional[Node] = None
+
+
+@dataclass
+class Emitted:
+    """The statements of one function and what they refer to."""
+
+    name: str  # the Python function's name
+    params: List[str]  # parameter texts (`x` or, pretty, `x: Tensor`)
+    returns: str  # the return annotation (pretty) or ""
+    lines: List[Line]  # the body, depth relative to the body
+    refs: Dict[str, Any] = field(default_factory=dict)  # reference name -> object (executed form)
+
+
+def sanitize(hint: Optional[str]) -> str:
+    """A Python identifier from a value hint: `x.1` -> `x`, `a-b` -> `a_b`."""
+    if not isinstance(hint, str) or not hint:
+        return ""
+    hint = re.sub(r"\.\d+$", "", hint)
+    text = re.sub(r"\W", "_", hint, flags=re.ASCII)
+    if text and text[0].isdigit():
+        text = "_" + text
+    return text
+
+
+class SourceEmitter:
+    """Writes the body of one Function as Python statements."""
+
+    def __init__(
+        self,
+        fn: Function,
+        unit: Optional[CompilationUnit],
+        pretty: bool,
+        resolve: Optional[Any] = None,
+        reserved: Sequence[str] = (),
+    ):
+        self.fn = fn
+        self.unit = unit
+        self.pretty = pretty
+        self.resolve = resolve
+        self.lines: List[Line] = []
+        self.expr: Dict[Value, str] = {}  # value -> the expression that reads it
+        self.numeric_literal: Set[Value] = set()
+        self.used: Set[str] = set(_RESERVED) | set(reserved)
+        self.refs: Dict[str, Any] = {}
+        self.ref_names: Dict[Tuple[int, str], str] = {}  # (id(obj), hint) -> name
+        self.counter = 0
+        self.hoisted: Dict[Tuple[Value, str], str] = {}  # (object, "_parameters") -> local name
+
+    # -- names ----------------------------------------------------------------
+    def fresh(self, hint: str) -> str:
+        base = sanitize(hint)
+        if not base:
+            while f"_{self.counter}" in self.used:
+                self.counter += 1
+            base = f"_{self.counter}"
+            self.counter += 1
+        name, k = base, 1
+        while name in self.used:
+            name, k = f"{base}_{k}", k + 1
+        self.used.add(name)
+        return name
+
+    def define(self, v: Value, hint: Optional[str] = None) -> str:
+        name = self.fresh(hint if hint is not None else (v.name or ""))
+        self.expr[v] = name
+        return name
+
+    def use(self, v: Value) -> str:
+        try:
+            return self.expr[v]
+        except KeyError:
+            raise CodegenError(f"{v!r} is used before it is defined in {self.fn.name}") from None
+
+    def ref(self, obj: Any, pretty_text: str, hint: Optional[str] = None) -> str:
+        """The expression that reads `obj`: its pretty text, or a closure name."""
+        if self.pretty:
+            return pretty_text
+        key = (id(obj), pretty_text)
+        name = self.ref_names.get(key)
+        if name is None:
+            name = self.fresh(hint or pretty_text.replace(".", "_"))
+            self.ref_names[key] = name
+            self.refs[name] = obj
+        return name
+
+    def error(self, node: Node, what: str) -> CodegenError:
+        where = f" at {node.loc}" if node.loc is not None else ""
+        return CodegenError(f"cannot generate Python for {node.kind} in `{self.fn.name}`{where}: {what}")
+
+    # -- lines ----------------------------------------------------------------
+    def line(self, depth: int, text: str, node: Optional[Node] = None) -> None:
+        if not self.pretty and node is not None and node.loc is not None:
+            text += f"  # {node.loc}"
+        self.lines.append(Line(depth, text, node))
+
+    def assign(self, node: Node, depth: int, expr: str) -> None:
+        """`outs = expr` for `node`; a bare expression statement when nothing is used."""
+        outs = node.outputs
+        if not outs or (len(outs) == 1 and not outs[0].uses):
+            self.line(depth, expr, node)
+            return
+        names = [self.define(o) for o in outs]
+        target = names[0] if len(names) == 1 else ", ".join(names)
+        self.line(depth, f"{target} = {expr}", node)
+
+    # -- the function ---------------------------------------------------------
+    def emit(self) -> Emitted:
+        g = self.fn.graph
+        params = []
+        for i, v in enumerate(g.inputs):
+            arg_name = self.fn.args[i].name if i < len(self.fn.args) else v.name
+            name = self.define(v, arg_name or v.name or "")
+            params.append(f"{name}: {py_type(v.type)}" if self.pretty and not _is_self(i, v) else name)
+        self.hoist_attribute_dicts(g.inputs)
+        self.block(g.block, 0)
+        outs = [self.use(v) for v in g.outputs]
+        if not outs:
+            self.line(0, "return None")
+        elif len(outs) == 1:
+            self.line(0, f"return {outs[0]}")
+        else:
+            self.line(0, f"return ({', '.join(outs)})")
+        name = sanitize(self.fn.name.rsplit(".", 1)[-1]) or "fn"
+        returns = py_type(self.fn.returns) if self.pretty else ""
+        return Emitted(name, params, returns, self.lines, self.refs)
+
+    def hoist_attribute_dicts(self, objects: Sequence[Value]) -> None:
+        """`p = self._parameters` once, when several GetAttrs read that dict."""
+        if self.pretty:
+            return
+        counts: Dict[Tuple[Value, str], int] = {}
+        for node in self.fn.graph.walk():
+            if node.kind in ("prim::GetAttr", "prim::SetAttr") and node.inputs[0] in objects:
+                where = attribute_dict(node.inputs[0].type, node.attrs.get("name"))
+                if where is not None:
+                    key = (node.inputs[0], where)
+                    counts[key] = counts.get(key, 0) + 1
+        for (obj, where), count in counts.items():
+            if count >= 2:
+                name = self.fresh(f"{self.use(obj)}_{where.strip('_')}")
+                self.line(0, f"{name} = {self.use(obj)}.{where}")
+                self.hoisted[(obj, where)] = name
+
+    # -- blocks and nodes -----------------------------------------------------
+    def block(self, block: Block, depth: int) -> None:
+        for node in block.nodes:
+            handler = NODE_EMITTERS.get(node.kind)
+            if handler is not None:
+                handler(self, node, depth)
+            else:
+                self.op(node, depth)
+
+    def body(self, block: Block, depth: int, after: Callable[[], None]) -> None:
+        """A nested block's statements, then `after()`; `pass` if both wrote nothing."""
+        start = len(self.lines)
+        self.block(block, depth)
+        after()
+        if len(self.lines) == start:
+            self.line(depth, "pass")
+
+    def op(self, node: Node, depth: int) -> None:
+        info = ops.find(node.kind)
+        if info is None:
+            raise self.error(node, "unknown op")
+        if info.structural or info.impl is None:
+            raise self.error(node, "the Python executor does not support this op")
+        if info.schema.namespace == "aten":
+            self.assign(node, depth, self.aten_call(node, info))
+        else:
+            self.assign(node, depth, self.prim_call(node, info))
+
+    def aten_call(self, node: Node, info: ops.OpInfo) -> str:
+        call = bindings.aten_call(info, [constant_of(v) for v in node.inputs])
+        args = [self.use(node.inputs[i]) for i in call.positional]
+        args += [f"{kw}={self.use(node.inputs[i])}" for kw, i in call.keyword]
+        if call.method is not None:
+            text = f"{self.use(node.inputs[call.receiver])}.{call.method}({', '.join(args)})"
+        else:
+            text = f"{self.ref(call.target, call.pretty, call.hint)}({', '.join(args)})"
+        return f"list({text})" if call.to_list else text
+
+    def prim_call(self, node: Node, info: ops.OpInfo) -> str:
+        """A prim via its `emit` template or a call of its impl (Note [Prim impl convention])."""
+        args = [self.use(v) for v in node.inputs]
+        attrs = {name: node.attrs[name] for name in info.extra.get("attrs", ()) if name in node.attrs}
+        if info.emit is not None and all(type(a) is int for a in attrs.values()):
+            operands = [self.operand(v, i, info.emit) for i, v in enumerate(node.inputs)]
+            return info.emit.format(*operands, args=", ".join(args), **attrs)
+        impl = self.ref(info.impl, node.kind.replace("::", "."), "prim_" + sanitize(node.kind.split("::", 1)[1]))
+        parts = list(args)
+        parts += [f"{k}={self.constant_expr(v)}" for k, v in attrs.items()]
+        if info.extra.get("out_types"):
+            types = [o.type for o in node.outputs]
+            parts.append(f"out_types={self.ref(types, repr([py_type(t) for t in types]), 'types')}")
+        return f"{impl}({', '.join(parts)})"
+
+    def operand(self, v: Value, index: int, template: str) -> str:
+        text = self.use(v)
+        if v in self.numeric_literal and (text.startswith("-") or "{%d}." % index in template):
+            return f"({text})"
+        return text
+
+    # -- constants (Note [Constants]) -----------------------------------------
+    def constant_expr(self, value: Any) -> str:
+        """The expression for a constant value: a literal or a table reference."""
+        if _inlinable(value):
+            return repr(value)
+        return self.ref(value, _pretty_constant(value), _constant_hint(value))
+
+    def constant(self, node: Node, depth: int) -> None:
+        out = node.output
+        value = node.attrs.get("value")
+        if _inlinable(value):
+            self.expr[out] = repr(value)
+            if type(value) in (int, float):
+                self.numeric_literal.add(out)
+            return
+        fresh = runtime.materialize(value, out.type)
+        if runtime.is_immutable_value(fresh) or _only_read_by_aten(out):
+            self.expr[out] = self.constant_expr(fresh if runtime.is_immutable_value(fresh) else value)
+            return
+        table = self.ref(value, _pretty_constant(value), "c")
+        if isinstance(out.type, ListType) and all(runtime.is_immutable_value(x) for x in value):
+            self.assign(node, depth, f"list({table})")
+        else:
+            materialize = self.ref(runtime.materialize, "materialize")
+            self.assign(node, depth, f"{materialize}({table}, {self.ref(out.type, repr(str(out.type)), 'type')})")
+
+
+def _is_self(index: int, v: Value) -> bool:
+    return index == 0 and isinstance(v.type, ClassType)
+
+
+def _inlinable(value: Any) -> bool:
+    t = type(value)
+    if value is None or t in (int, bool):
+        return True
+    if t is float:
+        return math.isfinite(value)
+    return t is str and len(value) <= _MAX_INLINE_STR
+
+
+def _only_read_by_aten(v: Value) -> bool:
+    for use in v.uses:
+        kind = use.node.kind
+        if not kind.startswith("aten::"):
+            return False
+        args = ops.lookup(kind).schema.arguments
+        if use.index < len(args) and args[use.index].is_write:
+            return False
+    return True
+
+
+def _pretty_constant(value: Any) -> str:
+    if isinstance(value, torch.dtype) or isinstance(value, torch.layout) or isinstance(value, torch.memory_format):
+        return str(value)  # torch.float32, torch.strided, torch.contiguous_format
+    if isinstance(value, torch.device):
+        return f'torch.device("{value}")'
+    if type(value) in (list, tuple) and all(_inlinable(x) or isinstance(x, (torch.dtype, torch.device)) for x in value):
+        inner = ", ".join(repr(x) if _inlinable(x) else _pretty_constant(x) for x in value)
+        return f"[{inner}]" if type(value) is list else f"({inner}{',' if len(value) == 1 else ''})"
+    if isinstance(value, float):
+        return f'float("{value}")'
+    return "CONSTANTS.c"
+
+
+def _constant_hint(value: Any) -> str:
+    if isinstance(value, torch.dtype):
+        return str(value).replace(".", "_")
+    if isinstance(value, torch.device):
+        return "device_" + sanitize(str(value))
+    if isinstance(value, torch.Tensor):
+        return "c"
+    return "c"
+
+
+def py_type(t: Type) -> str:
+    """A type as Python annotation text: `List[int]`, `Optional[Tensor]`, ..."""
+    if isinstance(t, TensorType):
+        return "Tensor"
+    if isinstance(t, ListType):
+        return f"List[{py_type(t.elem)}]"
+    if isinstance(t, OptionalType):
+        return f"Optional[{py_type(t.elem)}]"
+    if isinstance(t, DictType):
+        return f"Dict[{py_type(t.key)}, {py_type(t.value)}]"
+    if isinstance(t, TupleType):
+        if t.name is not None:
+            return t.name
+        return f"Tuple[{', '.join(py_type(e) for e in t.elems)}]" if t.elems else "Tuple[()]"
+    if isinstance(t, UnionType):
+        return f"Union[{', '.join(py_type(m) for m in t.members)}]"
+    if isinstance(t, FutureType):
+        return f"Future[{py_type(t.elem)}]"
+    if isinstance(t, ClassType):
+        return t.name
+    return {"NoneType": "None"}.get(str(t), str(t))
+

@@ -1,0 +1,161 @@
+"""Getting a Python object's source as an `ast` tree, and source ranges for its nodes.
+
+```python
+src = parse_function(fn)          # ParsedSource: the FunctionDef, file, offsets
+src.loc(node)                     # SourceRange(file, line, col, end_col, text)
+```
+
+Source is read once per code object (`inspect.getsourcelines`), dedented for
+`ast.parse`, and the line/column offsets are added back so every range points
+at the user's real file, line and column. `text` in the range is the original
+line, so errors render even when the file is not in `linecache` (a REPL, a
+notebook).
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+from ...diagnostics import CompileError, SourceRange
+
+FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
+
+
+@dataclass
+class ParsedSource:
+    """One function's or class's parsed source."""
+
+    tree: Union[FunctionNode, ast.ClassDef]
+    filename: str
+    line_offset: int  # added to an ast line number to get the file's line number
+    col_offset: int  # removed indentation, added back to ast columns
+    lines: List[str]  # the original lines, starting at line_offset + 1
+
+    def loc(self, node: Optional[ast.AST]) -> SourceRange:
+        """The source range of an ast node (of this tree)."""
+        if node is None or not hasattr(node, "lineno"):
+            node = self.tree
+        line = node.lineno + self.line_offset  # type: ignore[attr-defined]
+        col = node.col_offset + self.col_offset  # type: ignore[attr-defined]
+        end_col = None
+        if getattr(node, "end_lineno", None) == node.lineno and node.end_col_offset is not None:  # type: ignore[attr-defined]
+            end_col = node.end_col_offset + self.col_offset  # type: ignore[attr-defined]
+        index = node.lineno - 1  # type: ignore[attr-defined]
+        text = self.lines[index].rstrip("\n") if 0 <= index < len(self.lines) else None
+        if end_col is None and text is not None:
+            end_col = len(text)
+        return SourceRange(self.filename, line, col, end_col, text)
+
+    def line_text(self, lineno: int) -> str:
+        index = lineno - 1
+        return self.lines[index] if 0 <= index < len(self.lines) else ""
+
+
+_CACHE: Dict[Any, ParsedSource] = {}
+
+
+def _source_key(obj: Any) -> Any:
+    code = getattr(obj, "__code__", None)
+    if code is not None:
+        return code
+    return obj
+
+
+def _where(obj: Any) -> Optional[SourceRange]:
+    code = getattr(obj, "__code__", None)
+    if code is None:
+        return None
+    return SourceRange(code.co_filename, code.co_firstlineno, 0)
+
+
+def parse_source(obj: Any) -> ParsedSource:
+    """Parse the source of a function or class; CompileError when there is none."""
+    key = _source_key(obj)
+    cached = _CACHE.get(key)
+    if cached is not None:
+        return cached
+    name = getattr(obj, "__qualname__", repr(obj))
+    try:
+        lines, start = inspect.getsourcelines(obj)
+        filename = inspect.getsourcefile(obj) or inspect.getfile(obj)
+    except (OSError, TypeError) as e:
+        raise CompileError(
+            f"cannot read the source of `{name}` ({e})",
+            _where(obj),
+            hint="define it in a .py file (script compiles Python source), or mark it @torchkiln.ignore",
+        ) from None
+    text = "".join(lines)
+    dedented = textwrap.dedent(text)
+    first = next((l for l in lines if l.strip()), "")
+    first_dedented = next((l for l in dedented.splitlines(True) if l.strip()), "")
+    col_offset = len(first) - len(first_dedented)
+    try:
+        module = ast.parse(dedented, filename=filename, type_comments=True)
+    except SyntaxError:
+        # A lambda or a decorator line with trailing context: retry without type comments.
+        try:
+            module = ast.parse(dedented, filename=filename)
+        except SyntaxError as e:
+            raise CompileError(
+                f"cannot parse the source of `{name}`: {e.msg}",
+                SourceRange(filename, start + (e.lineno or 1) - 1, 0),
+                hint="script compiles functions, methods and classes defined with def/class",
+            ) from None
+    if not module.body or not isinstance(module.body[0], (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        raise CompileError(
+            f"`{name}` is not defined with def or class (lambdas cannot be compiled)",
+            SourceRange(filename, start, col_offset, None, lines[0].rstrip("\n") if lines else None),
+            hint="write it as a def function",
+        )
+    parsed = ParsedSource(module.body[0], filename, start - 1, col_offset, lines)
+    _CACHE[key] = parsed
+    return parsed
+
+
+def parse_function(fn: Any) -> ParsedSource:
+    parsed = parse_source(fn)
+    if not isinstance(parsed.tree, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        raise CompileError(f"`{getattr(fn, '__qualname__', fn)}` is not a function", parsed.loc(parsed.tree))
+    return parsed
+
+
+def type_comment_signature(parsed: ParsedSource) -> Optional[Tuple[List[ast.expr], Optional[ast.expr]]]:
+    """The `# type: (int, Tensor) -> Tensor` comment of a function, parsed, or None.
+
+    Python's parser attaches it to the FunctionDef when it sits on the `def`
+    line or on the first line of the body.
+    """
+    tree = parsed.tree
+    comment = getattr(tree, "type_comment", None)
+    if comment is None:
+        comment = _comment_in_body(parsed)
+    if comment is None:
+        return None
+    try:
+        sig = ast.parse(comment, mode="func_type")
+    except SyntaxError:
+        raise CompileError(
+            f"cannot parse the type comment `# type: {comment}`",
+            parsed.loc(tree),
+            hint="write it as `# type: (int, Tensor) -> Tensor`",
+        ) from None
+    return list(sig.argtypes), sig.returns
+
+
+def _comment_in_body(parsed: ParsedSource) -> Optional[str]:
+    tree = parsed.tree
+    assert isinstance(tree, (ast.FunctionDef, ast.AsyncFunctionDef))
+    if not tree.body:
+        return None
+    # Lines between the `def` line and the first statement.
+    first = tree.body[0].lineno
+    for lineno in range(tree.lineno, first + 1):
+        text = parsed.line_text(lineno).strip()
+        if text.startswith("# type:"):
+            body = text[len("# type:"):].strip()
+            if body.startswith("("):
+                return body
+    return None

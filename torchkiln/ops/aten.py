@@ -1,0 +1,115 @@
+"""`aten::` ops, read lazily from the dispatcher; nothing lists them by hand.
+
+```python
+aten_op("aten::add.Tensor")       # OpInfo(schema=aten::add.Tensor(...), pure=True, impl=torch.ops.aten.add.Tensor)
+aten_op("aten::len.t")            # None: a JIT-only registration, not a dispatcher op
+aten_overloads("aten::add")       # [add.Tensor, add.Scalar, add.out, add.Scalar_out]
+```
+
+Only ops registered with the dispatcher (`torch._C._dispatch_get_all_op_names`)
+count. JIT-only schemas that TorchScript files under `aten::` (`aten::len.t`,
+`aten::add.int`, `aten::append.t`, ...) are not ATen ops here; torchkiln has
+its own `prim::` ops for those (`ops/prim.py`, `ops/lang.py`).
+
+Note [ATen purity]
+------------------
+An aten op is impure (passes must not delete, reorder, CSE or fold it) when
+
+- its schema writes an argument (`Tensor(a!) self`, `Tensor(a!)[] self`),
+- it draws random numbers (`torch.Tag.nondeterministic_seeded` in the
+  OpOverload's tags: `rand`, `dropout`, `bernoulli`, ...), or
+- it returns nothing (`-> ()`) and writes nothing: such an op exists only for
+  its side effect (`aten::_assert_async.msg`, `aten::record_stream`, ...).
+
+Views (`Tensor(a) self -> Tensor(a)`) are pure; their outputs alias inputs,
+which the schema's alias annotations tell alias-aware passes.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Dict, List, Optional
+
+import torch
+
+from .registry import OpInfo
+from .schema import from_torch_schema
+
+
+@functools.lru_cache(maxsize=None)
+def _dispatcher_names() -> Dict[str, List[str]]:
+    """Base name -> qualified names of the dispatcher's aten ops (unordered)."""
+    by_base: Dict[str, List[str]] = {}
+    for name in torch._C._dispatch_get_all_op_names():
+        if name.startswith("aten::"):
+            by_base.setdefault(name.split(".", 1)[0], []).append(name)
+    return by_base
+
+
+def is_aten_op(qualified_name: str) -> bool:
+    base = qualified_name.split(".", 1)[0]
+    return qualified_name in _dispatcher_names().get(base, ())
+
+
+def op_overload(qualified_name: str) -> "torch._ops.OpOverload":
+    """`torch.ops.aten.add.Tensor` for `aten::add.Tensor` (`.default` for `aten::relu`)."""
+    base, _, overload = qualified_name[len("aten::"):].partition(".")
+    return getattr(getattr(torch.ops.aten, base), overload or "default")
+
+
+_CACHE: Dict[str, Optional[OpInfo]] = {}
+
+
+def aten_op(qualified_name: str) -> Optional[OpInfo]:
+    """The OpInfo of a dispatcher aten op, or None if the dispatcher has no such op."""
+    try:
+        return _CACHE[qualified_name]
+    except KeyError:
+        pass
+    info = _make(qualified_name) if qualified_name.startswith("aten::") and is_aten_op(qualified_name) else None
+    _CACHE[qualified_name] = info
+    return info
+
+
+def _make(qualified_name: str) -> OpInfo:
+    name, _, overload = qualified_name.partition(".")
+    handle = torch._C._dispatch_find_schema_or_throw(name, overload)
+    schema = from_torch_schema(handle.schema())
+    impl = op_overload(qualified_name)
+    tags = tuple(impl.tags)
+    random = torch.Tag.nondeterministic_seeded in tags
+    side_effect_only = not schema.returns and not schema.is_varret
+    pure = not (schema.is_mutable or random or side_effect_only)
+    return OpInfo(schema, pure=pure, impl=impl, extra={"tags": tags, "nondeterministic": random})
+
+
+@functools.lru_cache(maxsize=None)
+def _overload_order(base_name: str) -> List[str]:
+    """The dispatcher's overloads of `base_name`, in TorchScript's registration order.
+
+    TorchScript tries overloads in the order `_jit_get_schemas_for_operator`
+    lists them; dispatcher ops missing there (none, as of torch 2.13) follow
+    sorted by name.
+    """
+    known = set(_dispatcher_names().get(base_name, ()))
+    order: List[str] = []
+    for s in torch._C._jit_get_schemas_for_operator(base_name):
+        q = f"{s.name}.{s.overload_name}" if s.overload_name else s.name
+        if q in known and q not in order:
+            order.append(q)
+    order.extend(sorted(known - set(order)))
+    return order
+
+
+def aten_overloads(base_name: str) -> List[OpInfo]:
+    """All dispatcher overloads of `base_name` (e.g. `aten::add`), in resolution order."""
+    out = []
+    for q in _overload_order(base_name):
+        info = aten_op(q)
+        if info is not None:
+            out.append(info)
+    return out
+
+
+def all_aten_names() -> List[str]:
+    """Every dispatcher aten op's qualified name, sorted."""
+    return sorted(q for names in _dispatcher_names().values() for q in names)

@@ -1,0 +1,315 @@
+"""Python-language `prim::` ops: what the script compiler emits for Python code.
+
+Numbers, strings, lists, dicts, builtins (`len`, `min`, `abs`, `round`...),
+the `math` module, formatting and grad mode. Tensor operations are never
+here: they are ATen ops read from the dispatcher.
+
+Note [Language op set]
+----------------------
+The set is kept small and generic because every op must also be written in
+C++ (`torchkiln/csrc`):
+
+- container ops are generic over the element type with type variables
+  (`prim::append.list(t[](a!) self, t el) -> ()`), never one op per element
+  type;
+- binary number ops come in three overloads: `.int` (int, int), `.float`
+  (float, float) and `.Scalar` (a `Scalar`, i.e. a number of unknown kind,
+  on either side). The compiler converts mixed operands first
+  (`1 + 2.0` is `prim::add.float(prim::Float.Scalar(1), 2.0)`) and `bool`
+  operands to `int`, so no `int_float` overloads exist;
+- comparisons (`eq`, `ne`, `lt`, `le`, `gt`, `ge`) are generic over one
+  type `t`: both operands have the same type after conversion;
+- methods of `str` are `prim::str_<method>`; functions of the `math` module
+  are `prim::math_<function>`;
+- ops that Python spells as statements returning None (`l.append(x)`,
+  `d[k] = v`) return `()`; the compiler supplies the None.
+
+Semantics are Python's: `//` and `%` floor, `/` is true division,
+`int(x)` truncates, `round` rounds half to even, `str(1.5)` is `'1.5'`.
+`prim::pow.int` returns an `int` (it raises for a negative exponent: write
+`float(a) ** b` for that), unlike TorchScript's `float`.
+"""
+from __future__ import annotations
+
+import math
+import operator
+import warnings
+
+import torch
+
+from .registry import declare_prim
+
+# -- numbers ------------------------------------------------------------------------
+
+
+def _declare_binary(name: str, fn, symbol: str, result_int: str = "int", result_scalar: str = "Scalar") -> None:
+    emit = f"({{0}} {symbol} {{1}})" if symbol else None
+    declare_prim(f"prim::{name}.int(int a, int b) -> {result_int}", emit=emit)(fn)
+    declare_prim(f"prim::{name}.float(float a, float b) -> float", emit=emit)(fn)
+    declare_prim(f"prim::{name}.Scalar(Scalar a, Scalar b) -> {result_scalar}", emit=emit)(fn)
+
+
+def _pow_int(a, b):
+    if isinstance(a, int) and isinstance(b, int) and b < 0:
+        raise ValueError(f"int ** int with a negative exponent ({a} ** {b}) has no int result; write float({a}) ** {b}")
+    return a**b
+
+
+_declare_binary("add", operator.add, "+")
+_declare_binary("sub", operator.sub, "-")
+_declare_binary("mul", operator.mul, "*")
+_declare_binary("truediv", operator.truediv, "/", result_int="float", result_scalar="float")
+_declare_binary("floordiv", operator.floordiv, "//")
+_declare_binary("mod", operator.mod, "%")
+declare_prim("prim::pow.int(int a, int b) -> int")(_pow_int)
+declare_prim("prim::pow.float(float a, float b) -> float", emit="({0} ** {1})")(operator.pow)
+declare_prim("prim::pow.Scalar(Scalar a, Scalar b) -> Scalar", emit="({0} ** {1})")(operator.pow)
+
+for _name, _fn, _sym in (("and", operator.and_, "&"), ("or", operator.or_, "|"), ("xor", operator.xor, "^")):
+    declare_prim(f"prim::{_name}.int(int a, int b) -> int", emit=f"({{0}} {_sym} {{1}})")(_fn)
+    declare_prim(f"prim::{_name}.bool(bool a, bool b) -> bool", emit=f"({{0}} {_sym} {{1}})")(_fn)
+declare_prim("prim::lshift.int(int a, int b) -> int", emit="({0} << {1})")(operator.lshift)
+declare_prim("prim::rshift.int(int a, int b) -> int", emit="({0} >> {1})")(operator.rshift)
+declare_prim("prim::invert.int(int a) -> int", emit="(~{0})")(operator.invert)
+
+for _t in ("int", "float", "Scalar"):
+    declare_prim(f"prim::neg.{_t}({_t} a) -> {_t}", emit="(-{0})")(operator.neg)
+    declare_prim(f"prim::abs.{_t}({_t} a) -> {_t}", emit="abs({0})")(abs)
+for _t in ("int", "float"):
+    declare_prim(f"prim::min.{_t}({_t} a, {_t} b) -> {_t}", emit="min({0}, {1})")(min)
+    declare_prim(f"prim::max.{_t}({_t} a, {_t} b) -> {_t}", emit="max({0}, {1})")(max)
+
+
+@declare_prim("prim::round.float(float a) -> int", emit="round({0})")
+def _round(a):
+    return round(a)
+
+
+@declare_prim("prim::round.ndigits(float a, int ndigits) -> float", emit="round({0}, {1})")
+def _round_ndigits(a, ndigits):
+    return round(a, ndigits)
+
+
+# -- comparisons and truth --------------------------------------------------------------
+
+for _name, _sym in (("eq", "=="), ("ne", "!="), ("lt", "<"), ("le", "<="), ("gt", ">"), ("ge", ">=")):
+    declare_prim(f"prim::{_name}(t a, t b) -> bool", emit=f"({{0}} {_sym} {{1}})")(getattr(operator, _name))
+
+
+@declare_prim("prim::is(Any a, Any b) -> bool", emit="({0} is {1})")
+def _is(a, b):
+    return a is b
+
+
+@declare_prim("prim::isnot(Any a, Any b) -> bool", emit="({0} is not {1})")
+def _isnot(a, b):
+    return a is not b
+
+
+@declare_prim("prim::not(bool a) -> bool", emit="(not {0})")
+def _not(a):
+    return not a
+
+
+# -- conversions ------------------------------------------------------------------------
+# `prim::{Int,Float,Bool}.Tensor`, `prim::{Int,Float}.Scalar` and `prim::device.str`
+# are in ops/prim.py.
+
+declare_prim("prim::Int.str(str a) -> int", emit="int({0})")(int)
+declare_prim("prim::Float.str(str a) -> float", emit="float({0})")(float)
+declare_prim("prim::Bool.Scalar(Scalar a) -> bool", emit="bool({0})")(bool)
+declare_prim("prim::Bool.str(str a) -> bool", emit="bool({0})")(bool)
+declare_prim("prim::Bool.list(t[] a) -> bool", emit="bool({0})")(bool)
+declare_prim("prim::Bool.dict(Dict(k, v) a) -> bool", emit="bool({0})")(bool)
+declare_prim("prim::str(t a) -> str", emit="str({0})")(str)
+
+
+# -- the math module ---------------------------------------------------------------------
+
+_MATH_FLOAT = (
+    "sqrt", "exp", "log", "log10", "log2", "log1p", "expm1", "sin", "cos", "tan", "asin", "acos", "atan",
+    "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "erf", "erfc", "gamma", "lgamma", "fabs",
+    "degrees", "radians",
+)  # fmt: skip
+for _name in _MATH_FLOAT:
+    declare_prim(f"prim::math_{_name}(float x) -> float")(getattr(math, _name))
+for _name in ("floor", "ceil", "trunc"):
+    declare_prim(f"prim::math_{_name}(float x) -> int")(getattr(math, _name))
+for _name in ("isnan", "isinf", "isfinite"):
+    declare_prim(f"prim::math_{_name}(float x) -> bool")(getattr(math, _name))
+for _name in ("pow", "atan2", "fmod", "copysign", "hypot", "remainder"):
+    declare_prim(f"prim::math_{_name}(float x, float y) -> float")(getattr(math, _name))
+declare_prim("prim::math_log.base(float x, float base) -> float")(math.log)
+declare_prim("prim::math_gcd(int a, int b) -> int")(math.gcd)
+declare_prim("prim::math_factorial(int a) -> int")(math.factorial)
+
+# -- builtins over lists ---------------------------------------------------------------------
+
+declare_prim("prim::sum.int(int[] l) -> int", emit="sum({0})")(sum)
+declare_prim("prim::sum.float(float[] l) -> float", emit="sum({0})")(sum)
+declare_prim("prim::any(bool[] l) -> bool", emit="any({0})")(any)
+declare_prim("prim::all(bool[] l) -> bool", emit="all({0})")(all)
+declare_prim("prim::min.list(t[] l) -> t", emit="min({0})")(min)
+declare_prim("prim::max.list(t[] l) -> t", emit="max({0})")(max)
+
+
+@declare_prim("prim::sorted(t[] l, bool reverse) -> t[]", emit="sorted({0}, reverse={1})")
+def _sorted(lst, reverse):
+    return sorted(lst, reverse=reverse)
+
+
+@declare_prim("prim::range_length(int start, int stop, int step) -> int", emit="len(range({0}, {1}, {2}))")
+def _range_length(start, stop, step):
+    return len(range(start, stop, step))
+
+
+@declare_prim("prim::range_list(int start, int stop, int step) -> int[]", emit="list(range({0}, {1}, {2}))")
+def _range_list(start, stop, step):
+    return list(range(start, stop, step))
+
+
+# -- strings -----------------------------------------------------------------------------------
+
+declare_prim("prim::add.str(str a, str b) -> str", emit="({0} + {1})")(operator.add)
+declare_prim("prim::mul.str(str a, int n) -> str", emit="({0} * {1})")(operator.mul)
+declare_prim("prim::len.str(str s) -> int", emit="len({0})")(len)
+declare_prim("prim::getitem.str(str s, int index) -> str", emit="{0}[{1}]")(operator.getitem)
+declare_prim("prim::contains.str(str s, str sub) -> bool", emit="({1} in {0})")(operator.contains)
+declare_prim("prim::list.str(str s) -> str[]", emit="list({0})")(list)
+declare_prim("prim::ord(str c) -> int", emit="ord({0})")(ord)
+declare_prim("prim::chr(int i) -> str", emit="chr({0})")(chr)
+
+
+@declare_prim("prim::slice.str(str s, int? start, int? stop, int? step) -> str", emit="{0}[{1}:{2}:{3}]")
+def _slice_str(s, start, stop, step):
+    return s[start:stop:step]
+
+
+@declare_prim("prim::format(str fmt, ...) -> str")
+def _format(fmt, *args):
+    return fmt.format(*args)
+
+
+@declare_prim("prim::percent_format(str fmt, ...) -> str")
+def _percent_format(fmt, *args):
+    return fmt % args
+
+
+_STR_METHODS = (
+    # name, schema tail (after `str self`), result
+    ("lower", "", "str"), ("upper", "", "str"), ("capitalize", "", "str"), ("title", "", "str"),
+    ("swapcase", "", "str"), ("isdigit", "", "bool"), ("isalpha", "", "bool"), ("isalnum", "", "bool"),
+    ("isspace", "", "bool"), ("islower", "", "bool"), ("isupper", "", "bool"), ("isidentifier", "", "bool"),
+    ("strip", ", str? chars", "str"), ("lstrip", ", str? chars", "str"), ("rstrip", ", str? chars", "str"),
+    ("split", ", str? sep, int maxsplit", "str[]"), ("rsplit", ", str? sep, int maxsplit", "str[]"),
+    ("splitlines", "", "str[]"), ("join", ", str[] items", "str"),
+    ("startswith", ", str prefix", "bool"), ("endswith", ", str suffix", "bool"),
+    ("find", ", str sub", "int"), ("rfind", ", str sub", "int"), ("index", ", str sub", "int"),
+    ("rindex", ", str sub", "int"), ("count", ", str sub", "int"),
+    ("replace", ", str old, str new, int count", "str"), ("zfill", ", int width", "str"),
+    ("center", ", int width, str fillchar", "str"), ("ljust", ", int width, str fillchar", "str"),
+    ("rjust", ", int width, str fillchar", "str"),
+)  # fmt: skip
+
+
+def _str_method(name: str):
+    method = getattr(str, name)
+
+    def impl(self, *args):
+        return method(self, *args)
+
+    impl.__name__ = f"str_{name}"
+    return impl
+
+
+for _name, _tail, _ret in _STR_METHODS:
+    _n_args = _tail.count(",")
+    _emit = "{0}.%s(%s)" % (_name, ", ".join("{%d}" % (i + 1) for i in range(_n_args)))
+    declare_prim(f"prim::str_{_name}(str self{_tail}) -> {_ret}", emit=_emit)(_str_method(_name))
+
+# -- lists -------------------------------------------------------------------------------------
+
+declare_prim("prim::len.list(t[] l) -> int", emit="len({0})")(len)
+declare_prim("prim::getitem.list(t[] l, int index) -> t", emit="{0}[{1}]")(operator.getitem)
+declare_prim("prim::contains.list(t[] l, t el) -> bool", emit="({1} in {0})")(operator.contains)
+declare_prim("prim::add.list(t[] a, t[] b) -> t[]", emit="({0} + {1})")(operator.add)
+declare_prim("prim::mul.list(t[] l, int n) -> t[]", emit="({0} * {1})")(operator.mul)
+declare_prim("prim::list.list(t[] l) -> t[]", emit="list({0})")(list)
+declare_prim("prim::copy.list(t[] l) -> t[]", emit="{0}.copy()")(list.copy)
+declare_prim("prim::index.list(t[] l, t el) -> int", emit="{0}.index({1})")(list.index)
+declare_prim("prim::count.list(t[] l, t el) -> int", emit="{0}.count({1})")(list.count)
+
+
+@declare_prim("prim::slice.list(t[] l, int? start, int? stop, int? step) -> t[]", emit="{0}[{1}:{2}:{3}]")
+def _slice_list(lst, start, stop, step):
+    return lst[start:stop:step]
+
+
+@declare_prim("prim::setitem.list(t[](a!) l, int index, t el) -> ()", emit="{0}.__setitem__({1}, {2})")
+def _setitem_list(lst, index, el):
+    lst[index] = el
+
+
+@declare_prim("prim::delitem.list(t[](a!) l, int index) -> ()", emit="{0}.__delitem__({1})")
+def _delitem_list(lst, index):
+    del lst[index]
+
+
+declare_prim("prim::append.list(t[](a!) self, t el) -> ()", emit="{0}.append({1})")(list.append)
+declare_prim("prim::extend.list(t[](a!) self, t[] other) -> ()", emit="{0}.extend({1})")(list.extend)
+declare_prim("prim::insert.list(t[](a!) self, int index, t el) -> ()", emit="{0}.insert({1}, {2})")(list.insert)
+declare_prim("prim::pop.list(t[](a!) self, int index) -> t", emit="{0}.pop({1})")(list.pop)
+declare_prim("prim::remove.list(t[](a!) self, t el) -> ()", emit="{0}.remove({1})")(list.remove)
+declare_prim("prim::clear.list(t[](a!) self) -> ()", emit="{0}.clear()")(list.clear)
+declare_prim("prim::reverse.list(t[](a!) self) -> ()", emit="{0}.reverse()")(list.reverse)
+
+
+@declare_prim("prim::sort.list(t[](a!) self, bool reverse) -> ()", emit="{0}.sort(reverse={1})")
+def _sort_list(lst, reverse):
+    lst.sort(reverse=reverse)
+
+
+# -- dicts --------------------------------------------------------------------------------------
+
+declare_prim("prim::len.dict(Dict(k, v) self) -> int", emit="len({0})")(len)
+declare_prim("prim::getitem.dict(Dict(k, v) self, k key) -> v", emit="{0}[{1}]")(operator.getitem)
+declare_prim("prim::contains.dict(Dict(k, v) self, k key) -> bool", emit="({1} in {0})")(operator.contains)
+declare_prim("prim::keys(Dict(k, v) self) -> k[]", emit="list({0}.keys())")(lambda d: list(d.keys()))
+declare_prim("prim::values(Dict(k, v) self) -> v[]", emit="list({0}.values())")(lambda d: list(d.values()))
+declare_prim("prim::items(Dict(k, v) self) -> (k, v)[]", emit="list({0}.items())")(lambda d: list(d.items()))
+declare_prim("prim::get.dict(Dict(k, v) self, k key) -> v?", emit="{0}.get({1})")(dict.get)
+declare_prim("prim::get.default(Dict(k, v) self, k key, v default) -> v", emit="{0}.get({1}, {2})")(dict.get)
+declare_prim("prim::copy.dict(Dict(k, v) self) -> Dict(k, v)", emit="dict({0})")(dict)
+declare_prim("prim::setdefault(Dict(k, v)(a!) self, k key, v default) -> v", emit="{0}.setdefault({1}, {2})")(dict.setdefault)
+declare_prim("prim::update(Dict(k, v)(a!) self, Dict(k, v) other) -> ()", emit="{0}.update({1})")(dict.update)
+declare_prim("prim::pop.dict(Dict(k, v)(a!) self, k key) -> v", emit="{0}.pop({1})")(dict.pop)
+declare_prim("prim::pop.dict_default(Dict(k, v)(a!) self, k key, v default) -> v", emit="{0}.pop({1}, {2})")(dict.pop)
+declare_prim("prim::clear.dict(Dict(k, v)(a!) self) -> ()", emit="{0}.clear()")(dict.clear)
+
+
+@declare_prim("prim::setitem.dict(Dict(k, v)(a!) self, k key, v value) -> ()", emit="{0}.__setitem__({1}, {2})")
+def _setitem_dict(d, key, value):
+    d[key] = value
+
+
+@declare_prim("prim::delitem.dict(Dict(k, v)(a!) self, k key) -> ()", emit="{0}.__delitem__({1})")
+def _delitem_dict(d, key):
+    del d[key]
+
+
+# -- effects --------------------------------------------------------------------------------------
+
+
+@declare_prim("prim::warn(str message) -> ()", pure=False)
+def _warn(message):
+    warnings.warn(message, stacklevel=2)
+
+
+@declare_prim("prim::is_grad_enabled() -> bool", pure=False, deletable=True, emit="torch.is_grad_enabled()")
+def _is_grad_enabled():
+    return torch.is_grad_enabled()
+
+
+@declare_prim("prim::set_grad_enabled(bool enabled) -> ()", pure=False, emit="torch._C._set_grad_enabled({0})")
+def _set_grad_enabled(enabled):
+    torch._C._set_grad_enabled(enabled)
