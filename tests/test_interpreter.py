@@ -29,7 +29,7 @@ def test_aten_ops_with_keyword_only_arguments():
     r = b.op("aten::relu", [s], [TENSOR]).output
     g.add_output(r)
     x, y = torch.randn(4), torch.randn(4)
-    assert torch.equal(interpreter.run_graph(g, [x, y]), torch.relu(x + 3 * y))
+    assert torch.equal(interpreter.run_graph(g, [x, y]), torch.relu(torch.add(x, y, alpha=3)))
 
 
 def _counting_loop(max_trip_value, start_cond_value, stop_at):
@@ -152,13 +152,13 @@ def test_raise_exception():
     node = b.op("prim::If", [c], [], n_blocks=2)
     with b.at_block(node.blocks[0]):
         msg = b.constant("boom", STR)
-        b.op("prim::RaiseException", [msg], [], attrs={"cls": "KeyError"})
+        raise_node = b.op("prim::RaiseException", [msg], [], attrs={"cls": "KeyError"})
     none = b.constant(None, NONE)
     g.add_output(none)
     assert interpreter.run_graph(g, [False]) is None
     with pytest.raises(KeyError, match="boom"):
         interpreter.run_graph(g, [True])
-    node.attrs["cls"] = "__torch__.Custom"
+    raise_node.attrs["cls"] = "__torch__.Custom"
     with pytest.raises(Error, match="Custom: boom"):
         interpreter.run_graph(g, [True])
 

@@ -34,7 +34,7 @@ import torch.nn.modules.module as _nn_module
 
 from .diagnostics import ArgumentError, Error
 from .ir import types as T
-from .ir.core import Argument, CompilationUnit, Function, Graph, Node, clone_node
+from .ir.core import Argument, CompilationUnit, Function, Graph
 
 __all__ = [
     "Executor",
@@ -364,14 +364,19 @@ class ScriptFunction:
 class ScriptMethod:
     """A method of a `ScriptModule`, bound to it: `m.forward`, `m.doubled`."""
 
-    __slots__ = ("_module", "_fn", "_unit", "_binder", "_call", "__weakref__")
+    __slots__ = ("_module", "_fn", "_unit", "_binder", "_executor", "_call", "__weakref__")
 
-    def __init__(self, module: "ScriptModule", fn: Function, unit: CompilationUnit, executor: Executor):
+    def __init__(self, module: "ScriptModule", fn: Function, unit: CompilationUnit, executor: Executor, eager: bool):
         self._module = module
         self._fn = fn
         self._unit = unit
         self._binder = _Binder(fn, skip_self=True)
-        self._call = _compiled(fn, unit, executor)
+        self._executor = executor
+        self._call = _compiled(fn, unit, executor) if eager else self._compile_then_call
+
+    def _compile_then_call(self, *args):
+        self._call = _compiled(self._fn, self._unit, self._executor)
+        return self._call(*args)
 
     def __call__(self, *args, **kwargs):
         if _TraceHook.recorder is not None:
@@ -436,12 +441,15 @@ class ScriptModule(nn.Module):
         class_type: T.ClassType,
         values: Mapping[str, Any],
         executor: "Executor | str | None" = None,
+        eager: bool = True,
     ) -> "ScriptModule":
         """A module of `class_type` whose attributes hold `values` (name -> value).
 
         `values` names every attribute of `class_type`: `nn.Parameter` (or
         None) for parameters, tensors (or None) for buffers, `ScriptModule`s
-        (or None) for submodules, plain Python values otherwise.
+        (or None) for submodules, plain Python values otherwise. With
+        `eager`, methods compile now (the first call runs at full speed);
+        otherwise each compiles on its first call.
         """
         m = cls.__new__(cls)
         nn.Module.__init__(m)
@@ -466,13 +474,13 @@ class ScriptModule(nn.Module):
                 d["training"] = bool(value)
             else:
                 d[name] = value
-        m._kiln_bind_methods()
+        m._kiln_bind_methods(eager)
         return m
 
-    def _kiln_bind_methods(self) -> None:
+    def _kiln_bind_methods(self, eager: bool = False) -> None:
         executor = self.__dict__["_kiln_executor"]
         for name, fn in self._kiln_type.methods.items():
-            self.__dict__[name] = ScriptMethod(self, fn, self._kiln_unit, executor)
+            self.__dict__[name] = ScriptMethod(self, fn, self._kiln_unit, executor, eager)
 
     # -- calling ------------------------------------------------------------
     def __call__(self, *args, **kwargs):
@@ -533,7 +541,7 @@ class ScriptModule(nn.Module):
         for mod in self.modules():
             if isinstance(mod, ScriptModule):
                 mod.__dict__["_kiln_executor"] = chosen
-                mod._kiln_bind_methods()
+                mod._kiln_bind_methods(eager=mod is self)
         return self
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -566,6 +574,21 @@ class ScriptModule(nn.Module):
 # ---------------------------------------------------------------------------
 
 
+def _attribute_values(m: "ScriptModule") -> Dict[str, Any]:
+    """The value of every attribute of `m`'s class type (what `create` takes)."""
+    values: Dict[str, Any] = {}
+    for name, kind in m._kiln_type.attr_kinds.items():
+        if kind == "parameter":
+            values[name] = m._parameters.get(name)
+        elif kind == "buffer":
+            values[name] = m._buffers.get(name)
+        elif kind == "module":
+            values[name] = m._modules.get(name)
+        else:
+            values[name] = m.__dict__.get(name)
+    return values
+
+
 def _save(obj: Any, path_or_file, extra_files: Optional[Dict[str, Any]]) -> None:
     from . import archive
 
@@ -581,41 +604,8 @@ def _code_of(fn: Function, unit: CompilationUnit) -> str:
     return codegen.python_source(fn, unit)
 
 
-def _callee(node: Node, unit: CompilationUnit) -> Optional[Function]:
-    if node.kind == "prim::CallFunction":
-        return unit.functions.get(node.attrs["name"])
-    if node.kind == "prim::CallMethod":
-        cls = node.inputs[0].type
-        if isinstance(cls, T.ClassType):
-            return cls.methods.get(node.attrs["name"])  # type: ignore[return-value]
-    return None
+def inline_calls(graph: Graph, unit: CompilationUnit) -> Graph:
+    """A copy of `graph` with every call inlined (the `.inlined_graph` view)."""
+    from .passes.inline import inlined_graph
 
-
-def inline_calls(graph: Graph, unit: CompilationUnit, depth: int = 64) -> Graph:
-    """A copy of `graph` with every `prim::CallFunction` / `prim::CallMethod` inlined.
-
-    ```
-    %y = prim::CallMethod[name="forward"](%sub, %x)      # before
-    %w = prim::GetAttr[name="weight"](%sub)              # after: the callee's body
-    %y = aten::linear(%x, %w, %b)
-    ```
-    """
-    g = graph.copy()
-    for _ in range(depth):
-        calls = [n for n in g.walk() if _callee(n, unit) is not None]
-        if not calls:
-            break
-        for node in calls:
-            callee = _callee(node, unit)
-            assert callee is not None
-            env = dict(zip(callee.graph.inputs, node.inputs))
-            block = node.block
-            assert block is not None
-            index = block.nodes.index(node)
-            for src in callee.graph.nodes:
-                block.insert(index, clone_node(src, env))
-                index += 1
-            for out, ret in zip(node.outputs, callee.graph.outputs):
-                out.replace_all_uses_with(env.get(ret, ret))
-            node.destroy()
-    return g
+    return inlined_graph(graph, unit)

@@ -2,7 +2,7 @@
 executors (generated Python and the reference interpreter), compare."""
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import pytest
 import torch

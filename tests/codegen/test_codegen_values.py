@@ -1,5 +1,4 @@
 """Tuples, NamedTuples, lists, dicts and constants of every kind in generated Python."""
-import math
 
 import pytest
 import torch
@@ -7,9 +6,8 @@ import torch
 from torchkiln.codegen import compile_function, executable_source, python_source
 from torchkiln.codegen.runtime import materialize
 from torchkiln.ir.builder import Builder
-from torchkiln.ir.core import Argument, Function, Graph
+from torchkiln.ir.core import Function, Graph
 from torchkiln.ir.types import (
-    ANY,
     BOOL,
     DEVICE,
     FLOAT,

@@ -1,5 +1,4 @@
 """The prim table and the verifier's op checker."""
-import collections
 
 import pytest
 import torch

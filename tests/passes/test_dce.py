@@ -12,12 +12,12 @@ def test_unused_pure_op_is_removed():
       %1 : int = prim::Constant[value=1]()
       %u : Tensor = aten::add.Tensor(%x, %x, %1)
       %2 : int = prim::Constant[value=2]()
-      %r : Tensor = aten::mul.Tensor(%x, %2)
+      %r : Tensor = aten::mul.Scalar(%x, %2)
       return (%r)
     """, """
     graph(%x : Tensor):
       %2 : int = prim::Constant[value=2]()
-      %r : Tensor = aten::mul.Tensor(%x, %2)
+      %r : Tensor = aten::mul.Scalar(%x, %2)
       return (%r)
     """, args=[torch.randn(3)])
 
@@ -40,7 +40,7 @@ def test_side_effects_are_kept():
       %r : Tensor = aten::rand_like(%x, %none, %none, %none, %none, %none)
       return (%x)
     """.replace("%r : Tensor = aten::rand_like(%x, %none, %none, %none, %none, %none)",
-                "%none : NoneType = prim::Constant()\n      %r : Tensor = aten::rand_like(%x, %none, %none, %none, %none, %none)"),
+                "%none : NoneType = prim::Constant[value=None]()\n      %r : Tensor = aten::rand_like(%x, %none, %none, %none, %none, %none)"),
     None)
 
 
@@ -69,7 +69,7 @@ def test_write_to_a_dead_local_tensor_is_removed():
     check(dce.run, """
     graph(%x : Tensor):
       %1 : int = prim::Constant[value=1]()
-      %z : Tensor = aten::mul.Tensor(%x, %1)
+      %z : Tensor = aten::mul.Scalar(%x, %1)
       %w : Tensor = aten::add_.Tensor(%z, %x, %1)
       return (%x)
     """, """
@@ -82,14 +82,14 @@ def test_write_to_a_live_local_tensor_is_kept():
     check(dce.run, """
     graph(%x : Tensor):
       %1 : int = prim::Constant[value=1]()
-      %z : Tensor = aten::mul.Tensor(%x, %1)
+      %z : Tensor = aten::mul.Scalar(%x, %1)
       %w : Tensor = aten::add_.Tensor(%z, %x, %1)
       %u : Tensor = aten::relu(%x)
       return (%z)
     """, """
     graph(%x : Tensor):
       %1 : int = prim::Constant[value=1]()
-      %z : Tensor = aten::mul.Tensor(%x, %1)
+      %z : Tensor = aten::mul.Scalar(%x, %1)
       %w : Tensor = aten::add_.Tensor(%z, %x, %1)
       return (%z)
     """, args=[torch.randn(3)])
@@ -170,7 +170,7 @@ def test_if_holding_a_raise_is_kept():
     """, """
     graph(%x : Tensor, %c : bool):
       %m : str = prim::Constant[value="bad"]()
-       = prim::If(%c)
+      prim::If(%c)
         block0():
           prim::RaiseException[cls="ValueError"](%m)
           -> ()
@@ -187,8 +187,8 @@ def test_unused_loop_carried_value_is_removed():
       %2 : int = prim::Constant[value=2]()
       %o1 : Tensor, %o2 : Tensor = prim::Loop(%n, %t, %x, %x)
         block0(%i : int, %p1 : Tensor, %p2 : Tensor):
-          %q1 : Tensor = aten::mul.Tensor(%p1, %2)
-          %q2 : Tensor = aten::mul.Tensor(%p2, %2)
+          %q1 : Tensor = aten::mul.Scalar(%p1, %2)
+          %q2 : Tensor = aten::mul.Scalar(%p2, %2)
           -> (%t, %q1, %q2)
       return (%o2)
     """, """
@@ -197,7 +197,7 @@ def test_unused_loop_carried_value_is_removed():
       %2 : int = prim::Constant[value=2]()
       %o2 : Tensor = prim::Loop(%n, %t, %x)
         block0(%i : int, %p2 : Tensor):
-          %q2 : Tensor = aten::mul.Tensor(%p2, %2)
+          %q2 : Tensor = aten::mul.Scalar(%p2, %2)
           -> (%t, %q2)
       return (%o2)
     """, args=[torch.randn(2), 3])
@@ -229,7 +229,7 @@ def test_loop_with_a_side_effect_is_kept():
     """, """
     graph(%x : Tensor, %n : int):
       %t : bool = prim::Constant[value=True]()
-       = prim::Loop(%n, %t)
+      prim::Loop(%n, %t)
         block0(%i : int):
           prim::Print(%i)
           -> (%t)

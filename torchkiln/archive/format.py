@@ -57,10 +57,11 @@ EXTRA_PREFIX = "extra/"
 REQUIRED_ENTRIES = (MANIFEST, IR, OBJECTS, DEBUG, TENSORS)
 
 MAX_JSON_BYTES = 512 << 20
-MAX_JSON_DEPTH = 200  # nesting of JSON arrays/objects in one entry
+MAX_JSON_DEPTH = 1000  # nesting of JSON arrays/objects in one entry (valid files stay far below)
 MAX_VALUE_DEPTH = 100  # nesting of tagged VALUEs
 MAX_BLOCK_DEPTH = 100  # nesting of blocks in a graph
 MAX_NAME_BYTES = 255
+MAX_DIMS = 64  # dimensions of one tensor
 MAX_ENTRIES = 1 << 20
 TENSORS_ALIGN = 64  # the writer aligns the start of tensors.safetensors' data in the zip
 
@@ -183,22 +184,24 @@ def loads(data: bytes, entry: str) -> Any:
         raise ArchiveError(f"{entry}: broken JSON ({e})") from None
 
 
-_BRACKETS = re.compile(r'[\[\]{}]|"(?:[^"\\]|\\.)*"')
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 def _json_depth(text: str) -> int:
-    """Deepest nesting of arrays/objects (strings skipped); cheap pre-check before json.loads."""
+    """Deepest nesting of arrays/objects, strings skipped; a C-speed pre-check before json.loads.
+
+    For valid JSON this is exact; for invalid JSON it may overestimate, and
+    json.loads would have refused the text anyway.
+    """
     if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
         return 0
-    depth = deepest = 0
-    for m in _BRACKETS.finditer(text):
-        tok = m.group()
-        if tok in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif tok in "]}":
-            depth -= 1
-    return deepest
+    brackets = _JSON_STRING.sub("", text).encode("utf-8", "surrogatepass").translate(None, _NOT_BRACKETS)
+    if not brackets:
+        return 0
+    codes = torch.frombuffer(bytearray(brackets), dtype=torch.uint8)
+    steps = ((codes == ord("[")) | (codes == ord("{"))).to(torch.int32) * 2 - 1
+    return int(steps.cumsum(0).max())
 
 
 # -- checked access to untrusted JSON -----------------------------------------
@@ -397,6 +400,14 @@ def safetensors_header(entries: List[Tuple[str, torch.Tensor]]) -> Tuple[bytes, 
     return struct.pack("<Q", len(text)) + text, ordered
 
 
+def shape_of(x: Any, path: str) -> Tuple[int, ...]:
+    """A tensor shape: a list of at most MAX_DIMS integers >= 0."""
+    dims = lst(x, path)
+    if len(dims) > MAX_DIMS:
+        raise fail(path, f"{len(dims)} dimensions, more than the limit of {MAX_DIMS}")
+    return tuple(integer(d, f"{path}[{i}]", 0) for i, d in enumerate(dims))
+
+
 class StoredTensor:
     """One safetensors entry: dtype, shape and its byte range in the data."""
 
@@ -436,15 +447,19 @@ def parse_safetensors(buf: bytes, entry: str = TENSORS) -> Tuple[Dict[str, Store
         if code not in ST_DTYPES:
             raise fail(path + ".dtype", f"unknown dtype {code!r}")
         dtype = ST_DTYPES[code]
-        shape = tuple(integer(d, f"{path}.shape[{i}]", 0) for i, d in enumerate(lst(info["shape"], path + ".shape")))
+        shape = shape_of(info["shape"], path + ".shape")
         offsets = lst(info["data_offsets"], path + ".data_offsets")
         if len(offsets) != 2:
             raise fail(path + ".data_offsets", "expected [begin, end]")
         begin = integer(offsets[0], path + ".data_offsets[0]", 0)
         end = integer(offsets[1], path + ".data_offsets[1]", begin)
-        numel = math.prod(shape)
-        if numel * dtype.itemsize != end - begin:
-            raise fail(path, f"shape {list(shape)} of {dtype_name(dtype)} needs {numel * dtype.itemsize} bytes, data_offsets give {end - begin}")
+        nbytes = 0 if 0 in shape else dtype.itemsize
+        for d in shape:
+            nbytes *= d
+            if nbytes > end - begin:  # stop early: hostile shapes could make huge products
+                break
+        if nbytes != end - begin:
+            raise fail(path, f"shape {list(shape)} of {dtype_name(dtype)} does not fit data_offsets [{begin}, {end}]")
         stored[key] = StoredTensor(dtype, shape, begin, end)
     pos = 0
     for key, st in sorted(stored.items(), key=lambda kv: (kv[1].begin, kv[1].end)):

@@ -49,6 +49,7 @@ _TAG_FIELDS: Dict[str, Tuple[str, ...]] = {
 }
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 _ATTR_KINDS = ("parameter", "buffer", "module", "attribute")
+_NAMED_KINDS = ("prim::CallFunction", "prim::fork", "prim::CallMethod", "prim::GetAttr", "prim::SetAttr")
 
 
 def load(path_or_file: Any, map_location: Any = None, _extra_files: Optional[Dict[str, Any]] = None) -> Any:
@@ -161,6 +162,8 @@ class _Loader:
             zf = zipfile.ZipFile(self.fp)
             infos = zf.infolist()
         except zipfile.BadZipFile as e:
+            if self.size >= 4 and self.fp.seek(0) == 0 and self.fp.read(4) == b"PK\x03\x04":
+                raise ArchiveError(f"the archive is truncated or its zip directory is damaged ({e})") from None
             raise ArchiveError(f"not a torchkiln archive: not a valid zip file ({e})") from None
         except (OSError, ValueError, EOFError, struct.error, NotImplementedError, OverflowError, IndexError, KeyError, UnicodeDecodeError) as e:
             raise ArchiveError(f"not a torchkiln archive: the zip directory is corrupt ({type(e).__name__}: {e})") from None
@@ -227,11 +230,14 @@ class _Loader:
             raise ArchiveError(f"entry {name!r}: the local header names a different file")
         buf = bytearray(info.file_size)
         self.fp.seek(start)
-        got = self.fp.readinto(buf) if hasattr(self.fp, "readinto") else None
-        if got is None:
-            data = self.fp.read(info.file_size)
-            got = len(data)
-            buf[:got] = data
+        view = memoryview(buf)
+        got = 0
+        while got < info.file_size:
+            chunk = self.fp.read(min(info.file_size - got, 1 << 24))
+            if not chunk:
+                break
+            view[got:got + len(chunk)] = chunk
+            got += len(chunk)
         if got != info.file_size:
             raise ArchiveError(f"entry {name!r}: expected {info.file_size} bytes, the file holds only {got} (truncated file?)")
         if zlib.crc32(buf) != info.CRC:
@@ -406,19 +412,33 @@ class _Loader:
         return Function(name, graph, args, returns, loc)
 
     def check_calls(self, fn: Function, path: str) -> None:
-        """Calls name functions and methods that exist (docs/archive.md §4)."""
+        """Calls and attribute accesses name things that exist (docs/archive.md §4)."""
         for node in fn.graph.walk():
-            if node.kind not in ("prim::CallFunction", "prim::fork", "prim::CallMethod"):
+            if node.kind not in _NAMED_KINDS:
                 continue
             target = node.attrs.get("name")
             if not isinstance(target, str):
                 raise F.fail(path, f"a {node.kind} node has no str attribute 'name'")
+            if node.kind in ("prim::CallFunction", "prim::fork"):
+                if target not in self.unit.functions:
+                    raise F.fail(path, f"{node.kind} calls {target!r}, which is not a function in {F.IR}")
+                continue
+            cls = node.inputs[0].type if node.inputs else None
+            if not isinstance(cls, ClassType):
+                continue  # an `Any` receiver is resolved at run time
             if node.kind == "prim::CallMethod":
-                cls = node.inputs[0].type if node.inputs else None
-                if isinstance(cls, ClassType) and target not in cls.methods:
-                    raise F.fail(path, f"prim::CallMethod calls {target!r}, which is not a method of {cls}")
-            elif target not in self.unit.functions:
-                raise F.fail(path, f"{node.kind} calls {target!r}, which is not a function in {F.IR}")
+                if target not in cls.methods:
+                    raise F.fail(path, f"prim::CallMethod calls {target!r}, which is not a method of {cls.name}")
+                continue
+            declared = cls.attributes.get(target)
+            if declared is None:
+                if node.kind == "prim::GetAttr" and target in cls.constants:
+                    continue
+                raise F.fail(path, f"{node.kind} names {target!r}, which is not an attribute of {cls.name}")
+            if node.kind == "prim::GetAttr" and node.outputs and not declared.is_subtype_of(node.outputs[0].type):
+                raise F.fail(path, f"prim::GetAttr of {cls.name}.{target} ({declared}) is typed {node.outputs[0].type}")
+            if node.kind == "prim::SetAttr" and len(node.inputs) == 2 and not node.inputs[1].type.is_subtype_of(declared):
+                raise F.fail(path, f"prim::SetAttr stores a {node.inputs[1].type} in {cls.name}.{target} ({declared})")
 
     # -- values ---------------------------------------------------------------
     def typed_value(self, j: Any, t: Type, path: str, objects: bool) -> Any:
@@ -470,6 +490,10 @@ class _Loader:
             return self.namedtuple(j, items, path)
         if tag == "dict":
             return self.dict_value(raw, vp, objects, depth)
+        if tag == "object":
+            if not objects:
+                raise F.fail(path, f"object references are allowed only in {F.OBJECTS}")
+            return self.build_object(F.integer(raw, vp, 0), vp)
         text = F.string(raw, vp)
         if tag == "dtype":
             return _named(F.DTYPES, text, vp, "dtype")
@@ -479,11 +503,7 @@ class _Loader:
             return _named(F.MEMORY_FORMATS, text, vp, "memory format")
         if tag == "device":
             return _device(text, vp)
-        if tag == "type":
-            return self.type(text, vp)
-        if not objects:
-            raise F.fail(path, f"object references are allowed only in {F.OBJECTS}")
-        return self.build_object(F.integer(raw, vp, 0), vp)
+        return self.type(text, vp)
 
     def dict_value(self, raw: Any, vp: str, objects: bool, depth: int) -> Dict[Any, Any]:
         out: Dict[Any, Any] = {}
@@ -526,7 +546,7 @@ class _Loader:
         if st is None:
             raise F.fail(path + ".key", f"tensor {key!r} is not in {F.TENSORS}")
         dtype = _named(F.DTYPES, F.string(j["dtype"], path + ".dtype"), path + ".dtype", "dtype")
-        shape = tuple(F.integer(d, f"{path}.shape[{i}]", 0) for i, d in enumerate(F.lst(j["shape"], path + ".shape")))
+        shape = F.shape_of(j["shape"], path + ".shape")
         if dtype != st.dtype:
             raise F.fail(path, f"tensor {key!r} is declared {F.dtype_name(dtype)} but stored as {F.dtype_name(st.dtype)}")
         if shape != st.shape:

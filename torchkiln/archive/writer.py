@@ -354,21 +354,23 @@ class _Saver:
             "args": args,
             "returns": self._type(fn.returns, where),
             "loc": self._loc(fn.loc),
-            "graph": self._block(fn.graph.block, ids, where),
+            "graph": self._block(fn.graph.block, ids, where, 0),
         }
 
-    def _block(self, block: Block, ids: Dict[Any, int], where: str) -> Dict[str, Any]:
+    def _block(self, block: Block, ids: Dict[Any, int], where: str, depth: int) -> Dict[str, Any]:
+        if depth > F.MAX_BLOCK_DEPTH:
+            raise ArchiveError(f"cannot save {where}: blocks nested more than {F.MAX_BLOCK_DEPTH} deep")
         params = [self._define(p, ids, where) for p in block.params]
-        nodes = [self._node(n, ids, where) for n in block.nodes]
+        nodes = [self._node(n, ids, where, depth) for n in block.nodes]
         returns = [self._use(v, ids, where) for v in block.returns]
         return {"params": params, "nodes": nodes, "returns": returns}
 
-    def _node(self, node: Node, ids: Dict[Any, int], where: str) -> Dict[str, Any]:
+    def _node(self, node: Node, ids: Dict[Any, int], where: str, depth: int) -> Dict[str, Any]:
         here = f"{where}, node {node.kind}"
         inputs = [self._use(v, ids, here) for v in node.inputs]
         outputs = [self._define(v, ids, here) for v in node.outputs]
         attrs = {k: self.value(node.attrs[k], None, f"{here} attribute {k}") for k in sorted(node.attrs)}
-        blocks = [self._block(b, ids, where) for b in node.blocks]
+        blocks = [self._block(b, ids, where, depth + 1) for b in node.blocks]
         return {"kind": node.kind, "inputs": inputs, "outputs": outputs, "attrs": attrs, "blocks": blocks, "loc": self._loc(node.loc)}
 
     def _define(self, v: Any, ids: Dict[Any, int], where: str) -> Dict[str, Any]:

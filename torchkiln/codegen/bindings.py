@@ -49,7 +49,12 @@ def aten_call(info: OpInfo, constants: Sequence[Any]) -> AtenCall:
     positional = list(b.positional)
     keyword = [(name, i) for i, name in b.keywords]
     positional, keyword = _drop_defaults(info.schema.arguments, constants, positional, keyword)
-    return AtenCall(b.fn, b.expr, b.expr.replace(".", "_"), method, b.receiver, positional, keyword, b.to_list)
+    target = b.fn
+    if b.is_overload:
+        # `OpOverload.__call__` only forwards to `_op`, the C++ builtin; calling
+        # that directly saves a Python frame (~0.4 us of ~1.9 us).
+        target = getattr(b.fn, "_op", b.fn)
+    return AtenCall(target, b.expr, b.expr.replace(".", "_"), method, b.receiver, positional, keyword, b.to_list)
 
 
 def _drop_defaults(args, constants, positional, keyword):

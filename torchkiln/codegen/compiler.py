@@ -44,7 +44,7 @@ from typing import Any, Callable, Dict, List, Optional
 import torch
 
 from ..ir.core import CompilationUnit, Function, Node
-from .emit import INDENT, Emitted, Line, SourceEmitter
+from .emit import INDENT, Emitted, SourceEmitter
 
 _FACTORY = "_kiln_factory"
 _REFS = "_kiln_refs"

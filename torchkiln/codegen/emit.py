@@ -39,11 +39,12 @@ hostile archive therefore cannot put code into the executed source.
 from __future__ import annotations
 
 import builtins
+import functools
 import keyword
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
 import torch
 
@@ -67,9 +68,23 @@ from .structural import NODE_EMITTERS, attribute_dict, constant_of
 INDENT = "    "
 _MAX_INLINE_STR = 200
 _INT64_MAX = 2**63 - 1
-# Names the generated code relies on (`torch` for emit templates, builtins
-# such as `range`, `list`, `len`): no value or reference may shadow them.
-_RESERVED = frozenset(keyword.kwlist) | frozenset(dir(builtins)) | {"torch", "CONSTANTS"}
+# Builtins the emitters here write (exception classes are added below).
+_OWN_BUILTINS = {"range", "list", "getattr", "setattr", "bool", "float", "int", "str", "tuple", "dict"}
+
+
+@functools.lru_cache(maxsize=None)
+def _reserved() -> FrozenSet[str]:
+    """Names no value or reference may take: keywords, `torch`, and the
+    builtins generated code calls (ours, exception classes, and every name
+    in a prim's `emit` template). Other builtins (`input`, `id`, `type`) may
+    be shadowed, so a user's `input` stays `input`."""
+    in_templates: Set[str] = set()
+    for op in ops.all_prim_ops().values():
+        if op.emit is not None:
+            in_templates.update(re.findall(r"[A-Za-z_]\w*", op.emit))
+    exceptions = {n for n, v in vars(builtins).items() if isinstance(v, type) and issubclass(v, BaseException)}
+    used_builtins = (in_templates | _OWN_BUILTINS | exceptions) & set(dir(builtins))
+    return frozenset(keyword.kwlist) | frozenset(used_builtins) | {"torch", "CONSTANTS", "None", "True", "False"}
 
 
 class CodegenError(Error):
@@ -123,11 +138,14 @@ class SourceEmitter:
         self.lines: List[Line] = []
         self.expr: Dict[Value, str] = {}  # value -> the expression that reads it
         self.numeric_literal: Set[Value] = set()
-        self.used: Set[str] = set(_RESERVED) | set(reserved)
+        self.used: Set[str] = set(_reserved()) | set(reserved)
         self.refs: Dict[str, Any] = {}
         self.ref_names: Dict[Tuple[int, str], str] = {}  # (id(obj), hint) -> name
         self.counter = 0
         self.hoisted: Dict[Tuple[Value, str], str] = {}  # (object, "_parameters") -> local name
+        # Without SetAttr, reading an attribute later reads the same value:
+        # `.code` may write a GetAttr where it is used.
+        self.attrs_are_constant = not any(n.kind == "prim::SetAttr" for n in fn.graph.walk())
 
     # -- names ----------------------------------------------------------------
     def fresh(self, hint: str) -> str:
@@ -268,7 +286,10 @@ class SourceEmitter:
         attrs = {name: node.attrs[name] for name in info.extra.get("attrs", ()) if name in node.attrs}
         if info.emit is not None and all(type(a) is int for a in attrs.values()):
             operands = [self.operand(v, i, info.emit) for i, v in enumerate(node.inputs)]
-            return info.emit.format(*operands, args=", ".join(args), **attrs)
+            try:
+                return info.emit.format(*operands, args=", ".join(args), **attrs)
+            except (IndexError, KeyError):  # the node lacks an input or attribute the template names
+                pass
         impl = self.ref(info.impl, node.kind.replace("::", "."), "prim_" + sanitize(node.kind.split("::", 1)[1]))
         parts = list(args)
         parts += [f"{k}={self.constant_expr(v)}" for k, v in attrs.items()]
@@ -288,7 +309,13 @@ class SourceEmitter:
         """The expression for a constant value: a literal or a table reference."""
         if _inlinable(value):
             return repr(value)
-        return self.ref(value, _pretty_constant(value), _constant_hint(value))
+        pretty = _pretty_constant(value)
+        if pretty is None:  # tensors, long strings: numbered like TorchScript's CONSTANTS.c0
+            key = (id(value), "CONSTANTS")
+            if key not in self.ref_names:
+                self.ref_names[key] = f"CONSTANTS.c{sum(1 for k in self.ref_names if k[1] == 'CONSTANTS')}"
+            pretty = self.ref_names[key]
+        return self.ref(value, pretty, _constant_hint(value))
 
     def constant(self, node: Node, depth: int) -> None:
         out = node.output
@@ -300,14 +327,17 @@ class SourceEmitter:
             return
         fresh = runtime.materialize(value, out.type)
         if runtime.is_immutable_value(fresh) or _only_read_by_aten(out):
-            self.expr[out] = self.constant_expr(fresh if runtime.is_immutable_value(fresh) else value)
+            self.expr[out] = self.constant_expr(fresh)
             return
-        table = self.ref(value, _pretty_constant(value), "c")
-        if isinstance(out.type, ListType) and all(runtime.is_immutable_value(x) for x in value):
+        # A mutable container a program may change: a fresh copy per run.
+        table = self.constant_expr(fresh)
+        if self.pretty:
+            self.assign(node, depth, table)
+        elif isinstance(fresh, list) and all(runtime.is_immutable_value(x) for x in fresh):
             self.assign(node, depth, f"list({table})")
         else:
             materialize = self.ref(runtime.materialize, "materialize")
-            self.assign(node, depth, f"{materialize}({table}, {self.ref(out.type, repr(str(out.type)), 'type')})")
+            self.assign(node, depth, f"{materialize}({table}, {self.ref(out.type, str(out.type), 'type')})")
 
 
 def _is_self(index: int, v: Value) -> bool:
@@ -334,26 +364,28 @@ def _only_read_by_aten(v: Value) -> bool:
     return True
 
 
-def _pretty_constant(value: Any) -> str:
-    if isinstance(value, torch.dtype) or isinstance(value, torch.layout) or isinstance(value, torch.memory_format):
+def _pretty_constant(value: Any) -> Optional[str]:
+    """How `.code` writes a table constant, or None for a numbered `CONSTANTS.cN`."""
+    if isinstance(value, (torch.dtype, torch.layout, torch.memory_format)):
         return str(value)  # torch.float32, torch.strided, torch.contiguous_format
     if isinstance(value, torch.device):
         return f'torch.device("{value}")'
-    if type(value) in (list, tuple) and all(_inlinable(x) or isinstance(x, (torch.dtype, torch.device)) for x in value):
-        inner = ", ".join(repr(x) if _inlinable(x) else _pretty_constant(x) for x in value)
-        return f"[{inner}]" if type(value) is list else f"({inner}{',' if len(value) == 1 else ''})"
-    if isinstance(value, float):
+    if type(value) is float:
         return f'float("{value}")'
-    return "CONSTANTS.c"
+    if type(value) in (list, tuple):
+        items = [repr(x) if _inlinable(x) else _pretty_constant(x) for x in value]
+        if any(item is None for item in items):
+            return None
+        inner = ", ".join(items)  # type: ignore[arg-type]
+        return f"[{inner}]" if type(value) is list else f"({inner}{',' if len(items) == 1 else ''})"
+    return None
 
 
 def _constant_hint(value: Any) -> str:
     if isinstance(value, torch.dtype):
-        return str(value).replace(".", "_")
+        return str(value).replace(".", "_")  # torch_float32
     if isinstance(value, torch.device):
         return "device_" + sanitize(str(value))
-    if isinstance(value, torch.Tensor):
-        return "c"
     return "c"
 
 

@@ -51,7 +51,7 @@ def attribute_dict(obj_type: Type, name: Any) -> Optional[str]:
 
 
 def _is_identifier(name: Any) -> bool:
-    return type(name) is str and name.isidentifier() and not keyword.iskeyword(name)
+    return type(name) is str and name.isascii() and name.isidentifier() and not keyword.iskeyword(name)
 
 
 def _attr_target(em: "SourceEmitter", node: Node) -> str:
@@ -165,6 +165,9 @@ def emit_get_attr(em: "SourceEmitter", node: Node, depth: int) -> None:
     target = _attr_target(em, node)
     if not target:
         target = f"getattr({em.use(node.inputs[0])}, {node.attrs['name']!r})"
+    if em.pretty and em.attrs_are_constant and len(node.output.uses) == 1:
+        em.expr[node.output] = target  # `.code` reads `self.l0.forward(x)`
+        return
     em.assign(node, depth, target)
 
 

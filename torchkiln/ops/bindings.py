@@ -22,7 +22,9 @@ is used for a node only where it provably runs the node's overload:
    Python. Never `torch.nn.functional` (Python wrappers with other
    signatures).
 2. Arguments: those not kwarg-only go positionally, kwarg-only ones by
-   keyword with the schema's name; a method's receiver is `self`.
+   keyword with the schema's name; a method's receiver is `self`. A second
+   style passes every defaulted argument by keyword, for Python signatures
+   that make some of them keyword-only (`Tensor.to(..., *, memory_format)`).
 3. Each candidate is checked by running it and the OpOverload on probe
    values built from the schema (a few variants: defaults or explicit
    values, None or a value for optionals, int or float for `Scalar`)
@@ -38,7 +40,9 @@ is used for a node only where it provably runs the node's overload:
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -86,6 +90,7 @@ class Binding:
     receiver: Optional[int] = None
     to_list: bool = False
     is_overload: bool = False
+    defaults_by_keyword: bool = False
 
     def source(self, arg_exprs: Sequence[str]) -> str:
         """Python source of the call, given one expression per schema argument."""
@@ -123,21 +128,20 @@ _SUBMODULES = (("torch._C._nn", torch._C._nn), ("torch._C._special", torch._C._s
 
 
 def _candidates(op: OpInfo) -> List[Binding]:
+    """Every public binding that might run `op`, fastest first; each in two argument styles."""
     schema = op.schema
     name = schema.name[len("aten::"):]
     args = schema.arguments
-    positional = tuple(i for i, a in enumerate(args) if not a.kwarg_only)
-    keywords = tuple((i, a.name) for i, a in enumerate(args) if a.kwarg_only)
     out: List[Binding] = []
     vf = getattr(torch._C._VariableFunctions, name, None)
     if vf is not None:
         public = getattr(torch, name, None)
         expr = f"torch.{name}" if public is vf else f"torch._C._VariableFunctions.{name}"
-        out.append(Binding(op.name, expr, vf, positional, keywords))
+        out += _styles(op, expr, vf, None)
     for mod_name, mod in _SUBMODULES:
         fn = getattr(mod, name, None)
         if fn is not None:
-            out.append(Binding(op.name, f"{mod_name}.{name}", fn, positional, keywords))
+            out += _styles(op, f"{mod_name}.{name}", fn, None)
     self_index = schema.argument_index("self")
     method = getattr(torch._C.TensorBase, name, None)
     if (
@@ -147,9 +151,29 @@ def _candidates(op: OpInfo) -> List[Binding]:
         and not args[self_index].kwarg_only
         and isinstance(args[self_index].type, TensorType)
     ):
-        rest = tuple(i for i in positional if i != self_index)
-        out.append(Binding(op.name, name, method, rest, keywords, is_method=True, receiver=self_index))
+        out += _styles(op, name, method, self_index)
     return out
+
+
+def _styles(op: OpInfo, expr: str, fn: Callable, receiver: Optional[int]) -> List[Binding]:
+    """The call as the schema orders it, and with defaulted arguments by keyword.
+
+    The second style fits Python signatures that make a schema's positional
+    argument keyword-only (`Tensor.to(dtype, non_blocking, copy, *, memory_format)`).
+    """
+    args = op.schema.arguments
+    styles = []
+    for by_keyword in (False, True):
+        positional = tuple(
+            i for i, a in enumerate(args)
+            if i != receiver and not a.kwarg_only and not (by_keyword and a.has_default)
+        )  # fmt: skip
+        keywords = tuple((i, a.name) for i, a in enumerate(args) if i not in positional and i != receiver)
+        styles.append(Binding(op.name, expr, fn, positional, keywords, receiver is not None, receiver,
+                              defaults_by_keyword=by_keyword))  # fmt: skip
+    if not any(a.has_default and not a.kwarg_only for a in args):
+        styles.pop()
+    return styles
 
 
 @functools.lru_cache(maxsize=None)
@@ -160,10 +184,10 @@ def _binding_for(op_name: str) -> Binding:
     entry = _table().get(op_name)
     if entry is None:
         return overload_binding(op)
-    expr, is_method, to_list = entry
+    expr, is_method, by_keyword, to_list = entry
     for cand in _candidates(op):
-        if cand.expr == expr and cand.is_method == is_method:
-            return Binding(**{**cand.__dict__, "to_list": to_list})
+        if (cand.expr, cand.is_method, cand.defaults_by_keyword) == (expr, is_method, by_keyword):
+            return dataclasses.replace(cand, to_list=to_list)
     return overload_binding(op)
 
 
@@ -174,7 +198,7 @@ def python_binding(op: OpInfo) -> Binding:
 
 
 @functools.lru_cache(maxsize=None)
-def _table() -> Dict[str, Tuple[str, bool, bool]]:
+def _table() -> Dict[str, Tuple[str, bool, bool, bool]]:
     """The generated table, if it was generated for this torch version."""
     try:
         from . import _binding_table as generated
@@ -200,7 +224,7 @@ def find_binding(op: OpInfo) -> Optional[Binding]:
     for cand in _candidates(op):
         to_list = _verify(op, cand)
         if to_list is not None:
-            return Binding(**{**cand.__dict__, "to_list": to_list})
+            return dataclasses.replace(cand, to_list=to_list)
     return None
 
 
@@ -223,7 +247,8 @@ def _run(fn: Callable[[], Any]) -> Tuple[List[Any], Any, Optional[type]]:
     state = torch.random.get_rng_state()
     torch.manual_seed(0)
     try:
-        with rec:
+        with rec, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             result = fn()
         return rec.ops, result, None
     except Exception as e:  # noqa: BLE001  (any failure is an observation)

@@ -124,7 +124,7 @@ class ScriptException(Exception):
     """Raised by `prim::RaiseException` when `cls` names no builtin exception."""
 
 
-@declare_prim("prim::RaiseException(str msg) -> ()", pure=False, attrs=("cls",))
+@declare_prim("prim::RaiseException(str msg) -> ()", pure=False, attrs=("cls",), optional_attrs=("cls",))
 def _raise_exception(msg, cls="Exception"):
     exc = getattr(builtins, cls.rsplit(".", 1)[-1], None)
     if isinstance(exc, type) and issubclass(exc, Exception):

@@ -33,6 +33,8 @@ As TorchScript (torch/csrc/jit/frontend/schema_matching.cpp):
    - an empty list literal (`const_values` says its value is `[]`) takes
      the argument's list type;
    - a homogeneous tuple fits a list argument (`x.view((2, 3))`);
+   - a list fits a list argument of a wider element type (`Tensor[]` for
+     `Tensor?[]`): `prim::unchecked_cast` retypes it (lists are invariant);
    - with conversions only: a Tensor fits `int`, `float` and `Scalar`
      (`prim::Int.Tensor`, `prim::Float.Tensor`, `aten::item`); a `Scalar`
      fits `int` and `float`; an `int` fits `float` (torchkiln accepts
@@ -80,6 +82,7 @@ SCALAR_OF_TENSOR = "aten::item"
 FLOAT_OF_SCALAR = "prim::Float.Scalar"
 INT_OF_SCALAR = "prim::Int.Scalar"
 DEVICE_OF_STR = "prim::device.str"
+RETYPE = "prim::unchecked_cast"
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,9 @@ class Match:
     return_names: Optional[Tuple[str, ...]] = None
     conversions: bool = False
     type_env: Dict[str, Type] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"Match({self.op.name}, inputs={self.inputs}, returns={self.return_types})"
 
 
 Candidates = Union[str, Sequence[str], Sequence[OpInfo]]
@@ -344,6 +350,8 @@ def _fit(actual: Type, formal: Type, allow: bool) -> Optional[Tuple[Optional[str
             return None, None
     if isinstance(actual, TupleType) and _convertible_to_list(actual, target):
         return None, "tuple"
+    if isinstance(actual, ListType) and isinstance(target, ListType) and actual.elem.is_subtype_of(target.elem):
+        return RETYPE, None  # `Tensor[]` for `Tensor?[]`: the same list, typed as the argument
     if not allow:
         return None
     if isinstance(actual, TensorType):
@@ -503,7 +511,9 @@ def _emit_source(src: ArgSource, builder, args, kwargs, self_value, lookup):
         items = [_emit_source(e, builder, args, kwargs, self_value, lookup) for e in src.elements]
         return builder.op("prim::ListConstruct", items, [src.type]).output
     value = {"arg": lambda: args[src.index], "kwarg": lambda: kwargs[src.name], "self": lambda: self_value}[src.kind]()
-    if src.convert is not None:
+    if src.convert == RETYPE:
+        value = builder.op(RETYPE, [value], [_unwrap_optional(src.type)]).output
+    elif src.convert is not None:
         ret = lookup(src.convert).schema.returns[0].type
         value = builder.op(src.convert, [value], [ret]).output
     if src.pack == "repeat":

@@ -570,12 +570,14 @@ class _Parser:
         raise AssertionError  # unreachable
 
     def alias(self) -> Optional[AliasInfo]:
+        """`(a)`, `(a!)`, `(a|b)`, `(a -> *)`, `(*)` or `!` after a type; None if absent."""
         lx = self.lx
-        if lx.peek()[1] == "!" and lx.peek()[0] == "punct":
+        if lx.peek() == ("punct", "!"):
             lx.next()
             self.fresh += 1
             return AliasInfo((f"${self.fresh - 1}",), is_write=True)
-        if not (lx.peek()[1] == "(" and lx.peek(1)[0] == "ident" or lx.peek(1)[1] == "*" and lx.peek()[1] == "("):
+        opens_alias = lx.peek() == ("punct", "(") and (lx.peek(1)[0] == "ident" or lx.peek(1) == ("punct", "*"))
+        if not opens_alias:
             return None
         lx.expect("(")
         sets = self._alias_sets()

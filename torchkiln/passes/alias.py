@@ -3,41 +3,50 @@ memory, which nodes write to them, which nodes do more than compute.
 
 Note [Alias classes]
 --------------------
-The analysis is deliberately coarse and always errs towards "may alias":
+The analysis errs towards "may alias" and "may write":
 
 - Values of immutable types (int, float, bool, str, None, Device, dtype,
   and tuples/optionals of those) never alias anything.
-- Every other value belongs to one alias class (union-find). Two values in
+- Every other value belongs to one alias class (union-find); values in
   different classes never share memory.
-- A container and what it contains are one class: `prim::ListConstruct`,
-  `prim::TupleIndex`, `prim::GetAttr` and every other `prim::` op put all
-  their mutable inputs and outputs in one class. A write to the list is a
-  write to its elements and the reverse.
-- `aten::` ops follow their dispatcher schema: inputs and outputs sharing an
-  alias set (`Tensor(a) self -> Tensor(a)`) are one class; an unannotated
-  output is fresh; `*` (wildcard) joins the class of the graph inputs.
-- All mutable graph inputs are one class (the caller may pass the same
-  tensor twice, or a module and one of its parameters). That class, and the
-  classes of the graph outputs, *escape*: a write to them is seen by the
-  caller, and replacing one of their values by another changes what the
-  caller sees.
-- A node *writes* the inputs its schema marks `(a!)`. A node whose op is
-  impure for another reason (unknown op, `prim::CallFunction`/`CallMethod`,
-  `prim::Print`, `prim::RaiseException`, random ops, a node with blocks of an
-  unknown kind) is *effectful*; an effectful node counts as writing all its
-  mutable inputs.
+- A class of containers (lists, tuples, dicts, futures) has a *contents*
+  class: what its elements may alias. `prim::ListConstruct(%a, %b)` puts
+  `%a` and `%b` in the list's contents; `prim::getitem.list` returns a value
+  of the contents; `prim::append.list(%l, %t)` writes `%l`'s class only (the
+  elements are not changed) and puts `%t` in the contents. For `prim::` ops
+  this is read from the node's types: a value whose type is an element type
+  of another's (List[T] and T, Dict(K, V) and V, ...) goes in its contents,
+  values of the same level are put in one class. Objects (modules, script
+  classes) and `Any` are their own contents: every attribute read may alias
+  the object and each other.
+- `aten::` ops follow their dispatcher schema: values sharing an alias set
+  (`Tensor(a) self -> Tensor(a)`) are one class (`Tensor(a)[]`: the list's
+  contents), an unannotated output is fresh, `*` is the wildcard class.
+- All mutable graph inputs are one class, the wildcard (the caller may pass
+  the same tensor twice, or a module and one of its parameters); it is its
+  own contents. It and what the graph outputs reach *escape*: a write to
+  them is seen by the caller, and swapping one of their values for another
+  changes what the caller sees.
+- A node *writes* the inputs its schema marks `(a!)` (that class only;
+  `prim::SetAttr` writes its object). An op impure for another reason is
+  *effectful*: `Print`, `RaiseException`, random ops (the op table says they
+  write nothing), and calls (`prim::CallFunction`, `CallMethod`, `fork`),
+  ops missing from the table and nodes with blocks of an unknown kind,
+  which also count as writing everything their mutable inputs reach.
+- A value is *written* when a write hits a class it reaches (its own or,
+  transitively, its contents): reading `cat(list)` depends on the tensors.
 
-Passes recompute the analysis when they start and keep it current with
-`union` when they make a value stand for another.
+Passes build the analysis when they start and keep it current with
+`replaced` when they make one value stand for another.
 
 With `attr_key` (used by freezing), a `prim::GetAttr` whose key is not None
 starts a class of its own, shared by the GetAttrs with the same key, instead
-of joining its object's class: module state then counts as written only
+of joining its object's contents: module state then counts as written only
 where the graph really writes that piece of state.
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, Hashable, Iterable, List, Optional, Set
+from typing import Callable, Dict, Hashable, Iterable, List, Optional, Set, Tuple
 
 from ..ir.core import Graph, Node, Value
 from ..ir.types import (
@@ -51,15 +60,18 @@ from ..ir.types import (
     SCALAR,
     SCALAR_TYPE,
     STR,
+    DictType,
+    FutureType,
+    ListType,
     OptionalType,
     TupleType,
     Type,
     UnionType,
 )
-from .common import CALL_FUNCTION, CALL_METHOD, CONSTANT, GETATTR, IF, LOOP, is_deletable, is_nondeterministic, op_info
+from .common import CALL_FUNCTION, CALL_METHOD, CONSTANT, GETATTR, IF, LOOP, SETATTR, is_deletable, is_nondeterministic, op_info
 
 _IMMUTABLE = (INT, FLOAT, BOOL, STR, NONE, DEVICE, SCALAR_TYPE, LAYOUT, MEMORY_FORMAT, SCALAR)
-_CALLS = (CALL_FUNCTION, CALL_METHOD)  # callees are not analysed: effectful
+_CALLS = (CALL_FUNCTION, CALL_METHOD, "prim::fork")  # callees are not analysed
 
 
 def is_mutable_type(t: Type) -> bool:
@@ -71,8 +83,37 @@ def is_mutable_type(t: Type) -> bool:
     return True
 
 
+def _strip_optional(t: Type) -> Type:
+    while isinstance(t, OptionalType):
+        t = t.elem
+    return t
+
+
+def _element_types(t: Type) -> Tuple[Type, ...]:
+    """The types one level inside a container type (empty for non-containers)."""
+    t = _strip_optional(t)
+    if isinstance(t, (ListType, FutureType)):
+        return (t.elem,)
+    if isinstance(t, TupleType):
+        return t.elems
+    if isinstance(t, DictType):
+        return (t.key, t.value)
+    return ()
+
+
+def _is_container(t: Type) -> bool:
+    return bool(_element_types(t))
+
+
+def _related(a: Type, b: Type) -> bool:
+    a, b = _strip_optional(a), _strip_optional(b)
+    return a.is_subtype_of(b) or b.is_subtype_of(a)
+
+
 class _Anchor:
     """A union-find member standing for something that is not a Value."""
+
+    __slots__ = ("name",)
 
     def __init__(self, name: str):
         self.name = name
@@ -81,34 +122,39 @@ class _Anchor:
         return f"<{self.name}>"
 
 
+Member = object  # a Value or an _Anchor
+
+
 class AliasDb:
     """Alias classes, writes and effects of one graph; see Note [Alias classes].
 
     ```
     graph(%x : Tensor):
-      %v : Tensor = aten::view(%x, %shape)     # %v in %x's class (the schema says `Tensor(a)`)
+      %v : Tensor = aten::view(%x, %shape)            # %v in %x's class (`Tensor(a)`)
       %w : Tensor = aten::add_.Tensor(%v, %x, %one)   # writes %v: %x is written
-      %y : Tensor = aten::mul.Tensor(%x, %x)   # fresh class
+      %y : Tensor = aten::mul.Tensor(%x, %x)          # fresh class
     ```
     """
 
     def __init__(self, graph: Graph, attr_key: Optional[Callable[[Node], Optional[Hashable]]] = None):
-        self._parent: Dict[object, object] = {}
-        self._writes: Dict[Node, List[Value]] = {}
+        self._parent: Dict[Member, Member] = {}
+        self._contents: Dict[Member, Member] = {}  # root -> a member of its contents class
+        self._writes: Dict[Node, List[Tuple[Member, bool]]] = {}  # (member, deep)
         self._effectful: Set[Node] = set()
         self._attr_key = attr_key
         self._attr_anchors: Dict[Hashable, _Anchor] = {}
         self._wildcard = _Anchor("wildcard")
-        self._escaping: List[object] = [self._wildcard]
+        self._contents[self._wildcard] = self._wildcard
+        self._escaping: List[Member] = [self._wildcard]
         self._version = 0
         self._cache_version = -1
-        self._written_roots: Set[object] = set()
-        self._writers_by_root: Dict[object, List[Node]] = {}
-        self._escaping_roots: Set[object] = set()
+        self._written_roots: Set[Member] = set()
+        self._writers_by_root: Dict[Member, List[Node]] = {}
+        self._escaping_roots: Set[Member] = set()
 
         for v in graph.inputs:
             if is_mutable_type(v.type):
-                self.union(v, self._wildcard)
+                self._union(v, self._wildcard)
         for node in graph.walk():
             self._visit(node)
         for v in graph.outputs:
@@ -116,7 +162,7 @@ class AliasDb:
                 self._escaping.append(v)
 
     # -- union-find -------------------------------------------------------------
-    def _find(self, x: object) -> object:
+    def _find(self, x: Member) -> Member:
         root = x
         while True:
             parent = self._parent.get(root, root)
@@ -129,20 +175,45 @@ class AliasDb:
             x = nxt
         return root
 
-    def union(self, a: object, b: object) -> None:
-        """Put `a` and `b` in one class (Values of immutable types are ignored)."""
-        for v in (a, b):
-            if isinstance(v, Value) and not is_mutable_type(v.type):
-                return
+    def _union(self, a: Member, b: Member) -> None:
         ra, rb = self._find(a), self._find(b)
-        if ra is not rb:
-            self._parent[ra] = rb
-            self._version += 1
+        if ra is rb:
+            return
+        self._parent[ra] = rb
+        self._version += 1
+        ca, cb = self._contents.pop(ra, None), self._contents.get(rb)
+        if ca is None:
+            return
+        if cb is None:
+            self._contents[rb] = ca
+        else:
+            self._union(ca, cb)
 
-    def _union_all(self, values: Iterable[Value]) -> None:
-        mutable = [v for v in values if is_mutable_type(v.type)]
-        for v in mutable[1:]:
-            self.union(mutable[0], v)
+    def _contents_of(self, x: Member) -> Member:
+        """A member of the contents class of `x`'s class (created on demand)."""
+        root = self._find(x)
+        c = self._contents.get(root)
+        if c is None:
+            t = x.type if isinstance(x, Value) else None
+            c = _Anchor("contents") if t is not None and _is_container(t) else root
+            self._contents[root] = c
+        return c
+
+    def _union_values(self, a: Value, b: Value) -> None:
+        if is_mutable_type(a.type) and is_mutable_type(b.type):
+            self._union(a, b)
+
+    def _reach(self, x: Member) -> List[Member]:
+        """The roots of `x`'s class and, transitively, of its contents."""
+        out: List[Member] = []
+        seen: Set[Member] = set()
+        root: Optional[Member] = self._find(x)
+        while root is not None and root not in seen:
+            seen.add(root)
+            out.append(root)
+            c = self._contents.get(root)
+            root = self._find(c) if c is not None else None
+        return out
 
     # -- building ---------------------------------------------------------------
     def _visit(self, node: Node) -> None:
@@ -152,68 +223,110 @@ class AliasDb:
         if kind == IF:
             for i, out in enumerate(node.outputs):
                 for b in node.blocks:
-                    self.union(out, b.returns[i])
+                    self._union_values(out, b.returns[i])
             return
         if kind == LOOP:
             body = node.blocks[0]
             for k, out in enumerate(node.outputs):
                 for v in (node.inputs[k + 2], body.params[k + 1], body.returns[k + 1]):
-                    self.union(out, v)
+                    self._union_values(out, v)
             return
         if node.blocks:
             everything = list(node.inputs) + list(node.outputs)
             for b in node.blocks:
                 everything += list(b.params) + list(b.returns)
             self._union_all(everything)
-            self._mark_effectful(node)
+            self._mark_effectful(node, writes_all=True)
             return
-        if kind == GETATTR and self._attr_key is not None:
-            key = self._attr_key(node)
+        if kind == GETATTR:
+            key = self._attr_key(node) if self._attr_key is not None else None
             if key is not None:
                 anchor = self._attr_anchors.setdefault(key, _Anchor(f"attr {key}"))
-                self.union(node.output, anchor)
-                return
+                self._union(node.output, anchor)
+            elif is_mutable_type(node.output.type):
+                self._union(node.output, self._contents_of(node.inputs[0]))
+            return
         info = op_info(kind)
         if info is None or kind in _CALLS:
             self._union_all(list(node.inputs) + list(node.outputs))
-            self._mark_effectful(node)
+            self._mark_effectful(node, writes_all=True)
             return
-        schema = info.schema
-        args = schema.arguments
-        n_fixed = len(args) if not schema.is_vararg else sum(1 for a in args if not a.kwarg_only)
-        writes = [v for v, a in zip(node.inputs[:n_fixed], args) if a.is_write and is_mutable_type(v.type)]
-        if schema.namespace == "aten":
-            self._union_by_schema(node, info)
+        writes = self._schema_writes(node, info)
+        if info.schema.namespace == "aten":
+            self._union_by_schema(node, info.schema)
         else:
-            self._union_all(list(node.inputs) + list(node.outputs))
+            self._union_by_types(node, relate_inputs=bool(writes))
         if writes:
             self._writes[node] = writes
         if is_nondeterministic(info) or (not is_deletable(info) and not writes):
-            self._mark_effectful(node)
+            self._mark_effectful(node, writes_all=False)
 
-    def _union_by_schema(self, node: Node, info) -> None:
+    def _schema_writes(self, node: Node, info) -> List[Tuple[Member, bool]]:
+        """What `node` writes: the `(a!)` arguments (`prim::SetAttr`: its object)."""
+        if node.kind == SETATTR:
+            return [(node.inputs[0], False)]
         schema = info.schema
-        sets: Dict[str, List[Value]] = {}
+        args = schema.arguments
+        n_fixed = len(args) if not schema.is_vararg else sum(1 for a in args if not a.kwarg_only)
+        writes: List[Tuple[Member, bool]] = []
+        for v, a in zip(node.inputs[:n_fixed], args):
+            if a.is_write and is_mutable_type(v.type):
+                target = self._contents_of(v) if a.alias is not None and a.alias.on_element else v
+                writes.append((target, False))
+        return writes
+
+    def _union_all(self, values: Iterable[Value]) -> None:
+        mutable = [v for v in values if is_mutable_type(v.type)]
+        for v in mutable[1:]:
+            self._union(mutable[0], v)
+
+    def _union_by_schema(self, node: Node, schema) -> None:
+        sets: Dict[str, List[Member]] = {}
         pairs = list(zip(node.inputs, schema.arguments))
         if not schema.is_varret:
             pairs += list(zip(node.outputs, schema.returns))
         for v, a in pairs:
-            if a.alias is None:
+            if a.alias is None or not is_mutable_type(v.type):
                 continue
+            member = self._contents_of(v) if a.alias.on_element else v
             for s in a.alias.sets + (a.alias.after or ()):
-                sets.setdefault(s, []).append(v)
-        for s, values in sets.items():
+                sets.setdefault(s, []).append(member)
+        for s, members in sets.items():
             if s == "*":
-                for v in values:
-                    self.union(v, self._wildcard)
+                for m in members:
+                    self._union(m, self._wildcard)
             else:
-                self._union_all(values)
+                for m in members[1:]:
+                    self._union(members[0], m)
 
-    def _mark_effectful(self, node: Node) -> None:
+    def _union_by_types(self, node: Node, relate_inputs: bool) -> None:
+        """`prim::` ops: relate inputs and outputs by their types' nesting
+        (inputs among themselves only for a writer: `append` stores its element)."""
+        ins = [v for v in node.inputs if is_mutable_type(v.type)]
+        outs = [v for v in node.outputs if is_mutable_type(v.type)]
+        for n, a in enumerate(ins):
+            for b in outs:
+                self._relate(a, b, same_object=True)
+            if relate_inputs:
+                for b in ins[n + 1:]:
+                    self._relate(a, b, same_object=False)
+
+    def _relate(self, a: Value, b: Value, same_object: bool) -> None:
+        """`b` may be an element of `a` or the reverse; else they are one level:
+        an input and an output may be one object, two inputs' contents may mix."""
+        if any(_related(e, b.type) for e in _element_types(a.type)):
+            self._union(b, self._contents_of(a))
+        elif any(_related(e, a.type) for e in _element_types(b.type)):
+            self._union(a, self._contents_of(b))
+        elif same_object or not (_is_container(a.type) or _is_container(b.type)):
+            self._union(a, b)
+        elif _is_container(a.type) and _is_container(b.type):
+            self._union(self._contents_of(a), self._contents_of(b))
+
+    def _mark_effectful(self, node: Node, writes_all: bool) -> None:
         self._effectful.add(node)
-        mutable = [v for v in node.inputs if is_mutable_type(v.type)]
-        if mutable:
-            self._writes[node] = mutable
+        if writes_all:
+            self._writes[node] = [(v, True) for v in node.inputs if is_mutable_type(v.type)]
         self._version += 1
 
     # -- queries ----------------------------------------------------------------
@@ -221,11 +334,12 @@ class AliasDb:
         if self._cache_version == self._version:
             return
         self._writers_by_root = {}
-        for node, values in self._writes.items():
-            for v in values:
-                self._writers_by_root.setdefault(self._find(v), []).append(node)
+        for node, targets in self._writes.items():
+            for member, deep in targets:
+                for root in self._reach(member) if deep else [self._find(member)]:
+                    self._writers_by_root.setdefault(root, []).append(node)
         self._written_roots = set(self._writers_by_root)
-        self._escaping_roots = {self._find(x) for x in self._escaping}
+        self._escaping_roots = {r for x in self._escaping for r in self._reach(x)}
         self._cache_version = self._version
 
     def may_alias(self, a: Value, b: Value) -> bool:
@@ -234,28 +348,34 @@ class AliasDb:
         return self._find(a) is self._find(b)
 
     def is_written(self, v: Value) -> bool:
-        """Whether any node in the graph may write `v` or a value aliasing it."""
+        """Whether any node may write `v`, a value aliasing it, or what it contains."""
         if not is_mutable_type(v.type):
             return False
         self._refresh()
-        return self._find(v) in self._written_roots
+        return any(r in self._written_roots for r in self._reach(v))
 
     def writers(self, v: Value) -> List[Node]:
+        """Every node that may write `v`, its aliases, or what it contains."""
         if not is_mutable_type(v.type):
             return []
         self._refresh()
-        return list(self._writers_by_root.get(self._find(v), ()))
+        return [n for r in self._reach(v) for n in self._writers_by_root.get(r, ())]
 
     def escapes(self, v: Value) -> bool:
-        """Whether `v` may alias a graph input or output (the caller sees it)."""
+        """Whether the caller may see `v` (it may alias or be reached from a graph input or output)."""
         if not is_mutable_type(v.type):
             return False
         self._refresh()
         return self._find(v) in self._escaping_roots
 
-    def writes(self, node: Node) -> List[Value]:
-        """The inputs `node` writes (all mutable inputs for an effectful node)."""
-        return list(self._writes.get(node, ()))
+    def writes_escaping(self, node: Node) -> bool:
+        """Whether `node` writes something the caller may see."""
+        self._refresh()
+        for member, deep in self._writes.get(node, ()):
+            roots = self._reach(member) if deep else [self._find(member)]
+            if any(r in self._escaping_roots for r in roots):
+                return True
+        return False
 
     def is_effectful(self, node: Node) -> bool:
         """Side effects beyond writing inputs; see Note [Alias classes]."""
@@ -281,7 +401,7 @@ class AliasDb:
     def replaced(self, old: Value, new: Value) -> None:
         """Record that `new` now stands for `old` (keeps the classes current)."""
         if is_mutable_type(old.type) and is_mutable_type(new.type):
-            self.union(old, new)
+            self._union(old, new)
 
 
 def is_pure_node(node: Node) -> bool:

@@ -57,14 +57,15 @@ def is_nondeterministic(info: Optional[OpInfo]) -> bool:
 
 # -- constants ------------------------------------------------------------------
 
-_NO_VALUE = object()
+_NO_VALUE = object()  # "not a constant", internally
+_RAISE = object()  # no default given
 
 
 def is_constant(v: Value) -> bool:
     return v.node is not None and v.node.kind == CONSTANT
 
 
-def constant_value(v: Value, default: Any = _NO_VALUE) -> Any:
+def constant_value(v: Value, default: Any = _RAISE) -> Any:
     """The value of a `prim::Constant`, seeing through `ListConstruct` /
     `TupleConstruct` of constants; `default` (or KeyError) otherwise."""
     node = v.node
@@ -74,7 +75,7 @@ def constant_value(v: Value, default: Any = _NO_VALUE) -> Any:
         items = [constant_value(i, _NO_VALUE) for i in node.inputs]
         if all(i is not _NO_VALUE for i in items):
             return list(items) if node.kind == LIST_CONSTRUCT else tuple(items)
-    if default is _NO_VALUE:
+    if default is _RAISE:
         raise KeyError(f"{v!r} is not a constant")
     return default
 

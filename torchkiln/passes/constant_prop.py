@@ -14,7 +14,8 @@ What folds (everything else is left alone):
 
 - a node whose op is pure and deterministic in the op table (random ops,
   writers and calls never fold), not structural, with every input a
-  constant (a `prim::ListConstruct`/`TupleConstruct` of constants counts),
+  constant (a `prim::ListConstruct`/`TupleConstruct` of constants counts)
+  that nothing in the graph writes,
   when running it succeeds and every result fits its output type and is a
   value a `prim::Constant` can hold; an op that raises is left to raise at
   run time;
@@ -65,6 +66,7 @@ from ..ir.types import (
 )
 from .alias import AliasDb, is_pure_node
 from .common import (
+    CONSTANT,
     IF,
     LIST_CONSTRUCT,
     LOOP,
@@ -118,12 +120,16 @@ class _Folder:
 
     def _replace(self, node: Node, results: list) -> None:
         for out, new in zip(node.outputs, results):
+            if new.name is None and new.node is not None and new.node.kind == CONSTANT:
+                new.name = out.name
             out.replace_all_uses_with(new)
             self.db.replaced(out, new)
         node.destroy()
 
     def _try_fold(self, node: Node) -> bool:
         if not node.outputs or not all(has_constant_value(v) for v in node.inputs):
+            return False
+        if any(self.db.is_written(v) for v in node.inputs):  # reads state that changes
             return False
         if node.kind in (LIST_CONSTRUCT, TUPLE_CONSTRUCT):
             return self._fold_construct(node)

@@ -60,7 +60,7 @@ class _Liveness:
         for v in graph.outputs:
             self.mark_value(v)
         for node in graph.walk():
-            if db.is_effectful(node) or any(db.escapes(v) for v in db.writes(node)):
+            if db.is_effectful(node) or db.writes_escaping(node):
                 self.mark_node(node)
         while self._work:
             self._process(self._work.pop())

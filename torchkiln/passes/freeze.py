@@ -14,7 +14,7 @@ method's graph and the module's values:
 - `lookup_attr(path)` returns the value at an attribute path from the root
   module: `("conv", "weight")` is `module.conv.weight`. It raises KeyError
   (or AttributeError) for what it does not know; such attributes stay
-  `prim::GetAttr`s.
+  `prim::GetAttr`s. `module_lookup(module)` makes one from a live module.
 
 Steps:
 
@@ -69,7 +69,7 @@ def freeze_graph(
     if not graph.inputs:
         raise ValueError("freeze_graph needs a graph whose first input is the module")
     inline_all(graph, unit)
-    freezer = _Freezer(graph, lookup_attr, training, tuple(p.split(".") for p in preserved_attrs))
+    freezer = _Freezer(graph, lookup_attr, training, tuple(tuple(p.split(".")) for p in preserved_attrs))
     freezer.fold(immutable_only=True)
     manager.run_pipeline(graph, manager.pipeline_for(unit))
     freezer.fold(immutable_only=False)
@@ -156,8 +156,22 @@ class _Freezer:
             typ = out.type
         if not fits(value, typ):
             return
-        out.replace_all_uses_with(insert_constant(node, value, typ))
+        const = insert_constant(node, value, typ)
+        const.name = out.name
+        out.replace_all_uses_with(const)
         node.destroy()
+
+
+def module_lookup(root: Any) -> LookupAttr:
+    """A `lookup_attr` reading attributes of a live object (an `nn.Module`, a `ScriptModule`)."""
+
+    def lookup(path: Path) -> Any:
+        obj = root
+        for name in path:
+            obj = getattr(obj, name)
+        return obj
+
+    return lookup
 
 
 def _is_immutable(value: Any) -> bool:

@@ -34,8 +34,7 @@ import torch
 
 from ..ir.builder import Builder
 from ..ir.core import Graph, Node, Value
-from ..ir.types import INT
-from .common import constant_value, insert_constant, scalar_of
+from .common import constant_value, scalar_of
 
 
 def run(graph: Graph) -> bool:
@@ -87,7 +86,7 @@ def _product_plus_bias(add: Node) -> bool:
         if b_value.dim() != 1 or b_value.numel() != out_features or b_value.dtype != w_value.dtype or w_value.dim() != 2:
             continue
         if mm.kind == "aten::mm":
-            one = insert_constant(add, 1, INT)
+            one = add.inputs[2]  # alpha, the constant 1
             _replace(add, "aten::addmm", [bias, x, mat2, one, one], loc_from=mm)
         elif weight is not None:
             _replace(add, "aten::linear", [x, weight, bias], loc_from=mm)

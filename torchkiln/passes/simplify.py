@@ -12,9 +12,10 @@ graph(%x : Tensor):                                  graph(%x : Tensor):
 
 Rules (a table, `_RULES`, by op kind):
 
-- `x + 0`, `x - 0` (`aten::add`/`aten::sub`, `.Tensor`/`.Scalar`, alpha an
-  int), `x * 1`, `1 * x` -> `x`; `x / 1` -> `x` only for a floating `x`.
-  See Note [x + 0].
+- `x + 0`, `x - 0` (`aten::add`/`aten::sub`, `.Scalar`/`.Tensor`, alpha an
+  int), `x * 1` -> `x`; `x / 1` -> `x` only for a floating `x`. The number
+  must be a Python number constant (the script compiler picks the `.Scalar`
+  overloads for those). See Note [x + 0].
 - `aten::dropout` & co. with `train=False` -> the input (ATen returns the
   input object itself, so this is exact, aliasing included).
 - `prim::TupleIndex` / `prim::TupleUnpack` of a `prim::TupleConstruct` -> its
@@ -41,7 +42,7 @@ Note [x + 0]
    dtypes and `x + 0` on a bool tensor is far-fetched. A refined `Bool`
    tensor type is respected.
 2. the shape is unchanged: only Python number constants qualify, never
-   tensors (those broadcast).
+   tensors (those broadcast, and even a 0-dim one promotes a 0-dim `x`).
 3. nobody can tell the result from `x` by identity. After the rewrite both
    names are one tensor: a later in-place write to either would show in the
    other, and a caller given both (input `x` returned as `x + 0`) would get
@@ -135,24 +136,11 @@ def _add_sub_zero(node: Node, db: AliasDb) -> Replacement:
     return _identity(node, db, node.inputs[0], number, 0)
 
 
-def _add_zero_first(node: Node, db: AliasDb) -> Replacement:
-    """`0 + x` with alpha 1 (the number in the `self` slot)."""
-    ok, number = scalar_of(node.inputs[0])
-    if not ok or len(node.inputs) < 3 or scalar_of(node.inputs[2]) != (True, 1):
-        return None
-    return _identity(node, db, node.inputs[1], number, 0)
-
-
-def _add(node: Node, db: AliasDb) -> Replacement:
-    return _add_sub_zero(node, db) or _add_zero_first(node, db)
-
-
 def _mul_one(node: Node, db: AliasDb) -> Replacement:
-    for x, c in ((node.inputs[0], node.inputs[1]), (node.inputs[1], node.inputs[0])):
-        ok, number = scalar_of(c)
-        if ok:
-            return _identity(node, db, x, number, 1)
-    return None
+    ok, number = scalar_of(node.inputs[1])
+    if not ok:
+        return None
+    return _identity(node, db, node.inputs[0], number, 1)
 
 
 def _div_one(node: Node, db: AliasDb) -> Replacement:
@@ -238,7 +226,7 @@ def _if_same_result(node: Node, db: AliasDb) -> Replacement:
 
 
 _RULES: Dict[str, Callable[[Node, AliasDb], Replacement]] = {
-    "aten::add.Tensor": _add,
+    "aten::add.Tensor": _add_sub_zero,
     "aten::add.Scalar": _add_sub_zero,
     "aten::sub.Tensor": _add_sub_zero,
     "aten::sub.Scalar": _add_sub_zero,

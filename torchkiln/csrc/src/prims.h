@@ -75,8 +75,13 @@ std::string schema_name(const char* schema);
 // interpreter adds the source location): ValueError, IndexError, ...
 [[noreturn]] void raise_python(const std::string& cls, const std::string& message);
 
+// Waits for a forked call, running queued tasks meanwhile; rethrows its error.
+c10::IValue wait_future(const c10::intrusive_ptr<c10::ivalue::Future>& future);
+
 // Python's str()/repr() of a value, for printing and string formatting.
-std::string python_str(const c10::IValue& v);
-std::string python_repr(const c10::IValue& v);
+// `type` is the value's static type when known: it tells a ScalarType (an
+// int at run time) to print as `torch.float32`.
+std::string python_str(const c10::IValue& v, const c10::TypePtr& type = nullptr);
+std::string python_repr(const c10::IValue& v, const c10::TypePtr& type = nullptr);
 
 }  // namespace torchkiln::detail

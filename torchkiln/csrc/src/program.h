@@ -92,9 +92,12 @@ struct ArgInfo {
   bool kwarg_only = false;
 };
 
+struct ClassInfo;
+
 struct Code {
   std::string name;      // __torch__.Net.forward, __torch__.helper
   std::string function;  // forward, helper (for tracebacks)
+  const ClassInfo* self_class = nullptr;  // set for methods
   std::vector<ArgInfo> args;
   c10::TypePtr returns;
   int32_t loc = -1;
@@ -120,12 +123,14 @@ struct ClassInfo {
   c10::ClassTypePtr type;
   bool is_module = false;
   std::vector<std::string> attr_kinds;  // per slot: parameter, buffer, module, attribute
+  // The slot added for nn.Module.training when the class declares none; -1 otherwise.
+  int32_t implicit_training_slot = -1;
   std::vector<std::string> method_names;  // declaration order
   std::unordered_map<std::string, uint32_t> methods;  // name -> Program::functions index
   std::vector<std::pair<std::string, c10::IValue>> constants;
 };
 
-struct Program {
+struct Program : std::enable_shared_from_this<Program> {
   std::vector<SourceLoc> locs;
   std::vector<std::unique_ptr<Code>> functions;  // methods and free functions
   std::unordered_map<std::string, uint32_t> free_functions;
@@ -145,7 +150,7 @@ struct Program {
 void run_code(const Program& program, const Code& code, Stack& stack);
 
 // Checks and completes positional arguments for a public call (defaults,
-// types), then runs. `self` is None for a free function.
+// types), then runs. `self` is ignored for a free function.
 c10::IValue call_function(const Program& program, const Code& code, c10::IValue self, std::vector<c10::IValue> args);
 
 }  // namespace torchkiln::detail

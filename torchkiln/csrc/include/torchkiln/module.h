@@ -12,6 +12,7 @@
 #include <ATen/core/ivalue.h>
 
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -25,12 +26,27 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& what) : std::runtime_error(what) {}
 };
 
-// An exception raised by the program itself (`raise`, `assert`): carries the
-// Python exception class name (e.g. "ValueError"), the message, and the
-// Python source location(s) of the raise, innermost call last. what() is
+// A method was called with arguments that do not fit its signature
+// (count, types); Python's TypeError.
+class ArgumentError : public Error {
+ public:
+  explicit ArgumentError(const std::string& what) : Error(what) {}
+};
+
+// A failure while a method runs: an exception raised by the program itself
+// (`raise`, `assert`), or an op that failed (shapes that do not match, an
+// index out of range). Carries the Python exception class name
+// ("ValueError"; "RuntimeError" for most op failures, as PyTorch raises),
+// the message, and the Python source lines of the call chain, outermost
+// call first. what() is
 //   ValueError: negative input
-//     File "model.py", line 12, column 9, in forward
+//   Traceback (most recent call last):
+//     File "model.py", line 20, column 17, in forward
+//       return self.check(x)
+//              ^^^^^^^^^^
+//     File "model.py", line 12, column 9, in check
 //       raise ValueError("negative input")
+//       ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
 class ProgramError : public Error {
  public:
   ProgramError(std::string python_class, std::string message, std::string traceback);
@@ -48,6 +64,14 @@ namespace detail {
 struct Program;
 }
 
+// One argument of a method's signature (self excluded).
+struct Argument {
+  std::string name;
+  c10::TypePtr type;
+  std::optional<c10::IValue> default_value;
+  bool kwarg_only = false;
+};
+
 class Module {
  public:
   // An empty handle; calling a method on it throws torchkiln::Error.
@@ -64,6 +88,10 @@ class Module {
   bool defined() const { return program_ != nullptr; }
   bool has_method(const std::string& name) const;
   std::vector<std::string> method_names() const;
+  // The signature of a method (self excluded) and its return type; the
+  // types print in the IR's text form with torchkiln::type_str.
+  std::vector<Argument> arguments(const std::string& method) const;
+  c10::TypePtr return_type(const std::string& method) const;
   // "module" for an nn.Module root, "function" for a saved free function.
   std::string root_kind() const;
   // Qualified name of the root class (module) or function.
@@ -93,6 +121,9 @@ class Module {
 Module load(const std::string& path);
 Module load_from_buffer(const void* data, size_t size);
 Module load_from_buffer(const std::string& bytes);
+
+// A type in the IR's text form: `Tensor`, `int[]`, `Dict(str, Tensor)`.
+std::string type_str(const c10::TypePtr& type);
 
 // The prim:: ops this runtime implements, sorted (for coverage checks).
 std::vector<std::string> implemented_prim_ops();

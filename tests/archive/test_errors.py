@@ -1,0 +1,347 @@
+"""Every broken or hostile archive is an ArchiveError with a message saying what is wrong."""
+import io
+import json
+import struct
+import zipfile
+
+import pytest
+
+from torchkiln import archive
+from torchkiln.diagnostics import ArchiveError
+
+from archive_models import entries, make_function, make_module, rezip
+
+
+def saved(obj) -> bytes:
+    buf = io.BytesIO()
+    archive.save(obj, buf)
+    return buf.getvalue()
+
+
+FUNCTION = saved(make_function())
+MODULE = saved(make_module())
+
+
+def load(data: bytes):
+    return archive.load(io.BytesIO(data))
+
+
+def fails(data: bytes, match: str):
+    with pytest.raises(ArchiveError, match=match):
+        load(data)
+
+
+def edit_json(data: bytes, entry: str, change) -> bytes:
+    doc = json.loads(entries(data)[entry])
+    change(doc)
+    return rezip(data, {entry: json.dumps(doc).encode()})
+
+
+def first_node(doc, kind):
+    def walk(block):
+        for node in block["nodes"]:
+            yield node
+            for b in node["blocks"]:
+                yield from walk(b)
+
+    for fn in doc["functions"]:
+        for node in walk(fn["graph"]):
+            if node["kind"] == kind:
+                return node
+    raise AssertionError(kind)
+
+
+def test_rezip_of_a_good_archive_loads():
+    load(rezip(FUNCTION))
+    load(rezip(MODULE))
+
+
+# -- the container ------------------------------------------------------------------
+
+
+def test_not_a_zip():
+    fails(b"this is not a zip file at all", "not a valid zip")
+    fails(b"", "not a valid zip")
+
+
+def test_truncated_file():
+    for cut in (len(MODULE) // 3, len(MODULE) - 30, 100):
+        fails(MODULE[:cut], "not a valid zip|beyond the end|truncated|cut off|corrupt")
+
+
+def test_missing_manifest():
+    fails(rezip(FUNCTION, {"manifest.json": None}), "no manifest.json")
+
+
+def test_missing_other_entries():
+    for name in ("ir.json", "objects.json", "debug.json", "tensors.safetensors"):
+        fails(rezip(FUNCTION, {name: None}), f"no {name}")
+
+
+def test_unexpected_and_unsafe_entries():
+    fails(rezip(FUNCTION, add={"evil.py": b"import os"}), "unexpected entry 'evil.py'")
+    fails(rezip(FUNCTION, add={"extra/../../etc/passwd": b""}), "unsafe entry name")
+    fails(rezip(FUNCTION, add={"code//x.py": b""}), "unsafe entry name")
+
+
+def test_compressed_entries_are_refused():
+    fails(rezip(FUNCTION, compress=True), "compressed")
+
+
+def test_duplicate_entries():
+    buf = io.BytesIO(FUNCTION)
+    with pytest.warns(UserWarning), zipfile.ZipFile(buf, "a") as zf:
+        zf.writestr("ir.json", b"{}")
+    fails(buf.getvalue(), "two entries named 'ir.json'")
+
+
+def test_crc_mismatch():
+    i = FUNCTION.index(b'"format_version"')
+    data = FUNCTION[:i] + b"X" + FUNCTION[i + 1:]
+    fails(data, "CRC-32 mismatch")
+
+
+def _central_entry(data: bytes, name: bytes) -> int:
+    """Offset of the central directory record for `name`."""
+    pos = data.index(b"PK\x01\x02")
+    while True:
+        (n_len,) = struct.unpack_from("<H", data, pos + 28)
+        if data[pos + 46:pos + 46 + n_len] == name:
+            return pos
+        extra, comment = struct.unpack_from("<HH", data, pos + 30)
+        pos = data.index(b"PK\x01\x02", pos + 46 + n_len + extra + comment)
+
+
+def test_declared_size_far_beyond_the_file():
+    pos = _central_entry(FUNCTION, b"ir.json")
+    data = bytearray(FUNCTION)
+    struct.pack_into("<II", data, pos + 20, 0x7FFFFFF0, 0x7FFFFFF0)  # compressed and uncompressed size
+    fails(bytes(data), "declares 2147483632 bytes .* beyond the end of the file")
+
+
+def test_safetensors_header_length_far_beyond_the_entry():
+    st = bytearray(entries(FUNCTION)["tensors.safetensors"])
+    struct.pack_into("<Q", st, 0, 1 << 60)
+    fails(rezip(FUNCTION, {"tensors.safetensors": bytes(st)}), "header length .* beyond the end")
+
+
+def test_safetensors_offsets_out_of_range():
+    def change(st):
+        n = struct.unpack_from("<Q", st, 0)[0]
+        header = json.loads(st[8:8 + n])
+        header["t0"]["data_offsets"] = [0, 1 << 40]
+        header["t0"]["shape"] = [1 << 38]
+        text = json.dumps(header).encode()
+        return struct.pack("<Q", len(text)) + text + st[8 + n:]
+
+    st = entries(FUNCTION)["tensors.safetensors"]
+    fails(rezip(FUNCTION, {"tensors.safetensors": change(st)}), "tensors cover|hole|declared with shape")
+
+
+# -- manifest ---------------------------------------------------------------------
+
+
+def test_unknown_format_version():
+    fails(edit_json(FUNCTION, "manifest.json", lambda m: m.update(format_version=2)), "unknown format version 2.*reads version 1.*upgrade")
+    fails(edit_json(FUNCTION, "manifest.json", lambda m: m.update(format_version="1")), "format_version: expected an integer")
+
+
+def test_wrong_format_name():
+    fails(edit_json(FUNCTION, "manifest.json", lambda m: m.update(format="pytorch")), "not a torchkiln archive")
+
+
+def test_broken_json():
+    fails(rezip(FUNCTION, {"ir.json": b'{"classes": [], "functions": ['}), "ir.json: broken JSON")
+    fails(rezip(FUNCTION, {"manifest.json": b"\xff\xfe"}), "manifest.json: not valid UTF-8")
+    fails(rezip(FUNCTION, {"debug.json": b'{"ranges": [], "ranges": []}'}), "duplicate key 'ranges'")
+    fails(rezip(FUNCTION, {"debug.json": b'{"ranges": [NaN]}'}), "NaN is not allowed")
+
+
+def test_json_of_the_wrong_shape():
+    fails(rezip(FUNCTION, {"ir.json": b"[]"}), "ir.json: expected an object, found a list")
+    fails(edit_json(FUNCTION, "ir.json", lambda d: d.update(extra=1)), "unknown field 'extra'")
+    fails(edit_json(FUNCTION, "ir.json", lambda d: d.pop("functions")), "missing field 'functions'")
+    fails(edit_json(FUNCTION, "ir.json", lambda d: d["functions"][0].update(args=None)), r"functions\[0\].args: expected a list")
+    fails(edit_json(FUNCTION, "ir.json", lambda d: d["functions"][0]["graph"]["nodes"][0].update(inputs=[True])), r"inputs\[0\]: expected an integer")
+
+
+def test_deep_nesting_is_refused_without_recursion_errors():
+    deep = b"[" * 100000 + b"]" * 100000
+    fails(rezip(FUNCTION, {"debug.json": deep}), "nested more than")
+
+    def nest(d):
+        v = {"tag": "none"}
+        for _ in range(150):
+            v = {"tag": "list", "value": [v]}
+        first_node(d, "prim::Constant")["attrs"]["value"] = v
+
+    fails(edit_json(FUNCTION, "ir.json", nest), "nested more than")
+
+
+def test_huge_counts_and_numbers():
+    fails(edit_json(FUNCTION, "ir.json", lambda d: first_node(d, "prim::ListConstruct")["inputs"].append(1 << 70)), "value .* is not defined|out of range")
+    fails(rezip(FUNCTION, {"debug.json": b'{"ranges": [' + b"1" * 5000 + b"]}"}), "broken JSON|expected an object")
+
+
+# -- ir.json --------------------------------------------------------------------------
+
+
+def test_unknown_op():
+    def change(d):
+        first_node(d, "prim::ListConstruct")["kind"] = "aten::frobnicate"
+
+    fails(edit_json(FUNCTION, "ir.json", change), r"functions\[0\].graph.nodes\[\d+\]: unknown op 'aten::frobnicate'")
+
+
+def test_graph_failing_the_verifier():
+    def change(d):
+        node = first_node(d, "prim::If")
+        node["blocks"].pop()  # prim::If needs two blocks
+
+    fails(edit_json(FUNCTION, "ir.json", change), "fails the IR verifier")
+
+    def retype(d):
+        first_node(d, "prim::ListConstruct")["outputs"][0]["type"] = "str"
+
+    fails(edit_json(FUNCTION, "ir.json", retype), "fails the IR verifier")
+
+
+def test_value_ids_must_follow_definition_order():
+    def change(d):
+        first_node(d, "prim::ListConstruct")["inputs"][0] = 999
+
+    fails(edit_json(FUNCTION, "ir.json", change), "value 999 is not defined before its use")
+
+    def renumber(d):
+        d["functions"][1]["graph"]["params"][1]["id"] = 5
+
+    fails(edit_json(FUNCTION, "ir.json", renumber), "expected value id 1")
+
+
+def test_bad_types_and_calls():
+    fails(edit_json(FUNCTION, "ir.json", lambda d: d["functions"][0].update(returns="NoSuchClass")), "bad type 'NoSuchClass'")
+    fails(edit_json(FUNCTION, "ir.json", lambda d: d["functions"][0].update(returns="(" * 5000)), "bad type|nested too deeply")
+
+    def call(d):
+        first_node(d, "prim::CallFunction")["attrs"]["name"]["value"] = "__torch__.gone"
+
+    fails(edit_json(FUNCTION, "ir.json", call), "calls '__torch__.gone', which is not a function")
+
+
+def test_bad_value_tags():
+    def change(d):
+        first_node(d, "prim::Constant")["attrs"]["value"] = {"tag": "pickle", "value": "cos\nsystem"}
+
+    fails(edit_json(FUNCTION, "ir.json", change), "unknown value tag 'pickle'")
+
+    def obj(d):
+        first_node(d, "prim::Constant")["attrs"]["value"] = {"tag": "object", "value": 0}
+
+    fails(edit_json(FUNCTION, "ir.json", obj), "object references are allowed only in objects.json")
+
+
+def test_attribute_access_to_missing_or_mistyped_attributes():
+    def missing(d):
+        d["classes"][0]["methods"][0]["graph"]["nodes"][0]["attrs"]["name"]["value"] = "nope"
+
+    fails(edit_json(MODULE, "ir.json", missing), "prim::GetAttr names 'nope', which is not an attribute of __torch__.Net")
+
+    def mistyped(d):
+        node = d["classes"][0]["methods"][0]["graph"]["nodes"][2]
+        assert node["attrs"]["name"]["value"] == "weight"
+        node["outputs"][0]["type"] = "int"
+
+    fails(edit_json(MODULE, "ir.json", mistyped), r"prim::GetAttr of __torch__.Net.weight \(Tensor\) is typed int")
+
+
+def test_source_range_index_out_of_range():
+    fails(edit_json(FUNCTION, "ir.json", lambda d: first_node(d, "prim::If").update(loc=42)), "source range 42 does not exist")
+
+
+# -- tensors ------------------------------------------------------------------------------
+
+
+def _tensor_ref(d):
+    return first_node(d, "prim::Constant")["attrs"]["value"]
+
+
+def test_missing_tensor():
+    fails(edit_json(FUNCTION, "ir.json", lambda d: _tensor_ref(d).update(key="t9")), "tensor 't9' is not in tensors.safetensors")
+
+
+def test_tensor_with_wrong_dtype():
+    fails(edit_json(FUNCTION, "ir.json", lambda d: _tensor_ref(d).update(dtype="int32")), "declared int32 but stored as float32")
+
+
+def test_tensor_with_wrong_shape():
+    fails(edit_json(FUNCTION, "ir.json", lambda d: _tensor_ref(d).update(shape=[1, 3])), r"declared with shape \[1, 3\] but stored with shape \[3\]")
+
+
+def test_unreferenced_tensor():
+    fails(edit_json(FUNCTION, "ir.json", lambda d: first_node(d, "prim::Constant")["attrs"].update(value={"tag": "none"})),
+          "never referenced|verifier")
+
+
+def test_bad_bool_tensor_bytes():
+    m = make_module()
+    import torch
+
+    m.table = {"b": torch.tensor([True, False])}
+    data = saved(m)
+    st = bytearray(entries(data)["tensors.safetensors"])
+    st[-1] = 7
+    fails(rezip(data, {"tensors.safetensors": bytes(st)}), "bytes other than 0 and 1")
+
+
+# -- objects.json ---------------------------------------------------------------------------
+
+
+def test_object_of_wrong_shape_or_type():
+    fails(edit_json(MODULE, "objects.json", lambda d: d["objects"][0]["attributes"].pop("count")), "no value for attribute 'count'")
+    fails(edit_json(MODULE, "objects.json", lambda d: d["objects"][0]["attributes"].update(count={"tag": "str", "value": "x"})),
+          "count: expected a int value for int, found a str value")
+    fails(edit_json(MODULE, "objects.json", lambda d: d["objects"][0]["attributes"].update(a={"tag": "object", "value": 0})),
+          "cycle")
+    fails(edit_json(MODULE, "objects.json", lambda d: d["objects"][0]["attributes"].update(a={"tag": "object", "value": 99})),
+          "object 99 does not exist")
+    fails(edit_json(MODULE, "objects.json", lambda d: d["objects"].append(d["objects"][1])), "not reachable from the root")
+
+
+def test_parameter_slots_need_parameters():
+    def change(d):
+        d["objects"][0]["attributes"]["weight"]["parameter"] = False
+
+    fails(edit_json(MODULE, "objects.json", change), "disagree|parameter: true")
+
+
+def test_function_root_mismatch():
+    fails(edit_json(FUNCTION, "manifest.json", lambda m: m["root"].update(function="__torch__.nope")), "root function")
+    fails(edit_json(MODULE, "manifest.json", lambda m: m.update(root={"kind": "module", "class": "__torch__.Sub", "x": 1})), "unknown field 'x'")
+
+
+def test_saved_device_that_is_not_available():
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    data = edit_json(FUNCTION, "ir.json", lambda d: _tensor_ref(d).update(device="cuda:0"))
+    fails(data, "cannot move tensor 't0' to cuda:0 .*map_location='cpu'")
+    g = archive.load(io.BytesIO(data), map_location="cpu")
+    assert g.graph is not None
+    fails(edit_json(FUNCTION, "ir.json", lambda d: _tensor_ref(d).update(device="warp-drive")), "not a device: 'warp-drive'")
+
+
+def _with_st_header(data: bytes, change) -> bytes:
+    st = entries(data)["tensors.safetensors"]
+    (n,) = struct.unpack_from("<Q", st, 0)
+    header = json.loads(st[8:8 + n])
+    change(header)
+    text = json.dumps(header).encode()
+    return rezip(data, {"tensors.safetensors": struct.pack("<Q", len(text)) + text + st[8 + n:]})
+
+
+def test_hostile_shapes_in_the_safetensors_header():
+    fails(_with_st_header(FUNCTION, lambda h: h["t0"].update(shape=[1 << 62] * 5000)), "5000 dimensions, more than the limit")
+    fails(_with_st_header(FUNCTION, lambda h: h["t0"].update(shape=[1 << 62] * 60)), "does not fit data_offsets")
+    fails(_with_st_header(FUNCTION, lambda h: h["t0"].update(dtype="PICKLE")), "unknown dtype 'PICKLE'")
+    fails(_with_st_header(FUNCTION, lambda h: h.update(t9=dict(h["t0"]))), "overlaps")

@@ -1,0 +1,313 @@
+"""Control-flow statements: `if`, `for`, `while`, `with`, and the typing of their joins.
+
+Each emits memory form (Note [Memory form] in `environment.py`): the
+branches and loop bodies are blocks of `prim::If` / `prim::Loop` nodes whose
+variables are still loads and stores. What is decided here is typing:
+
+- `join_if`: after an `if`, a variable set in both branches (or set in one
+  and defined before) gets the unified type; set in one branch only, it
+  may not be used afterwards (the error names both branches); a branch that
+  exits (`return`, `raise`, `break`, `continue`) does not count, and gets
+  `prim::Uninitialized` stores so that SSA construction sees the variable
+  in both branches (TorchScript's rule).
+- `join_loop`: a variable set in a loop body keeps its pre-loop type
+  (checked at each store); one first set inside the loop is local to it.
+"""
+from __future__ import annotations
+
+import ast
+from typing import Optional
+
+from ...ir.core import Block
+from ...ir.types import BOOL, INT, unify
+from .conditions import refine_in_frame
+from .emitter import FunctionEmitter
+from .environment import STORE, WITH, Frame, PendingError, VarInfo
+from .loops import Counted, Unrolled
+from .sugared import SimpleValue
+
+INT64_MAX = 9223372036854775807
+
+
+# -- if ------------------------------------------------------------------------------------------
+
+
+def emit_if(em: FunctionEmitter, node: ast.If) -> None:
+    cond = em.emit_condition(node.test)
+    if cond.static is not None:
+        # Only the branch taken is compiled (TorchScript's metaprogramming).
+        em.emit_stmts(node.body if cond.static else node.orelse)
+        return
+    with em.at(node):
+        if_node = em.op("prim::If", [cond.value], [], n_blocks=2)
+    with em.child_frame("if", if_node.blocks[0]) as tf:
+        refine_in_frame(em, cond.true_refs, node.test)
+        em.emit_stmts(node.body)
+    with em.child_frame("if", if_node.blocks[1]) as ff:
+        refine_in_frame(em, cond.false_refs, node.test)
+        em.emit_stmts(node.orelse)
+    join_if(em, tf, ff, node)
+    # After `if x is None: return ...`, x is not None in the code that follows.
+    if tf.exits and not ff.exits:
+        refine_in_frame(em, cond.false_refs, node.test)
+    elif ff.exits and not tf.exits:
+        refine_in_frame(em, cond.true_refs, node.test)
+
+
+def join_if(em: FunctionEmitter, tf: Frame, ff: Frame, node: ast.AST) -> None:
+    parent = em.frame
+    if tf.exits and ff.exits:
+        parent.exits = True
+        return
+    names = list(dict.fromkeys(tf.names() + ff.names()))
+    for name in names:
+        before = parent.find(name)[1]
+        before_var = before if isinstance(before, VarInfo) else None
+        if tf.exits or ff.exits:
+            live, dead = (ff, tf) if tf.exits else (tf, ff)
+            _take_live_branch(em, parent, name, live, dead)
+            continue
+        t = _branch_binding(tf, name, before)
+        f = _branch_binding(ff, name, before)
+        if isinstance(t, VarInfo) and isinstance(f, VarInfo):
+            joined = unify(t.type, f.type)
+            if joined is not None:
+                if name in tf.vars or name in ff.vars:
+                    loc = (ff.vars.get(name) or tf.vars.get(name)).loc  # type: ignore[union-attr]
+                    parent.set_var(name, VarInfo(joined, loc))
+                continue
+            error = _mismatch_error(name, t, f, em, node)
+            if before_var is not None:
+                error.raise_at(f.loc or t.loc or em.loc(node))
+            parent.set_error(name, error)
+            continue
+        if t is before and f is before:
+            continue
+        parent.set_error(name, _one_branch_error(name, t, f, tf, ff))
+
+
+def _branch_binding(frame: Frame, name: str, before):
+    if name in frame.vars:
+        return frame.vars[name]
+    if name in frame.sugared:
+        return frame.sugared[name]
+    if name in frame.errors:
+        return frame.errors[name]
+    return before
+
+
+def _take_live_branch(em: FunctionEmitter, parent: Frame, name: str, live: Frame, dead: Frame) -> None:
+    if name in live.vars:
+        info = live.vars[name]
+        _store_uninitialized(em, dead.block, name, info)
+        parent.set_var(name, info)
+    elif name in live.sugared:
+        parent.set_sugared(name, live.sugared[name])
+    elif name in live.errors:
+        parent.set_error(name, live.errors[name])
+
+
+def _store_uninitialized(em: FunctionEmitter, block: Block, name: str, info: VarInfo) -> None:
+    """In an exiting branch, define `name` (never read) so that both branches define it."""
+    anchor = block.nodes[-1] if block.nodes else None
+    with em.builder.at_block(block, before=anchor):
+        u = em.op("prim::Uninitialized", [], [info.type]).output
+        em.op(STORE, [u], [], {"name": name})
+
+
+def _mismatch_error(name: str, t: VarInfo, f: VarInfo, em: FunctionEmitter, node: ast.AST) -> PendingError:
+    notes = []
+    if t.loc is not None:
+        notes.append(f"  '{name}' is {t.type} in the true branch, set at {t.loc}: {t.loc.source_line().strip()}")
+    if f.loc is not None:
+        notes.append(f"  '{name}' is {f.type} in the false branch, set at {f.loc}: {f.loc.source_line().strip()}")
+    return PendingError(
+        f"'{name}' has type {t.type} in the true branch and {f.type} in the false branch of the `if` at line {em.loc(node).line}",
+        hint=f"give '{name}' one type in both branches, or annotate it before the `if` with a type that holds both (e.g. Optional[...] or Union[...])",
+        notes=notes,
+    )
+
+
+def _one_branch_error(name: str, t, f, tf: Frame, ff: Frame) -> PendingError:
+    if isinstance(t, PendingError):
+        return t
+    if isinstance(f, PendingError):
+        return f
+    missing = "false" if f is None else "true"
+    where = t if f is None else f
+    notes = []
+    if isinstance(where, VarInfo) and where.loc is not None:
+        notes.append(f"  it is set at {where.loc}: {where.loc.source_line().strip()}")
+    if not isinstance(t, (VarInfo, type(None))) or not isinstance(f, (VarInfo, type(None))):
+        return PendingError(
+            f"'{name}' names a module, function or other compile-time value in one branch of an `if`",
+            hint="bind compile-time values (modules, functions) outside of control flow",
+            notes=notes,
+        )
+    return PendingError(
+        f"'{name}' is not defined in the {missing} branch of an `if`, so it may be undefined here",
+        hint=f"assign '{name}' in both branches, or before the `if`",
+        notes=notes,
+    )
+
+
+# -- loops -----------------------------------------------------------------------------------------
+
+
+def emit_for(em: FunctionEmitter, node: ast.For) -> None:
+    from .stmts import assign_target
+
+    if node.orelse:
+        em.fail(node, "`for ... else` is not supported", hint="use a flag variable set before `break`")
+    iterable = em.emit_expr(node.iter)
+    it = iterable.iterate(em, node.iter)
+    if isinstance(it, Unrolled):
+        _check_no_break(em, node.body)
+        em.unrolled_depth += 1
+        try:
+            for item in it.items:
+                if em.frame.exits:
+                    break
+                assign_target(em, node.target, item, node)
+                em.emit_stmts(node.body)
+        finally:
+            em.unrolled_depth -= 1
+        return
+    assert isinstance(it, Counted)
+    with em.at(node):
+        loop = em.op("prim::Loop", [it.length, em.const(True)], [], n_blocks=2)
+    body, cond_block = loop.blocks
+    i = body.add_param(INT)
+    with em.child_frame("loop", body) as lf:
+        em.loop_depth += 1
+        saved_unrolled, em.unrolled_depth = em.unrolled_depth, 0
+        try:
+            with em.at(node.target):
+                item = it.item(em, node.target, i)
+            assign_target(em, node.target, item, node)
+            em.emit_stmts(node.body)
+        finally:
+            em.loop_depth -= 1
+            em.unrolled_depth = saved_unrolled
+    with em.builder.at_block(cond_block):
+        cond_block.add_return(em.const(True))
+    join_loop(em, lf)
+
+
+def emit_while(em: FunctionEmitter, node: ast.While) -> None:
+    if node.orelse:
+        em.fail(node, "`while ... else` is not supported", hint="use a flag variable set before `break`")
+    cond = em.emit_condition(node.test)
+    if cond.static is False:
+        return
+    with em.at(node):
+        start = cond.value if cond.value is not None else em.const(True)
+        loop = em.op("prim::Loop", [em.const(INT64_MAX), start], [], n_blocks=2)
+    body, cond_block = loop.blocks
+    body.add_param(INT)
+    with em.child_frame("loop", body) as lf:
+        em.loop_depth += 1
+        saved_unrolled, em.unrolled_depth = em.unrolled_depth, 0
+        try:
+            refine_in_frame(em, cond.true_refs, node.test)
+            em.emit_stmts(node.body)
+            with em.in_block(cond_block):
+                again = em.emit_condition(node.test)
+                value = again.value if again.value is not None else em.const(bool(again.static))
+                if value.type != BOOL:
+                    value = em.to_bool(value, node.test)
+                cond_block.add_return(value)
+        finally:
+            em.loop_depth -= 1
+            em.unrolled_depth = saved_unrolled
+    join_loop(em, lf)
+
+
+def join_loop(em: FunctionEmitter, lf: Frame) -> None:
+    """After a loop: variables first set inside it are local to it."""
+    parent = em.frame
+    for name in lf.names():
+        before = parent.find(name)[1]
+        if isinstance(before, VarInfo) and name in lf.vars:
+            continue
+        if before is not None and name not in lf.vars and name in lf.sugared and lf.sugared[name] is before:
+            continue
+        info = lf.vars.get(name)
+        notes = [f"  it is set at {info.loc}: {info.loc.source_line().strip()}"] if info is not None and info.loc is not None else []
+        if isinstance(before, VarInfo) and name in lf.errors:
+            parent.set_error(name, lf.errors[name])
+            continue
+        parent.set_error(
+            name,
+            PendingError(
+                f"'{name}' is first assigned inside a loop, so it may be undefined after the loop",
+                hint=f"assign '{name}' before the loop",
+                notes=notes,
+            ),
+        )
+
+
+def _check_no_break(em: FunctionEmitter, stmts) -> None:
+    for s in stmts:
+        for sub in _walk_same_loop(s):
+            if isinstance(sub, (ast.Break, ast.Continue)):
+                word = "break" if isinstance(sub, ast.Break) else "continue"
+                em.fail(
+                    sub,
+                    f"`{word}` is not supported in a loop over a tuple or a module container (the loop is unrolled at compile time)",
+                    hint="restructure with an `if` around the rest of the body",
+                )
+
+
+def _walk_same_loop(node: ast.AST):
+    yield node
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (ast.For, ast.While, ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        yield from _walk_same_loop(child)
+
+
+def emit_break(em: FunctionEmitter, node: ast.AST) -> None:
+    _check_in_loop(em, node, "break")
+    em.exit("break")
+
+
+def emit_continue(em: FunctionEmitter, node: ast.AST) -> None:
+    _check_in_loop(em, node, "continue")
+    em.exit("continue")
+
+
+def _check_in_loop(em: FunctionEmitter, node: ast.AST, word: str) -> None:
+    if em.loop_depth == 0:
+        em.fail(node, f"`{word}` outside a loop")
+
+
+# -- with --------------------------------------------------------------------------------------------
+
+
+def emit_with(em: FunctionEmitter, node: ast.With) -> None:
+    _emit_with_items(em, node, list(node.items))
+
+
+def _emit_with_items(em: FunctionEmitter, node: ast.With, items) -> None:
+    if not items:
+        em.emit_stmts(node.body)
+        return
+    item = items[0]
+    if item.optional_vars is not None:
+        em.fail(item.optional_vars, "`with ... as name` is not supported", hint="use `with torch.no_grad():` without `as`")
+    manager = em.emit_expr(item.context_expr)
+    enter = getattr(manager, "enter", None)
+    if enter is None:
+        em.fail(item.context_expr, f"{manager.describe()} cannot be used in a `with` statement", hint="script supports `with torch.no_grad():` and `with torch.enable_grad():`")
+    with em.at(item.context_expr):
+        state = enter(em)
+        with_node = em.op(WITH, [], [], n_blocks=2)
+    body, exit_block = with_node.blocks
+    with em.in_block(body):
+        _emit_with_items(em, node, items[1:])
+    with em.builder.at_block(exit_block), em.at(item.context_expr):
+        manager.exit(em, state)  # type: ignore[attr-defined]
+
+
+__all__ = ["emit_if", "emit_for", "emit_while", "emit_with", "emit_break", "emit_continue", "join_if", "join_loop", "SimpleValue", "Optional"]

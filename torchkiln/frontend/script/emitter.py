@@ -1,0 +1,334 @@
+"""The function emitter: state and helpers shared by the statement and expression emitters.
+
+`FunctionEmitter` compiles one function body into a graph in memory form
+(Note [Memory form] in `environment.py`). The work per syntax node lives in
+`stmts.py` (`emit_<stmt>`), `exprs.py` (`emit_<expr>`), `operators.py`,
+`subscripts.py`, `calls.py` and `loops.py`; this module holds the state
+they share: the graph and insertion point, the frames, the Python
+namespace, and small helpers (constants, ops, errors, variables).
+"""
+from __future__ import annotations
+
+import ast
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterator, List, Mapping, NoReturn, Optional, Sequence, Tuple
+
+import torch
+
+from ... import ops
+from ...diagnostics import CompileError, SourceRange
+from ...ir.builder import Builder
+from ...ir.core import Block, Graph, Node, Value
+from ...ir.types import (
+    BOOL,
+    DEVICE,
+    FLOAT,
+    INT,
+    LAYOUT,
+    MEMORY_FORMAT,
+    NONE,
+    SCALAR_TYPE,
+    STR,
+    TENSOR,
+    ListType,
+    OptionalType,
+    TupleType,
+    Type,
+    unify,
+)
+from .environment import EXIT, LOAD, STORE, Frame, PendingError, VarInfo
+from .source import ParsedSource
+from .sugared import NO_STATIC, SimpleValue, StaticBool, SugaredValue, TupleSugar
+
+
+@dataclass
+class Cond:
+    """A condition: a bool value or a compile-time bool, and the refinements it implies.
+
+    `true_refs` / `false_refs` map variable names to the narrower type they
+    have where the condition is true / false (`x is not None`).
+    """
+
+    value: Optional[Value] = None
+    static: Optional[bool] = None
+    true_refs: Dict[str, Type] = field(default_factory=dict)
+    false_refs: Dict[str, Type] = field(default_factory=dict)
+
+    def negate(self) -> "Cond":
+        return Cond(self.value, None if self.static is None else not self.static, self.false_refs, self.true_refs)
+
+
+def constant_type(value: Any) -> Optional[Type]:
+    """The IR type of a Python constant, or None when it is not a simple constant."""
+    if value is None:
+        return NONE
+    if isinstance(value, bool):
+        return BOOL
+    if isinstance(value, int):
+        return INT
+    if isinstance(value, float):
+        return FLOAT
+    if isinstance(value, str):
+        return STR
+    if isinstance(value, torch.device):
+        return DEVICE
+    if isinstance(value, torch.dtype):
+        return SCALAR_TYPE
+    if isinstance(value, torch.layout):
+        return LAYOUT
+    if isinstance(value, torch.memory_format):
+        return MEMORY_FORMAT
+    return None
+
+
+class FunctionEmitter:
+    """Compiles one Python function (or method) body into `graph`.
+
+    `compiler` is the `Compiler` of this `script()` call (unit, caches, the
+    chain of functions being compiled); `namespace` resolves the function's
+    free names (closure, globals, builtins); `local_names` are the names
+    Python treats as local in this function.
+    """
+
+    def __init__(self, compiler, src: ParsedSource, namespace, graph: Graph, local_names: Sequence[str] = (), name: str = ""):
+        self.compiler = compiler
+        self.src = src
+        self.namespace = namespace
+        self.graph = graph
+        self.name = name
+        self.builder = Builder(graph.block)
+        self.frame = Frame("function", graph.block)
+        self.local_names = set(local_names)
+        self.declared_return: Optional[Type] = None
+        self.return_types: List[Tuple[Type, SourceRange]] = []
+        self.self_sugar: Optional[SugaredValue] = None  # `self` of a method, when it is not a plain value
+        self.unrolled_depth = 0
+        self.loop_depth = 0
+
+    # -- locations and errors ----------------------------------------------------------------
+    def loc(self, node: Optional[ast.AST]) -> SourceRange:
+        return self.src.loc(node)
+
+    def fail(self, node: Optional[ast.AST], what: str, hint: Optional[str] = None) -> NoReturn:
+        raise CompileError(what, self.loc(node), hint=hint)
+
+    @contextlib.contextmanager
+    def at(self, node: ast.AST) -> Iterator[None]:
+        """Nodes created inside carry `node`'s source range."""
+        saved = self.builder.loc
+        self.builder.loc = self.loc(node)
+        try:
+            yield
+        finally:
+            self.builder.loc = saved
+
+    # -- nodes -----------------------------------------------------------------------------------
+    def op(self, kind: str, inputs: Sequence[Value], out_types: Sequence[Type], attrs: Optional[Dict[str, Any]] = None, n_blocks: int = 0) -> Node:
+        return self.builder.op(kind, inputs, out_types, attrs, n_blocks=n_blocks)
+
+    def const(self, value: Any, typ: Optional[Type] = None) -> Value:
+        if typ is None:
+            typ = constant_type(value)
+            assert typ is not None, f"not a simple constant: {value!r}"
+        return self.builder.constant(value, typ)
+
+    def call_op(
+        self,
+        node: ast.AST,
+        bases,
+        args: Sequence[Value],
+        kwargs: Optional[Mapping[str, Value]] = None,
+        self_value: Optional[Value] = None,
+        what: Optional[str] = None,
+    ) -> Tuple[List[Value], Optional[Tuple[str, ...]]]:
+        """Resolve an overload of `bases` for these values and emit it (Note [Overload resolution]).
+
+        Returns the node's outputs and their names (for named-tuple results).
+        """
+        kwargs = dict(kwargs or {})
+        consts: Dict[Any, Any] = {}
+        for i, v in enumerate(args):
+            if _is_empty_list(v):
+                consts[i] = []
+        for k, v in kwargs.items():
+            if _is_empty_list(v):
+                consts[k] = []
+        try:
+            match = ops.resolve(
+                bases,
+                [v.type for v in args],
+                {k: v.type for k, v in kwargs.items()},
+                const_values=consts,
+                self_type=self_value.type if self_value is not None else None,
+            )
+        except CompileError as e:
+            what_text = e.what if what is None else f"{what}: {e.what}"
+            raise CompileError(what_text, self.loc(node), hint="check the number and types of the arguments against the overloads listed above") from None
+        with self.at(node):
+            inputs = ops.emit_inputs(match, self.builder, list(args), kwargs, self_value)
+            n = self.builder.op(match.op.name, inputs, match.return_types)
+        return n.outputs, match.return_names
+
+    def call_op_sugar(self, node: ast.AST, bases, args: Sequence[Value], kwargs=None, self_value=None, what=None) -> SugaredValue:
+        """`call_op` whose result is a sugared value: one value, None, or a tuple of outputs."""
+        outs, names = self.call_op(node, bases, args, kwargs, self_value, what)
+        return self.results(outs, names)
+
+    def results(self, outs: Sequence[Value], names: Optional[Tuple[str, ...]] = None) -> SugaredValue:
+        if not outs:
+            return SimpleValue(self.const(None))
+        if len(outs) == 1:
+            return SimpleValue(outs[0])
+        return TupleSugar([SimpleValue(v) for v in outs], names)
+
+    # -- expressions and statements ------------------------------------------------------------------
+    def emit_expr(self, node: ast.expr, hint: Optional[Type] = None) -> SugaredValue:
+        from .exprs import emit_expr
+
+        return emit_expr(self, node, hint)
+
+    def emit_value(self, node: ast.expr, hint: Optional[Type] = None) -> Value:
+        return self.emit_expr(node, hint).as_value(self, node)
+
+    def emit_stmts(self, stmts: Sequence[ast.stmt]) -> None:
+        from .stmts import emit_stmt
+
+        for s in stmts:
+            if self.frame.exits:
+                return  # unreachable code after return/raise/break/continue is not compiled
+            emit_stmt(self, s)
+
+    def emit_condition(self, node: ast.expr) -> Cond:
+        from .conditions import emit_condition
+
+        return emit_condition(self, node)
+
+    def to_str(self, sv: SugaredValue, node: ast.AST) -> Value:
+        v = sv.as_value(self, node)
+        if v.type == STR:
+            return v
+        return self.op("prim::str", [v], [STR]).output
+
+    def to_bool(self, v: Value, node: ast.AST) -> Value:
+        """Python truth of a value, as TorchScript allows it in conditions."""
+        from .conditions import truth_value
+
+        return truth_value(self, node, v)
+
+    # -- frames ----------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def child_frame(self, kind: str, block: Block) -> Iterator[Frame]:
+        frame = Frame(kind, block, self.frame)
+        saved_frame = self.frame
+        self.frame = frame
+        try:
+            with self.builder.at_block(block):
+                yield frame
+        finally:
+            self.frame = saved_frame
+
+    @contextlib.contextmanager
+    def in_block(self, block: Block) -> Iterator[None]:
+        """Emit into `block` while staying in the current frame (a `with` body, a condition)."""
+        saved = self.frame.block
+        self.frame.block = block
+        try:
+            with self.builder.at_block(block):
+                yield
+        finally:
+            self.frame.block = saved
+
+    # -- variables -----------------------------------------------------------------------------------
+    def lookup(self, name: str, node: ast.AST) -> SugaredValue:
+        """What `name` means here: a local variable, or (Python's order) closure, global, builtin."""
+        _, found = self.frame.find(name)
+        if isinstance(found, VarInfo):
+            with self.at(node):
+                return SimpleValue(self.op(LOAD, [], [found.type], {"name": name}).output)
+        if isinstance(found, SugaredValue):
+            return found
+        if isinstance(found, PendingError):
+            found.raise_at(self.loc(node))
+        if name in self.local_names:
+            self.fail(node, f"local variable '{name}' is used before it is assigned", hint=f"assign '{name}' on every path before this line")
+        return self.compiler.resolver.resolve_name(self, node, name)
+
+    def assign(self, name: str, sv: SugaredValue, node: ast.AST, annotated: Optional[Type] = None) -> None:
+        """Bind `name` to `sv` in the current frame (a `prim::Store` for values)."""
+        if name.startswith("$"):
+            raise AssertionError(name)
+        if not isinstance(sv, (SimpleValue, TupleSugar, StaticBool)) or (isinstance(sv, TupleSugar) and not _tuple_is_value(sv)):
+            if annotated is not None:
+                self.fail(node, f"cannot annotate '{name}': {sv.describe()} is not a value")
+            self.frame.set_sugared(name, sv)
+            return
+        value = sv.as_value(self, node)
+        if annotated is not None:
+            value = self.coerce(value, annotated, node, f"'{name}' is annotated as {annotated} but is assigned a value of type {value.type}")
+        store_type = annotated if annotated is not None else value.type
+        outer = self.frame.crosses_loop_to(name)
+        if outer is not None and not store_type.is_subtype_of(outer.type):
+            value = self._loop_store_coerce(name, value, outer, node)
+            store_type = outer.type
+        with self.at(node):
+            self.op(STORE, [value], [], {"name": name})
+        self.frame.set_var(name, VarInfo(store_type, self.loc(node)))
+
+    def _loop_store_coerce(self, name: str, value: Value, outer: VarInfo, node: ast.AST) -> Value:
+        if value.type.is_subtype_of(outer.type):
+            return value
+        converted = self.try_convert(value, outer.type)
+        if converted is not None:
+            return converted
+        where = f" (set at {outer.loc})" if outer.loc is not None else ""
+        self.fail(
+            node,
+            f"'{name}' has type {outer.type} before the loop{where} but is assigned a value of type {value.type} inside it",
+            hint=f"a variable keeps one type across loop iterations: annotate it before the loop (`{name}: {unify_hint(outer.type, value.type)} = ...`) or use a new name",
+        )
+
+    def store_internal(self, name: str, value: Value) -> None:
+        self.op(STORE, [value], [], {"name": name})
+
+    def exit(self, kind: str) -> None:
+        self.op(EXIT, [], [], {"kind": kind})
+        self.frame.exits = True
+
+    # -- types -----------------------------------------------------------------------------------------
+    def try_convert(self, value: Value, target: Type) -> Optional[Value]:
+        """Implicit conversions allowed on assignment and return: int -> float, T -> Optional/Union."""
+        if value.type.is_subtype_of(target):
+            return value
+        inner = target.elem if isinstance(target, OptionalType) else target
+        if value.type in (INT, BOOL) and inner == FLOAT:
+            return self.op("prim::Float.Scalar", [value], [FLOAT]).output
+        return None
+
+    def coerce(self, value: Value, target: Type, node: ast.AST, what: str) -> Value:
+        converted = self.try_convert(value, target)
+        if converted is None:
+            self.fail(node, what)
+        return converted
+
+    def static_of(self, sv: SugaredValue) -> Any:
+        return sv.static_value()
+
+
+def unify_hint(a: Type, b: Type) -> str:
+    u = unify(a, b)
+    if u is not None:
+        return str(u)
+    return f"Union[{a}, {b}]"
+
+
+def _is_empty_list(v: Value) -> bool:
+    n = v.node
+    return n is not None and n.kind == "prim::ListConstruct" and not n.inputs and isinstance(v.type, ListType)
+
+
+def _tuple_is_value(sv: TupleSugar) -> bool:
+    return all(isinstance(i, (SimpleValue, StaticBool)) or (isinstance(i, TupleSugar) and _tuple_is_value(i)) for i in sv.items)
+
+
+__all__ = ["FunctionEmitter", "Cond", "constant_type", "NO_STATIC", "TENSOR", "TupleType"]

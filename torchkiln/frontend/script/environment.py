@@ -1,0 +1,143 @@
+"""Scopes of the function being emitted: which variables exist, with which types.
+
+Note [Memory form]
+------------------
+The emitter does not build SSA directly. A variable assignment is a
+`prim::Store[name=x](%v)` node and a read a `prim::Load[name=x]() -> T`
+node; `return`, `break` and `continue` are `prim::Exit[kind=...]()` nodes;
+a `with` body is the block of a `prim::With` node. These four kinds are
+private to the script frontend: `exits.py` lowers the exits into flag
+variables and `prim::If`s, then `to_ssa.py` turns loads and stores into
+values, block outputs and loop-carried values. Nothing outside
+`frontend/script` ever sees them.
+
+```
+x = 1                       prim::Store[name="x"](%1)
+if c:                       prim::If(%c)
+    x = 2                     block0():  prim::Store[name="x"](%2)
+return x                    %3 : int = prim::Load[name="x"]()
+```
+
+Typing happens here, while emitting (TorchScript's rules): each frame has
+its own type table, so a variable's type may change along straight-line
+code; at an `if` the types of both branches are unified; a variable stored
+inside a loop keeps the type it had before the loop; a variable defined in
+only one branch, or only inside a loop, cannot be used afterwards.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Tuple
+
+from ...diagnostics import CompileError, SourceRange
+from ...ir.core import Block
+from ...ir.types import Type
+
+if TYPE_CHECKING:
+    from .sugared import SugaredValue
+
+LOAD = "prim::Load"
+STORE = "prim::Store"
+EXIT = "prim::Exit"
+WITH = "prim::With"
+FRONTEND_KINDS = (LOAD, STORE, EXIT, WITH)
+
+
+@dataclass
+class VarInfo:
+    """A variable's type in one frame and where it got it."""
+
+    type: Type
+    loc: Optional[SourceRange] = None
+
+
+@dataclass
+class PendingError:
+    """A name that may not be used: it is defined on some paths only."""
+
+    what: str
+    hint: Optional[str] = None
+    notes: List[str] = field(default_factory=list)
+
+    def raise_at(self, loc: SourceRange) -> None:
+        what = self.what if not self.notes else self.what + "\n" + "\n".join(self.notes)
+        raise CompileError(what, loc, hint=self.hint)
+
+
+class Frame:
+    """One scope level: the function body, an `if` branch, a loop body.
+
+    `block` is where this frame's statements go. `exits` becomes True once
+    control cannot reach the next statement (after `return`, `raise`,
+    `break`, `continue`, or an `if` whose branches all exit).
+    """
+
+    def __init__(self, kind: str, block: Block, parent: Optional["Frame"] = None):
+        self.kind = kind  # "function", "if", "loop", "comprehension"
+        self.block = block
+        self.parent = parent
+        self.vars: Dict[str, VarInfo] = {}
+        self.sugared: Dict[str, "SugaredValue"] = {}
+        self.errors: Dict[str, PendingError] = {}
+        self.exits = False
+
+    def ancestors(self) -> Iterator["Frame"]:
+        f: Optional[Frame] = self
+        while f is not None:
+            yield f
+            f = f.parent
+
+    def find(self, name: str) -> Tuple[Optional[Frame], object]:
+        """The innermost binding of `name`: (frame, VarInfo | SugaredValue | PendingError) or (None, None)."""
+        for f in self.ancestors():
+            if name in f.sugared:
+                return f, f.sugared[name]
+            if name in f.vars:
+                return f, f.vars[name]
+            if name in f.errors:
+                return f, f.errors[name]
+        return None, None
+
+    def var_before(self, name: str) -> Optional[VarInfo]:
+        """The variable as the parent frames see it (None if undefined there)."""
+        if self.parent is None:
+            return None
+        _, found = self.parent.find(name)
+        return found if isinstance(found, VarInfo) else None
+
+    def crosses_loop_to(self, name: str) -> Optional[VarInfo]:
+        """If `name` is defined outside an enclosing loop (or comprehension), its type there."""
+        crossed = False
+        for f in self.ancestors():
+            if name in f.vars or name in f.sugared or name in f.errors:
+                found = f.vars.get(name)
+                return found if crossed and found is not None else None
+            if f.kind in ("loop", "comprehension"):
+                crossed = True
+        return None
+
+    def set_var(self, name: str, info: VarInfo) -> None:
+        self.vars[name] = info
+        self.sugared.pop(name, None)
+        self.errors.pop(name, None)
+
+    def set_sugared(self, name: str, value: "SugaredValue") -> None:
+        self.sugared[name] = value
+        self.vars.pop(name, None)
+        self.errors.pop(name, None)
+
+    def set_error(self, name: str, error: PendingError) -> None:
+        self.errors[name] = error
+        self.vars.pop(name, None)
+        self.sugared.pop(name, None)
+
+    def names(self) -> List[str]:
+        """Every name bound in this frame, in first-binding order."""
+        seen: Dict[str, None] = {}
+        for table in (self.vars, self.sugared, self.errors):
+            for n in table:
+                seen.setdefault(n, None)
+        return list(seen)
+
+    def __repr__(self) -> str:
+        return f"<Frame {self.kind} vars={list(self.vars)}>"

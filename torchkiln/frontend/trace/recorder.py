@@ -1,0 +1,662 @@
+"""The recorder: watches one run of a program and writes the ops it performs.
+
+The recorder only records (as in JAX): the program runs eagerly on real
+tensors and every op it performs is appended to the graphs of the frames on
+the stack (`frame.py`). Two hooks into PyTorch feed it:
+
+- a `TorchFunctionMode` sees each call of a torch function or Tensor method
+  made by the program. A builtin (`torch.add`, `Tensor.view`, `F.linear`)
+  is recorded as the ATen op of the same name, overload picked by
+  `ops.resolve` from the argument types (`aten::linear`, `aten::view`), so
+  composite ops stay whole and ints built from sizes stay symbolic
+  (`sizes.TracedInt`). A few Python-level `F.*` functions are first
+  rewritten into the builtin they call (`lowerings.py`). This level also
+  handles sizes (`x.size(0)`, `x.shape`), conversions of tensors to Python
+  values (`TracerWarning`, the value is baked) and tensors made from Python
+  data (`torch.tensor(...)`, constants).
+- a `TorchDispatchMode` (below autograd) records everything else exactly as
+  the dispatcher runs it (`aten::<name>.<overload>` from the OpOverload's
+  schema): Python-level functions without a lowering, indexing, ops the
+  function level could not resolve. It is paused while a function-level op
+  runs, so nothing is recorded twice. See docs/trace.md.
+
+Module calls are watched with global forward hooks: a call of a submodule of
+the traced module opens a frame that records that submodule's `forward`
+(ops are recorded into every open frame, so the caller's graph stays flat).
+Calls of `ScriptFunction`s and `ScriptModule` methods arrive through
+`api.set_trace_recorder` and become `prim::CallFunction` /
+`prim::CallMethod` nodes.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+import types
+import warnings
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from ... import api, ops
+from ...diagnostics import CompileError, Error, SourceRange, TracerWarning
+from ...ir import types as T
+from ...ir.core import Argument, CompilationUnit, Function, Graph
+from . import lowerings
+from .frame import CapturedValue, Frame, TraceError, type_of
+from .sizes import TracedInt, set_int_recorder
+
+_CURRENT: List[Optional["Recorder"]] = [None]
+
+
+def current() -> Optional["Recorder"]:
+    """The recorder of the trace being run, if any."""
+    return _CURRENT[0]
+
+
+# -- where in the user's code -----------------------------------------------------
+
+_SKIP_DIRS = tuple(
+    os.path.dirname(p) + os.sep
+    for p in (torch.__file__, os.path.dirname(os.path.dirname(os.path.dirname(__file__))) + "/__init__.py")
+)
+_POSITIONS: Dict[Any, list] = {}
+
+
+def user_location() -> Optional[SourceRange]:
+    """The innermost frame of the user's code (outside torch and torchkiln)."""
+    f = sys._getframe(1)
+    while f is not None and (f.f_code.co_filename.startswith(_SKIP_DIRS) or f.f_code.co_filename.startswith("<")):
+        f = f.f_back
+    if f is None:
+        return None
+    code = f.f_code
+    positions = _POSITIONS.get(code)
+    if positions is None:
+        positions = _POSITIONS[code] = list(code.co_positions())
+    index = f.f_lasti // 2
+    line, end_line, col, end_col = positions[index] if index < len(positions) else (f.f_lineno, None, None, None)
+    line = line or f.f_lineno
+    if col is None:
+        return SourceRange(code.co_filename, line)
+    return SourceRange(code.co_filename, line, col, end_col if end_line == line else None)
+
+
+def warn(message: str) -> None:
+    loc = user_location()
+    if loc is None:
+        warnings.warn(message, TracerWarning, stacklevel=3)
+    else:
+        warnings.warn_explicit(message, TracerWarning, loc.filename, loc.line)
+
+
+# -- which ATen op a torch function is --------------------------------------------
+
+_DUNDERS = {
+    "__add__": "add", "__radd__": "add", "__iadd__": "add_", "__sub__": "sub", "__isub__": "sub_",
+    "__mul__": "mul", "__rmul__": "mul", "__imul__": "mul_", "__truediv__": "div", "__itruediv__": "div_",
+    "__div__": "div", "__idiv__": "div_", "__matmul__": "matmul", "__floordiv__": "floor_divide",
+    "__ifloordiv__": "floor_divide_", "__mod__": "remainder", "__imod__": "remainder_", "__pow__": "pow",
+    "__ipow__": "pow_", "__neg__": "neg", "__abs__": "abs", "__invert__": "bitwise_not",
+    "__lt__": "lt", "__le__": "le", "__gt__": "gt", "__ge__": "ge", "__eq__": "eq", "__ne__": "ne",
+}  # fmt: skip
+
+_TARGETS: Dict[Any, Optional[Tuple[str, bool]]] = {}
+
+
+def aten_target(func: Any) -> Optional[Tuple[str, bool]]:
+    """(`aten::<name>`, is a Tensor method) for a builtin torch function, or None."""
+    try:
+        return _TARGETS[func]
+    except (KeyError, TypeError):
+        pass
+    target = _find_target(func)
+    try:
+        _TARGETS[func] = target
+    except TypeError:
+        pass
+    return target
+
+
+def _find_target(func: Any) -> Optional[Tuple[str, bool]]:
+    name = getattr(func, "__name__", None)
+    if name is None:
+        return None
+    if isinstance(func, (types.MethodDescriptorType, types.WrapperDescriptorType)):
+        if getattr(func, "__objclass__", None) is not torch._C.TensorBase:
+            return None
+        is_method = True
+    elif isinstance(func, types.BuiltinFunctionType):
+        is_method = False
+    else:
+        return None
+    name = _DUNDERS.get(name, name)
+    qualified = f"aten::{name}"
+    if not ops.overloads(qualified):
+        return None
+    return qualified, is_method
+
+
+# -- the recorder -----------------------------------------------------------------------
+
+
+class Recorder:
+    """Records one run into `frames[0]` (and into submodule frames as they open).
+
+    `class_type_of(module)` gives the class type of each module of the
+    traced hierarchy (None for others); `methods` collects the `forward`
+    recorded for each submodule, by module id.
+    """
+
+    def __init__(self, unit: CompilationUnit, root: Frame, class_type_of: Callable[[nn.Module], Optional[T.ClassType]]):
+        self.unit = unit
+        self.frames: List[Frame] = [root]
+        self.class_type_of = class_type_of
+        self.suspended = 0
+        self.methods: Dict[int, Function] = {}
+        self.merged: List[CompilationUnit] = []
+        self.nondeterministic: List[str] = []
+        self._module_stack: List[Tuple[nn.Module, Optional[Frame], str]] = []
+        self._resolved: Dict[Any, Any] = {}
+
+    # -- activation -------------------------------------------------------------
+    @contextlib.contextmanager
+    def active(self) -> Iterator["Recorder"]:
+        if _CURRENT[0] is not None:
+            raise Error("torchkiln.trace cannot be called while another trace is being recorded")
+        _CURRENT[0] = self
+        previous = api.set_trace_recorder(self)
+        set_int_recorder(self.record_int_op)
+        pre = nn.modules.module.register_module_forward_pre_hook(self._pre_hook)
+        post = nn.modules.module.register_module_forward_hook(self._post_hook, always_call=True)
+        try:
+            with torch.no_grad(), _DispatchRecorder(self), _FunctionRecorder(self):
+                yield self
+        finally:
+            pre.remove()
+            post.remove()
+            set_int_recorder(None)
+            api.set_trace_recorder(previous)
+            _CURRENT[0] = None
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        self.suspended += 1
+        try:
+            yield
+        finally:
+            self.suspended -= 1
+
+    # -- recording one node into every frame ------------------------------------
+    def emit(
+        self,
+        kind: str,
+        inputs: Callable[[Frame], List[Any]],
+        out_types: Sequence[T.Type],
+        results: Sequence[Any],
+        attrs: Optional[Dict[str, Any]] = None,
+        loc: Optional[SourceRange] = None,
+    ) -> None:
+        """Append `kind(inputs(frame)) -> out_types` to each frame; bind `results`."""
+        for frame in list(self.frames):
+            try:
+                values = inputs(frame)
+            except CapturedValue:
+                self._abandon(frame)
+                continue
+            node = frame.builder.op(kind, values, out_types, attrs, loc=loc)
+            frame.bind_outputs(node, results)
+
+    def _abandon(self, frame: Frame) -> None:
+        """A submodule frame that cannot stand alone stops recording."""
+        if frame is self.frames[0]:
+            raise TraceError("internal: the root frame captured an outside value")
+        self.frames.remove(frame)
+        for i, (module, f, name) in enumerate(self._module_stack):
+            if f is frame:
+                self._module_stack[i] = (module, None, name)
+
+    # -- function level ----------------------------------------------------------
+    def on_function(self, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
+        special = _SPECIAL.get(func)
+        if special is not None:
+            return special(self, func, args, kwargs)
+        if isinstance(func, types.MethodWrapperType) and isinstance(getattr(func, "__self__", None), types.GetSetDescriptorType):
+            return self._getter(func, args)
+        lowered = lowerings.lower(func, args, kwargs)
+        if lowered is not None:
+            func, args, kwargs = lowered
+        target = aten_target(func)
+        if target is not None:
+            match = self._resolve(target, args, kwargs)
+            if match is not None:
+                return self._record_resolved(func, match, target[1], args, kwargs)
+        return func(*args, **kwargs)  # recorded at the dispatch level
+
+    def _resolve(self, target: Tuple[str, bool], args: tuple, kwargs: Dict[str, Any]) -> Any:
+        name, is_method = target
+        positional = args[1:] if is_method else args
+        arg_types = [type_of(a) for a in positional]
+        kw_types = {k: type_of(v) for k, v in kwargs.items()}
+        if any(t is None for t in arg_types) or any(t is None for t in kw_types.values()):
+            return None
+        if is_method and not isinstance(args[0], torch.Tensor):
+            return None
+        consts = {i: [] for i, a in enumerate(positional) if isinstance(a, (list, tuple)) and not a}
+        consts.update({k: [] for k, v in kwargs.items() if isinstance(v, (list, tuple)) and not v})
+        key = (name, is_method, tuple(arg_types), tuple(sorted(kw_types.items(), key=lambda kv: kv[0])), tuple(consts))
+        try:
+            return self._resolved[key]
+        except KeyError:
+            pass
+        try:
+            match = ops.resolve(name, arg_types, kw_types, consts, self_type=T.TENSOR if is_method else None)
+        except CompileError:
+            match = None
+        if match is not None and (_converts(match) or not match.op.schema.supported):
+            match = None  # a value conversion: the call is not what resolve thinks; ATen decides
+        self._resolved[key] = match
+        return match
+
+    def _record_resolved(self, func: Any, match: Any, is_method: bool, args: tuple, kwargs: Dict[str, Any]) -> Any:
+        with self.paused():
+            result = func(*args, **kwargs)
+            loc = user_location()
+            returns = match.return_types
+            results = [result] if len(returns) == 1 else list(result) if returns else []
+            results = [_traced_int(r) if t == T.INT else r for r, t in zip(results, returns)]
+            positional = args[1:] if is_method else args
+            inputs_of = _ResolvedInputs(match, positional, kwargs, args[0] if is_method else None, loc)
+            self.emit(match.op.name, inputs_of, returns, results, loc=loc)
+            self._note_random(match.op)
+        if len(returns) == 1 and returns[0] == T.INT:
+            return results[0]
+        return result
+
+    def _getter(self, func: Any, args: tuple) -> Any:
+        name = func.__self__.__name__
+        if name == "shape":
+            return _size(self, None, args, {})
+        if name == "data":
+            return self._record_resolved(torch.Tensor.detach, ops.resolve("aten::detach", [], {}, self_type=T.TENSOR), True, args, {})
+        if name in ("T", "mT", "H", "mH", "real", "imag"):
+            return func(*args)  # views, recorded at the dispatch level
+        with self.paused():
+            return func(*args)
+
+    def _note_random(self, op: Any) -> None:
+        if op.extra.get("nondeterministic"):
+            self.nondeterministic.append(op.name)
+
+    # -- dispatch level ----------------------------------------------------------
+    def on_dispatch(self, func: torch._ops.OpOverload, args: tuple, kwargs: Dict[str, Any]) -> Any:
+        with self.paused():
+            result = func(*args, **kwargs)
+            schema = func._schema
+            kind = f"{schema.name}.{schema.overload_name}" if schema.overload_name else schema.name
+            if kind in _UNRECORDED:
+                if kind == "aten::_local_scalar_dense" and self._is_dynamic(args[0]):
+                    warn("Converting a tensor to a Python number might cause the trace to be incorrect: "
+                         "the value is recorded as a constant and will not change with the inputs")  # fmt: skip
+                return result
+            info = ops.find(kind)
+            if info is None or not info.schema.supported:
+                warn(f"{kind} cannot be recorded; its results are constants in the trace")
+                return result
+            returns = [r.type for r in info.schema.returns]
+            results = [result] if len(returns) == 1 else list(result) if returns else []
+            loc = user_location()
+            self.emit(kind, _DispatchInputs(info.schema, args, kwargs, loc), returns, results, loc=loc)
+            self._note_random(info)
+            return result
+
+    def _is_dynamic(self, t: Any) -> bool:
+        root = self.frames[0]
+        if id(t) in root.env:
+            return root.env[id(t)].node is None or root.env[id(t)].node.kind != "prim::Constant"
+        return isinstance(t, torch.Tensor) and any(id(t) in f._tensor_paths for f in self.frames)
+
+    # -- ints ----------------------------------------------------------------------
+    def record_int_op(self, kind: str, operands: tuple, result: int) -> Optional[int]:
+        if self.suspended:
+            return None
+        if ops.find(kind) is None:
+            return None
+        with self.paused():
+            traced = TracedInt(result)
+            loc = user_location()
+            self.emit(kind, lambda f: [f.value_of(o, T.INT, loc) for o in operands], [T.INT], [traced], loc=loc)
+            return traced
+
+    # -- calls of compiled code ----------------------------------------------------
+    def record_call(self, callee: Any, module: Optional[nn.Module], fn: Function, args: tuple) -> Any:
+        """Run a ScriptFunction / ScriptMethod and record it as one call node."""
+        run = callee._call
+        if self.suspended:
+            return run(module, *args) if module is not None else run(*args)
+        previous = api.set_trace_recorder(None)
+        try:
+            with self.paused():
+                result = run(module, *args) if module is not None else run(*args)
+        finally:
+            api.set_trace_recorder(previous)
+        with self.paused():
+            self._merge(callee._kiln_unit if module is None else module._kiln_unit)
+            returns = fn.returns
+            results = [_traced_int(result) if returns == T.INT else result]
+            loc = user_location()
+            arg_types = [a.type for a in (fn.args[1:] if module is not None else fn.args)]
+            if module is not None:
+                frames_ok = [f for f in self.frames if id(module) in f._module_paths]
+                if self.frames[0] not in frames_ok:
+                    raise TraceError(
+                        f"a ScriptModule ({module._kiln_type.name}) that is not a submodule of the traced "
+                        "module was called; make it a submodule (an attribute) so the call can be recorded"
+                    )
+                for frame in [f for f in self.frames if f not in frames_ok]:
+                    self._abandon(frame)
+
+                def inputs(frame: Frame) -> List[Any]:
+                    return [frame.value_of(module, None, loc)] + [frame.value_of(a, t, loc) for a, t in zip(args, arg_types)]
+
+                self.emit("prim::CallMethod", inputs, [returns], results, {"name": fn.name}, loc)
+            else:
+                self.emit("prim::CallFunction", lambda f: [f.value_of(a, t, loc) for a, t in zip(args, arg_types)],
+                          [returns], results, {"name": fn.name}, loc)  # fmt: skip
+        return results[0] if returns == T.INT else result
+
+    def _merge(self, unit: CompilationUnit) -> None:
+        """Add the classes and functions of a compiled callee's unit to the trace's unit."""
+        if unit is self.unit or any(u is unit for u in self.merged):
+            return
+        self.merged.append(unit)
+        for name, cls in unit.classes.items():
+            if self.unit.classes.get(name, cls) is not cls:
+                raise TraceError(f"two different classes are named {name} in one trace")
+            self.unit.classes[name] = cls
+        for name, fn in unit.functions.items():
+            if self.unit.functions.get(name, fn) is not fn:
+                raise TraceError(f"two different functions are named {name} in one trace")
+            self.unit.functions[name] = fn
+
+    # -- module calls ----------------------------------------------------------------
+    def _pre_hook(self, module: nn.Module, args: tuple) -> None:
+        frame = None
+        if not self.suspended:
+            with self.paused():
+                frame = self._open_frame(module, args)
+        self._module_stack.append((module, frame, type(module).__name__))
+
+    def _post_hook(self, module: nn.Module, args: tuple, output: Any) -> None:
+        if not self._module_stack or self._module_stack[-1][0] is not module:
+            return
+        _, frame, _ = self._module_stack.pop()
+        if frame is None or frame not in self.frames:
+            return
+        self.frames.remove(frame)
+        if output is None:
+            return
+        with self.paused():
+            try:
+                fn = finish_frame(frame, "forward", output, strict=True, arg_names=_arg_names(module.forward, len(args)))
+            except (TraceError, CapturedValue):
+                return
+            self.methods.setdefault(id(module), fn)
+
+    def _open_frame(self, module: nn.Module, args: tuple) -> Optional[Frame]:
+        if isinstance(module, api.ScriptModule) or id(module) in self.methods:
+            return None
+        if module is self.frames[0].module and not self._module_stack:
+            return None  # the traced module itself
+        if any(f.module is module for f in self.frames) or self.class_type_of(module) is None:
+            return None
+        if not all(isinstance(a, torch.Tensor) for a in args):
+            return None
+        frame = Frame(Graph(), module, self.class_type_of, outer=self.frames[-1])
+        for name, a in zip(_arg_names(module.forward, len(args)), args):
+            frame.add_input(a, name)
+        self.frames.append(frame)
+        return frame
+
+
+def finish_frame(frame: Frame, name: str, output: Any, strict: bool, arg_names: Sequence[str]) -> Function:
+    """Set the graph's output from `output` and wrap it in a `Function`."""
+    value = output_value(frame, output, strict)
+    frame.graph.add_output(value)
+    args = []
+    inputs = frame.graph.inputs
+    start = 0
+    if frame.self_value is not None:
+        args.append(Argument("self", frame.self_value.type))
+        start = 1
+    for i, v in enumerate(inputs[start:]):
+        args.append(Argument(arg_names[i] if i < len(arg_names) else f"input_{i}", v.type))
+    return Function(name, frame.graph, args, value.type)
+
+
+def output_value(frame: Frame, obj: Any, strict: bool, loc: Optional[SourceRange] = None) -> Any:
+    """The Value for a traced program's output: tensors, tuples, lists, dicts of them."""
+    if isinstance(obj, (torch.Tensor, TracedInt)) or obj is None or isinstance(obj, (int, float, bool)):
+        return frame.value_of(obj, None, loc)
+    if isinstance(obj, tuple):
+        items = [output_value(frame, x, strict, loc) for x in obj]
+        return frame.builder.op("prim::TupleConstruct", items, [T.TupleType([v.type for v in items])], loc=loc).output
+    if isinstance(obj, list):
+        if strict:
+            raise TraceError(
+                "the traced program returns a list; a list output can change its length from run to run, "
+                "so trace with strict=False to accept it, or return a tuple"
+            )
+        items = [output_value(frame, x, strict, loc) for x in obj]
+        elem = items[0].type if items else T.TENSOR
+        return frame.builder.op("prim::ListConstruct", items, [T.ListType(elem)], loc=loc).output
+    if isinstance(obj, dict):
+        if strict:
+            raise TraceError(
+                "the traced program returns a dict; a dict output can change its keys from run to run, "
+                "so trace with strict=False to accept it"
+            )
+        flat: List[Any] = []
+        for k, v in obj.items():
+            flat.append(frame.value_of(k, None, loc))
+            flat.append(output_value(frame, v, strict, loc))
+        key_t = flat[0].type if flat else T.STR
+        val_t = flat[1].type if flat else T.TENSOR
+        return frame.builder.op("prim::DictConstruct", flat, [T.DictType(key_t, val_t)], loc=loc).output
+    raise TraceError(
+        f"a traced program can only output tensors, numbers and tuples, lists or dicts of them, not {type(obj).__name__}"
+    )
+
+
+def _arg_names(fn: Any, n: int) -> List[str]:
+    import inspect
+
+    try:
+        params = [p for p in inspect.signature(fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]  # fmt: skip
+    except (TypeError, ValueError):
+        params = []
+    names = [p.name for p in params][:n]
+    return names + [f"input_{i}" for i in range(len(names), n)]
+
+
+def _converts(match: Any) -> bool:
+    """Whether resolution converted a value (Tensor -> int, ...), beyond packing varargs."""
+    return any(src.convert is not None or any(e.convert is not None for e in src.elements) for src in match.inputs)
+
+
+def _traced_int(r: Any) -> Any:
+    if isinstance(r, int) and not isinstance(r, bool) and not isinstance(r, TracedInt):
+        return TracedInt(r)
+    return r
+
+
+class _ResolvedInputs:
+    """Per frame: the inputs of a function-level op (defaults, lists, conversions via `ops.emit_inputs`)."""
+
+    def __init__(self, match: Any, args: tuple, kwargs: Dict[str, Any], self_obj: Any, loc: Optional[SourceRange]):
+        self.match, self.args, self.kwargs, self.self_obj, self.loc = match, args, kwargs, self_obj, loc
+        self.types = {src.index if src.kind == "arg" else src.name: src.type for src in match.inputs if src.kind in ("arg", "kwarg")}
+
+    def __call__(self, frame: Frame) -> List[Any]:
+        loc, types_ = self.loc, self.types
+        args = [frame.value_of(a, types_.get(i), loc) for i, a in enumerate(self.args)]
+        kwargs = {k: frame.value_of(v, types_.get(k), loc) for k, v in self.kwargs.items()}
+        self_value = frame.value_of(self.self_obj, T.TENSOR, loc) if self.self_obj is not None else None
+        with frame.builder.at_loc(loc):
+            return ops.emit_inputs(self.match, frame.builder, args, kwargs, self_value)
+
+
+class _DispatchInputs:
+    """Per frame: one input per schema argument of an ATen op, defaults filled in."""
+
+    def __init__(self, schema: Any, args: tuple, kwargs: Dict[str, Any], loc: Optional[SourceRange]):
+        self.items: List[Tuple[Any, T.Type]] = []
+        for i, sarg in enumerate(schema.arguments):
+            if i < len(args):
+                obj = args[i]
+            elif sarg.name in kwargs:
+                obj = kwargs[sarg.name]
+            else:
+                obj = sarg.default
+            self.items.append((obj, sarg.type))
+        self.loc = loc
+
+    def __call__(self, frame: Frame) -> List[Any]:
+        return [frame.value_of(obj, typ, self.loc) for obj, typ in self.items]
+
+
+# ATen ops the dispatch level never records: conversions to Python numbers and
+# the lifting of `torch.tensor(...)` data (its result is a constant).
+_UNRECORDED = {"aten::_local_scalar_dense", "aten::lift_fresh", "aten::lift", "aten::lift_fresh_copy"}
+
+
+# -- special functions -------------------------------------------------------------
+
+
+def _size(rec: Recorder, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
+    """`x.size(d)` / `x.size()` / `x.shape`: ints recorded by `aten::size.int`."""
+    t = args[0]
+    dim = args[1] if len(args) > 1 else kwargs.get("dim")
+    with rec.paused():
+        if dim is not None and not isinstance(dim, int):
+            return t.size(dim)  # a named dimension: baked
+        loc = user_location()
+        dims = [dim] if dim is not None else list(range(t.dim()))
+        out = []
+        for d in dims:
+            traced = TracedInt(t.size(d))
+            rec.emit("aten::size.int", lambda f, d=d: [f.value_of(t, T.TENSOR, loc), f.value_of(d, T.INT, loc)],
+                     [T.INT], [traced], loc=loc)  # fmt: skip
+            out.append(traced)
+    return out[0] if dim is not None else torch.Size(out)
+
+
+def _numel(rec: Recorder, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
+    with rec.paused():
+        traced = TracedInt(args[0].numel())
+        loc = user_location()
+        rec.emit("aten::numel", lambda f: [f.value_of(args[0], T.TENSOR, loc)], [T.INT], [traced], loc=loc)
+    return traced
+
+
+def _len(rec: Recorder, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
+    if args[0].dim() == 0:
+        return func(*args)
+    return _size(rec, func, (args[0], 0), {})
+
+
+def _conversion(rec: Recorder, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
+    """`bool(t)`, `int(t)`, `t.item()`, `t.tolist()`, ...: the value is baked."""
+    with rec.paused():
+        if rec._is_dynamic(args[0]):
+            what = {"__bool__": "a Python boolean", "tolist": "a Python list", "numpy": "a NumPy array",
+                    "__array__": "a NumPy array", "__index__": "a Python index"}.get(func.__name__, "a Python number")  # fmt: skip
+            warn(
+                f"Converting a tensor to {what} might cause the trace to be incorrect. We can't record the "
+                "data flow of Python values, so this value will be treated as a constant in the future. "
+                "This means that the trace might not generalize to other inputs!"
+            )
+        return func(*args, **kwargs)
+
+
+def _passthrough(rec: Recorder, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
+    """Runs without recording: metadata, printing, tensors made from Python data."""
+    with rec.paused():
+        return func(*args, **kwargs)
+
+
+def _plain_int(rec: Recorder, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
+    with rec.paused():
+        return func(*args, **kwargs)
+
+
+_SPECIAL: Dict[Any, Callable[[Recorder, Any, tuple, Dict[str, Any]], Any]] = {
+    torch.Tensor.size: _size,
+    torch.Tensor.numel: _numel,
+    torch.Tensor.nelement: _numel,
+    torch.Tensor.__len__: _len,
+    torch.Tensor.dim: _plain_int,
+    torch.Tensor.ndimension: _plain_int,
+    torch.Tensor.__bool__: _conversion,
+    torch.Tensor.__int__: _conversion,
+    torch.Tensor.__float__: _conversion,
+    torch.Tensor.__index__: _conversion,
+    torch.Tensor.__complex__: _conversion,
+    torch.Tensor.item: _conversion,
+    torch.Tensor.tolist: _conversion,
+    torch.Tensor.numpy: _conversion,
+    torch.Tensor.__array__: _conversion,
+    torch.tensor: _passthrough,
+    torch.as_tensor: _passthrough,
+    torch.Tensor.new_tensor: _passthrough,
+    torch.Tensor.__repr__: _passthrough,
+    torch.Tensor.__str__: _passthrough,
+    torch.Tensor.__format__: _passthrough,
+    torch.Tensor.__hash__: _passthrough,
+    torch.Tensor.__deepcopy__: _passthrough,
+    torch.Tensor.__reduce_ex__: _passthrough,
+    torch.Tensor.data_ptr: _passthrough,
+    torch.Tensor.stride: _passthrough,
+    torch.Tensor.is_contiguous: _passthrough,
+    torch.Tensor.requires_grad_: _passthrough,
+    torch.Tensor.register_hook: _passthrough,
+    torch.Tensor.element_size: _passthrough,
+    torch.Tensor.get_device: _passthrough,
+    torch.Tensor.is_floating_point: _passthrough,
+    torch.Tensor.is_complex: _passthrough,
+    torch.Tensor.untyped_storage: _passthrough,
+}
+
+
+# -- the two torch modes ---------------------------------------------------------------
+
+
+class _FunctionRecorder(TorchFunctionMode):
+    def __init__(self, recorder: Recorder):
+        super().__init__()
+        self.recorder = recorder
+
+    def __torch_function__(self, func, types_, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        rec = self.recorder
+        if rec.suspended:
+            return func(*args, **kwargs)
+        return rec.on_function(func, args, kwargs)
+
+
+class _DispatchRecorder(TorchDispatchMode):
+    def __init__(self, recorder: Recorder):
+        super().__init__()
+        self.recorder = recorder
+
+    def __torch_dispatch__(self, func, types_, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        rec = self.recorder
+        if rec.suspended:
+            return func(*args, **kwargs)
+        return rec.on_dispatch(func, args, kwargs)
