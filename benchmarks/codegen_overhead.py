@@ -93,8 +93,13 @@ def mlp():
     return fn, unit, eager, kiln
 
 
-def best(stmt, number, repeat=7):
-    return min(timeit.repeat(stmt, number=number, repeat=repeat)) / number * 1e6
+def best(*stmts, number, repeat=9):
+    """Best µs per call of each statement, timed in alternation (fair under load)."""
+    times = [[] for _ in stmts]
+    for _ in range(repeat):
+        for t, stmt in zip(times, stmts):
+            t.append(timeit.timeit(stmt, number=number))
+    return [min(t) / number * 1e6 for t in times]
 
 
 def main():
@@ -115,9 +120,8 @@ def main():
     f(x, y)
     t2 = time.perf_counter()
     assert torch.allclose(f(x, y), eager(x, y))
-    e = best(lambda: eager(x, y), 200)
-    c = best(lambda: f(x, y), 200)
-    i = best(lambda: interpreter.run(fn, None, [x, y]), 20, 3)
+    e, c = best(lambda: eager(x, y), lambda: f(x, y), number=200)
+    (i,) = best(lambda: interpreter.run(fn, None, [x, y]), number=20, repeat=3)
     print(f"chain of 200 ops on 4x4: eager {e:.0f} us ({e / 200:.2f} us/op), codegen {c:.0f} us "
           f"({c / 200:.2f} us/op, x{c / e:.2f} eager), interpreter {i:.0f} us ({i / 200:.2f} us/op)")
     print(f"  compile {1e3 * (t1 - t0):.1f} ms, first call {1e6 * (t2 - t1):.0f} us (eager first call {1e6 * eager_first:.0f} us)")
@@ -135,14 +139,12 @@ def main():
     t2 = time.perf_counter()
     with torch.no_grad():
         assert torch.allclose(f(kiln_m, x), eager_m(x))
-        e = best(lambda: eager_m(x), 2000)
-        c = best(lambda: f(kiln_m, x), 2000)
-        i = best(lambda: interpreter.run(fn, unit, [kiln_m, x]), 200, 3)
+        e, c = best(lambda: eager_m(x), lambda: f(kiln_m, x), number=2000)
+        (i,) = best(lambda: interpreter.run(fn, unit, [kiln_m, x]), number=200, repeat=3)
     print(f"MLP 16-32-32-8, batch 4 (no_grad): eager {e:.1f} us, codegen {c:.1f} us (x{c / e:.2f} eager), "
           f"interpreter {i:.1f} us")
     print(f"  compile {1e3 * (t1 - t0):.1f} ms, first call {1e6 * (t2 - t1):.0f} us (eager first call {1e6 * eager_first:.0f} us)")
-    e = best(lambda: eager_m(x), 2000)
-    c = best(lambda: f(kiln_m, x), 2000)
+    e, c = best(lambda: eager_m(x), lambda: f(kiln_m, x), number=2000)
     print(f"MLP with autograd: eager {e:.1f} us, codegen {c:.1f} us (x{c / e:.2f} eager)")
     if "-v" in sys.argv:
         print(executable_source(fn, unit))

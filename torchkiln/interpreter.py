@@ -8,7 +8,7 @@ structural prims are interpreted here:
 
 ```
 graph(%n : int, %x : Tensor):
-  %t : bool = prim::Constant[value=1]()
+  %t : bool = prim::Constant[value=True]()
   %y : Tensor = prim::Loop(%n, %t, %x)     # for i in range(n): x = x + x
     block0(%i : int, %acc : Tensor):
       %1 : int = prim::Constant[value=1]()

@@ -26,7 +26,7 @@ def _saved(obj) -> bytes:
 
 
 ARCHIVES = [_saved(make_function()), _saved(make_module())]
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def load_or_archive_error(data: bytes) -> None:
@@ -92,7 +92,7 @@ def _mutate(doc, path, action, new):
     return doc
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     which=st.sampled_from([0, 1]),
     entry=st.sampled_from(["ir.json", "objects.json", "debug.json", "manifest.json"]),

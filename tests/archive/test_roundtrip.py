@@ -2,7 +2,6 @@
 import io
 import json
 import math
-import pathlib
 import struct
 import zipfile
 
@@ -167,7 +166,11 @@ def test_tensor_data_is_exact_for_every_dtype():
     for k, v in values.items():
         got = m2.table[k]
         assert got.dtype == v.dtype and got.shape == v.shape, k
-        assert torch.equal(got.view(torch.uint8) if v.element_size() == 1 else got, v.contiguous().view(torch.uint8) if v.element_size() == 1 else v.contiguous()), k
+        assert torch.equal(raw_bytes(got), raw_bytes(v)), k
+
+
+def raw_bytes(t):
+    return t.contiguous().reshape(-1).view(torch.uint8)
 
 
 def test_map_location_and_saved_device():

@@ -3,7 +3,7 @@ import torch
 
 from torchkiln.codegen import executable_source, python_source
 
-from conftest import check, fn_from
+from .harness import check, fn_from
 
 INT64_MAX = 2**63 - 1
 

@@ -11,7 +11,7 @@ from torchkiln.codegen import compile_function, executable_source, python_source
 from torchkiln.ir.core import CompilationUnit
 from torchkiln.ir.types import FLOAT, INT, TENSOR, ClassType
 
-from conftest import check, fake_module, fn_from, same
+from .harness import check, fake_module, fn_from, same
 
 
 def _module_unit():

@@ -10,7 +10,7 @@ from torchkiln.ir.builder import Builder
 from torchkiln.ir.core import Argument, Function, Graph
 from torchkiln.ir.types import INT, TENSOR, ClassType
 
-from conftest import check, fn_from
+from .harness import check, fn_from
 
 
 def test_code_reads_like_torchscript():

@@ -23,7 +23,7 @@ from torchkiln.ir.types import (
     TupleType,
 )
 
-from conftest import check, fn_from, same
+from .harness import check, fn_from, same
 
 
 def test_tuple_construct_unpack_index():

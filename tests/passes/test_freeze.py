@@ -5,8 +5,6 @@ import torch
 from torchkiln.ir import ClassType, parse_graph, print_graph, BOOL, INT, TENSOR, OptionalType
 from torchkiln.passes.freeze import freeze_graph, module_lookup
 
-from .ircheck import norm
-
 
 def _classes():
     sub = ClassType("__torch__.Sub")
@@ -184,3 +182,34 @@ def test_linear_batchnorm_folds_when_input_is_2d():
 
     with torch.no_grad():
         torch.testing.assert_close(run_graph(g, [model, x]), model(x), rtol=1e-5, atol=1e-5)
+
+
+def test_tied_weights_count_as_one_tensor():
+    shared = torch.tensor([1.0, 2.0])
+    values = dict(_values())
+    values[("sub", "weight")] = shared
+    values[("count",)] = shared
+    g, _ = _freeze("""
+graph(%self : __torch__.Net, %x : Tensor):
+  %c : Tensor = prim::GetAttr[name="count"](%self)
+  %one : int = prim::Constant[value=1]()
+  %c2 : Tensor = aten::add_.Scalar(%c, %one, %one)
+  %sub : __torch__.Sub = prim::GetAttr[name="sub"](%self)
+  %w : Tensor = prim::GetAttr[name="weight"](%sub)
+  %r : Tensor = aten::mul.Tensor(%x, %w)
+  return (%r)
+""", values)
+    assert 'prim::GetAttr[name="weight"]' in print_graph(g)
+
+
+def test_a_call_left_after_inlining_keeps_tensors():
+    g, _ = _freeze("""
+graph(%self : __torch__.Net, %x : Tensor):
+  %sub : __torch__.Sub = prim::GetAttr[name="sub"](%self)
+  %u : Tensor = prim::CallMethod[name="unknown"](%sub, %x)
+  %w : Tensor = prim::GetAttr[name="weight"](%sub)
+  %r : Tensor = aten::mul.Tensor(%u, %w)
+  return (%r)
+""", _values())
+    text = print_graph(g)
+    assert 'prim::GetAttr[name="weight"]' in text and "prim::CallMethod" in text

@@ -1,6 +1,5 @@
 """The pass manager: pipelines, fixpoint, verification naming the guilty pass."""
 import pytest
-import torch
 
 from torchkiln.ir import Argument, CompilationUnit, Function, parse_graph, print_graph, TENSOR
 from torchkiln.passes import constant_prop, dce, manager

@@ -48,6 +48,10 @@ _TAG_FIELDS: Dict[str, Tuple[str, ...]] = {
     "object": ("value",),
 }
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
+# What zipfile raises, besides BadZipFile, on a damaged central directory.
+_ZIP_DIRECTORY_ERRORS = (
+    OSError, ValueError, EOFError, struct.error, NotImplementedError, OverflowError, IndexError, KeyError, UnicodeDecodeError,
+)
 _ATTR_KINDS = ("parameter", "buffer", "module", "attribute")
 _NAMED_KINDS = ("prim::CallFunction", "prim::fork", "prim::CallMethod", "prim::GetAttr", "prim::SetAttr")
 
@@ -165,7 +169,7 @@ class _Loader:
             if self.size >= 4 and self.fp.seek(0) == 0 and self.fp.read(4) == b"PK\x03\x04":
                 raise ArchiveError(f"the archive is truncated or its zip directory is damaged ({e})") from None
             raise ArchiveError(f"not a torchkiln archive: not a valid zip file ({e})") from None
-        except (OSError, ValueError, EOFError, struct.error, NotImplementedError, OverflowError, IndexError, KeyError, UnicodeDecodeError) as e:
+        except _ZIP_DIRECTORY_ERRORS as e:
             raise ArchiveError(f"not a torchkiln archive: the zip directory is corrupt ({type(e).__name__}: {e})") from None
         if len(infos) > F.MAX_ENTRIES:
             raise ArchiveError(f"the archive has {len(infos)} entries, more than the limit of {F.MAX_ENTRIES}")
@@ -224,7 +228,9 @@ class _Loader:
             raise ArchiveError(f"entry {name!r}: the local header says compressed or encrypted")
         start = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
         if start + info.file_size > self.size:
-            raise ArchiveError(f"entry {name!r}: {info.file_size} bytes at offset {start} run past the end of the file ({self.size} bytes)")
+            raise ArchiveError(
+                f"entry {name!r}: {info.file_size} bytes at offset {start} run past the end of the file ({self.size} bytes)"
+            )
         local_name = self.fp.read(name_len)
         if local_name.decode("utf-8", "replace") != name and local_name.decode("cp437", "replace") != name:
             raise ArchiveError(f"entry {name!r}: the local header names a different file")
@@ -232,12 +238,17 @@ class _Loader:
         self.fp.seek(start)
         view = memoryview(buf)
         got = 0
+        readinto = getattr(self.fp, "readinto", None)
         while got < info.file_size:
-            chunk = self.fp.read(min(info.file_size - got, 1 << 24))
-            if not chunk:
+            if readinto is not None:
+                n = readinto(view[got:])
+            else:
+                chunk = self.fp.read(info.file_size - got)
+                n = len(chunk)
+                view[got:got + n] = chunk
+            if not n:
                 break
-            view[got:got + len(chunk)] = chunk
-            got += len(chunk)
+            got += n
         if got != info.file_size:
             raise ArchiveError(f"entry {name!r}: expected {info.file_size} bytes, the file holds only {got} (truncated file?)")
         if zlib.crc32(buf) != info.CRC:
@@ -361,7 +372,11 @@ class _Loader:
             if fn.name in self.unit.functions:
                 raise F.fail(f"{F.IR}: functions[{i}]", f"two functions are named {fn.name!r}")
             self.unit.add_function(fn)
-        checked = [(f"{F.IR}: classes[{i}].methods[{j}]", fn) for i, c in enumerate(class_docs) for j, fn in enumerate(self.classes[c["name"]].methods.values())]
+        checked = [
+            (f"{F.IR}: classes[{i}].methods[{j}]", fn)
+            for i, c in enumerate(class_docs)
+            for j, fn in enumerate(self.classes[c["name"]].methods.values())
+        ]
         checked += [(f"{F.IR}: functions[{i}]", fn) for i, fn in enumerate(self.unit.functions.values())]
         for path, fn in checked:
             self.check_calls(fn, path)
@@ -404,7 +419,8 @@ class _Loader:
             t = self.type(a["type"], q + ".type")
             has_default = a["default"] is not None
             default = self.typed_value(a["default"], t, q + ".default", objects=False) if has_default else None
-            args.append(Argument(F.string(a["name"], q + ".name"), t, has_default, default, F.boolean(a["kwarg_only"], q + ".kwarg_only")))
+            kwarg_only = F.boolean(a["kwarg_only"], q + ".kwarg_only")
+            args.append(Argument(F.string(a["name"], q + ".name"), t, has_default, default, kwarg_only))
         returns = self.type(f["returns"], p + ".returns")
         loc = self.loc(f["loc"], p + ".loc")
         graph = Graph()

@@ -25,6 +25,7 @@ from ..ir.types import FLOAT, ClassType, DictType, ListType, OptionalType, Tuple
 from . import format as F
 
 _FUNCTION_NAME_ATTRS = ("name",)
+Entry = Tuple[str, bytes]
 
 
 def save(obj: Any, path_or_file: Any, _extra_files: Optional[Mapping[str, Any]] = None) -> None:
@@ -68,7 +69,8 @@ class _Saver:
         self.ranges: List[Dict[str, Any]] = []
         self.range_ids: Dict[Tuple[Any, ...], int] = {}
 
-    def build(self, obj: Any, extra_files: Optional[Mapping[str, Any]]) -> Tuple[List[Tuple[str, bytes]], List[Tuple[str, torch.Tensor]]]:
+    def build(self, obj: Any, extra_files: Optional[Mapping[str, Any]]) -> Tuple[List[Entry], List[Tuple[str, torch.Tensor]]]:
+        """The entries before `tensors.safetensors`, in order, and the tensors to store."""
         fn = getattr(obj, "_kiln_fn", None)
         unit = getattr(obj, "_kiln_unit", None)
         if not isinstance(unit, CompilationUnit):
@@ -371,7 +373,8 @@ class _Saver:
         outputs = [self._define(v, ids, here) for v in node.outputs]
         attrs = {k: self.value(node.attrs[k], None, f"{here} attribute {k}") for k in sorted(node.attrs)}
         blocks = [self._block(b, ids, where, depth + 1) for b in node.blocks]
-        return {"kind": node.kind, "inputs": inputs, "outputs": outputs, "attrs": attrs, "blocks": blocks, "loc": self._loc(node.loc)}
+        loc = self._loc(node.loc)
+        return {"kind": node.kind, "inputs": inputs, "outputs": outputs, "attrs": attrs, "blocks": blocks, "loc": loc}
 
     def _define(self, v: Any, ids: Dict[Any, int], where: str) -> Dict[str, Any]:
         ids[v] = len(ids)

@@ -313,3 +313,12 @@ def _is_grad_enabled():
 @declare_prim("prim::set_grad_enabled(bool enabled) -> ()", pure=False, emit="torch._C._set_grad_enabled({0})")
 def _set_grad_enabled(enabled):
     torch._C._set_grad_enabled(enabled)
+
+
+# -- tensors from Python values -------------------------------------------------------------------
+
+
+@declare_prim("prim::tensor(t data, ScalarType? dtype, Device? device, bool requires_grad) -> Tensor")
+def _tensor(data, dtype, device, requires_grad):
+    """`torch.tensor(data, dtype=, device=, requires_grad=)` of a number or (nested) list."""
+    return torch.tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)

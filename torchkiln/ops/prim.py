@@ -42,6 +42,7 @@ from typing import Dict, List, Tuple
 
 import torch
 
+from ..diagnostics import Error
 from ..ir.types import TupleType
 from .registry import declare_prim
 
@@ -120,8 +121,9 @@ def namedtuple_class(t: TupleType) -> type:
 # -- control ------------------------------------------------------------------
 
 
-class ScriptException(Exception):
-    """Raised by `prim::RaiseException` when `cls` names no builtin exception."""
+class ScriptException(Error):
+    """Raised by `prim::RaiseException` when `cls` names no builtin exception
+    (the Python executor raises the same: a `torchkiln.Error` named after it)."""
 
 
 @declare_prim("prim::RaiseException(str msg) -> ()", pure=False, attrs=("cls",), optional_attrs=("cls",))

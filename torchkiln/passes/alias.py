@@ -151,6 +151,8 @@ class AliasDb:
         self._written_roots: Set[Member] = set()
         self._writers_by_root: Dict[Member, List[Node]] = {}
         self._escaping_roots: Set[Member] = set()
+        #: Nodes that may write anything their inputs reach (calls, unknown ops).
+        self.unknown_writers: List[Node] = []
 
         for v in graph.inputs:
             if is_mutable_type(v.type):
@@ -327,6 +329,7 @@ class AliasDb:
         self._effectful.add(node)
         if writes_all:
             self._writes[node] = [(v, True) for v in node.inputs if is_mutable_type(v.type)]
+            self.unknown_writers.append(node)
         self._version += 1
 
     # -- queries ----------------------------------------------------------------

@@ -6,12 +6,12 @@ module only adapts its answers to what a pass asks.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import torch
 
 from ..ir.builder import Builder
-from ..ir.core import Block, Graph, Node, Value
+from ..ir.core import Block, Node, Value
 from ..ir.types import (
     BOOL,
     DEVICE,
@@ -25,6 +25,7 @@ from ..ir.types import (
     TupleType,
     Type,
 )
+from .. import ops
 from ..ops.registry import OpInfo
 
 CONSTANT = "prim::Constant"
@@ -40,8 +41,6 @@ TUPLE_CONSTRUCT = "prim::TupleConstruct"
 
 def op_info(kind: str) -> Optional[OpInfo]:
     """The op table's entry for `kind`, or None when the table has none."""
-    from .. import ops
-
     return ops.find(kind)
 
 
@@ -59,10 +58,6 @@ def is_nondeterministic(info: Optional[OpInfo]) -> bool:
 
 _NO_VALUE = object()  # "not a constant", internally
 _RAISE = object()  # no default given
-
-
-def is_constant(v: Value) -> bool:
-    return v.node is not None and v.node.kind == CONSTANT
 
 
 def constant_value(v: Value, default: Any = _RAISE) -> Any:
@@ -148,8 +143,6 @@ def inline_block_before(block: Block, node: Node, env: Optional[Dict[Value, Valu
     assert node.block is not None
     results = [(env or {}).get(r, r) for r in block.returns]
     for inner in list(block.nodes):
-        block.nodes.remove(inner)
-        inner.block = None
         inner.move_before(node)
     block.return_node.drop_inputs()
     return results
@@ -158,16 +151,6 @@ def inline_block_before(block: Block, node: Node, env: Optional[Dict[Value, Valu
 def count_nodes(block: Block) -> int:
     """Nodes in `block` and nested blocks, constants not counted."""
     return sum(1 for n in block.walk() if n.kind != CONSTANT)
-
-
-def all_blocks(graph: Graph) -> Iterator[Block]:
-    yield graph.block
-    for n in graph.walk():
-        yield from n.blocks
-
-
-def single_use(v: Value) -> bool:
-    return len(v.uses) == 1
 
 
 def scalar_of(v: Value) -> Tuple[bool, Any]:

@@ -29,8 +29,10 @@ Steps:
 3. Tensors (parameters, buffers, tensor attributes) and lists of immutable
    values become constants unless the graph writes them in place (alias
    analysis with one class per attribute, and one per tensor object, so
-   tied weights count as one: Note [Alias classes] in `alias.py`). Tensor
-   constants are the module's tensors, detached (no copy).
+   tied weights count as one: Note [Alias classes] in `alias.py`), and
+   unless a call that could not be inlined gets an object (it could write
+   any state it reaches). Tensor constants are the module's tensors,
+   detached (no copy).
 4. `fold_batch_norm` folds conv/linear + batch norm; the default pipeline
    cleans up. With `optimize=True` (`optimize_for_inference`), `fuse` runs
    too.
@@ -40,7 +42,7 @@ or `"counter"`; a path covers everything below it) stay attributes.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Hashable, Iterable, Optional, Tuple
+from typing import Any, Callable, Hashable, Iterable, Optional, Tuple
 
 import torch
 
@@ -121,6 +123,8 @@ class _Freezer:
     # -- folding ------------------------------------------------------------------
     def fold(self, immutable_only: bool) -> None:
         db = None if immutable_only else AliasDb(self.graph, attr_key=self._attr_key)
+        if db is not None and any(any(isinstance(v.type, ClassType) for v in n.inputs) for n in db.unknown_writers):
+            db = None  # a call left after inlining may write any state it reaches: tensors stay
         nodes = list(self.graph.walk())
         setattrs = [n for n in nodes if n.kind == SETATTR]
         for node in nodes:
@@ -129,7 +133,8 @@ class _Freezer:
             path = self.path_of(node.output)
             if path is None or self._is_preserved(path) or self._set_somewhere(path, setattrs):
                 continue
-            if path[-1] == "training" and node.output.type == BOOL:
+            owner = node.inputs[0].type
+            if path[-1] == "training" and node.output.type == BOOL and isinstance(owner, ClassType) and owner.is_module:
                 self._replace(node, self.training)
                 continue
             found, value = self._value(path)

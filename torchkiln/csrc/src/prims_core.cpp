@@ -22,7 +22,7 @@ using torch::jit::push;
 
 // The one output type of a node, which must be of kind `K`.
 template <typename T>
-std::shared_ptr<const T> output_as(const PrimNode& node, const char* what) {
+std::shared_ptr<T> output_as(const PrimNode& node, const char* what) {
   if (node.output_types().size() != 1 || node.output_types()[0]->cast<T>() == nullptr)
     node.error(std::string("the output must be ") + what);
   return node.output_types()[0]->cast<T>();

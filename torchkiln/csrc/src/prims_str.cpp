@@ -130,7 +130,7 @@ std::string repr_items(const c10::IValue& v, const TypePtr& type, int depth) {
     if (tt->schema() != nullptr && tt->name()) {
       out = tt->name()->name() + "(";
       for (size_t i = 0; i < items.size(); ++i)
-        out += (i ? ", " : "") + std::string(tt->names()[i]) + "=" + repr(items[i], tt->elements()[i], false, depth + 1);
+        out += (i ? ", " : "") + std::string((*tt->names())[i]) + "=" + repr(items[i], tt->elements()[i], false, depth + 1);
       return out + ")";
     }
     out = "(";

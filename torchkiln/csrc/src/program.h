@@ -136,7 +136,7 @@ struct Program : std::enable_shared_from_this<Program> {
   std::unordered_map<std::string, uint32_t> free_functions;
   std::vector<std::unique_ptr<ClassInfo>> classes;
   std::unordered_map<std::string, const ClassInfo*> class_by_name;
-  std::unordered_map<const c10::ClassType*, const ClassInfo*> class_by_type;
+  std::unordered_map<const c10::Type*, const ClassInfo*> class_by_type;  // by ClassType
 
   // Root: a module object (root_class set) or a free function.
   c10::IValue root;

@@ -195,7 +195,7 @@ std::string type_text(const TypePtr& t) {
       const auto& tt = t->expectRef<c10::TupleType>();
       if (tt.name() && tt.schema()) {
         std::string out = "NamedTuple " + tt.name()->qualifiedName() + "(";
-        const auto& names = tt.names();
+        const auto& names = *tt.names();
         for (size_t i = 0; i < names.size(); ++i)
           out += (i ? ", " : "") + std::string(names[i]) + ": " + type_text(tt.elements()[i]);
         return out + ")";
@@ -279,7 +279,7 @@ bool conforms(const c10::IValue& v, const TypePtr& t, int depth) {
       TypePtr have = v.toList().elementType();
       if (is_subtype(have, want) || *have == *want) return true;
       if (have->kind() != K::AnyType) return false;
-      for (const c10::IValue& item : list)
+      for (const c10::IValue& item : v.toListRef())
         if (!conforms(item, want, depth + 1)) return false;
       return true;
     }

@@ -232,7 +232,7 @@ def _raise_assertion(em: FunctionEmitter, node: ast.Assert) -> None:
     if node.msg is not None:
         message = em.to_str(em.emit_expr(node.msg), node.msg)
     else:
-        message = em.const(f"AssertionError: {ast.unparse(node.test)}" if False else "")
+        message = em.const("")
     raise_exception(em, ExceptionValue("AssertionError", message))
 
 

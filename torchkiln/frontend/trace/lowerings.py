@@ -47,7 +47,13 @@ def _softmax(builtin: Callable) -> Rule:
     return rule
 
 
+def _identity(x: Any) -> Any:
+    return x
+
+
 def _dropout(a: Dict[str, Any]) -> Optional[Call]:
+    if not a["training"]:
+        return _identity, (a["input"],), {}  # nothing to record: the output is the input
     fn = torch.dropout_ if a["inplace"] else torch.dropout
     return fn, (a["input"], a["p"], a["training"]), {}
 

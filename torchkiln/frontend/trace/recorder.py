@@ -650,6 +650,13 @@ class _FunctionRecorder(TorchFunctionMode):
 
 
 class _DispatchRecorder(TorchDispatchMode):
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # torch wraps `__torch_dispatch__` to keep Dynamo out of it, which
+        # imports torch._dynamo (~3 s) on the first op; a trace never
+        # compiles with Dynamo inside the recorder.
+        return False
+
     def __init__(self, recorder: Recorder):
         super().__init__()
         self.recorder = recorder

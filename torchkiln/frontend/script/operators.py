@@ -1,0 +1,329 @@
+"""Python operators on tensors, numbers, strings, lists and tuples.
+
+Tensors use the ATen op Python's `Tensor.__add__` & co. call; numbers use
+`prim::` ops after Python's promotion (bool -> int, int -> float, Note
+[Language op set] in `ops/lang.py`):
+
+```
+x + y        aten::add.Tensor      x + 1       aten::add.Scalar       1 - x       aten::rsub.Scalar(x, 1)
+2 / x        aten::reciprocal then aten::mul.Scalar (as Tensor.__rtruediv__)
+i // 2       prim::floordiv.int    i + 0.5     prim::add.float(prim::Float.Scalar(i), 0.5)
+"a" + s      prim::add.str         xs + ys     prim::add.list           x += y (Tensor)  aten::add_.Tensor
+```
+"""
+from __future__ import annotations
+
+import ast
+from typing import List, Optional, Tuple
+
+from ...ir.core import Value
+from ...ir.types import BOOL, FLOAT, INT, NONE, SCALAR, STR, DictType, ListType, OptionalType, TensorType, TupleType, Type
+from .conditions import ConditionSugar, none_cond
+from .emitter import Cond, FunctionEmitter
+from .sugared import SimpleValue, SugaredValue, TupleSugar
+
+NUMBERS = (INT, FLOAT, BOOL, SCALAR)
+
+# Python operator -> (prim op base for numbers, ATen op for `tensor <op> other`, in-place ATen op)
+BINARY = {
+    ast.Add: ("add", "aten::add", "aten::add_"),
+    ast.Sub: ("sub", "aten::sub", "aten::sub_"),
+    ast.Mult: ("mul", "aten::mul", "aten::mul_"),
+    ast.Div: ("truediv", "aten::div", "aten::div_"),
+    ast.FloorDiv: ("floordiv", "aten::floor_divide", "aten::floor_divide_"),
+    ast.Mod: ("mod", "aten::remainder", "aten::remainder_"),
+    ast.Pow: ("pow", "aten::pow", "aten::pow_"),
+    ast.MatMult: (None, "aten::matmul", None),
+    ast.BitAnd: ("and", "aten::__and__", "aten::__iand__"),
+    ast.BitOr: ("or", "aten::__or__", "aten::__ior__"),
+    ast.BitXor: ("xor", "aten::__xor__", "aten::__ixor__"),
+    ast.LShift: ("lshift", "aten::__lshift__", "aten::__ilshift__"),
+    ast.RShift: ("rshift", "aten::__rshift__", "aten::__irshift__"),
+}
+SYMBOL = {
+    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**",
+    ast.MatMult: "@", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>",
+}  # fmt: skip
+# `number <op> tensor`: the ATen op and whether the operands swap (Tensor.__radd__ & co.)
+REVERSED = {
+    ast.Add: ("aten::add", True),
+    ast.Mult: ("aten::mul", True),
+    ast.Sub: ("aten::rsub", True),
+    ast.Mod: ("aten::remainder", False),
+    ast.Pow: ("aten::pow", False),
+    ast.BitAnd: ("aten::__and__", True),
+    ast.BitOr: ("aten::__or__", True),
+    ast.BitXor: ("aten::__xor__", True),
+}
+COMPARE = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge"}
+FLIPPED = {"eq": "eq", "ne": "ne", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
+COMPARE_SYMBOL = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+
+
+def _is_number(t: Type) -> bool:
+    return t in NUMBERS
+
+
+def binary(em: FunctionEmitter, node: ast.AST, left: SugaredValue, right: SugaredValue, op: ast.operator) -> SugaredValue:
+    kind = type(op)
+    if isinstance(left, TupleSugar) and isinstance(right, TupleSugar) and kind is ast.Add:
+        return TupleSugar(left.items + right.items)
+    lv, rv = left.as_value(em, node), right.as_value(em, node)
+    lt, rt = lv.type, rv.type
+    if isinstance(lt, TensorType) or isinstance(rt, TensorType):
+        return SimpleValue(_tensor_binary(em, node, lv, rv, kind))
+    if _is_number(lt) and _is_number(rt):
+        return SimpleValue(number_binary(em, node, lv, rv, kind))
+    if lt == STR and kind is ast.Add and rt == STR:
+        return SimpleValue(em.op("prim::add.str", [lv, rv], [STR]).output)
+    if lt == STR and kind is ast.Mult and rt in (INT, BOOL):
+        return SimpleValue(em.op("prim::mul.str", [lv, _int(em, rv)], [STR]).output)
+    if lt == STR and kind is ast.Mod:
+        items = right.items if isinstance(right, TupleSugar) else [right]
+        args = [i.as_value(em, node) for i in items]
+        return SimpleValue(em.op("prim::percent_format", [lv] + args, [STR]).output)
+    if isinstance(lt, ListType) and kind is ast.Add and isinstance(rt, ListType):
+        if lt != rt:
+            em.fail(node, f"cannot add lists of different types: {lt} and {rt}")
+        return SimpleValue(em.op("prim::add.list", [lv, rv], [lt]).output)
+    if isinstance(lt, ListType) and kind is ast.Mult and rt in (INT, BOOL):
+        return SimpleValue(em.op("prim::mul.list", [lv, _int(em, rv)], [lt]).output)
+    if isinstance(lt, TupleType) and isinstance(rt, TupleType) and kind is ast.Add:
+        parts = em.op("prim::TupleUnpack", [lv], list(lt.elems)).outputs + em.op("prim::TupleUnpack", [rv], list(rt.elems)).outputs
+        return SimpleValue(em.op("prim::TupleConstruct", parts, [TupleType(list(lt.elems) + list(rt.elems))]).output)
+    _fail_operands(em, node, SYMBOL[kind], lt, rt)
+
+
+def _fail_operands(em: FunctionEmitter, node: ast.AST, symbol: str, lt: Type, rt: Type):
+    hint = None
+    if isinstance(lt, OptionalType) or isinstance(rt, OptionalType):
+        hint = "a value that may be None must be checked first: `if x is not None:`"
+    em.fail(node, f"unsupported operand types for {symbol}: {lt} and {rt}", hint=hint)
+
+
+def _int(em: FunctionEmitter, v: Value) -> Value:
+    if v.type == BOOL:
+        return em.op("prim::Int.Scalar", [v], [INT]).output
+    return v
+
+
+def promote(em: FunctionEmitter, a: Value, b: Value) -> Tuple[Value, Value, str]:
+    """Python's numeric promotion: bool -> int, int -> float; `Scalar` stays generic."""
+    ta, tb = a.type, b.type
+    if ta == SCALAR or tb == SCALAR:
+        return a, b, "Scalar"
+    if ta == BOOL:
+        a, ta = _int(em, a), INT
+    if tb == BOOL:
+        b, tb = _int(em, b), INT
+    if ta == FLOAT and tb == INT:
+        b = em.op("prim::Float.Scalar", [b], [FLOAT]).output
+    elif ta == INT and tb == FLOAT:
+        a = em.op("prim::Float.Scalar", [a], [FLOAT]).output
+    return a, b, "float" if FLOAT in (ta, tb) else "int"
+
+
+_RESULT = {"int": INT, "float": FLOAT, "Scalar": SCALAR}
+
+
+def number_binary(em: FunctionEmitter, node: ast.AST, a: Value, b: Value, kind) -> Value:
+    base = BINARY[kind][0]
+    if base is None:
+        _fail_operands(em, node, SYMBOL[kind], a.type, b.type)
+    if base in ("and", "or", "xor") and a.type == BOOL and b.type == BOOL:
+        return em.op(f"prim::{base}.bool", [a, b], [BOOL]).output
+    if base in ("and", "or", "xor", "lshift", "rshift"):
+        a, b = _int(em, a), _int(em, b)
+        if a.type != INT or b.type != INT:
+            _fail_operands(em, node, SYMBOL[kind], a.type, b.type)
+        return em.op(f"prim::{base}.int", [a, b], [INT]).output
+    a, b, overload = promote(em, a, b)
+    result = _RESULT[overload]
+    if base == "truediv":
+        result = FLOAT
+    return em.op(f"prim::{base}.{overload}", [a, b], [result]).output
+
+
+def _tensor_binary(em: FunctionEmitter, node: ast.AST, lv: Value, rv: Value, kind) -> Value:
+    symbol = SYMBOL[kind]
+    if isinstance(lv.type, TensorType):
+        if not (isinstance(rv.type, TensorType) or _is_number(rv.type)):
+            _fail_operands(em, node, symbol, lv.type, rv.type)
+        outs, _ = em.call_op(node, BINARY[kind][1], [lv, rv], what=f"`{symbol}`")
+        return outs[0]
+    if not _is_number(lv.type):
+        _fail_operands(em, node, symbol, lv.type, rv.type)
+    # number <op> tensor
+    if kind is ast.Div:
+        recip, _ = em.call_op(node, "aten::reciprocal", [rv])
+        outs, _ = em.call_op(node, "aten::mul", [recip[0], lv], what="`/`")
+        return outs[0]
+    if kind in REVERSED:
+        name, swap = REVERSED[kind]
+        args = [rv, lv] if swap else [lv, rv]
+        outs, _ = em.call_op(node, name, args, what=f"`{symbol}`")
+        return outs[0]
+    # `//`, `@`, shifts: the number becomes a 0-dim tensor, as Python's `torch.floor_divide(other, self)`.
+    as_tensor = em.op("prim::NumToTensor.Scalar", [lv], [rv.type]).output
+    outs, _ = em.call_op(node, BINARY[kind][1], [as_tensor, rv], what=f"`{symbol}`")
+    return outs[0]
+
+
+def unary(em: FunctionEmitter, node: ast.AST, operand: SugaredValue, op: ast.unaryop) -> SugaredValue:
+    v = operand.as_value(em, node)
+    t = v.type
+    if isinstance(op, ast.UAdd):
+        if isinstance(t, TensorType) or _is_number(t):
+            return SimpleValue(_int(em, v) if t == BOOL else v)
+    elif isinstance(op, ast.USub):
+        if isinstance(t, TensorType):
+            return SimpleValue(em.call_op(node, "aten::neg", [v])[0][0])
+        if _is_number(t):
+            v = _int(em, v)
+            name = {INT: "int", FLOAT: "float", SCALAR: "Scalar"}[v.type]
+            return SimpleValue(em.op(f"prim::neg.{name}", [v], [v.type]).output)
+    elif isinstance(op, ast.Invert):
+        if isinstance(t, TensorType):
+            return SimpleValue(em.call_op(node, "aten::bitwise_not", [v])[0][0])
+        if t in (INT, BOOL):
+            return SimpleValue(em.op("prim::invert.int", [_int(em, v)], [INT]).output)
+    symbol = {ast.UAdd: "+", ast.USub: "-", ast.Invert: "~"}[type(op)]
+    em.fail(node, f"bad operand type for unary {symbol}: {t}")
+
+
+def augmented(em: FunctionEmitter, node: ast.AugAssign, current: SugaredValue, value: SugaredValue, op: ast.operator) -> SugaredValue:
+    """`x <op>= y`: in place for tensors and lists (Python's `__iadd__`), else `x = x <op> y`."""
+    kind = type(op)
+    cur = current.as_value(em, node) if not isinstance(current, TupleSugar) else None
+    if cur is not None and isinstance(cur.type, TensorType) and BINARY[kind][2] is not None:
+        rv = value.as_value(em, node)
+        outs, _ = em.call_op(node, BINARY[kind][2], [cur, rv], what=f"`{SYMBOL[kind]}=`")
+        return SimpleValue(outs[0])
+    if cur is not None and isinstance(cur.type, ListType) and kind is ast.Add:
+        rv = value.as_value(em, node)
+        if rv.type != cur.type:
+            em.fail(node, f"cannot extend a list of type {cur.type} with {rv.type}")
+        em.op("prim::extend.list", [cur, rv], [])
+        return SimpleValue(cur)
+    return binary(em, node, current, value, op)
+
+
+# -- comparisons -----------------------------------------------------------------------------------------
+
+
+def compare(em: FunctionEmitter, node: ast.Compare) -> SugaredValue:
+    """Comparisons, chained as Python does: `a < b < c` is `a < b and b < c`, b evaluated once.
+
+    Every operand is evaluated (comparisons have no side effects worth
+    short-circuiting in script).
+    """
+    left = em.emit_expr(node.left)
+    result: Optional[Cond] = None
+    for i, (op, right_node) in enumerate(zip(node.ops, node.comparators)):
+        right = em.emit_expr(right_node)
+        cond = compare_one(em, node, left, op, right, node.left if i == 0 else node.comparators[i - 1], right_node)
+        if result is None:
+            result = cond
+        else:
+            result = _and_values(em, node, result, cond)
+        left = right
+    assert result is not None
+    return ConditionSugar(result)
+
+
+def _and_values(em: FunctionEmitter, node: ast.AST, a: Cond, b: Cond) -> Cond:
+    if a.static is not None:
+        return b if a.static else a
+    if b.static is not None:
+        return a if b.static else b
+    return Cond(em.op("prim::and.bool", [a.value, b.value], [BOOL]).output)
+
+
+def compare_one(em: FunctionEmitter, node: ast.AST, left: SugaredValue, op: ast.cmpop, right: SugaredValue, left_node: ast.AST, right_node: ast.AST) -> Cond:
+    if isinstance(op, (ast.Is, ast.IsNot)):
+        return _identity(em, node, left, right, left_node, right_node, isinstance(op, ast.IsNot))
+    if isinstance(op, (ast.In, ast.NotIn)):
+        cond = _contains(em, node, right, left)
+        if isinstance(op, ast.NotIn):
+            return cond.negate() if cond.static is not None else Cond(em.op("prim::not", [cond.value], [BOOL]).output)
+        return cond
+    name = COMPARE[type(op)]
+    if name in ("eq", "ne"):
+        for a, b, a_node in ((left, right, left_node), (right, left, right_node)):
+            if b.static_value() is None and not isinstance(a, TupleSugar):
+                return _identity(em, node, a, b, a_node, None, name == "ne")
+    lv, rv = left.as_value(em, node), right.as_value(em, node)
+    return Cond(compare_values(em, node, lv, rv, name))
+
+
+def compare_values(em: FunctionEmitter, node: ast.AST, lv: Value, rv: Value, name: str) -> Value:
+    lt, rt = lv.type, rv.type
+    if isinstance(lt, TensorType) or isinstance(rt, TensorType):
+        if isinstance(lt, TensorType):
+            outs, _ = em.call_op(node, f"aten::{name}", [lv, rv], what=f"`{COMPARE_SYMBOL[name]}`")
+        elif _is_number(lt):
+            outs, _ = em.call_op(node, f"aten::{FLIPPED[name]}", [rv, lv], what=f"`{COMPARE_SYMBOL[name]}`")
+        else:
+            _fail_operands(em, node, COMPARE_SYMBOL[name], lt, rt)
+        return outs[0]
+    if _is_number(lt) and _is_number(rt):
+        a, b, _ = promote(em, lv, rv)
+        return em.op(f"prim::{name}", [a, b], [BOOL]).output
+    if lt == rt or (name in ("eq", "ne") and (lt.is_subtype_of(rt) or rt.is_subtype_of(lt))):
+        if name not in ("eq", "ne") and not (lt == STR or isinstance(lt, (ListType, TupleType))):
+            _fail_operands(em, node, COMPARE_SYMBOL[name], lt, rt)
+        return em.op(f"prim::{name}", [lv, rv], [BOOL]).output
+    if name in ("eq", "ne"):
+        # Values of unrelated types are never equal (Python's default __eq__).
+        return em.const(name == "ne")
+    _fail_operands(em, node, COMPARE_SYMBOL[name], lt, rt)
+
+
+def _identity(em: FunctionEmitter, node: ast.AST, left: SugaredValue, right: SugaredValue, left_node, right_node, negate: bool) -> Cond:
+    for a, b, a_node in ((left, right, left_node), (right, left, right_node)):
+        if b.static_value() is None:
+            name = a_node.id if isinstance(a_node, ast.Name) else None
+            cond = none_cond(em, node, a, name)
+            if negate:
+                if cond.static is not None:
+                    return cond.negate()
+                return Cond(em.op("prim::not", [cond.value], [BOOL]).output, None, cond.false_refs, cond.true_refs)
+            return cond
+    lv, rv = left.as_value(em, node), right.as_value(em, node)
+    return Cond(em.op("prim::isnot" if negate else "prim::is", [lv, rv], [BOOL]).output)
+
+
+def _contains(em: FunctionEmitter, node: ast.AST, container: SugaredValue, item: SugaredValue) -> Cond:
+    if isinstance(container, TupleSugar) or isinstance(getattr(container, "type", None), TupleType):
+        from .stmts import unpack
+
+        n = container.static_len()
+        items = unpack(em, node, container, n or 0)
+        result = Cond(static=False)
+        for other in items:
+            cond = compare_one(em, node, item, ast.Eq(), other, node, node)
+            result = _or_values(em, result, cond)
+        return result
+    cv = container.as_value(em, node)
+    iv = item.as_value(em, node)
+    t = cv.type
+    if isinstance(t, ListType):
+        iv = em.coerce(iv, t.elem, node, f"cannot look for a {iv.type} in a list of {t.elem}")
+        return Cond(em.op("prim::contains.list", [cv, iv], [BOOL]).output)
+    if isinstance(t, DictType):
+        iv = em.coerce(iv, t.key, node, f"cannot look for a {iv.type} key in a dict with {t.key} keys")
+        return Cond(em.op("prim::contains.dict", [cv, iv], [BOOL]).output)
+    if t == STR and iv.type == STR:
+        return Cond(em.op("prim::contains.str", [cv, iv], [BOOL]).output)
+    em.fail(node, f"`in` is not supported for a {iv.type} in a {t}")
+
+
+def _or_values(em: FunctionEmitter, a: Cond, b: Cond) -> Cond:
+    if a.static is not None:
+        return a if a.static else b
+    if b.static is not None:
+        return b if b.static else a
+    return Cond(em.op("prim::or.bool", [a.value, b.value], [BOOL]).output)
+
+
+__all__ = ["binary", "unary", "augmented", "compare", "promote", "number_binary", "compare_values", "NONE", "List"]
