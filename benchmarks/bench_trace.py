@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/bench_trace.py [--threads 1] [--quick]
 
 For each model: trace time, first call of the traced result (in a process
-already warm: kernels and allocator have run the model once), and the
+already warm: kernels and allocator have run the model once; median over
+several fresh objects, eager's first call measured the same way), and the
 steady-state latency (median of many calls, blocks interleaved between the
 engines to cancel drift), all under `torch.no_grad()`. Ratios are
 eager / engine: >= 1.0 means the engine is no slower than eager.
@@ -86,58 +87,74 @@ class Chain(nn.Module):
         return x
 
 
-def _time_once(fn, x):
-    start = time.perf_counter()
-    fn(x)
-    return time.perf_counter() - start
+def _first_call(fn, x):
+    with torch.no_grad():
+        start = time.perf_counter()
+        fn(x)
+        return time.perf_counter() - start
 
 
-def _median_per_call(fn, x, calls):
+def _per_call(fn, x, calls):
     start = time.perf_counter()
     for _ in range(calls):
         fn(x)
     return (time.perf_counter() - start) / calls
 
 
-def bench(name, make, example, calls, blocks):
-    torch.manual_seed(0)
-    warm = make().eval()
-    model = make().eval()
-    model.load_state_dict(warm.state_dict())
-    with torch.no_grad():
-        for _ in range(3):
-            warm(example)  # warm kernels/allocator for this shape in this process
-        eager_first = _time_once(model, example)
-
+def _traced(engine, model, example):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         start = time.perf_counter()
-        kiln = torchkiln.trace(model, example)
-        kiln_trace = time.perf_counter() - start
-        start = time.perf_counter()
-        jit = torch.jit.trace(model, example)
-        jit_trace = time.perf_counter() - start
+        result = engine(model, example)
+        return result, time.perf_counter() - start
+
+
+def bench(name, make, example, calls, blocks, reps):
+    torch.manual_seed(0)
+    state = make().eval().state_dict()
+
+    def fresh():
+        model = make().eval()
+        model.load_state_dict(state)
+        return model
 
     with torch.no_grad():
-        kiln_first = _time_once(kiln, example)
-        jit_first = _time_once(jit, example)
+        warm = fresh()
+        for _ in range(3):
+            warm(example)  # kernels, allocator and caches warm for this shape
+    first = {"eager": [], "torchkiln": [], "torch.jit": []}
+    traced = {"torchkiln": [], "torch.jit": []}
+    for _ in range(reps):
+        model = fresh()
+        first["eager"].append(_first_call(model, example))
+        kiln, seconds = _traced(torchkiln.trace, fresh(), example)
+        traced["torchkiln"].append(seconds)
+        first["torchkiln"].append(_first_call(kiln, example))
+        jit, seconds = _traced(torch.jit.trace, fresh(), example)
+        traced["torch.jit"].append(seconds)
+        first["torch.jit"].append(_first_call(jit, example))
+
+    engines = {"eager": model, "torchkiln": kiln, "torch.jit": jit}
+    samples = {key: [] for key in engines}
+    with torch.no_grad():
         torch.testing.assert_close(kiln(example), model(example))
-        samples = {"eager": [], "torchkiln": [], "torch.jit": []}
-        engines = {"eager": model, "torchkiln": kiln, "torch.jit": jit}
         for fn in engines.values():
-            _median_per_call(fn, example, max(calls // 10, 3))
+            _per_call(fn, example, max(calls // 10, 3))
         for _ in range(blocks):
             for key, fn in engines.items():
-                samples[key].append(_median_per_call(fn, example, calls))
+                samples[key].append(_per_call(fn, example, calls))
     steady = {k: statistics.median(v) for k, v in samples.items()}
+    first_med = {k: statistics.median(v) for k, v in first.items()}
+    trace_med = {k: statistics.median(v) for k, v in traced.items()}
 
     us = 1e6
     print(f"\n{name}")
-    print(f"  trace time       torchkiln {kiln_trace * 1e3:8.1f} ms   torch.jit {jit_trace * 1e3:8.1f} ms"
-          f"   (jit/kiln {jit_trace / kiln_trace:5.2f}x)")  # fmt: skip
-    print(f"  first call       eager {eager_first * us:9.1f} us   torchkiln {kiln_first * us:9.1f} us"
-          f"   torch.jit {jit_first * us:9.1f} us")  # fmt: skip
-    print(f"                   ratio eager/kiln {eager_first / kiln_first:5.2f}   eager/jit {eager_first / jit_first:5.2f}")
+    print(f"  trace time       torchkiln {trace_med['torchkiln'] * 1e3:8.1f} ms   torch.jit {trace_med['torch.jit'] * 1e3:8.1f} ms"
+          f"   (jit/kiln {trace_med['torch.jit'] / trace_med['torchkiln']:5.2f}x)")  # fmt: skip
+    print(f"  first call       eager {first_med['eager'] * us:9.1f} us   torchkiln {first_med['torchkiln'] * us:9.1f} us"
+          f"   torch.jit {first_med['torch.jit'] * us:9.1f} us")  # fmt: skip
+    print(f"                   ratio eager/kiln {first_med['eager'] / first_med['torchkiln']:5.2f}"
+          f"   eager/jit {first_med['eager'] / first_med['torch.jit']:5.2f}")  # fmt: skip
     print(f"  steady (median)  eager {steady['eager'] * us:9.1f} us   torchkiln {steady['torchkiln'] * us:9.1f} us"
           f"   torch.jit {steady['torch.jit'] * us:9.1f} us")  # fmt: skip
     print(f"                   ratio eager/kiln {steady['eager'] / steady['torchkiln']:5.2f}"
@@ -151,10 +168,12 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     scale = 0.2 if args.quick else 1.0
+    reps = 3 if args.quick else 5
     print(f"torch {torch.__version__}, {args.threads} thread(s); ratios are eager/engine (>= 1.0: no slower than eager)")
-    bench("MLP 64-128-128-10, batch 8", MLP, torch.randn(8, 64), int(2000 * scale) or 1, 7)
-    bench("ResNet-18-style CNN, 1x3x64x64", ResNet18, torch.randn(1, 3, 64, 64), int(50 * scale) or 1, 7)
-    bench("chain of 200 elementwise ops, 8 elements", Chain, torch.randn(8), int(500 * scale) or 1, 7)
+    print("first call and trace time: median over fresh objects; the first trace in the process also pays imports")
+    bench("MLP 64-128-128-10, batch 8", MLP, torch.randn(8, 64), int(2000 * scale) or 1, 7, reps)
+    bench("ResNet-18-style CNN, 1x3x64x64", ResNet18, torch.randn(1, 3, 64, 64), int(50 * scale) or 1, 7, reps)
+    bench("chain of 200 elementwise ops, 8 elements", Chain, torch.randn(8), int(500 * scale) or 1, 7, reps)
 
 
 if __name__ == "__main__":

@@ -8,20 +8,19 @@ scripted = jit.script(model)               # compile the Python source
 jit.save(scripted, "m.pt"); m = jit.load("m.pt")
 ```
 
-This module only re-exports (DESIGN §2). The markers `ignore`, `unused`,
-`export`, `Final`, `annotate`, `is_scripting` are torch.jit's own objects, so
-the `torch.jit.*` spellings and these are one and the same to the script
-compiler.
+This module only re-exports (DESIGN §2), plus the thin `save`, `load` and
+`script_if_tracing` wrappers. The markers `ignore`, `unused`, `export`,
+`Final`, `annotate`, `is_scripting` are torch.jit's own objects (see
+`frontend/script/decorators.py`), so the `torch.jit.*` spellings and these
+are one and the same to the script compiler.
 """
 from __future__ import annotations
 
 from typing import Any
 
-import torch
-from torch.jit import Final, annotate, export, ignore, is_scripting, unused
-
 from .api import ScriptFunction, ScriptModule
 from .diagnostics import ArchiveError, CompileError, Error, TracerWarning
+from .frontend.script import Final, annotate, export, fork, ignore, interface, is_scripting, script, unused, wait
 from .frontend.trace import TracingCheckError, is_tracing, trace, trace_module
 from .inference import freeze, optimize_for_inference
 
@@ -57,13 +56,6 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-def script(obj: Any = None, *args: Any, **kwargs: Any) -> Any:
-    """Compile a function, `nn.Module` instance or class (see `frontend/script`)."""
-    from .frontend.script import script as _script
-
-    return _script(obj, *args, **kwargs)
-
-
 def save(obj: Any, path_or_file: Any, _extra_files: Any = None) -> None:
     """Write a `ScriptModule` / `ScriptFunction` archive (see docs/archive.md)."""
     from . import archive
@@ -83,12 +75,6 @@ def load(path_or_file: Any, map_location: Any = None, _extra_files: Any = None) 
     return archive.load(path_or_file, map_location=map_location)
 
 
-def interface(obj: Any) -> Any:
-    """Mark a class as an interface type for the script compiler (as `torch.jit.interface`)."""
-    obj.__torch_script_interface__ = True
-    return obj
-
-
 def script_if_tracing(fn: Any) -> Any:
     """Call `fn` eagerly; while tracing, compile it with `script` so its control flow is kept."""
     import functools
@@ -106,18 +92,6 @@ def script_if_tracing(fn: Any) -> Any:
     wrapper.__original_fn = fn  # type: ignore[attr-defined]
     wrapper.__script_if_tracing_wrapper = True  # type: ignore[attr-defined]
     return wrapper
-
-
-def fork(fn: Any, *args: Any, **kwargs: Any) -> torch.futures.Future:
-    """Run `fn(*args)` and return a completed Future (eager semantics of `torch.jit.fork`)."""
-    future: torch.futures.Future = torch.futures.Future()
-    future.set_result(fn(*args, **kwargs))
-    return future
-
-
-def wait(future: torch.futures.Future) -> Any:
-    """The result of a Future returned by `fork`."""
-    return future.wait()
 
 
 def __getattr__(name: str) -> Any:

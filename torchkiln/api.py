@@ -16,21 +16,30 @@ m.doubled(x)         # any method by name
 Note [Call path]
 ~~~~~~~~~~~~~~~~
 A call binds and checks its arguments against `Function.args` and then calls
-the executor's compiled callable. The common call (positional arguments, the
-right count) costs one `isinstance` per argument; keywords, defaults and
-error messages take the slow path (`_bind_slow`). Executors compile when the
-result is created (`ScriptModule.create`, `ScriptFunction(...)`), so the first
-call runs at full speed. Compiled callables are cached per `Function` and
-executor, so modules sharing a class type (submodules, loads) compile once.
+the executor's compiled callable. The common call (every argument given
+positionally, the right count) costs one shallow `isinstance` per argument;
+keywords, defaults, deep checks of containers and error messages take the
+slow path (`_call_slow`, `_Binder.bind`), as do calls made while a trace is
+recorded. `ScriptModule.__call__` repeats the fast path of `forward` inline
+and skips `nn.Module.__call__` unless a hook is registered. Executors compile
+when the result is created (`ScriptFunction(...)`, `ScriptModule.create`
+with `eager=True`, the default), so the first call runs at full speed;
+`eager=False` (the tracer's submodules) compiles on first call. Compiled
+callables are cached per `Function` and executor.
 """
 from __future__ import annotations
 
 import weakref
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import torch
 import torch.nn as nn
-import torch.nn.modules.module as _nn_module
+from torch.nn.modules.module import (
+    _global_backward_hooks,
+    _global_backward_pre_hooks,
+    _global_forward_hooks,
+    _global_forward_pre_hooks,
+)
 
 from .diagnostics import ArgumentError, Error
 from .ir import types as T
@@ -223,12 +232,15 @@ class _Binder:
 
     __slots__ = ("fn", "args", "checks", "n", "positional")
 
+    # `n` is the argument count the fast path accepts: every argument given
+    # positionally; -1 when keyword-only arguments rule the fast path out.
+
     def __init__(self, fn: Function, skip_self: bool):
         self.fn = fn
         self.args: List[Argument] = fn.args[1:] if skip_self else list(fn.args)
         self.checks = tuple(_python_classes(a.type) or (object,) for a in self.args)
-        self.n = len(self.args)
         self.positional = sum(1 for a in self.args if not a.kwarg_only)
+        self.n = len(self.args) if self.positional == len(self.args) else -1
 
     def check_fast(self, args: tuple) -> bool:
         for value, classes in zip(args, self.checks):
@@ -306,15 +318,25 @@ class ScriptFunction:
         self._kiln_fn = fn
         self._executor = get_executor(executor)
         self._binder = _Binder(fn, skip_self=False)
+        self._n = self._binder.n
+        self._checks = self._binder.checks
         self._call = _compiled(fn, unit, self._executor)
         self.__name__ = fn.name.rsplit(".", 1)[-1]
         self.__qualname__ = self.__name__
 
     def __call__(self, *args, **kwargs):
+        # Note [Call path]
+        if kwargs or _TraceHook.recorder is not None or len(args) != self._n:
+            return self._call_slow(args, kwargs)
+        for value, classes in zip(args, self._checks):
+            if not isinstance(value, classes):
+                return self._call_slow(args, kwargs)
+        return self._call(*args)
+
+    def _call_slow(self, args: tuple, kwargs: Mapping[str, Any]) -> Any:
+        args = self._bind(args, kwargs)
         if _TraceHook.recorder is not None:
-            return _TraceHook.recorder.record_call(self, None, self._kiln_fn, self._bind(args, kwargs))
-        if kwargs or len(args) != self._binder.n or not self._binder.check_fast(args):
-            args = self._binder.bind(args, kwargs)
+            return _TraceHook.recorder.record_call(self, None, self._kiln_fn, args)
         return self._call(*args)
 
     def _bind(self, args: tuple, kwargs: Mapping[str, Any]) -> tuple:
@@ -364,13 +386,15 @@ class ScriptFunction:
 class ScriptMethod:
     """A method of a `ScriptModule`, bound to it: `m.forward`, `m.doubled`."""
 
-    __slots__ = ("_module", "_fn", "_unit", "_binder", "_executor", "_call", "__weakref__")
+    __slots__ = ("_module", "_fn", "_unit", "_binder", "_n", "_checks", "_executor", "_call", "__weakref__")
 
     def __init__(self, module: "ScriptModule", fn: Function, unit: CompilationUnit, executor: Executor, eager: bool):
         self._module = module
         self._fn = fn
         self._unit = unit
         self._binder = _Binder(fn, skip_self=True)
+        self._n = self._binder.n
+        self._checks = self._binder.checks
         self._executor = executor
         self._call = _compiled(fn, unit, executor) if eager else self._compile_then_call
 
@@ -379,11 +403,18 @@ class ScriptMethod:
         return self._call(*args)
 
     def __call__(self, *args, **kwargs):
+        # Note [Call path]; ScriptModule.__call__ repeats this for `forward`.
+        if kwargs or _TraceHook.recorder is not None or len(args) != self._n:
+            return self._call_slow(args, kwargs)
+        for value, classes in zip(args, self._checks):
+            if not isinstance(value, classes):
+                return self._call_slow(args, kwargs)
+        return self._call(self._module, *args)
+
+    def _call_slow(self, args: tuple, kwargs: Mapping[str, Any]) -> Any:
+        args = self._bind(args, kwargs)
         if _TraceHook.recorder is not None:
-            return _TraceHook.recorder.record_call(self, self._module, self._fn, self._bind(args, kwargs))
-        binder = self._binder
-        if kwargs or len(args) != binder.n or not binder.check_fast(args):
-            args = binder.bind(args, kwargs)
+            return _TraceHook.recorder.record_call(self, self._module, self._fn, args)
         return self._call(self._module, *args)
 
     def _bind(self, args: tuple, kwargs: Mapping[str, Any]) -> tuple:
@@ -490,17 +521,23 @@ class ScriptModule(nn.Module):
             or d["_forward_pre_hooks"]
             or d["_backward_hooks"]
             or d["_backward_pre_hooks"]
-            or _nn_module._global_forward_hooks
-            or _nn_module._global_forward_pre_hooks
-            or _nn_module._global_backward_hooks
-            or _nn_module._global_backward_pre_hooks
+            or _global_forward_hooks
+            or _global_forward_pre_hooks
+            or _global_backward_hooks
+            or _global_backward_pre_hooks
         ):
             return nn.Module.__call__(self, *args, **kwargs)
         try:
             forward = d["forward"]
         except KeyError:
             raise Error(f"{self._kiln_type.name} has no method 'forward'") from None
-        return forward(*args, **kwargs)
+        # ScriptMethod.__call__, inlined: this is the hot path (Note [Call path]).
+        if kwargs or _TraceHook.recorder is not None or len(args) != forward._n:
+            return forward._call_slow(args, kwargs)
+        for value, classes in zip(args, forward._checks):
+            if not isinstance(value, classes):
+                return forward._call_slow(args, kwargs)
+        return forward._call(self, *args)
 
     # -- views of the IR ----------------------------------------------------
     def _kiln_method(self, name: str) -> ScriptMethod:

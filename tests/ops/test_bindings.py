@@ -91,11 +91,16 @@ def test_list_results_stay_lists():
     assert isinstance(b.call([_t(5), 2, 0]), list)
 
 
-def test_scalar_overload_keeps_the_op_overload():
-    # torch.add(x, 2) runs aten::add.Tensor on a wrapped number, not aten::add.Scalar.
+def test_scalar_overload_uses_the_public_binding():
+    # torch.add(x, 2) runs aten::add.Tensor on a wrapped number: the same
+    # computation as aten::add.Scalar (Note [Wrapped numbers]).
     b = python_binding(ops.lookup("aten::add.Scalar"))
-    assert b.is_overload and b.expr == "torch.ops.aten.add.Scalar"
-    assert b.source(["x", "y", "a"]) == "torch.ops.aten.add.Scalar(x, y, a)"
+    assert not b.is_overload and b.expr == "torch.add"
+    x = torch.arange(4, dtype=torch.int64)
+    for other in (2, 2.5, True):
+        got = b.call([x, other, 1])
+        want = torch.ops.aten.add.Scalar(x, other, 1)
+        assert got.dtype == want.dtype and torch.equal(got, want)
 
 
 def test_sources_put_kwarg_only_arguments_by_name():

@@ -33,8 +33,11 @@ is used for a node only where it provably runs the node's overload:
    dispatching), it reaches the same ops and gives equal results (or fails
    the same way), and at least one probe was conclusive. Otherwise the
    binding is the OpOverload itself (`torch.ops.aten.add.Scalar`).
-   Consequence: `aten::add.Scalar` keeps the OpOverload, because
-   `torch.add(x, 2)` runs `aten::add.Tensor` on a wrapped number.
+   Note [Wrapped numbers]: `torch.add(x, 2)` runs `aten::add.Tensor` on a
+   wrapped-number tensor, which is how eager PyTorch runs `x + 2`: it is
+   the same computation as `aten::add.Scalar` (same promotion rules, the
+   results are compared too), so reaching `X.Tensor` where the overload
+   reaches `X.Scalar` counts as the same op.
 4. A binding that returns a tuple where the schema returns a list
    (`torch.split`) is marked `to_list`: the executor wraps it in `list(...)`.
 """
@@ -267,7 +270,7 @@ def _verify(op: OpInfo, cand: Binding) -> Optional[bool]:
         if not ref_ops:
             continue  # failed before reaching the dispatcher: tells nothing
         got_ops, got_out, got_exc = _run(lambda: cand.call(make_args()))
-        if got_ops != ref_ops or (ref_exc is None) != (got_exc is None):
+        if _op_names(got_ops) != _op_names(ref_ops) or (ref_exc is None) != (got_exc is None):
             return None
         if ref_exc is None:
             try:
@@ -279,6 +282,11 @@ def _verify(op: OpInfo, cand: Binding) -> Optional[bool]:
             to_list = to_list or needs_list
         conclusive = True
     return to_list if conclusive else None
+
+
+def _op_names(ops: List[Any]) -> List[str]:
+    """Reached ops by name, with `X.Scalar` read as `X.Tensor` (Note [Wrapped numbers])."""
+    return [str(o).replace(".Scalar", ".Tensor") if str(o).endswith(".Scalar") else str(o) for o in ops]
 
 
 def _same_result(ref: Any, got: Any, op: OpInfo) -> Tuple[bool, bool]:

@@ -322,3 +322,27 @@ def _set_grad_enabled(enabled):
 def _tensor(data, dtype, device, requires_grad):
     """`torch.tensor(data, dtype=, device=, requires_grad=)` of a number or (nested) list."""
     return torch.tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+# -- calls back into Python ----------------------------------------------------------------------------
+
+_PYTHON_FUNCTIONS: dict = {}
+
+
+def register_python_function(key: str, fn) -> str:
+    """Make `fn` callable by `prim::PythonOp[name=key]` in this process; returns `key`."""
+    _PYTHON_FUNCTIONS[key] = fn
+    return key
+
+
+@declare_prim("prim::PythonOp(...) -> ...", pure=False, attrs=("name",))
+def _python_op(*args, name):
+    """A call of an `@ignore` Python function: runs in Python only; not saved, no C++ version.
+
+    The C++ runtime and the archive refuse it (the program must be
+    exported without Python calls, as with TorchScript).
+    """
+    fn = _PYTHON_FUNCTIONS.get(name)
+    if fn is None:
+        raise RuntimeError(f"the Python function {name!r} called by this program is not available in this process (@ignore functions are not saved)")
+    return fn(*args)

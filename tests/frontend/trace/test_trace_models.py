@@ -289,3 +289,25 @@ def test_python_level_functions_and_indexing():
     y = torch.randn(3, 4)
     _same(traced(y), f(y))
     assert "aten::layer_norm" in str(traced.graph)
+
+
+def test_python_level_torch_functions_keep_sizes_dynamic():
+    # nn.MultiheadAttention runs F.multi_head_attention_forward, a Python function
+    # full of shape arithmetic (Note [Transparent Python functions]).
+    torch.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True).eval()
+    traced = torchkiln.trace(layer, torch.randn(2, 5, 16))
+    for shape in ((3, 7, 16), (1, 2, 16)):
+        x = torch.randn(*shape)
+        with torch.no_grad():
+            _same(traced(x), layer(x))
+
+
+def test_interpolate_and_unflatten_at_other_sizes():
+    def f(x):
+        y = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        return y.flatten(2).unflatten(2, (x.size(2) * 2, -1))
+
+    traced = torchkiln.trace(f, (torch.randn(1, 2, 3, 3),))
+    x = torch.randn(2, 2, 5, 4)
+    _same(traced(x), f(x))

@@ -13,6 +13,20 @@ from torchkiln.ir.core import CompilationUnit
 from torchkiln.ir.parser import parse_function
 
 
+def _text(graph):
+    """The graph's text without the source-location comments."""
+    return "\n".join(line.split("  # ")[0] for line in str(graph).strip().splitlines())
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(3, 2)
+
+    def forward(self, x):
+        return self.lin(x) + 1
+
+
 def _trace_quietly(*args, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", torchkiln.TracerWarning)
@@ -28,7 +42,7 @@ def test_golden_ir_of_a_small_function():
         return torch.relu(z).view(z.size(0), -1)
 
     traced = torchkiln.trace(f, (torch.ones(2, 3), torch.ones(2, 3)))
-    assert str(traced.graph).strip() == (
+    assert _text(traced.graph) == (
         "graph(%x : Tensor, %y : Tensor):\n"
         "  %2 : int = prim::Constant[value=2]()\n"
         "  %3 : Tensor = aten::mul.Scalar(%x, %2)\n"
@@ -45,16 +59,8 @@ def test_golden_ir_of_a_small_function():
 
 
 def test_golden_ir_of_a_module_reads_parameters_through_getattr():
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.lin = nn.Linear(3, 2)
-
-        def forward(self, x):
-            return self.lin(x) + 1
-
     traced = torchkiln.trace(Net(), torch.ones(1, 3))
-    assert str(traced.graph).strip() == (
+    assert _text(traced.graph) == (
         "graph(%self : __torch__.Net, %x : Tensor):\n"
         '  %2 : __torch__.Linear = prim::GetAttr[name="lin"](%self)\n'
         '  %3 : Tensor = prim::GetAttr[name="weight"](%2)\n'
@@ -90,13 +96,15 @@ def test_size_arithmetic_stays_symbolic():
     assert a.shape == (16, 3) and b.shape == (5,)
 
 
-def test_shape_attribute_and_len_are_recorded():
+def test_shape_attribute_is_recorded_and_len_warns():
     def f(x):
         b, c = x.shape
-        return x.view(len(x), c, 1).expand(b, c, 2)
+        return x.view(b, c, 1).expand(b, c, 2)
 
     traced = torchkiln.trace(f, (torch.ones(2, 3),))
     assert traced(torch.ones(5, 3)).shape == (5, 3, 2)
+    with pytest.warns(torchkiln.TracerWarning, match="len"):
+        torchkiln.trace(lambda x: x.view(len(x), -1), (torch.ones(2, 3),))
 
 
 # -- conversions to Python values ---------------------------------------------------
@@ -151,13 +159,14 @@ def test_check_inputs_catch_data_dependent_control_flow():
     assert issubclass(TracingCheckError, torchkiln.Error)
 
 
-def test_nondeterministic_ops_skip_the_comparison_with_a_warning():
+def test_nondeterministic_ops_turn_a_mismatch_into_a_warning():
     def f(x):
         return x + torch.rand_like(x)
 
     with pytest.warns(torchkiln.TracerWarning, match="nondeterministic"):
         traced = torchkiln.trace(f, (torch.ones(2),))
     assert traced(torch.ones(2)).shape == (2,)
+    assert "aten::rand_like" in str(traced.graph)
 
 
 # -- calls of compiled code ------------------------------------------------------------
@@ -207,7 +216,8 @@ def _script_module():
     text = """\
 def forward(self : __torch__.Decision, x : Tensor) -> Tensor
 graph(%self : __torch__.Decision, %x : Tensor):
-  %s : Tensor = aten::sum(%x)
+  %none : NoneType = prim::Constant[value=None]()
+  %s : Tensor = aten::sum(%x, %none)
   %z : int = prim::Constant[value=0]()
   %g : Tensor = aten::gt.Scalar(%s, %z)
   %c : bool = prim::Bool.Tensor(%g)
@@ -254,3 +264,32 @@ def test_is_tracing():
 
     torchkiln.trace(f, (torch.ones(1),), check_trace=False)
     assert seen == [True] and not torchkiln.is_tracing()
+
+
+@torchkiln.script_if_tracing
+def _clamp_positive(x):
+    if bool(x.sum() > 0):
+        return x
+    return -x
+
+
+def test_script_if_tracing_keeps_control_flow():
+    def f(x):
+        return _clamp_positive(x) * 2
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", torchkiln.TracerWarning)
+        traced = torchkiln.trace(f, (torch.ones(3),))
+    assert torch.equal(traced(-torch.ones(3)), torch.full((3,), 2.0))
+    assert torch.equal(_clamp_positive(-torch.ones(3)), torch.ones(3))
+
+
+def test_traced_function_called_from_script():
+    traced = torchkiln.trace(lambda x, y: 2 * x + y, (torch.rand(3), torch.rand(3)))
+
+    @torchkiln.script
+    def bar(x):
+        return traced(x, x)
+
+    x = torch.tensor([1.0, 2.0, 3.0])
+    assert torch.equal(bar(x), 3 * x)

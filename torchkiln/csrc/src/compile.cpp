@@ -11,7 +11,6 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/core/function_schema.h>
 #include <nlohmann/json.hpp>
-#include <torch/csrc/jit/frontend/function_schema_parser.h>
 
 #include <algorithm>
 #include <mutex>
@@ -25,16 +24,93 @@ namespace torchkiln::detail {
 
 namespace {
 
+// What checking a node needs from an op's schema.
+struct Signature {
+  std::vector<std::string> names;
+  std::vector<TypePtr> args;
+  std::vector<std::optional<c10::IValue>> defaults;
+  bool vararg = false;  // `...` after the arguments
+  std::vector<TypePtr> returns;
+  bool varret = false;  // `-> ...`
+};
+
+Signature signature_of(const c10::FunctionSchema& s) {
+  Signature sig;
+  for (const c10::Argument& a : s.arguments()) {
+    sig.names.push_back(a.name());
+    sig.args.push_back(a.type());
+    sig.defaults.push_back(a.default_value());
+  }
+  sig.vararg = s.is_vararg();
+  for (const c10::Argument& r : s.returns()) sig.returns.push_back(r.type());
+  sig.varret = s.is_varret();
+  return sig;
+}
+
+// Items of a comma-separated list, split at depth 0.
+std::vector<std::string> split_top(const std::string& text) {
+  std::vector<std::string> items;
+  int depth = 0;
+  std::string cur;
+  for (char c : text) {
+    if (c == '(' || c == '[') ++depth;
+    if (c == ')' || c == ']') --depth;
+    if (c == ',' && depth == 0) {
+      items.push_back(cur);
+      cur.clear();
+      continue;
+    }
+    cur += c;
+  }
+  if (!cur.empty()) items.push_back(cur);
+  for (auto& item : items) {
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+  }
+  return items;
+}
+
+// A prim schema of the table: `prim::name.overload(T a, U b, ...) -> R`.
+// (c10's parser cannot read these: `and`, `or`, `not`, `is` are keywords to it.)
+Signature parse_prim_schema(const std::string& text) {
+  Signature sig;
+  size_t open = text.find('('), arrow = text.rfind(" -> ");
+  size_t close = text.rfind(')', arrow);
+  auto bad = [&] { return Error("bad prim schema in the C++ table: " + text); };
+  if (open == std::string::npos || arrow == std::string::npos || close == std::string::npos) throw bad();
+  for (const std::string& item : split_top(text.substr(open + 1, close - open - 1))) {
+    if (item == "...") {
+      sig.vararg = true;
+      continue;
+    }
+    if (item == "*") continue;
+    size_t space = item.rfind(' ');
+    if (space == std::string::npos) throw bad();
+    sig.names.push_back(item.substr(space + 1));
+    sig.args.push_back(parse_schema_type(item.substr(0, space), text));
+    sig.defaults.emplace_back();
+  }
+  std::string rets = text.substr(arrow + 4);
+  if (rets == "...") {
+    sig.varret = true;
+  } else if (rets.front() == '(' && rets.back() == ')' && split_top(rets.substr(1, rets.size() - 2)).size() != 1) {
+    for (const std::string& item : split_top(rets.substr(1, rets.size() - 2)))
+      sig.returns.push_back(parse_schema_type(item.substr(0, item.find(' ')), text));
+  } else {
+    sig.returns.push_back(parse_schema_type(rets, text));
+  }
+  return sig;
+}
+
 struct PrimEntry {
   PrimDef def;
-  c10::FunctionSchema schema;
+  Signature signature;
 };
 
 const std::unordered_map<std::string, PrimEntry>& prim_entries() {
   static const auto* entries = [] {
     auto* map = new std::unordered_map<std::string, PrimEntry>();
-    for (const PrimDef& def : prim_table())
-      map->emplace(schema_name(def.schema), PrimEntry{def, torch::jit::parseSchema(def.schema)});
+    for (const PrimDef& def : prim_table()) map->emplace(schema_name(def.schema), PrimEntry{def, parse_prim_schema(def.schema)});
     return map;
   }();
   return *entries;
@@ -489,29 +565,26 @@ class Compiler {
     out.push_back(in);
   }
 
-  void check_schema(const IrNode& n, const c10::FunctionSchema& s, bool fill_defaults, Instr& in) {
-    const auto& args = s.arguments();
-    if (n.inputs.size() > args.size() && !s.is_vararg())
-      fail(n.where, ": ", n.kind, " takes ", args.size(), " inputs but the node has ", n.inputs.size());
-    size_t checked = std::min(n.inputs.size(), args.size());
+  void check_schema(const IrNode& n, const Signature& s, bool fill_defaults, Instr& in) {
+    if (n.inputs.size() > s.args.size() && !s.vararg)
+      fail(n.where, ": ", n.kind, " takes ", s.args.size(), " inputs but the node has ", n.inputs.size());
+    size_t checked = std::min(n.inputs.size(), s.args.size());
     for (size_t i = 0; i < checked; ++i)
-      if (!accepts(args[i].type(), type(n.inputs[i])))
-        fail(n.where, ": ", n.kind, ": argument '", args[i].name(), "' is ", type_text(type(n.inputs[i])), " where the schema wants ",
-             args[i].type()->str());
-    for (size_t i = n.inputs.size(); i < args.size(); ++i) {
-      if (!fill_defaults || !args[i].default_value())
-        fail(n.where, ": ", n.kind, ": missing input for argument '", args[i].name(), "'");
-      push_constant_operand(*args[i].default_value(), false);
+      if (!accepts(s.args[i], type(n.inputs[i])))
+        fail(n.where, ": ", n.kind, ": argument '", s.names[i], "' is ", type_text(type(n.inputs[i])), " where the schema wants ",
+             type_text(s.args[i]));
+    for (size_t i = n.inputs.size(); i < s.args.size(); ++i) {
+      if (!fill_defaults || !s.defaults[i]) fail(n.where, ": ", n.kind, ": missing input for argument '", s.names[i], "'");
+      push_constant_operand(*s.defaults[i], false);
       ++in.n_in;
     }
-    const auto& rets = s.returns();
-    if (!s.is_varret() && rets.size() != n.outputs.size())
-      fail(n.where, ": ", n.kind, " has ", rets.size(), " outputs but the node has ", n.outputs.size());
-    if (!s.is_varret())
-      for (size_t i = 0; i < rets.size(); ++i)
-        if (!compatible(rets[i].type(), type(n.outputs[i])))
-          fail(n.where, ": ", n.kind, ": output ", i, " is declared ", type_text(type(n.outputs[i])), " but the op returns ",
-               rets[i].type()->str());
+    if (s.varret) return;
+    if (s.returns.size() != n.outputs.size())
+      fail(n.where, ": ", n.kind, " has ", s.returns.size(), " outputs but the node has ", n.outputs.size());
+    for (size_t i = 0; i < s.returns.size(); ++i)
+      if (!compatible(s.returns[i], type(n.outputs[i])))
+        fail(n.where, ": ", n.kind, ": output ", i, " is declared ", type_text(type(n.outputs[i])), " but the op returns ",
+             type_text(s.returns[i]));
   }
 
   void emit_aten(const IrNode& n, std::vector<Instr>& out) {
@@ -522,7 +595,7 @@ class Compiler {
     auto handle = c10::Dispatcher::singleton().findSchema({name, overload});
     if (!handle) fail(n.where, ": unknown op '", n.kind, "'");
     Instr in = make(OpCode::Aten, n);
-    check_schema(n, handle->schema(), /*fill_defaults=*/true, in);
+    check_schema(n, signature_of(handle->schema()), /*fill_defaults=*/true, in);
     in.arg = uint32_t(code_.aten.size());
     code_.aten.push_back(*handle);
     out.push_back(in);
@@ -534,7 +607,7 @@ class Compiler {
     if (it == entries.end()) fail(n.where, ": unknown op '", n.kind, "'");
     if (it->second.def.factory == nullptr) fail(n.where, ": ", n.kind, " cannot appear here");
     Instr in = make(OpCode::Prim, n);
-    check_schema(n, it->second.schema, /*fill_defaults=*/false, in);
+    check_schema(n, it->second.signature, /*fill_defaults=*/false, in);
     std::vector<TypePtr> ins, outs;
     for (uint32_t v : n.inputs) ins.push_back(type(v));
     for (uint32_t v : n.outputs) outs.push_back(type(v));

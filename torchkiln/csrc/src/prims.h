@@ -26,6 +26,7 @@
 namespace torchkiln::detail {
 
 using Stack = std::vector<c10::IValue>;
+using TypePtr = c10::TypePtr;
 using Operation = std::function<void(Stack&)>;
 
 // A node as a prim factory sees it while the archive loads.

@@ -121,6 +121,12 @@ Operation raise_exception(const PrimNode& node) {
   return [cls](Stack& s) { raise_python(cls, pop(s).toStringRef()); };
 }
 
+// An @ignore'd Python function: the archive writer refuses it, so a node
+// here means a hand-made or hostile archive.
+Operation python_op(const PrimNode& node) {
+  node.error("calls a Python function, which the C++ runtime cannot run (export the program without @ignore calls)");
+}
+
 void uninitialized(Stack& s) { s.emplace_back(); }
 void unchecked_cast(Stack&) {}
 
@@ -293,6 +299,7 @@ void add_core_prims(std::vector<PrimDef>& t) {
                         {"prim::DictConstruct(...) -> Any", dict_construct},
                         {"prim::RaiseException(str msg) -> ()", raise_exception},
                         {"prim::Uninitialized() -> Any", plain<uninitialized>},
+                        {"prim::PythonOp(...) -> ...", python_op},
                         {"prim::unchecked_cast(Any x) -> Any", plain<unchecked_cast>},
                         {"prim::Print(...) -> ()", print},
                         {"prim::wait(Future(t) self) -> t", plain<wait>},

@@ -1,201 +1,466 @@
-// Python's str() and repr() of runtime values.
-#include <ATen/core/Dict.h>
-#include <ATen/core/Formatting.h>
+// The str ops of torchkiln/ops/lang.py: operators, indexing and methods.
+//
+// Strings are UTF-8 and index by code point, as Python's. Case mapping and
+// character classes (lower(), isalpha(), ...) know ASCII only: other
+// characters are left as they are and count as letters.
 #include <ATen/core/List.h>
-#include <ATen/core/class_type.h>
 
-#include <charconv>
-#include <cmath>
-#include <sstream>
+#include <algorithm>
 
 #include "error.h"
+#include "lang.h"
 #include "prims.h"
-#include "types.h"
 
 namespace torchkiln::detail {
 
+// Byte offsets of each code point of a UTF-8 string, plus the end. A byte
+// that does not start a valid sequence counts as one code point.
+std::vector<size_t> code_points(const std::string& s) {
+  std::vector<size_t> at;
+  at.reserve(s.size() + 1);
+  size_t i = 0;
+  while (i < s.size()) {
+    at.push_back(i);
+    unsigned char c = s[i];
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
+    if (i + n > s.size()) n = 1;
+    for (size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) n = 1;
+    i += n;
+  }
+  at.push_back(s.size());
+  return at;
+}
+
+bool is_ascii(const std::string& s) {
+  for (unsigned char c : s)
+    if (c >= 0x80) return false;
+  return true;
+}
+
+int64_t cp_length(const std::string& s) { return is_ascii(s) ? int64_t(s.size()) : int64_t(code_points(s).size() - 1); }
+
+// Code point index of byte offset `byte` (a code point boundary).
+static int64_t cp_index(const std::string& s, size_t byte) {
+  if (is_ascii(s)) return int64_t(byte);
+  auto at = code_points(s);
+  return int64_t(std::lower_bound(at.begin(), at.end(), byte) - at.begin());
+}
+
+std::vector<std::string> split_chars(const std::string& s) {
+  auto at = code_points(s);
+  std::vector<std::string> out;
+  for (size_t i = 0; i + 1 < at.size(); ++i) out.push_back(s.substr(at[i], at[i + 1] - at[i]));
+  return out;
+}
+
+static uint32_t decode_cp(const std::string& c) {
+  unsigned char b0 = c[0];
+  if (c.size() == 1) return b0;
+  uint32_t cp = c.size() == 2 ? (b0 & 0x1F) : c.size() == 3 ? (b0 & 0x0F) : (b0 & 0x07);
+  for (size_t i = 1; i < c.size(); ++i) cp = (cp << 6) | (static_cast<unsigned char>(c[i]) & 0x3F);
+  return cp;
+}
+
+std::string encode_cp(uint32_t cp) {
+  std::string out;
+  if (cp < 0x80) {
+    out += char(cp);
+  } else if (cp < 0x800) {
+    out += char(0xC0 | (cp >> 6));
+    out += char(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += char(0xE0 | (cp >> 12));
+    out += char(0x80 | ((cp >> 6) & 0x3F));
+    out += char(0x80 | (cp & 0x3F));
+  } else {
+    out += char(0xF0 | (cp >> 18));
+    out += char(0x80 | ((cp >> 12) & 0x3F));
+    out += char(0x80 | ((cp >> 6) & 0x3F));
+    out += char(0x80 | (cp & 0x3F));
+  }
+  return out;
+}
+
+std::string repeat(const std::string& s, int64_t n) {
+  std::string out;
+  if (n <= 0 || s.empty()) return out;
+  int64_t total;
+  if (__builtin_mul_overflow(int64_t(s.size()), n, &total)) raise_python("MemoryError", "string too long");
+  out.reserve(size_t(total));
+  for (int64_t i = 0; i < n; ++i) out += s;
+  return out;
+}
+
+// Pads `s` to `width` code points with `fill`: align '<', '>', '^'.
+std::string pad(const std::string& s, int64_t width, const std::string& fill, char align) {
+  int64_t n = width - cp_length(s);
+  if (n <= 0) return s;
+  int64_t left = align == '>' ? n : align == '^' ? n / 2 : 0;
+  return repeat(fill, left) + s + repeat(fill, n - left);
+}
+
 namespace {
 
-// repr(float), CPython's 'r' format: the shortest digits that round-trip,
-// fixed notation for exponents in [-4, 16), else d.ddde+XX.
-std::string float_repr(double x) {
-  if (std::isnan(x)) return "nan";
-  if (std::isinf(x)) return x > 0 ? "inf" : "-inf";
-  char buf[64];
-  auto res = std::to_chars(buf, buf + sizeof(buf), x, std::chars_format::scientific);
-  std::string sci(buf, res.ptr);
-  std::string sign;
-  if (sci[0] == '-') sign = "-", sci.erase(0, 1);
-  size_t e = sci.find('e');
-  std::string mant = sci.substr(0, e);
-  int exp10 = std::stoi(sci.substr(e + 1));
-  std::string digits;
-  for (char c : mant)
-    if (c != '.') digits += c;
-  int decpt = exp10 + 1;  // digits[0] sits just before this position
-  int n = int(digits.size());
-  if (decpt > -4 && decpt <= 16) {
-    if (decpt <= 0) return sign + "0." + std::string(size_t(-decpt), '0') + digits;
-    if (decpt >= n) return sign + digits + std::string(size_t(decpt - n), '0') + ".0";
-    return sign + digits.substr(0, decpt) + "." + digits.substr(decpt);
-  }
-  std::string out = sign + digits.substr(0, 1);
-  if (n > 1) out += "." + digits.substr(1);
-  int ex = decpt - 1;
-  char exp_buf[16];
-  std::snprintf(exp_buf, sizeof(exp_buf), "e%c%02d", ex < 0 ? '-' : '+', std::abs(ex));
-  return out + exp_buf;
+using torch::jit::pop;
+using torch::jit::push;
+
+bool py_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1C && c <= 0x1F); }
+bool ascii_lower(unsigned char c) { return c >= 'a' && c <= 'z'; }
+bool ascii_upper(unsigned char c) { return c >= 'A' && c <= 'Z'; }
+bool letter(unsigned char c) { return ascii_lower(c) || ascii_upper(c) || c >= 0x80; }
+bool digit(unsigned char c) { return c >= '0' && c <= '9'; }
+
+// -------------------------------------------------------------- str ops
+
+void add_str(Stack& s) {
+  std::string b = pop(s).toStringRef();
+  push(s, pop(s).toStringRef() + b);
+}
+void mul_str(Stack& s) {
+  int64_t n = pop(s).toInt();
+  push(s, repeat(pop(s).toStringRef(), n));
+}
+void len_str(Stack& s) { push(s, cp_length(pop(s).toStringRef())); }
+void getitem_str(Stack& s) {
+  int64_t i = pop(s).toInt();
+  c10::IValue sv = pop(s);
+  const std::string& str = sv.toStringRef();
+  if (is_ascii(str)) return push(s, std::string(1, str[normalize_index(i, int64_t(str.size()), "string index out of range")]));
+  auto at = code_points(str);
+  int64_t k = normalize_index(i, int64_t(at.size() - 1), "string index out of range");
+  push(s, str.substr(at[k], at[k + 1] - at[k]));
+}
+void contains_str(Stack& s) {
+  std::string sub = pop(s).toStringRef();
+  push(s, pop(s).toStringRef().find(sub) != std::string::npos);
+}
+void list_str(Stack& s) {
+  c10::List<std::string> out;
+  for (auto& c : split_chars(pop(s).toStringRef())) out.push_back(std::move(c));
+  push(s, std::move(out));
+}
+void ord(Stack& s) {
+  std::string c = pop(s).toStringRef();
+  auto chars = split_chars(c);
+  if (chars.size() != 1)
+    raise_python("TypeError", cat("ord() expected a character, but string of length ", chars.size(), " found"));
+  push(s, int64_t(decode_cp(chars[0])));
+}
+void chr(Stack& s) {
+  int64_t i = pop(s).toInt();
+  if (i < 0 || i > 0x10FFFF) raise_python("ValueError", "chr() arg not in range(0x110000)");
+  push(s, encode_cp(uint32_t(i)));
+}
+void slice_str(Stack& s) {
+  c10::IValue step = pop(s), stop = pop(s), start = pop(s);
+  std::string str = pop(s).toStringRef();
+  auto chars = split_chars(str);
+  SliceRange r = slice_range(int64_t(chars.size()), start, stop, step);
+  std::string out;
+  for (int64_t k = 0; k < r.length; ++k) out += chars[size_t(r.start + k * r.step)];
+  push(s, std::move(out));
 }
 
-std::string string_repr(const std::string& s) {
-  bool has_single = s.find('\'') != std::string::npos, has_double = s.find('"') != std::string::npos;
-  char quote = has_single && !has_double ? '"' : '\'';
-  std::string out(1, quote);
-  for (unsigned char c : s) {
-    switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c == quote) {
-          out += '\\';
-          out += char(c);
-        } else if (c < 0x20 || c == 0x7F) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\x%02x", c);
-          out += buf;
-        } else {
-          out += char(c);
-        }
+// -------------------------------------------------------------- methods
+
+template <char (*F)(char)>
+void map_chars(Stack& s) {
+  std::string str = pop(s).toStringRef();
+  for (char& c : str) c = F(c);
+  push(s, std::move(str));
+}
+char to_lower(char c) { return ascii_upper(c) ? char(c + 32) : c; }
+char to_upper(char c) { return ascii_lower(c) ? char(c - 32) : c; }
+char swap_case(char c) { return ascii_upper(c) ? char(c + 32) : ascii_lower(c) ? char(c - 32) : c; }
+void capitalize(Stack& s) {
+  std::string str = pop(s).toStringRef();
+  for (size_t i = 0; i < str.size(); ++i) str[i] = i == 0 ? to_upper(str[i]) : to_lower(str[i]);
+  push(s, std::move(str));
+}
+void title(Stack& s) {
+  std::string str = pop(s).toStringRef();
+  bool prev_cased = false;
+  for (char& c : str) {
+    bool cased = ascii_lower(c) || ascii_upper(c);
+    c = cased ? (prev_cased ? to_lower(c) : to_upper(c)) : c;
+    prev_cased = cased;
+  }
+  push(s, std::move(str));
+}
+template <bool (*F)(unsigned char)>
+void all_chars(Stack& s) {
+  std::string str = pop(s).toStringRef();
+  bool ok = !str.empty();
+  for (unsigned char c : str) ok = ok && F(c);
+  push(s, ok);
+}
+bool alnum(unsigned char c) { return letter(c) || digit(c); }
+template <bool Lower>
+void is_case(Stack& s) {
+  std::string str = pop(s).toStringRef();
+  bool cased = false, ok = true;
+  for (unsigned char c : str) {
+    if (ascii_lower(c) || ascii_upper(c)) cased = true;
+    if (Lower ? ascii_upper(c) : ascii_lower(c)) ok = false;
+  }
+  push(s, cased && ok);
+}
+void isidentifier(Stack& s) {
+  std::string str = pop(s).toStringRef();
+  bool ok = !str.empty() && (letter(str[0]) || str[0] == '_');
+  for (unsigned char c : str) ok = ok && (alnum(c) || c == '_');
+  push(s, ok);
+}
+
+// strip/lstrip/rstrip: chars None means whitespace.
+template <bool Left, bool Right>
+void strip(Stack& s) {
+  c10::IValue chars_v = pop(s);
+  std::string str = pop(s).toStringRef();
+  auto chars = split_chars(str);
+  std::vector<std::string> set;
+  if (!chars_v.isNone()) set = split_chars(chars_v.toStringRef());
+  auto drop = [&](const std::string& c) {
+    if (chars_v.isNone()) return c.size() == 1 && py_space(c[0]);
+    return std::find(set.begin(), set.end(), c) != set.end();
+  };
+  size_t b = 0, e = chars.size();
+  if (Left)
+    while (b < e && drop(chars[b])) ++b;
+  if (Right)
+    while (e > b && drop(chars[e - 1])) --e;
+  std::string out;
+  for (size_t i = b; i < e; ++i) out += chars[i];
+  push(s, std::move(out));
+}
+
+std::vector<std::string> split_ws(const std::string& str, int64_t maxsplit, bool from_right) {
+  std::vector<std::string> parts;
+  if (!from_right) {
+    size_t i = 0, n = str.size();
+    while (true) {
+      while (i < n && py_space(str[i])) ++i;
+      if (i >= n) break;
+      if (maxsplit >= 0 && int64_t(parts.size()) == maxsplit) {
+        size_t e = n;
+        while (e > i && py_space(str[e - 1])) --e;
+        parts.push_back(str.substr(i, e - i));
+        break;
+      }
+      size_t j = i;
+      while (j < n && !py_space(str[j])) ++j;
+      parts.push_back(str.substr(i, j - i));
+      i = j;
+    }
+    return parts;
+  }
+  size_t e = str.size();
+  while (true) {
+    while (e > 0 && py_space(str[e - 1])) --e;
+    if (e == 0) break;
+    if (maxsplit >= 0 && int64_t(parts.size()) == maxsplit) {
+      size_t b = 0;
+      while (b < e && py_space(str[b])) ++b;
+      parts.push_back(str.substr(b, e - b));
+      break;
+    }
+    size_t b = e;
+    while (b > 0 && !py_space(str[b - 1])) --b;
+    parts.push_back(str.substr(b, e - b));
+    e = b;
+  }
+  std::reverse(parts.begin(), parts.end());
+  return parts;
+}
+
+template <bool FromRight>
+void split(Stack& s) {
+  int64_t maxsplit = pop(s).toInt();
+  c10::IValue sep_v = pop(s);
+  std::string str = pop(s).toStringRef();
+  std::vector<std::string> parts;
+  if (sep_v.isNone()) {
+    parts = split_ws(str, maxsplit, FromRight);
+  } else {
+    const std::string& sep = sep_v.toStringRef();
+    if (sep.empty()) raise_python("ValueError", "empty separator");
+    if (!FromRight) {
+      size_t start = 0;
+      while (maxsplit < 0 || int64_t(parts.size()) < maxsplit) {
+        size_t at = str.find(sep, start);
+        if (at == std::string::npos) break;
+        parts.push_back(str.substr(start, at - start));
+        start = at + sep.size();
+      }
+      parts.push_back(str.substr(start));
+    } else {
+      size_t end = str.size();
+      while (maxsplit < 0 || int64_t(parts.size()) < maxsplit) {
+        if (end < sep.size()) break;
+        size_t at = str.rfind(sep, end - sep.size());
+        if (at == std::string::npos) break;
+        parts.push_back(str.substr(at + sep.size(), end - at - sep.size()));
+        end = at;
+      }
+      parts.push_back(str.substr(0, end));
+      std::reverse(parts.begin(), parts.end());
     }
   }
-  return out + quote;
+  push(s, c10::List<std::string>(parts));
 }
 
-const char* layout_name(int64_t v) {
-  switch (c10::Layout(v)) {
-    case c10::kStrided: return "torch.strided";
-    case c10::kSparse: return "torch.sparse_coo";
-    case c10::kSparseCsr: return "torch.sparse_csr";
-    case c10::kSparseCsc: return "torch.sparse_csc";
-    case c10::kSparseBsr: return "torch.sparse_bsr";
-    case c10::kSparseBsc: return "torch.sparse_bsc";
-    case c10::kMkldnn: return "torch._mkldnn";
-    case c10::kJagged: return "torch.jagged";
-    default: return "torch.layout";
-  }
-}
-
-const char* memory_format_name(int64_t v) {
-  switch (c10::MemoryFormat(v)) {
-    case c10::MemoryFormat::Contiguous: return "torch.contiguous_format";
-    case c10::MemoryFormat::ChannelsLast: return "torch.channels_last";
-    case c10::MemoryFormat::ChannelsLast3d: return "torch.channels_last_3d";
-    case c10::MemoryFormat::Preserve: return "torch.preserve_format";
-    default: return "torch.memory_format";
-  }
-}
-
-// The static type of element `i` of a container typed `t` (null if unknown).
-TypePtr contained(const TypePtr& t, size_t i) {
-  if (t == nullptr) return nullptr;
-  if (auto opt = t->cast<c10::OptionalType>()) return contained(opt->getElementType(), i);
-  auto inner = t->containedTypes();
-  if (t->kind() == c10::TypeKind::ListType || t->kind() == c10::TypeKind::FutureType) return inner.empty() ? nullptr : inner[0];
-  return i < inner.size() ? inner[i] : nullptr;
-}
-
-TypePtr unwrap_optional(const TypePtr& t) {
-  if (t == nullptr) return nullptr;
-  if (auto opt = t->cast<c10::OptionalType>()) return opt->getElementType();
-  return t;
-}
-
-std::string repr(const c10::IValue& v, const TypePtr& type, bool top_str, int depth);
-
-std::string repr_items(const c10::IValue& v, const TypePtr& type, int depth) {
-  if (depth > 100) return "...";
-  if (v.isList()) {
-    std::string out = "[";
-    auto list = v.toList();
-    for (size_t i = 0; i < list.size(); ++i) out += (i ? ", " : "") + repr(list.get(i), contained(type, 0), false, depth + 1);
-    return out + "]";
-  }
-  if (v.isTuple()) {
-    const auto& tuple = v.toTupleRef();
-    const auto& items = tuple.elements();
-    auto tt = tuple.type();
-    std::string out;
-    if (tt->schema() != nullptr && tt->name()) {
-      out = tt->name()->name() + "(";
-      for (size_t i = 0; i < items.size(); ++i)
-        out += (i ? ", " : "") + std::string((*tt->names())[i]) + "=" + repr(items[i], tt->elements()[i], false, depth + 1);
-      return out + ")";
+void splitlines(Stack& s) {
+  std::string str = pop(s).toStringRef();
+  std::vector<std::string> parts;
+  auto chars = split_chars(str);
+  std::string cur;
+  for (size_t i = 0; i < chars.size(); ++i) {
+    const std::string& c = chars[i];
+    bool brk = c == "\n" || c == "\r" || c == "\v" || c == "\f" || c == "\x1c" || c == "\x1d" || c == "\x1e" ||
+               c == "\xc2\x85" || c == "\xe2\x80\xa8" || c == "\xe2\x80\xa9";
+    if (!brk) {
+      cur += c;
+      continue;
     }
-    out = "(";
-    for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + repr(items[i], contained(type, i), false, depth + 1);
-    return out + (items.size() == 1 ? ",)" : ")");
+    if (c == "\r" && i + 1 < chars.size() && chars[i + 1] == "\n") ++i;
+    parts.push_back(std::move(cur));
+    cur.clear();
   }
-  std::string out = "{";
-  bool first = true;
-  for (const auto& entry : v.toGenericDict()) {
-    out += (first ? "" : ", ") + repr(entry.key(), contained(type, 0), false, depth + 1) + ": " +
-           repr(entry.value(), contained(type, 1), false, depth + 1);
-    first = false;
-  }
-  return out + "}";
+  if (!cur.empty()) parts.push_back(std::move(cur));
+  push(s, c10::List<std::string>(parts));
 }
 
-std::string repr(const c10::IValue& v, const TypePtr& static_type, bool top_str, int depth) {
-  TypePtr type = unwrap_optional(static_type);
-  if (v.isNone()) return "None";
-  if (v.isBool()) return v.toBool() ? "True" : "False";
-  if (v.isInt()) {
-    if (type != nullptr) {
-      if (type->kind() == c10::TypeKind::ScalarTypeType) return "torch." + dtype_name(c10::ScalarType(v.toInt()));
-      if (type->kind() == c10::TypeKind::LayoutType) return layout_name(v.toInt());
-      if (type->kind() == c10::TypeKind::MemoryFormatType) return memory_format_name(v.toInt());
+void join(Stack& s) {
+  auto items = pop(s).toListRef();
+  std::string sep = pop(s).toStringRef();
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += sep;
+    out += items[i].toStringRef();
+  }
+  push(s, std::move(out));
+}
+
+void startswith(Stack& s) {
+  std::string p = pop(s).toStringRef();
+  push(s, pop(s).toStringRef().rfind(p, 0) == 0);
+}
+void endswith(Stack& s) {
+  std::string p = pop(s).toStringRef();
+  std::string str = pop(s).toStringRef();
+  push(s, str.size() >= p.size() && str.compare(str.size() - p.size(), p.size(), p) == 0);
+}
+template <bool Reverse, bool Raise>
+void find(Stack& s) {
+  std::string sub = pop(s).toStringRef();
+  std::string str = pop(s).toStringRef();
+  size_t at = Reverse ? str.rfind(sub) : str.find(sub);
+  if (at == std::string::npos) {
+    if (Raise) raise_python("ValueError", "substring not found");
+    return push(s, int64_t(-1));
+  }
+  push(s, cp_index(str, at));
+}
+void count(Stack& s) {
+  std::string sub = pop(s).toStringRef();
+  std::string str = pop(s).toStringRef();
+  if (sub.empty()) return push(s, cp_length(str) + 1);
+  int64_t n = 0;
+  for (size_t at = str.find(sub); at != std::string::npos; at = str.find(sub, at + sub.size())) ++n;
+  push(s, n);
+}
+void replace(Stack& s) {
+  int64_t count = pop(s).toInt();
+  std::string repl = pop(s).toStringRef(), old = pop(s).toStringRef(), str = pop(s).toStringRef();
+  std::string out;
+  if (old.empty()) {
+    auto chars = split_chars(str);
+    int64_t done = 0;
+    for (size_t i = 0; i <= chars.size(); ++i) {
+      if (count < 0 || done < count) out += repl, ++done;
+      if (i < chars.size()) out += chars[i];
     }
-    return std::to_string(v.toInt());
+    return push(s, std::move(out));
   }
-  if (v.isDouble()) return float_repr(v.toDouble());
-  if (v.isComplexDouble()) {
-    auto c = v.toComplexDouble();
-    auto part = [](double d) {
-      std::string r = float_repr(d);
-      if (r.size() > 2 && r.compare(r.size() - 2, 2, ".0") == 0) r.resize(r.size() - 2);
-      return r;
-    };
-    if (c.real() == 0 && !std::signbit(c.real())) return part(c.imag()) + "j";
-    std::string imag = part(c.imag());
-    return "(" + part(c.real()) + (imag[0] == '-' || imag == "nan" ? (imag == "nan" ? "+" : "") : "+") + imag + "j)";
+  size_t start = 0;
+  int64_t done = 0;
+  while (count < 0 || done < count) {
+    size_t at = str.find(old, start);
+    if (at == std::string::npos) break;
+    out += str.substr(start, at - start) + repl;
+    start = at + old.size();
+    ++done;
   }
-  if (v.isString()) return top_str ? v.toStringRef() : string_repr(v.toStringRef());
-  if (v.isDevice()) {
-    std::string d = v.toDevice().str();
-    if (top_str) return d;
-    auto dev = v.toDevice();
-    return dev.has_index() ? cat("device(type='", c10::DeviceTypeName(dev.type(), true), "', index=", int(dev.index()), ")")
-                           : cat("device(type='", d, "')");
-  }
-  if (v.isList() || v.isTuple() || v.isGenericDict()) return repr_items(v, type, depth);
-  if (v.isTensor()) {
-    std::ostringstream out;
-    out << v.toTensor();
-    return out.str();
-  }
-  if (v.isObject()) {
-    const auto& obj = v.toObjectRef();
-    return cat("<", obj.type()->name()->qualifiedName(), " object at ", static_cast<const void*>(&obj), ">");
-  }
-  if (v.isFuture()) return "<Future>";
-  return cat("<", v.tagKind(), ">");
+  push(s, out + str.substr(start));
+}
+void zfill(Stack& s) {
+  int64_t width = pop(s).toInt();
+  std::string str = pop(s).toStringRef();
+  int64_t n = width - cp_length(str);
+  if (n <= 0) return push(s, std::move(str));
+  size_t sign = (!str.empty() && (str[0] == '+' || str[0] == '-')) ? 1 : 0;
+  push(s, str.substr(0, sign) + std::string(size_t(n), '0') + str.substr(sign));
+}
+template <char Align>
+void justify(Stack& s) {
+  std::string fill = pop(s).toStringRef();
+  int64_t width = pop(s).toInt();
+  std::string str = pop(s).toStringRef();
+  if (cp_length(fill) != 1) raise_python("TypeError", "The fill character must be exactly one character long");
+  if (Align != '^') return push(s, pad(str, width, fill, Align == '<' ? '<' : '>'));
+  int64_t n = width - cp_length(str);
+  if (n <= 0) return push(s, std::move(str));
+  int64_t left = n / 2 + (n & width & 1);  // CPython's centering
+  push(s, repeat(fill, left) + str + repeat(fill, n - left));
 }
 
 }  // namespace
 
-std::string python_str(const c10::IValue& v, const TypePtr& type) { return repr(v, type, /*top_str=*/true, 0); }
-std::string python_repr(const c10::IValue& v, const TypePtr& type) { return repr(v, type, /*top_str=*/false, 0); }
+void add_str_prims(std::vector<PrimDef>& t) {
+  add_format_prims(t);
+  t.insert(t.end(), {
+      {"prim::add.str(str a, str b) -> str", plain<add_str>},
+      {"prim::mul.str(str a, int n) -> str", plain<mul_str>},
+      {"prim::len.str(str s) -> int", plain<len_str>},
+      {"prim::getitem.str(str s, int index) -> str", plain<getitem_str>},
+      {"prim::contains.str(str s, str sub) -> bool", plain<contains_str>},
+      {"prim::list.str(str s) -> str[]", plain<list_str>},
+      {"prim::ord(str c) -> int", plain<ord>},
+      {"prim::chr(int i) -> str", plain<chr>},
+      {"prim::slice.str(str s, int? start, int? stop, int? step) -> str", plain<slice_str>},
+      {"prim::str_lower(str self) -> str", plain<map_chars<to_lower>>},
+      {"prim::str_upper(str self) -> str", plain<map_chars<to_upper>>},
+      {"prim::str_capitalize(str self) -> str", plain<capitalize>},
+      {"prim::str_title(str self) -> str", plain<title>},
+      {"prim::str_swapcase(str self) -> str", plain<map_chars<swap_case>>},
+      {"prim::str_isdigit(str self) -> bool", plain<all_chars<digit>>},
+      {"prim::str_isalpha(str self) -> bool", plain<all_chars<letter>>},
+      {"prim::str_isalnum(str self) -> bool", plain<all_chars<alnum>>},
+      {"prim::str_isspace(str self) -> bool", plain<all_chars<py_space>>},
+      {"prim::str_islower(str self) -> bool", plain<is_case<true>>},
+      {"prim::str_isupper(str self) -> bool", plain<is_case<false>>},
+      {"prim::str_isidentifier(str self) -> bool", plain<isidentifier>},
+      {"prim::str_strip(str self, str? chars) -> str", plain<strip<true, true>>},
+      {"prim::str_lstrip(str self, str? chars) -> str", plain<strip<true, false>>},
+      {"prim::str_rstrip(str self, str? chars) -> str", plain<strip<false, true>>},
+      {"prim::str_split(str self, str? sep, int maxsplit) -> str[]", plain<split<false>>},
+      {"prim::str_rsplit(str self, str? sep, int maxsplit) -> str[]", plain<split<true>>},
+      {"prim::str_splitlines(str self) -> str[]", plain<splitlines>},
+      {"prim::str_join(str self, str[] items) -> str", plain<join>},
+      {"prim::str_startswith(str self, str prefix) -> bool", plain<startswith>},
+      {"prim::str_endswith(str self, str suffix) -> bool", plain<endswith>},
+      {"prim::str_find(str self, str sub) -> int", plain<find<false, false>>},
+      {"prim::str_rfind(str self, str sub) -> int", plain<find<true, false>>},
+      {"prim::str_index(str self, str sub) -> int", plain<find<false, true>>},
+      {"prim::str_rindex(str self, str sub) -> int", plain<find<true, true>>},
+      {"prim::str_count(str self, str sub) -> int", plain<count>},
+      {"prim::str_replace(str self, str old, str new, int count) -> str", plain<replace>},
+      {"prim::str_zfill(str self, int width) -> str", plain<zfill>},
+      {"prim::str_center(str self, int width, str fillchar) -> str", plain<justify<'^'>>},
+      {"prim::str_ljust(str self, int width, str fillchar) -> str", plain<justify<'<'>>},
+      {"prim::str_rjust(str self, int width, str fillchar) -> str", plain<justify<'>'>>},
+  });
+}
 
 }  // namespace torchkiln::detail

@@ -21,8 +21,8 @@ constexpr int kMaxDepth = 100;  // of types and VALUEs (docs/archive.md §5)
 
 class TypeParser {
  public:
-  TypeParser(std::string_view text, const ClassLookup& classes, const std::string& where)
-      : s_(text), classes_(classes), where_(where) {}
+  TypeParser(std::string_view text, const ClassLookup& classes, const std::string& where, bool schema = false)
+      : s_(text), classes_(classes), where_(where), schema_(schema) {}
 
   TypePtr parse() {
     TypePtr t = type(0);
@@ -67,7 +67,11 @@ class TypeParser {
     if (depth > kMaxDepth) error("nested too deeply");
     TypePtr t = primary(depth);
     while (true) {
-      if (eat("[]")) {
+      if (schema_ && pos_ < s_.size() && s_[pos_] == '(') {  // an alias annotation: Tensor(a!), t[](a)
+        size_t close = s_.find(')', pos_);
+        if (close == std::string_view::npos) error("unclosed alias annotation");
+        pos_ = close + 1;
+      } else if (eat("[]")) {
         t = c10::ListType::create(t);
       } else if (eat("?")) {
         t = c10::OptionalType::create(t);
@@ -84,6 +88,7 @@ class TypeParser {
       expect(", ");
       TypePtr v = type(depth + 1);
       expect(")");
+      if (k->kind() == c10::TypeKind::VarType) k = c10::AnyType::get();  // c10 dicts cannot be keyed by a type variable
       return c10::DictType::create(k, v);
     }
     if (eat("Union(")) {
@@ -113,6 +118,11 @@ class TypeParser {
     }
     std::string n = name();
     if (TypePtr t = singleton(n)) return t;
+    if (schema_) {
+      if (n == "SymInt") return c10::IntType::get();
+      if (n == "complex") return c10::ComplexType::get();
+      if (std::islower(static_cast<unsigned char>(n[0]))) return c10::VarType::create(n);
+    }
     if (TypePtr cls = classes_(n)) return cls;
     error("unknown type '" + n + "'");
   }
@@ -140,6 +150,7 @@ class TypeParser {
   std::string_view s_;
   const ClassLookup& classes_;
   const std::string& where_;
+  bool schema_;
   size_t pos_ = 0;
 };
 
@@ -159,6 +170,11 @@ bool is_enum_int(const TypePtr& t) {
 
 TypePtr parse_type(std::string_view text, const ClassLookup& classes, const std::string& where) {
   return TypeParser(text, classes, where).parse();
+}
+
+TypePtr parse_schema_type(std::string_view text, const std::string& where) {
+  static const ClassLookup no_classes = [](const std::string&) -> TypePtr { return nullptr; };
+  return TypeParser(text, no_classes, where, /*schema=*/true).parse();
 }
 
 std::string type_text(const TypePtr& t) {

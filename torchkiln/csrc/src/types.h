@@ -33,6 +33,10 @@ using ClassLookup = std::function<TypePtr(const std::string& name)>;
 // Parses a TYPE string; throws Error naming `where` on anything malformed.
 TypePtr parse_type(std::string_view text, const ClassLookup& classes, const std::string& where);
 
+// A type of an op schema: lower-case names are type variables, alias
+// annotations (`Tensor(a!)`, `t[](a)`) are skipped.
+TypePtr parse_schema_type(std::string_view text, const std::string& where);
+
 // The IR's text form of a type (for messages): `int[]`, `Tensor?`, `(int, str)`.
 std::string type_text(const TypePtr& t);
 

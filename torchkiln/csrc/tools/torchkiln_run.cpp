@@ -2,7 +2,7 @@
 // safetensors file, write the result to another (docs/runtime.md).
 //
 //   torchkiln-run model.pt inputs.safetensors outputs.safetensors [method]
-//   torchkiln-run --list-prims
+//   torchkiln-run --list-prims          the schema of every prim op implemented
 //
 // Inputs: the metadata entry "torchkiln.inputs" holds a JSON list of archive
 // VALUEs (docs/archive.md §5), one per argument after self; tensor VALUEs
@@ -11,13 +11,21 @@
 // in the metadata entry "torchkiln.output", its tensors stored as output.0,
 // output.1, ... Exit status 0 on success, 1 on an error (message on
 // stderr), 2 on bad usage.
+//
+// Batch mode: with the metadata entry "torchkiln.calls", a JSON list of
+// {"method": name, "inputs": [VALUE...]}, every call runs in turn and the
+// output's "torchkiln.results" lists, per call, {"value": VALUE} or
+// {"error": {"type": "ValueError", "message": ..., "what": ...}}; the exit
+// status is 0 unless the archive or the files cannot be read.
 #include <torchkiln/torchkiln.h>
 
 #include <fstream>
+#include <map>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "prims.h"
 #include "storage.h"
 #include "types.h"
 
@@ -33,17 +41,16 @@ std::string read_file(const std::string& path) {
   return out.str();
 }
 
-std::vector<c10::IValue> read_inputs(const torchkiln::Module& module, const std::string& method, const std::string& path) {
-  std::string bytes = read_file(path);
-  auto st = torchkiln::detail::parse_safetensors(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), path);
-  std::vector<c10::IValue> inputs;
-  auto meta = st.metadata.find("torchkiln.inputs");
-  if (meta == st.metadata.end()) {
-    for (size_t i = 0; st.tensors.count("input." + std::to_string(i)); ++i) inputs.emplace_back(st.tensor("input." + std::to_string(i)));
-    return inputs;
-  }
-  Json values = Json::parse(meta->second, nullptr, /*allow_exceptions=*/false);
-  if (!values.is_array()) throw torchkiln::Error(path + ": torchkiln.inputs must be a JSON list of VALUEs");
+Json parse_metadata(const std::string& text, const std::string& what) {
+  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) throw torchkiln::Error(what + " is not valid JSON");
+  return j;
+}
+
+// Arguments of `method` from VALUEs, typed by the method's signature.
+std::vector<c10::IValue> decode_inputs(const torchkiln::Module& module, const std::string& method, const Json& values,
+                                       const torchkiln::detail::Safetensors& st, const std::string& where) {
+  if (!values.is_array()) throw torchkiln::Error(where + " must be a JSON list of VALUEs");
   torchkiln::detail::ValueDecoder decoder(
       [](const std::string&) -> c10::TypePtr { return nullptr; },
       [&st](const Json& j, const std::string& where) {
@@ -55,9 +62,10 @@ std::vector<c10::IValue> read_inputs(const torchkiln::Module& module, const std:
         throw torchkiln::Error(where + ": objects cannot be passed as inputs");
       });
   std::vector<torchkiln::Argument> args = module.arguments(method);
+  std::vector<c10::IValue> inputs;
   for (size_t i = 0; i < values.size(); ++i) {
     c10::TypePtr type = i < args.size() ? args[i].type : nullptr;
-    inputs.push_back(decoder.decode(values[i], type, "torchkiln.inputs[" + std::to_string(i) + "]"));
+    inputs.push_back(decoder.decode(values[i], type, where + "[" + std::to_string(i) + "]"));
   }
   return inputs;
 }
@@ -126,7 +134,7 @@ Json encode(const c10::IValue& v, const c10::TypePtr& static_type, std::vector<s
 
 int main(int argc, char** argv) {
   if (argc == 2 && std::string(argv[1]) == "--list-prims") {
-    for (const std::string& name : torchkiln::implemented_prim_ops()) std::cout << name << "\n";
+    for (const torchkiln::detail::PrimDef& def : torchkiln::detail::prim_table()) std::cout << def.schema << "\n";
     return 0;
   }
   if (argc < 4 || argc > 5) {
@@ -137,11 +145,42 @@ int main(int argc, char** argv) {
   std::string method = argc == 5 ? argv[4] : "forward";
   try {
     torchkiln::Module module = torchkiln::load(argv[1]);
-    std::vector<c10::IValue> inputs = read_inputs(module, method, argv[2]);
-    c10::IValue result = module.run_method(method, std::move(inputs));
+    std::string in_bytes = read_file(argv[2]);
+    auto st = torchkiln::detail::parse_safetensors(reinterpret_cast<const uint8_t*>(in_bytes.data()), in_bytes.size(), argv[2]);
     std::vector<std::pair<std::string, at::Tensor>> tensors;
-    Json value = encode(result, module.return_type(method), tensors);
-    std::string bytes = torchkiln::detail::write_safetensors(tensors, {{"torchkiln.output", value.dump()}});
+    std::map<std::string, std::string> meta;
+    auto calls = st.metadata.find("torchkiln.calls");
+    if (calls != st.metadata.end()) {
+      Json list = parse_metadata(calls->second, "torchkiln.calls");
+      if (!list.is_array()) throw torchkiln::Error("torchkiln.calls must be a JSON list");
+      Json results = Json::array();
+      for (size_t i = 0; i < list.size(); ++i) {
+        const std::string where = "torchkiln.calls[" + std::to_string(i) + "]";
+        if (!list[i].is_object() || !list[i].contains("method") || !list[i]["method"].is_string() || !list[i].contains("inputs"))
+          throw torchkiln::Error(where + " must be {\"method\": name, \"inputs\": [VALUE...]}");
+        const std::string name = list[i]["method"].get<std::string>();
+        try {
+          c10::IValue result = module.run_method(name, decode_inputs(module, name, list[i]["inputs"], st, where + ".inputs"));
+          results.push_back({{"value", encode(result, module.return_type(name), tensors)}});
+        } catch (const torchkiln::ProgramError& e) {
+          results.push_back({{"error", {{"type", e.python_class()}, {"message", e.message()}, {"what", e.what()}}}});
+        } catch (const torchkiln::ArgumentError& e) {
+          results.push_back({{"error", {{"type", "TypeError"}, {"message", e.what()}, {"what", e.what()}}}});
+        }
+      }
+      meta["torchkiln.results"] = results.dump();
+    } else {
+      std::vector<c10::IValue> inputs;
+      auto values = st.metadata.find("torchkiln.inputs");
+      if (values == st.metadata.end()) {
+        for (size_t i = 0; st.tensors.count("input." + std::to_string(i)); ++i) inputs.emplace_back(st.tensor("input." + std::to_string(i)));
+      } else {
+        inputs = decode_inputs(module, method, parse_metadata(values->second, "torchkiln.inputs"), st, "torchkiln.inputs");
+      }
+      c10::IValue result = module.run_method(method, std::move(inputs));
+      meta["torchkiln.output"] = encode(result, module.return_type(method), tensors).dump();
+    }
+    std::string bytes = torchkiln::detail::write_safetensors(tensors, meta);
     std::ofstream out(argv[3], std::ios::binary);
     out.write(bytes.data(), std::streamsize(bytes.size()));
     if (!out) throw torchkiln::Error(std::string("cannot write '") + argv[3] + "'");

@@ -101,11 +101,16 @@ class TypeParser:
             if isinstance(node.value, str):
                 return self._parse_string(node)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
-            return AnnotatedType(_union([self.parse(node.left), self.parse(node.right)]))
+            left, right = self.parse_annotated(node.left), self.parse_annotated(node.right)
+            return AnnotatedType(_union([left.type, right.type]), left.broadcast or right.broadcast)
         if isinstance(node, ast.Subscript):
             return self._parse_subscript(node)
         if isinstance(node, (ast.Name, ast.Attribute)):
             obj = self._object(node)
+            if obj is int and getattr(node, "id", getattr(node, "attr", "")) == "DType":
+                # torch.nn.functional writes torch.dtype as `DType = int` for TorchScript, where
+                # dtypes are ints; here they are ScalarType values.
+                return AnnotatedType(SCALAR_TYPE)
             return AnnotatedType(self.from_object(obj, self.loc(node)))
         raise CompileError(f"unsupported type annotation `{ast.unparse(node)}`", self.loc(node), hint=_HINT)
 
@@ -156,8 +161,11 @@ class TypeParser:
                 raise CompileError("Dict takes two types, Dict[K, V]", loc)
             return AnnotatedType(DictType(self.parse(args[0]), self.parse(args[1])))
         if base is typing.Optional:
-            inner = self._one(args, node)
-            return AnnotatedType(inner if inner == NONE or isinstance(inner, OptionalType) else OptionalType(inner))
+            if len(args) != 1:
+                raise CompileError(f"`{ast.unparse(node)}` takes one type", loc, hint=_HINT)
+            inner_ann = self.parse_annotated(args[0])
+            inner = inner_ann.type
+            return AnnotatedType(inner if inner == NONE or isinstance(inner, OptionalType) else OptionalType(inner), inner_ann.broadcast)
         if base is typing.Union:
             return AnnotatedType(_union([self.parse(a) for a in args]))
         if base is typing.Final or base_name == "Final":

@@ -80,6 +80,9 @@ class ConditionSugar(SugaredValue):
     def describe(self) -> str:
         return "a condition"
 
+    def is_value(self) -> bool:
+        return True
+
     def as_value(self, em, node) -> Value:
         if self.cond.static is not None:
             return em.const(self.cond.static)

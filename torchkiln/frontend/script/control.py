@@ -229,6 +229,7 @@ def join_loop(em: FunctionEmitter, lf: Frame) -> None:
     for name in lf.names():
         before = parent.find(name)[1]
         if isinstance(before, VarInfo) and name in lf.vars:
+            parent.set_var(name, VarInfo(before.type, before.loc))  # the value changed: no longer a known constant
             continue
         if before is not None and name not in lf.vars and name in lf.sugared and lf.sugared[name] is before:
             continue

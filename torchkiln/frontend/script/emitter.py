@@ -37,7 +37,7 @@ from ...ir.types import (
     Type,
     unify,
 )
-from .environment import EXIT, LOAD, STORE, Frame, PendingError, VarInfo
+from .environment import EXIT, LOAD, NOT_CONSTANT, STORE, Frame, PendingError, VarInfo
 from .source import ParsedSource
 from .sugared import NO_STATIC, SimpleValue, StaticBool, SugaredValue, TupleSugar
 
@@ -245,6 +245,9 @@ class FunctionEmitter:
         _, found = self.frame.find(name)
         if isinstance(found, VarInfo):
             with self.at(node):
+                known = self.frame.constant(name)
+                if known is not NOT_CONSTANT:
+                    return SimpleValue(self.const(known, found.type))
                 return SimpleValue(self.op(LOAD, [], [found.type], {"name": name}).output)
         if isinstance(found, SugaredValue):
             return found
@@ -258,7 +261,7 @@ class FunctionEmitter:
         """Bind `name` to `sv` in the current frame (a `prim::Store` for values)."""
         if name.startswith("$"):
             raise AssertionError(name)
-        if not isinstance(sv, (SimpleValue, TupleSugar, StaticBool)) or (isinstance(sv, TupleSugar) and not _tuple_is_value(sv)):
+        if not sv.is_value():
             if annotated is not None:
                 self.fail(node, f"cannot annotate '{name}': {sv.describe()} is not a value")
             self.frame.set_sugared(name, sv)
@@ -271,9 +274,15 @@ class FunctionEmitter:
         if outer is not None and not store_type.is_subtype_of(outer.type):
             value = self._loop_store_coerce(name, value, outer, node)
             store_type = outer.type
+        attrs: Dict[str, Any] = {"name": name}
+        if store_type != value.type:
+            attrs["type"] = store_type  # the declared type, for loop-carried values (to_ssa.py)
         with self.at(node):
-            self.op(STORE, [value], [], {"name": name})
-        self.frame.set_var(name, VarInfo(store_type, self.loc(node)))
+            self.op(STORE, [value], [], attrs)
+        known = NOT_CONSTANT
+        if value.node is not None and value.node.kind == "prim::Constant" and store_type == value.type and constant_type(value.node.attrs.get("value")) is not None:
+            known = value.node.attrs["value"]
+        self.frame.set_var(name, VarInfo(store_type, self.loc(node), known))
 
     def _loop_store_coerce(self, name: str, value: Value, outer: VarInfo, node: ast.AST) -> Value:
         if value.type.is_subtype_of(outer.type):
@@ -303,6 +312,9 @@ class FunctionEmitter:
         inner = target.elem if isinstance(target, OptionalType) else target
         if value.type in (INT, BOOL) and inner == FLOAT:
             return self.op("prim::Float.Scalar", [value], [FLOAT]).output
+        if isinstance(value.type, TupleType) and isinstance(inner, ListType) and all(e.is_subtype_of(inner.elem) for e in value.type.elems):
+            parts = self.op("prim::TupleUnpack", [value], list(value.type.elems)).outputs
+            return self.op("prim::ListConstruct", parts, [inner]).output
         return None
 
     def coerce(self, value: Value, target: Type, node: ast.AST, what: str) -> Value:
@@ -325,10 +337,6 @@ def unify_hint(a: Type, b: Type) -> str:
 def _is_empty_list(v: Value) -> bool:
     n = v.node
     return n is not None and n.kind == "prim::ListConstruct" and not n.inputs and isinstance(v.type, ListType)
-
-
-def _tuple_is_value(sv: TupleSugar) -> bool:
-    return all(isinstance(i, (SimpleValue, StaticBool)) or (isinstance(i, TupleSugar) and _tuple_is_value(i)) for i in sv.items)
 
 
 __all__ = ["FunctionEmitter", "Cond", "constant_type", "NO_STATIC", "TENSOR", "TupleType"]

@@ -43,12 +43,16 @@ WITH = "prim::With"
 FRONTEND_KINDS = (LOAD, STORE, EXIT, WITH)
 
 
+NOT_CONSTANT = object()
+
+
 @dataclass
 class VarInfo:
     """A variable's type in one frame and where it got it."""
 
     type: Type
     loc: Optional[SourceRange] = None
+    const: object = NOT_CONSTANT  # the value, when the variable holds a compile-time constant
 
 
 @dataclass
@@ -97,6 +101,15 @@ class Frame:
             if name in f.errors:
                 return f, f.errors[name]
         return None, None
+
+    def constant(self, name: str) -> object:
+        """The constant `name` holds here, if its binding is reached without crossing a loop."""
+        for f in self.ancestors():
+            if name in f.vars:
+                return f.vars[name].const
+            if name in f.sugared or name in f.errors or f.kind in ("loop", "comprehension"):
+                return NOT_CONSTANT
+        return NOT_CONSTANT
 
     def var_before(self, name: str) -> Optional[VarInfo]:
         """The variable as the parent frames see it (None if undefined there)."""

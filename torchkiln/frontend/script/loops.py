@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Callable, List, Optional
 
 from ...ir.core import Value
-from ...ir.types import BOOL, INT, STR, DictType, ListType, TensorType, TupleType
+from ...ir.types import BOOL, INT, STR, ClassType, DictType, ListType, TensorType, TupleType
 from .sugared import SimpleValue, SugaredValue, TupleSugar
 
 ItemFn = Callable[["FunctionEmitter", ast.AST, Value], SugaredValue]  # noqa: F821
@@ -46,6 +46,8 @@ class Unrolled(Iteration):
 def iterate_value(em, node: ast.AST, sv: SimpleValue) -> Iteration:
     v = sv.value
     t = v.type
+    if isinstance(t, ClassType):
+        return em.compiler.classes.iterate(em, node, v)
     with em.at(node):
         if isinstance(t, ListType):
             return _over_list(em, v)

@@ -14,6 +14,7 @@ i // 2       prim::floordiv.int    i + 0.5     prim::add.float(prim::Float.Scala
 from __future__ import annotations
 
 import ast
+import operator
 from typing import List, Optional, Tuple
 
 from ...ir.core import Value
@@ -64,10 +65,38 @@ def _is_number(t: Type) -> bool:
     return t in NUMBERS
 
 
+def _folded(em: FunctionEmitter, fn, *operands: SugaredValue) -> Optional[SugaredValue]:
+    """The constant result of a number or string operation on constants (None: emit the op)."""
+    statics = [o.static_value() for o in operands]
+    if not all(type(s) in (int, float, bool, str) for s in statics):
+        return None
+    try:
+        result = fn(*statics)
+    except (ArithmeticError, ValueError, TypeError):
+        return None  # raised when the program runs, as Python would
+    if type(result) not in (int, float, bool, str) or (type(result) is str and len(result) > 1000):
+        return None
+    if type(result) is int and not -(2**63) <= result < 2**63:
+        return None
+    return SimpleValue(em.const(result))
+
+
+_PY_BINARY = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow, ast.BitAnd: operator.and_,
+    ast.BitOr: operator.or_, ast.BitXor: operator.xor, ast.LShift: operator.lshift, ast.RShift: operator.rshift,
+}  # fmt: skip
+_PY_COMPARE = {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge}
+
+
 def binary(em: FunctionEmitter, node: ast.AST, left: SugaredValue, right: SugaredValue, op: ast.operator) -> SugaredValue:
     kind = type(op)
     if isinstance(left, TupleSugar) and isinstance(right, TupleSugar) and kind is ast.Add:
         return TupleSugar(left.items + right.items)
+    if kind in _PY_BINARY and not (kind is ast.Pow and isinstance(right.static_value(), int) and right.static_value() < 0):
+        folded = _folded(em, _PY_BINARY[kind], left, right)
+        if folded is not None:
+            return folded
     lv, rv = left.as_value(em, node), right.as_value(em, node)
     lt, rt = lv.type, rv.type
     if isinstance(lt, TensorType) or isinstance(rt, TensorType):
@@ -170,6 +199,10 @@ def _tensor_binary(em: FunctionEmitter, node: ast.AST, lv: Value, rv: Value, kin
 
 
 def unary(em: FunctionEmitter, node: ast.AST, operand: SugaredValue, op: ast.unaryop) -> SugaredValue:
+    fn = {ast.UAdd: operator.pos, ast.USub: operator.neg, ast.Invert: operator.invert}[type(op)]
+    folded = _folded(em, fn, operand)
+    if folded is not None:
+        return folded
     v = operand.as_value(em, node)
     t = v.type
     if isinstance(op, ast.UAdd):
@@ -222,10 +255,11 @@ def compare(em: FunctionEmitter, node: ast.Compare) -> SugaredValue:
     for i, (op, right_node) in enumerate(zip(node.ops, node.comparators)):
         right = em.emit_expr(right_node)
         cond = compare_one(em, node, left, op, right, node.left if i == 0 else node.comparators[i - 1], right_node)
-        if result is None:
-            result = cond
-        else:
-            result = _and_values(em, node, result, cond)
+        if len(node.ops) == 1 and cond.value is not None and cond.value.type != BOOL:
+            return SimpleValue(cond.value)  # an elementwise tensor comparison
+        if cond.value is not None and cond.value.type != BOOL:
+            cond = Cond(em.to_bool(cond.value, node))
+        result = cond if result is None else _and_values(em, node, result, cond)
         left = right
     assert result is not None
     return ConditionSugar(result)
@@ -248,6 +282,9 @@ def compare_one(em: FunctionEmitter, node: ast.AST, left: SugaredValue, op: ast.
             return cond.negate() if cond.static is not None else Cond(em.op("prim::not", [cond.value], [BOOL]).output)
         return cond
     name = COMPARE[type(op)]
+    folded = _folded(em, _PY_COMPARE[name], left, right)
+    if folded is not None:
+        return Cond(static=bool(folded.static_value()))
     if name in ("eq", "ne"):
         for a, b, a_node in ((left, right, left_node), (right, left, right_node)):
             if b.static_value() is None and not isinstance(a, TupleSugar):
@@ -269,6 +306,12 @@ def compare_values(em: FunctionEmitter, node: ast.AST, lv: Value, rv: Value, nam
     if _is_number(lt) and _is_number(rt):
         a, b, _ = promote(em, lv, rv)
         return em.op(f"prim::{name}", [a, b], [BOOL]).output
+    if isinstance(lt, ListType) and isinstance(rt, TupleType) or isinstance(rt, ListType) and isinstance(lt, TupleType):
+        # torch.Size (a list here) against a tuple: compare as lists, as Python compares a Size with a tuple.
+        lv2 = em.try_convert(lv, rt) if isinstance(rt, ListType) else lv
+        rv2 = em.try_convert(rv, lt) if isinstance(lt, ListType) else rv
+        if lv2 is not None and rv2 is not None and lv2.type == rv2.type:
+            return em.op(f"prim::{name}", [lv2, rv2], [BOOL]).output
     if lt == rt or (name in ("eq", "ne") and (lt.is_subtype_of(rt) or rt.is_subtype_of(lt))):
         if name not in ("eq", "ne") and not (lt == STR or isinstance(lt, (ListType, TupleType))):
             _fail_operands(em, node, COMPARE_SYMBOL[name], lt, rt)

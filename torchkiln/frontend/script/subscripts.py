@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import List, Optional
 
 from ...ir.core import Value
-from ...ir.types import BOOL, INT, NONE, SCALAR, STR, TENSOR, DictType, ListType, OptionalType, TensorType, TupleType
+from ...ir.types import BOOL, INT, NONE, SCALAR, STR, TENSOR, ClassType, DictType, ListType, OptionalType, TensorType, TupleType
 from .emitter import FunctionEmitter
 from .exprs import EllipsisValue
 from .sugared import NO_STATIC, SimpleValue, SugaredValue, TupleSugar
@@ -51,6 +51,8 @@ def getitem_value(em: FunctionEmitter, node: ast.AST, sv: SimpleValue, index: Su
     t = v.type
     if isinstance(t, TensorType):
         return SimpleValue(tensor_getitem(em, node, v, index))
+    if isinstance(t, ClassType):
+        return em.compiler.classes.getitem(em, node, v, index)
     if isinstance(t, ListType):
         if isinstance(index, SliceValue):
             return SimpleValue(em.op("prim::slice.list", [v] + _slice_args(em, node, index), [t]).output)

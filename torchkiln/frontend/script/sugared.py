@@ -61,6 +61,10 @@ class SugaredValue:
         """The compile-time Python value this denotes, or `NO_STATIC`."""
         return NO_STATIC
 
+    def is_value(self) -> bool:
+        """Whether this stands for an IR value (assignments store it) rather than a compile-time thing."""
+        return False
+
 
 NO_STATIC = object()
 
@@ -78,6 +82,9 @@ class SimpleValue(SugaredValue):
     def describe(self) -> str:
         return f"a value of type {self.value.type}"
 
+    def is_value(self) -> bool:
+        return True
+
     def as_value(self, em, node) -> Value:
         return self.value
 
@@ -90,6 +97,13 @@ class SimpleValue(SugaredValue):
         from .values import call_value
 
         return call_value(em, node, self, args, kwargs)
+
+    def setattr(self, em, node, name: str, value: Value) -> None:
+        from ...ir.types import ClassType
+
+        if not isinstance(self.value.type, ClassType):
+            em.fail(node, f"cannot set attributes on a value of type {self.value.type}")
+        em.compiler.classes.setattr(em, node, self.value, name, value)
 
     def iterate(self, em, node):
         from .loops import iterate_value
@@ -131,6 +145,9 @@ class TupleSugar(SugaredValue):
 
     def describe(self) -> str:
         return f"a tuple of {len(self.items)}"
+
+    def is_value(self) -> bool:
+        return all(i.is_value() for i in self.items)
 
     def as_value(self, em, node) -> Value:
         values = [item.as_value(em, node) for item in self.items]
@@ -174,6 +191,9 @@ class StaticBool(SugaredValue):
 
     def describe(self) -> str:
         return f"the constant {self.value}"
+
+    def is_value(self) -> bool:
+        return True
 
     def as_value(self, em, node) -> Value:
         return em.const(self.value)

@@ -62,8 +62,12 @@ def type_of(obj: Any) -> Optional[T.Type]:
     simple = _SIMPLE_TYPES.get(type(obj))
     if simple is not None:
         return simple
-    if isinstance(obj, TracedInt):
+    if isinstance(obj, bool):
+        return T.BOOL
+    if isinstance(obj, int):  # TracedInt, IntEnum, numpy ints are int subclasses
         return T.INT
+    if isinstance(obj, float):
+        return T.FLOAT
     if isinstance(obj, torch.Generator):
         return T.GENERATOR
     if isinstance(obj, (list, tuple)):  # torch.Size included
@@ -200,8 +204,6 @@ class Frame:
         typ = type_of(obj)
         if typ is None:
             raise TraceError(f"cannot record a value of type {type(obj).__name__} in a trace")
-        if obj is None and hint is not None and not isinstance(hint, T.OptionalType) and hint != T.NONE:
-            typ = T.NONE
         return self.builder.constant(_plain(obj), typ, loc)
 
     def _tensor(self, t: torch.Tensor, loc: Optional[SourceRange]) -> Value:
@@ -256,9 +258,13 @@ class Frame:
 
 
 def _plain(obj: Any) -> Any:
-    """A constant's attribute value: TracedInts become plain ints."""
-    if isinstance(obj, TracedInt):
+    """A constant's attribute value: int and float subclasses (TracedInt) become plain."""
+    if isinstance(obj, bool):
+        return bool(obj)
+    if isinstance(obj, int):
         return int(obj)
+    if isinstance(obj, float):
+        return float(obj)
     return obj
 
 

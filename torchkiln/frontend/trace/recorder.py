@@ -30,11 +30,8 @@ Calls of `ScriptFunction`s and `ScriptModule` methods arrive through
 from __future__ import annotations
 
 import contextlib
-import functools
-import os
-import sys
+import threading
 import types
-import warnings
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
@@ -43,11 +40,13 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from ... import api, ops
-from ...diagnostics import CompileError, Error, SourceRange, TracerWarning
+from ...diagnostics import CompileError, Error, SourceRange
 from ...ir import types as T
 from ...ir.core import Argument, CompilationUnit, Function, Graph
 from . import lowerings
 from .frame import CapturedValue, Frame, TraceError, type_of
+from .locations import user_location, warn
+from .special import SPECIAL, size_of
 from .sizes import TracedInt, set_int_recorder
 
 _CURRENT: List[Optional["Recorder"]] = [None]
@@ -56,42 +55,6 @@ _CURRENT: List[Optional["Recorder"]] = [None]
 def current() -> Optional["Recorder"]:
     """The recorder of the trace being run, if any."""
     return _CURRENT[0]
-
-
-# -- where in the user's code -----------------------------------------------------
-
-_SKIP_DIRS = tuple(
-    os.path.dirname(p) + os.sep
-    for p in (torch.__file__, os.path.dirname(os.path.dirname(os.path.dirname(__file__))) + "/__init__.py")
-)
-_POSITIONS: Dict[Any, list] = {}
-
-
-def user_location() -> Optional[SourceRange]:
-    """The innermost frame of the user's code (outside torch and torchkiln)."""
-    f = sys._getframe(1)
-    while f is not None and (f.f_code.co_filename.startswith(_SKIP_DIRS) or f.f_code.co_filename.startswith("<")):
-        f = f.f_back
-    if f is None:
-        return None
-    code = f.f_code
-    positions = _POSITIONS.get(code)
-    if positions is None:
-        positions = _POSITIONS[code] = list(code.co_positions())
-    index = f.f_lasti // 2
-    line, end_line, col, end_col = positions[index] if index < len(positions) else (f.f_lineno, None, None, None)
-    line = line or f.f_lineno
-    if col is None:
-        return SourceRange(code.co_filename, line)
-    return SourceRange(code.co_filename, line, col, end_col if end_line == line else None)
-
-
-def warn(message: str) -> None:
-    loc = user_location()
-    if loc is None:
-        warnings.warn(message, TracerWarning, stacklevel=3)
-    else:
-        warnings.warn_explicit(message, TracerWarning, loc.filename, loc.line)
 
 
 # -- which ATen op a torch function is --------------------------------------------
@@ -162,6 +125,11 @@ class Recorder:
         self.nondeterministic: List[str] = []
         self._module_stack: List[Tuple[nn.Module, Optional[Frame], str]] = []
         self._resolved: Dict[Any, Any] = {}
+        self._function_mode: Optional[_FunctionRecorder] = None
+        self._transparent: Dict[Any, Optional[Callable]] = {}
+        self._patched_globals: Dict[int, Dict[str, Any]] = {}
+        self._inside: set = set()
+        self._thread = threading.get_ident()  # hooks are global; other threads are not recorded
 
     # -- activation -------------------------------------------------------------
     @contextlib.contextmanager
@@ -173,8 +141,9 @@ class Recorder:
         set_int_recorder(self.record_int_op)
         pre = nn.modules.module.register_module_forward_pre_hook(self._pre_hook)
         post = nn.modules.module.register_module_forward_hook(self._post_hook, always_call=True)
+        self._function_mode = _FunctionRecorder(self)
         try:
-            with torch.no_grad(), _DispatchRecorder(self), _FunctionRecorder(self):
+            with torch.no_grad(), _DispatchRecorder(self), self._function_mode:
                 yield self
         finally:
             pre.remove()
@@ -205,7 +174,9 @@ class Recorder:
         for frame in list(self.frames):
             try:
                 values = inputs(frame)
-            except CapturedValue:
+            except (CapturedValue, TraceError):
+                if frame is self.frames[0]:
+                    raise
                 self._abandon(frame)
                 continue
             node = frame.builder.op(kind, values, out_types, attrs, loc=loc)
@@ -222,7 +193,7 @@ class Recorder:
 
     # -- function level ----------------------------------------------------------
     def on_function(self, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
-        special = _SPECIAL.get(func)
+        special = SPECIAL.get(func)
         if special is not None:
             return special(self, func, args, kwargs)
         if isinstance(func, types.MethodWrapperType) and isinstance(getattr(func, "__self__", None), types.GetSetDescriptorType):
@@ -235,7 +206,57 @@ class Recorder:
             match = self._resolve(target, args, kwargs)
             if match is not None:
                 return self._record_resolved(func, match, target[1], args, kwargs)
+        if isinstance(func, types.FunctionType):
+            return self._call_transparent(func, args, kwargs)
         return func(*args, **kwargs)  # recorded at the dispatch level
+
+    def _call_transparent(self, func: types.FunctionType, args: tuple, kwargs: Dict[str, Any]) -> Any:
+        """Run a Python-level torch function with the function mode on inside it.
+
+        Note [Transparent Python functions]: `F.multi_head_attention_forward`
+        and friends start with `if has_torch_function(...): return
+        handle_torch_function(...)`, which is how this handler was reached;
+        calling them again with the mode on would come straight back. A copy
+        of the function whose globals say `has_torch_function* -> False` runs
+        the body instead, with the mode pushed again, so the builtins it calls
+        (and `x.shape` reads) are recorded at the function level as if the
+        user had written them. A function that cannot be copied this way, or
+        comes back anyway, runs with the mode off (ATen-level recording).
+        """
+        if func in self._inside:
+            # Back again: a Tensor method overridden in Python (`Tensor.unflatten`)
+            # calls `super().unflatten(...)`, whose torch-function dispatch names the
+            # Python override. Record the builtin it is.
+            builtin = getattr(torch._C.TensorBase, func.__name__, None)
+            target = aten_target(builtin) if builtin is not None else None
+            match = self._resolve(target, args, kwargs) if target is not None else None
+            if match is not None:
+                return self._record_resolved(builtin, match, target[1], args, kwargs)  # type: ignore[index]
+            return func(*args, **kwargs)
+        patched = self._transparent.get(func, _UNSET)
+        if patched is _UNSET:
+            patched = self._transparent[func] = self._make_transparent(func)
+        if patched is None:
+            return func(*args, **kwargs)
+        self._inside.add(func)
+        try:
+            with self._function_mode:  # type: ignore[union-attr]
+                return patched(*args, **kwargs)
+        finally:
+            self._inside.discard(func)
+
+    def _make_transparent(self, func: types.FunctionType) -> Optional[Callable]:
+        module_globals = func.__globals__
+        if not set(func.__code__.co_names) & _HAS_TORCH_FUNCTION.keys():
+            return None
+        patched_globals = self._patched_globals.get(id(module_globals))
+        if patched_globals is None:
+            patched_globals = dict(module_globals)
+            patched_globals.update(_HAS_TORCH_FUNCTION)
+            self._patched_globals[id(module_globals)] = patched_globals
+        copy = types.FunctionType(func.__code__, patched_globals, func.__name__, func.__defaults__, func.__closure__)
+        copy.__kwdefaults__ = func.__kwdefaults__
+        return copy
 
     def _resolve(self, target: Tuple[str, bool], args: tuple, kwargs: Dict[str, Any]) -> Any:
         name, is_method = target
@@ -280,7 +301,7 @@ class Recorder:
     def _getter(self, func: Any, args: tuple) -> Any:
         name = func.__self__.__name__
         if name == "shape":
-            return _size(self, None, args, {})
+            return size_of(self, None, args, {})
         if name == "data":
             return self._record_resolved(torch.Tensor.detach, ops.resolve("aten::detach", [], {}, self_type=T.TENSOR), True, args, {})
         if name in ("T", "mT", "H", "mH", "real", "imag"):
@@ -310,7 +331,11 @@ class Recorder:
             returns = [r.type for r in info.schema.returns]
             results = [result] if len(returns) == 1 else list(result) if returns else []
             loc = user_location()
-            self.emit(kind, _DispatchInputs(info.schema, args, kwargs, loc), returns, results, loc=loc)
+            try:
+                self.emit(kind, _DispatchInputs(info.schema, args, kwargs, loc), returns, results, loc=loc)
+            except TraceError as e:
+                warn(f"{kind} cannot be recorded ({e}); its results are constants in the trace")
+                return result
             self._note_random(info)
             return result
 
@@ -336,7 +361,7 @@ class Recorder:
     def record_call(self, callee: Any, module: Optional[nn.Module], fn: Function, args: tuple) -> Any:
         """Run a ScriptFunction / ScriptMethod and record it as one call node."""
         run = callee._call
-        if self.suspended:
+        if self.suspended or threading.get_ident() != self._thread:
             return run(module, *args) if module is not None else run(*args)
         previous = api.set_trace_recorder(None)
         try:
@@ -385,6 +410,8 @@ class Recorder:
 
     # -- module calls ----------------------------------------------------------------
     def _pre_hook(self, module: nn.Module, args: tuple) -> None:
+        if threading.get_ident() != self._thread:
+            return
         frame = None
         if not self.suspended:
             with self.paused():
@@ -392,6 +419,8 @@ class Recorder:
         self._module_stack.append((module, frame, type(module).__name__))
 
     def _post_hook(self, module: nn.Module, args: tuple, output: Any) -> None:
+        if threading.get_ident() != self._thread:
+            return
         if not self._module_stack or self._module_stack[-1][0] is not module:
             return
         _, frame, _ = self._module_stack.pop()
@@ -530,107 +559,16 @@ class _DispatchInputs:
         return [frame.value_of(obj, typ, self.loc) for obj, typ in self.items]
 
 
+def _never(*args: Any) -> bool:
+    return False
+
+
+_HAS_TORCH_FUNCTION = {"has_torch_function": _never, "has_torch_function_unary": _never, "has_torch_function_variadic": _never}
+_UNSET = object()
+
 # ATen ops the dispatch level never records: conversions to Python numbers and
 # the lifting of `torch.tensor(...)` data (its result is a constant).
 _UNRECORDED = {"aten::_local_scalar_dense", "aten::lift_fresh", "aten::lift", "aten::lift_fresh_copy"}
-
-
-# -- special functions -------------------------------------------------------------
-
-
-def _size(rec: Recorder, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
-    """`x.size(d)` / `x.size()` / `x.shape`: ints recorded by `aten::size.int`."""
-    t = args[0]
-    dim = args[1] if len(args) > 1 else kwargs.get("dim")
-    with rec.paused():
-        if dim is not None and not isinstance(dim, int):
-            return t.size(dim)  # a named dimension: baked
-        loc = user_location()
-        dims = [dim] if dim is not None else list(range(t.dim()))
-        out = []
-        for d in dims:
-            traced = TracedInt(t.size(d))
-            rec.emit("aten::size.int", lambda f, d=d: [f.value_of(t, T.TENSOR, loc), f.value_of(d, T.INT, loc)],
-                     [T.INT], [traced], loc=loc)  # fmt: skip
-            out.append(traced)
-    return out[0] if dim is not None else torch.Size(out)
-
-
-def _numel(rec: Recorder, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
-    with rec.paused():
-        traced = TracedInt(args[0].numel())
-        loc = user_location()
-        rec.emit("aten::numel", lambda f: [f.value_of(args[0], T.TENSOR, loc)], [T.INT], [traced], loc=loc)
-    return traced
-
-
-def _len(rec: Recorder, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
-    if args[0].dim() == 0:
-        return func(*args)
-    return _size(rec, func, (args[0], 0), {})
-
-
-def _conversion(rec: Recorder, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
-    """`bool(t)`, `int(t)`, `t.item()`, `t.tolist()`, ...: the value is baked."""
-    with rec.paused():
-        if rec._is_dynamic(args[0]):
-            what = {"__bool__": "a Python boolean", "tolist": "a Python list", "numpy": "a NumPy array",
-                    "__array__": "a NumPy array", "__index__": "a Python index"}.get(func.__name__, "a Python number")  # fmt: skip
-            warn(
-                f"Converting a tensor to {what} might cause the trace to be incorrect. We can't record the "
-                "data flow of Python values, so this value will be treated as a constant in the future. "
-                "This means that the trace might not generalize to other inputs!"
-            )
-        return func(*args, **kwargs)
-
-
-def _passthrough(rec: Recorder, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
-    """Runs without recording: metadata, printing, tensors made from Python data."""
-    with rec.paused():
-        return func(*args, **kwargs)
-
-
-def _plain_int(rec: Recorder, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
-    with rec.paused():
-        return func(*args, **kwargs)
-
-
-_SPECIAL: Dict[Any, Callable[[Recorder, Any, tuple, Dict[str, Any]], Any]] = {
-    torch.Tensor.size: _size,
-    torch.Tensor.numel: _numel,
-    torch.Tensor.nelement: _numel,
-    torch.Tensor.__len__: _len,
-    torch.Tensor.dim: _plain_int,
-    torch.Tensor.ndimension: _plain_int,
-    torch.Tensor.__bool__: _conversion,
-    torch.Tensor.__int__: _conversion,
-    torch.Tensor.__float__: _conversion,
-    torch.Tensor.__index__: _conversion,
-    torch.Tensor.__complex__: _conversion,
-    torch.Tensor.item: _conversion,
-    torch.Tensor.tolist: _conversion,
-    torch.Tensor.numpy: _conversion,
-    torch.Tensor.__array__: _conversion,
-    torch.tensor: _passthrough,
-    torch.as_tensor: _passthrough,
-    torch.Tensor.new_tensor: _passthrough,
-    torch.Tensor.__repr__: _passthrough,
-    torch.Tensor.__str__: _passthrough,
-    torch.Tensor.__format__: _passthrough,
-    torch.Tensor.__hash__: _passthrough,
-    torch.Tensor.__deepcopy__: _passthrough,
-    torch.Tensor.__reduce_ex__: _passthrough,
-    torch.Tensor.data_ptr: _passthrough,
-    torch.Tensor.stride: _passthrough,
-    torch.Tensor.is_contiguous: _passthrough,
-    torch.Tensor.requires_grad_: _passthrough,
-    torch.Tensor.register_hook: _passthrough,
-    torch.Tensor.element_size: _passthrough,
-    torch.Tensor.get_device: _passthrough,
-    torch.Tensor.is_floating_point: _passthrough,
-    torch.Tensor.is_complex: _passthrough,
-    torch.Tensor.untyped_storage: _passthrough,
-}
 
 
 # -- the two torch modes ---------------------------------------------------------------

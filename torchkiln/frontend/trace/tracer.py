@@ -18,7 +18,7 @@ import copy
 import inspect
 import re
 import warnings
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -244,7 +244,7 @@ def _qualified(func: Any) -> str:
 
 
 def _sanitize(name: str) -> str:
-    name = name.replace("<locals>.", "").replace("<lambda>", "lambda")
+    name = name.replace("<locals>.", "").replace("<lambda>", "lambda_fn")
     return re.sub(r"[^A-Za-z0-9_.]", "_", name)
 
 
@@ -288,27 +288,30 @@ def _optimize(fn: Function, unit: CompilationUnit) -> None:
 
 
 def _check(eager: Callable, traced: Callable, input_sets: Sequence[tuple], tolerance: float, nondeterministic: List[str]) -> None:
-    if nondeterministic:
-        warnings.warn(
-            f"Trace had nondeterministic nodes ({', '.join(sorted(set(nondeterministic)))}); "
-            "check_trace did not compare outputs",
-            TracerWarning,
-            stacklevel=3,
-        )
-        return
+    """Run both on each input set and compare; a mismatch raises, or only warns
+    when the trace has ops that draw random numbers (as torch.jit does)."""
     for inputs in input_sets:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", TracerWarning)
             expected = eager(*_clone(inputs))
             got = traced(*_clone(inputs))
         problem = _difference(expected, got, tolerance, "output")
-        if problem is not None:
-            raise TracingCheckError(
-                "the traced program does not reproduce the original on the check inputs: "
-                f"{problem}.\nThe program likely depends on Python values computed from tensors "
-                "(see the TracerWarnings above), on global state, or on randomness; compile it "
-                "with torchkiln.script to keep its control flow, or trace with check_trace=False"
+        if problem is None:
+            continue
+        if nondeterministic:
+            warnings.warn(
+                f"the trace does not reproduce the original ({problem}), but it has nondeterministic "
+                f"nodes ({', '.join(sorted(set(nondeterministic)))}), which may explain it",
+                TracerWarning,
+                stacklevel=3,
             )
+            return
+        raise TracingCheckError(
+            "the traced program does not reproduce the original on the check inputs: "
+            f"{problem}.\nThe program likely depends on Python values computed from tensors "
+            "(see the TracerWarnings above), on global state, or on randomness; compile it "
+            "with torchkiln.script to keep its control flow, or trace with check_trace=False"
+        )
 
 
 def _difference(a: Any, b: Any, tolerance: float, where: str) -> Optional[str]:

@@ -1,0 +1,65 @@
+"""Shared helpers: compile with torchkiln, verify the IR, compare with eager Python."""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Sequence
+
+import torch
+
+import torchkiln
+from torchkiln.ir.verify import verify
+from torchkiln import ops
+
+
+def same(a: Any, b: Any) -> bool:
+    """Exact structural equality of results (tensors, containers, numbers, NaN-aware)."""
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.shape == b.shape and a.dtype == b.dtype and torch.equal(a, b)
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return isinstance(b, dict) and list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, float) and math.isnan(a):
+        return isinstance(b, float) and math.isnan(b)
+    return type(a) is type(b) and a == b
+
+
+def scripted(fn: Callable) -> Any:
+    s = torchkiln.script(fn)
+    check_ir(s)
+    return s
+
+
+def check_ir(s: Any) -> None:
+    unit = s._kiln_unit
+    for f in list(unit.functions.values()):
+        verify(f.graph, ops.op_checker)
+    for cls in unit.classes.values():
+        for m in cls.methods.values():
+            verify(m.graph, ops.op_checker)
+
+
+def matches_eager(fn: Callable, *input_sets: Sequence[Any]) -> Any:
+    """Script `fn`, run it and `fn` on each input tuple, and assert the results are equal."""
+    s = scripted(fn)
+    for inputs in input_sets:
+        expected = fn(*_copy(inputs))
+        got = s(*_copy(inputs))
+        assert same(got, expected), f"{fn.__name__}{inputs!r}: script gave {got!r}, eager {expected!r}"
+    return s
+
+
+def _copy(inputs: Sequence[Any]) -> list:
+    out = []
+    for x in inputs:
+        if isinstance(x, torch.Tensor):
+            out.append(x.clone())
+        elif isinstance(x, list):
+            out.append(list(x))
+        elif isinstance(x, dict):
+            out.append(dict(x))
+        else:
+            out.append(x)
+    return out

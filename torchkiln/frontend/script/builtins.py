@@ -1,0 +1,499 @@
+"""Python builtins (`len`, `range`, `min`, `int`, `print`, ...) and the `math` module.
+
+Each builtin is a `BuiltinFunction` whose handler emits the ops for the
+argument types; a call whose arguments are all compile-time constants
+(`float("inf")`, `int("3")`) folds to a constant.
+"""
+from __future__ import annotations
+
+import ast
+import builtins as py_builtins
+import math
+from typing import Any, Callable, Dict, List, Optional
+
+from ...ir.core import Value
+from ...ir.types import BOOL, FLOAT, INT, NONE, SCALAR, STR, TENSOR, DictType, ListType, OptionalType, TensorType, TupleType, Type, unify
+from .emitter import FunctionEmitter, constant_type
+from .loops import EnumerateValue, RangeValue, ZipValue
+from .sugared import NO_STATIC, Args, Kwargs, SimpleValue, SugaredValue, TupleSugar
+
+Handler = Callable[[FunctionEmitter, ast.Call, Args, Kwargs], SugaredValue]
+
+
+class BuiltinFunction(SugaredValue):
+    def __init__(self, name: str, impl: Handler, foldable: Optional[Callable] = None):
+        self.name = name
+        self.impl = impl
+        self.foldable = foldable
+
+    def describe(self) -> str:
+        return f"the builtin {self.name}"
+
+    def call(self, em, node, args, kwargs):
+        if self.foldable is not None and not kwargs and args:
+            statics = [a.static_value() for a in args]
+            if all(s is not NO_STATIC and constant_type(s) is not None for s in statics):
+                try:
+                    result = self.foldable(*statics)
+                except (ValueError, TypeError, OverflowError, ZeroDivisionError) as e:
+                    em.fail(node, f"{self.name}({', '.join(map(repr, statics))}) fails: {e}")
+                if constant_type(result) is not None:
+                    return SimpleValue(em.const(result))
+        return self.impl(em, node, args, kwargs)
+
+
+def _value(em: FunctionEmitter, node: ast.AST, sv: SugaredValue) -> Value:
+    return sv.as_value(em, node)
+
+
+def _expect(em: FunctionEmitter, node: ast.AST, name: str, args: Args, kwargs: Kwargs, lo: int, hi: int, kw_ok=()) -> None:
+    for k in kwargs:
+        if k not in kw_ok:
+            em.fail(node, f"{name}() got an unexpected keyword argument '{k}'")
+    if not lo <= len(args) <= hi:
+        em.fail(node, f"{name}() takes {lo if lo == hi else f'{lo} to {hi}'} arguments ({len(args)} given)")
+
+
+def _to_int(em: FunctionEmitter, node: ast.AST, v: Value, what: str) -> Value:
+    if v.type == INT:
+        return v
+    if v.type in (BOOL, SCALAR, FLOAT):
+        if v.type == FLOAT:
+            em.fail(node, f"{what} must be an int, not a float")
+        return em.op("prim::Int.Scalar", [v], [INT]).output
+    if isinstance(v.type, TensorType):
+        return em.op("prim::Int.Tensor", [v], [INT]).output
+    em.fail(node, f"{what} must be an int, not {v.type}")
+
+
+# -- len, range, enumerate, zip, reversed, sorted -------------------------------------------------------
+
+
+def _len(em, node, args, kwargs):
+    _expect(em, node, "len", args, kwargs, 1, 1)
+    sv = args[0]
+    n = sv.static_len()
+    if n is not None:
+        return SimpleValue(em.const(n))
+    if isinstance(sv, RangeValue):
+        return SimpleValue(sv.length(em))
+    v = _value(em, node, sv)
+    t = v.type
+    n = em.compiler.classes.static_len(t)
+    if n is not None:
+        return SimpleValue(em.const(n))
+    op = {STR: "prim::len.str"}.get(t)
+    if isinstance(t, ListType):
+        op = "prim::len.list"
+    elif isinstance(t, DictType):
+        op = "prim::len.dict"
+    elif isinstance(t, TensorType):
+        op = "prim::len.Tensor"
+    if op is None:
+        em.fail(node, f"len() of a value of type {t} is not supported")
+    return SimpleValue(em.op(op, [v], [INT]).output)
+
+
+def _range(em, node, args, kwargs):
+    _expect(em, node, "range", args, kwargs, 1, 3)
+    values = [_to_int(em, node, _value(em, node, a), "a range bound") for a in args]
+    if len(values) == 1:
+        return RangeValue(em.const(0), values[0], em.const(1), True, True)
+    step = values[2] if len(values) == 3 else em.const(1)
+    if len(values) == 3 and args[2].static_value() == 0:
+        em.fail(node, "range() step must not be zero")
+    default_step = len(values) == 2 or args[2].static_value() == 1
+    default_start = args[0].static_value() == 0 and default_step
+    return RangeValue(values[0], values[1], step, default_start, default_step)
+
+
+def _enumerate(em, node, args, kwargs):
+    _expect(em, node, "enumerate", args, kwargs, 1, 2, kw_ok=("start",))
+    start_sv = args[1] if len(args) > 1 else kwargs.get("start")
+    if start_sv is None:
+        return EnumerateValue(args[0], em.const(0), 0)
+    start = _to_int(em, node, _value(em, node, start_sv), "the start of enumerate")
+    static = start_sv.static_value()
+    return EnumerateValue(args[0], start, static if isinstance(static, int) else None)
+
+
+def _zip(em, node, args, kwargs):
+    _expect(em, node, "zip", args, kwargs, 1, 16)
+    return ZipValue(list(args))
+
+
+def _reversed(em, node, args, kwargs):
+    _expect(em, node, "reversed", args, kwargs, 1, 1)
+    if isinstance(args[0], TupleSugar):
+        return TupleSugar(list(reversed(args[0].items)))
+    v = _value(em, node, args[0])
+    if isinstance(v.type, ListType):
+        none = em.const(None)
+        return SimpleValue(em.op("prim::slice.list", [v, none, none, em.const(-1)], [v.type]).output)
+    em.fail(node, f"reversed() of a value of type {v.type} is not supported")
+
+
+def _sorted(em, node, args, kwargs):
+    _expect(em, node, "sorted", args, kwargs, 1, 1, kw_ok=("reverse",))
+    v = _value(em, node, args[0])
+    if not isinstance(v.type, ListType):
+        em.fail(node, f"sorted() of a value of type {v.type} is not supported")
+    reverse = _value(em, node, kwargs["reverse"]) if "reverse" in kwargs else em.const(False)
+    return SimpleValue(em.op("prim::sorted", [v, reverse], [v.type]).output)
+
+
+# -- numbers ------------------------------------------------------------------------------------------------
+
+
+def _min_max(which: str):
+    def impl(em, node, args, kwargs):
+        _expect(em, node, which, args, kwargs, 1, 16)
+        if len(args) == 1 and isinstance(args[0], TupleSugar):
+            args = args[0].items
+        if len(args) == 1:
+            v = _value(em, node, args[0])
+            if isinstance(v.type, ListType):
+                return SimpleValue(em.op(f"prim::{which}.list", [v], [v.type.elem]).output)
+            if isinstance(v.type, TensorType):
+                return em.call_op_sugar(node, f"aten::{which}", [v], what=f"{which}()")
+            em.fail(node, f"{which}() of a value of type {v.type} is not supported")
+        from .operators import promote
+
+        acc = _value(em, node, args[0])
+        for a in args[1:]:
+            v = _value(em, node, a)
+            if isinstance(acc.type, TensorType) or isinstance(v.type, TensorType):
+                acc = em.call_op(node, f"aten::{'minimum' if which == 'min' else 'maximum'}", [acc, v], what=f"{which}()")[0][0]
+                continue
+            a_, b_, overload = promote(em, acc, v)
+            if overload == "Scalar":
+                em.fail(node, f"{which}() of numbers of unknown kind (Scalar) is not supported", hint="convert with int() or float() first")
+            acc = em.op(f"prim::{which}.{overload}", [a_, b_], [a_.type]).output
+        return SimpleValue(acc)
+
+    return impl
+
+
+def _abs(em, node, args, kwargs):
+    _expect(em, node, "abs", args, kwargs, 1, 1)
+    v = _value(em, node, args[0])
+    if isinstance(v.type, TensorType):
+        return em.call_op_sugar(node, "aten::abs", [v])
+    if v.type == BOOL:
+        v = em.op("prim::Int.Scalar", [v], [INT]).output
+    names = {INT: "int", FLOAT: "float", SCALAR: "Scalar"}
+    if v.type not in names:
+        em.fail(node, f"abs() of a value of type {v.type} is not supported")
+    return SimpleValue(em.op(f"prim::abs.{names[v.type]}", [v], [v.type]).output)
+
+
+def _round(em, node, args, kwargs):
+    _expect(em, node, "round", args, kwargs, 1, 2, kw_ok=("ndigits",))
+    v = _value(em, node, args[0])
+    nd = args[1] if len(args) > 1 else kwargs.get("ndigits")
+    if isinstance(v.type, TensorType):
+        kw = {"decimals": _value(em, node, nd)} if nd is not None else {}
+        return em.call_op_sugar(node, "aten::round", [v], kw)
+    if v.type in (INT, BOOL):
+        return SimpleValue(_to_int(em, node, v, "round's argument"))
+    if v.type == SCALAR:
+        v = em.op("prim::Float.Scalar", [v], [FLOAT]).output
+    if v.type != FLOAT:
+        em.fail(node, f"round() of a value of type {v.type} is not supported")
+    if nd is None or nd.static_value() is None:
+        return SimpleValue(em.op("prim::round.float", [v], [INT]).output)
+    return SimpleValue(em.op("prim::round.ndigits", [v, _to_int(em, node, _value(em, node, nd), "ndigits")], [FLOAT]).output)
+
+
+def _sum(em, node, args, kwargs):
+    _expect(em, node, "sum", args, kwargs, 1, 2, kw_ok=("start",))
+    start = args[1] if len(args) > 1 else kwargs.get("start")
+    if isinstance(args[0], TupleSugar):
+        from .operators import binary
+
+        acc: SugaredValue = start if start is not None else SimpleValue(em.const(0))
+        for item in args[0].items:
+            acc = binary(em, node, acc, item, ast.Add())
+        return acc
+    v = _value(em, node, args[0])
+    t = v.type
+    if isinstance(t, ListType) and t.elem in (INT, FLOAT, BOOL):
+        if t.elem == BOOL:
+            em.fail(node, "sum() of a list of bools is not supported", hint="count with a loop or convert to ints")
+        total = SimpleValue(em.op(f"prim::sum.{'int' if t.elem == INT else 'float'}", [v], [t.elem]).output)
+        if start is None:
+            return total
+        from .operators import binary
+
+        return binary(em, node, start, total, ast.Add())
+    if isinstance(t, ListType) and isinstance(t.elem, TensorType):
+        from .functions_value import PythonFunctionValue
+        from . import helpers
+
+        extra = [start] if start is not None else []
+        return PythonFunctionValue(helpers.sum_tensors, "sum").call(em, node, [SimpleValue(v)] + extra, {})
+    if isinstance(t, TensorType):
+        em.fail(node, "sum() of a Tensor iterates over its first dimension, which script does not support", hint="use x.sum(0) or torch.sum(x, 0)")
+    em.fail(node, f"sum() of a value of type {t} is not supported")
+
+
+def _any_all(which: str):
+    def impl(em, node, args, kwargs):
+        _expect(em, node, which, args, kwargs, 1, 1)
+        if isinstance(args[0], TupleSugar):
+            args = [SimpleValue(_list_of(em, node, args[0].items))]
+        v = _value(em, node, args[0])
+        if isinstance(v.type, TensorType):
+            return em.call_op_sugar(node, f"aten::{which}", [v])
+        if isinstance(v.type, ListType) and v.type.elem == BOOL:
+            return SimpleValue(em.op(f"prim::{which}", [v], [BOOL]).output)
+        em.fail(node, f"{which}() needs a list of bools or a Tensor, not {v.type}")
+
+    return impl
+
+
+def _list_of(em: FunctionEmitter, node: ast.AST, items: List[SugaredValue]) -> Value:
+    from .exprs import build_list
+
+    return build_list(em, node, [_value(em, node, i) for i in items], None)
+
+
+# -- conversions -------------------------------------------------------------------------------------------
+
+
+def _int(em, node, args, kwargs):
+    _expect(em, node, "int", args, kwargs, 0, 1)
+    if not args:
+        return SimpleValue(em.const(0))
+    v = _value(em, node, args[0])
+    t = v.type
+    if t == INT:
+        return SimpleValue(v)
+    if t in (FLOAT, BOOL, SCALAR):
+        return SimpleValue(em.op("prim::Int.Scalar", [v], [INT]).output)
+    if t == STR:
+        return SimpleValue(em.op("prim::Int.str", [v], [INT]).output)
+    if isinstance(t, TensorType):
+        return SimpleValue(em.op("prim::Int.Tensor", [v], [INT]).output)
+    em.fail(node, f"int() of a value of type {t} is not supported")
+
+
+def _float(em, node, args, kwargs):
+    _expect(em, node, "float", args, kwargs, 0, 1)
+    if not args:
+        return SimpleValue(em.const(0.0))
+    v = _value(em, node, args[0])
+    t = v.type
+    if t == FLOAT:
+        return SimpleValue(v)
+    if t in (INT, BOOL, SCALAR):
+        return SimpleValue(em.op("prim::Float.Scalar", [v], [FLOAT]).output)
+    if t == STR:
+        return SimpleValue(em.op("prim::Float.str", [v], [FLOAT]).output)
+    if isinstance(t, TensorType):
+        return SimpleValue(em.op("prim::Float.Tensor", [v], [FLOAT]).output)
+    em.fail(node, f"float() of a value of type {t} is not supported")
+
+
+def _bool(em, node, args, kwargs):
+    _expect(em, node, "bool", args, kwargs, 0, 1)
+    if not args:
+        return SimpleValue(em.const(False))
+    from .conditions import cond_of
+
+    cond = cond_of(em, node, args[0])
+    return SimpleValue(cond.value if cond.value is not None else em.const(bool(cond.static)))
+
+
+def _str(em, node, args, kwargs):
+    _expect(em, node, "str", args, kwargs, 0, 1)
+    if not args:
+        return SimpleValue(em.const(""))
+    return SimpleValue(em.to_str(args[0], node))
+
+
+def _print(em, node, args, kwargs):
+    for k in kwargs:
+        if k not in ("flush",):
+            em.fail(node, f"print() with '{k}=' is not supported in script", hint="format the text with an f-string instead")
+    em.op("prim::Print", [_value(em, node, a) for a in args], [])
+    return SimpleValue(em.const(None))
+
+
+def _list(em, node, args, kwargs):
+    _expect(em, node, "list", args, kwargs, 0, 1)
+    hint = getattr(em, "call_hint", None)
+    if not args:
+        elem = hint.elem if isinstance(hint, ListType) else TENSOR
+        return SimpleValue(em.op("prim::ListConstruct", [], [ListType(elem)]).output)
+    sv = args[0]
+    if isinstance(sv, TupleSugar):
+        return SimpleValue(_list_of(em, node, sv.items))
+    if isinstance(sv, RangeValue):
+        return SimpleValue(sv.as_value(em, node))
+    v = _value(em, node, sv)
+    t = v.type
+    if isinstance(t, ListType):
+        return SimpleValue(em.op("prim::list.list", [v], [t]).output)
+    if t == STR:
+        return SimpleValue(em.op("prim::list.str", [v], [ListType(STR)]).output)
+    if isinstance(t, DictType):
+        return SimpleValue(em.op("prim::keys", [v], [ListType(t.key)]).output)
+    if isinstance(t, TupleType):
+        parts = em.op("prim::TupleUnpack", [v], list(t.elems)).outputs
+        return SimpleValue(_list_of(em, node, [SimpleValue(p) for p in parts]))
+    em.fail(node, f"list() of a value of type {t} is not supported")
+
+
+def _tuple(em, node, args, kwargs):
+    _expect(em, node, "tuple", args, kwargs, 0, 1)
+    if not args:
+        return TupleSugar([])
+    sv = args[0]
+    if isinstance(sv, TupleSugar) or isinstance(getattr(sv, "type", None), TupleType):
+        return sv
+    em.fail(node, "tuple() of a list is not supported: a tuple's length must be known when compiling", hint="keep it a list, or build the tuple from its items")
+
+
+def _dict(em, node, args, kwargs):
+    hint = getattr(em, "call_hint", None)
+    if not args and not kwargs:
+        t = hint if isinstance(hint, DictType) else DictType(STR, TENSOR)
+        return SimpleValue(em.op("prim::DictConstruct", [], [t]).output)
+    if args and not kwargs and len(args) == 1:
+        v = _value(em, node, args[0])
+        if isinstance(v.type, DictType):
+            return SimpleValue(em.op("prim::copy.dict", [v], [v.type]).output)
+    if kwargs and not args:
+        values = [_value(em, node, v) for v in kwargs.values()]
+        vt: Optional[Type] = values[0].type
+        for v in values[1:]:
+            vt = unify(vt, v.type) if vt is not None else None
+        if vt is None:
+            em.fail(node, "dict(...) values have different types")
+        inputs: List[Value] = []
+        for k, v in zip(kwargs, values):
+            inputs += [em.const(k), v]
+        return SimpleValue(em.op("prim::DictConstruct", inputs, [DictType(STR, vt)]).output)
+    em.fail(node, "this form of dict(...) is not supported", hint="use a dict literal or a dict comprehension")
+
+
+def _simple(op: str, arg: Type, ret: Type):
+    def impl(em, node, args, kwargs):
+        _expect(em, node, op.split("::")[1], args, kwargs, 1, 1)
+        v = _value(em, node, args[0])
+        if v.type != arg:
+            em.fail(node, f"{op.split('::')[1]}() expects {arg}, not {v.type}")
+        return SimpleValue(em.op(op, [v], [ret]).output)
+
+    return impl
+
+
+def _pow(em, node, args, kwargs):
+    _expect(em, node, "pow", args, kwargs, 2, 2)
+    from .operators import binary
+
+    return binary(em, node, args[0], args[1], ast.Pow())
+
+
+def _refused(name: str, hint: str) -> Handler:
+    def impl(em, node, args, kwargs):
+        em.fail(node, f"{name}() is not supported in script", hint=hint)
+
+    return impl
+
+
+# -- math ----------------------------------------------------------------------------------------------------
+
+_MATH_FLOAT = ("sqrt", "exp", "log10", "log2", "log1p", "expm1", "sin", "cos", "tan", "asin", "acos", "atan", "sinh",
+               "cosh", "tanh", "asinh", "acosh", "atanh", "erf", "erfc", "gamma", "lgamma", "fabs", "degrees", "radians")  # fmt: skip
+_MATH_RESULT = {"floor": INT, "ceil": INT, "trunc": INT, "isnan": BOOL, "isinf": BOOL, "isfinite": BOOL}
+_MATH_BINARY = ("pow", "atan2", "fmod", "copysign", "hypot", "remainder")
+
+
+def _as_float(em: FunctionEmitter, node: ast.AST, sv: SugaredValue, fname: str) -> Value:
+    v = _value(em, node, sv)
+    if v.type == FLOAT:
+        return v
+    if v.type in (INT, BOOL, SCALAR):
+        return em.op("prim::Float.Scalar", [v], [FLOAT]).output
+    em.fail(node, f"math.{fname}() takes a number, not {v.type}", hint=f"for tensors use torch.{fname}")
+
+
+def _math(fname: str) -> Handler:
+    def impl(em, node, args, kwargs):
+        if fname == "log":
+            _expect(em, node, "math.log", args, kwargs, 1, 2)
+            values = [_as_float(em, node, a, fname) for a in args]
+            op = "prim::math_log" if len(values) == 1 else "prim::math_log.base"
+            return SimpleValue(em.op(op, values, [FLOAT]).output)
+        if fname in ("gcd", "factorial"):
+            n = 2 if fname == "gcd" else 1
+            _expect(em, node, f"math.{fname}", args, kwargs, n, n)
+            values = [_to_int(em, node, _value(em, node, a), f"math.{fname}'s argument") for a in args]
+            return SimpleValue(em.op(f"prim::math_{fname}", values, [INT]).output)
+        n = 2 if fname in _MATH_BINARY else 1
+        _expect(em, node, f"math.{fname}", args, kwargs, n, n)
+        values = [_as_float(em, node, a, fname) for a in args]
+        return SimpleValue(em.op(f"prim::math_{fname}", values, [_MATH_RESULT.get(fname, FLOAT)]).output)
+
+    return impl
+
+
+# -- the table -----------------------------------------------------------------------------------------------
+
+_TABLE: Optional[Dict[int, SugaredValue]] = None
+
+
+def _build() -> Dict[int, SugaredValue]:
+    b = py_builtins
+    entries: List[tuple] = [
+        (b.len, "len", _len, None),
+        (b.range, "range", _range, None),
+        (b.enumerate, "enumerate", _enumerate, None),
+        (b.zip, "zip", _zip, None),
+        (b.reversed, "reversed", _reversed, None),
+        (b.sorted, "sorted", _sorted, None),
+        (b.min, "min", _min_max("min"), min),
+        (b.max, "max", _min_max("max"), max),
+        (b.abs, "abs", _abs, abs),
+        (b.round, "round", _round, round),
+        (b.sum, "sum", _sum, None),
+        (b.any, "any", _any_all("any"), None),
+        (b.all, "all", _any_all("all"), None),
+        (b.int, "int", _int, int),
+        (b.float, "float", _float, float),
+        (b.bool, "bool", _bool, bool),
+        (b.str, "str", _str, str),
+        (b.print, "print", _print, None),
+        (b.list, "list", _list, None),
+        (b.tuple, "tuple", _tuple, None),
+        (b.dict, "dict", _dict, None),
+        (b.ord, "ord", _simple("prim::ord", STR, INT), ord),
+        (b.chr, "chr", _simple("prim::chr", INT, STR), chr),
+        (b.pow, "pow", _pow, pow),
+    ]
+    for fn, why in ((b.iter, "iterate with a for loop"), (b.next, "iterate with a for loop"), (b.type, "use isinstance()"),
+                    (b.id, "compare with `is`"), (b.hash, "use the value itself as a dict key"), (b.open, "do file I/O outside the scripted code"),
+                    (b.input, "read input outside the scripted code"), (b.eval, "write the code directly"), (b.exec, "write the code directly"),
+                    (b.super, "call the parent's method on a submodule, or copy the code"), (b.callable, "check before scripting"),
+                    (b.set, "use a list or a dict with the items as keys"), (b.map, "use a list comprehension"), (b.filter, "use a list comprehension with `if`"),
+                    (b.divmod, "use // and %"), (b.vars, None), (b.globals, None), (b.locals, None), (b.setattr, "assign the attribute directly")):  # fmt: skip
+        entries.append((fn, fn.__name__, _refused(fn.__name__, why or "restructure the code"), None))
+    table: Dict[int, SugaredValue] = {}
+    for obj, name, impl, fold in entries:
+        table[id(obj)] = BuiltinFunction(name, impl, fold)
+    for fname in _MATH_FLOAT + tuple(_MATH_RESULT) + _MATH_BINARY + ("log", "gcd", "factorial"):
+        fn = getattr(math, fname)
+        table[id(fn)] = BuiltinFunction(f"math.{fname}", _math(fname), fn)
+    return table
+
+
+def lookup(obj: Any) -> Optional[SugaredValue]:
+    global _TABLE
+    if _TABLE is None:
+        _TABLE = _build()
+    return _TABLE.get(id(obj))
+
+
+__all__ = ["lookup", "BuiltinFunction", "NONE", "OptionalType"]

@@ -1,0 +1,482 @@
+"""Objects of class types: modules, script classes and NamedTuples.
+
+`ClassRegistry` answers what attribute access, calls, iteration and
+indexing mean on a value whose type is a `ClassType`, and what a Python
+class means where a name refers to it:
+
+```
+self.weight            prim::GetAttr[name="weight"](%self)          (parameters, buffers, attributes)
+self.eps               a constant                                   (__constants__, Final)
+self.conv(x)           prim::CallMethod[name="forward"](%conv, %x)  (compiled once per class type)
+self.helper(x)         prim::CallMethod[name="helper"](%self, %x)
+for layer in self.layers / self.layers[0] / len(self.layers)        ModuleList, Sequential, ModuleDict: unrolled
+self.count = n         prim::SetAttr[name="count"](%self, %n)
+Point(1, 2)            prim::CreateObject, then __init__            (script classes)
+Pair(a, b)             prim::TupleConstruct (NamedTuple)
+```
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+import types
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+import torch
+import torch.nn as nn
+
+from ...diagnostics import CompileError, SourceRange
+from ...ir.core import Function, Graph, Value
+from ...ir.types import NONE, STR, TENSOR, ClassType, TupleType, Type
+from .annotations import TypeParser
+from .emitter import FunctionEmitter, constant_type
+from .functions import Namespace, bind_call, compile_body, local_names, make_arguments, read_signature
+from .loops import Unrolled
+from .modules import ModuleInfo, ModuleTypes
+from .source import parse_function
+from .sugared import ClassObjectValue, SimpleValue, SugaredValue, TupleSugar
+
+
+@dataclass
+class ScriptClassInfo:
+    type: ClassType
+    cls: type
+    in_progress: Dict[str, bool] = field(default_factory=dict)
+    initializing: bool = False
+
+
+class ClassRegistry:
+    def __init__(self, compiler):
+        self.compiler = compiler
+        self.modules = ModuleTypes(compiler)
+        self.script_classes: Dict[type, ScriptClassInfo] = {}
+        self.by_type: Dict[ClassType, ScriptClassInfo] = {}
+        self.named_tuples: Dict[type, TupleType] = {}
+
+    # -- Python classes as types ------------------------------------------------------------------------
+    def annotation_type(self, cls: Any, loc: SourceRange) -> Optional[Type]:
+        if not isinstance(cls, type):
+            return None
+        if issubclass(cls, tuple) and hasattr(cls, "_fields"):
+            return self.named_tuple_type(cls, loc)
+        if issubclass(cls, nn.Module) or cls.__module__ in ("builtins", "typing") or cls.__module__.startswith("torch"):
+            return None
+        return self.script_class(cls, loc).type
+
+    def type_of_python_annotation(self, ann: Any) -> Optional[Type]:
+        parser = TypeParser(_no_lookup, self.annotation_type, lambda node: SourceRange("<annotation>", 0))
+        try:
+            return parser.try_object(ann, SourceRange("<annotation>", 0))
+        except CompileError:
+            return None
+
+    def named_tuple_type(self, cls: type, loc: SourceRange) -> TupleType:
+        done = self.named_tuples.get(cls)
+        if done is not None:
+            return done
+        fields = list(cls._fields)  # type: ignore[attr-defined]
+        anns = getattr(cls, "__annotations__", {})
+        types_: List[Type] = []
+        for f in fields:
+            ann = anns.get(f)
+            t = self.type_of_python_annotation(ann) if ann is not None else TENSOR
+            if t is None:
+                raise CompileError(f"the field '{f}' of the NamedTuple {cls.__qualname__} has an unsupported type {ann!r}", loc)
+            types_.append(t)
+        t = TupleType(types_, _qualified(cls), fields)
+        self.named_tuples[cls] = t
+        return t
+
+    def class_value(self, em: FunctionEmitter, node: ast.AST, cls: type, name: str) -> SugaredValue:
+        if issubclass(cls, tuple) and hasattr(cls, "_fields"):
+            return NamedTupleConstructor(self.named_tuple_type(cls, em.loc(node)), cls)
+        if issubclass(cls, nn.Module):
+            return ModuleClassValue(cls)
+        if cls.__module__ in ("builtins", "typing", "collections") or cls.__module__.startswith("torch"):
+            return ClassObjectValue(cls)
+        return ScriptClassConstructor(self.script_class(cls, em.loc(node)))
+
+    # -- script classes --------------------------------------------------------------------------------
+    def script_class(self, cls: type, loc: Optional[SourceRange]) -> ScriptClassInfo:
+        info = self.script_classes.get(cls)
+        if info is not None:
+            return info
+        if getattr(cls, "__torch_script_interface__", False):
+            raise CompileError(f"interface types ({cls.__qualname__}) are not supported yet", loc)
+        t = ClassType(self.compiler.unit.unique_name(_qualified(cls)), is_module=False)
+        info = ScriptClassInfo(t, cls)
+        self.script_classes[cls] = info
+        self.by_type[t] = info
+        self.compiler.unit.add_class(t)
+        for name, ann in getattr(cls, "__annotations__", {}).items():
+            at = self.type_of_python_annotation(ann)
+            if at is not None:
+                t.add_attribute(name, at)
+        init = cls.__dict__.get("__init__")
+        if init is not None:
+            self._compile_method(t, cls, "__init__", loc, init_info=info)
+        return info
+
+    # -- values of class types -----------------------------------------------------------------------------
+    def _module(self, t: Type) -> Optional[ModuleInfo]:
+        return self.modules.by_type.get(t) if isinstance(t, ClassType) else None
+
+    def attr(self, em: FunctionEmitter, node: ast.AST, obj: Value, name: str) -> SugaredValue:
+        t = obj.type
+        assert isinstance(t, ClassType)
+        if name in t.constants:
+            return constant_value(em, node, t.constants[name])
+        if name in t.attributes:
+            return SimpleValue(em.op("prim::GetAttr", [obj], [t.attributes[name]], {"name": name}).output)
+        info = self._module(t)
+        py_cls = info.cls if info is not None else self.by_type[t].cls if t in self.by_type else None
+        if name in t.methods or (py_cls is not None and _method_of(py_cls, name) is not None):
+            prop = inspect.getattr_static(py_cls, name, None) if py_cls is not None else None
+            if isinstance(prop, property):
+                return MethodValue(self, obj, f"__{name}_getter", prop.fget).call(em, node, [], {})
+            if isinstance(prop, staticmethod):
+                from .functions_value import function_value
+
+                return function_value(em, node, prop.__func__, name)
+            return MethodValue(self, obj, name, _method_of(py_cls, name) if py_cls is not None else None)
+        if info is not None and name in info.failed:
+            em.fail(node, f"the module attribute '{name}' cannot be used in script: {info.failed[name]}", hint="annotate it on the class (e.g. `name: List[int]`), make it a constant, or keep it out of the scripted code")
+        if py_cls is not None and info is not None:
+            value = inspect.getattr_static(py_cls, name, _MISSING)
+            if value is not _MISSING and _is_constant(value):
+                return constant_value(em, node, value)
+        kind = "module" if t.is_module else "object"
+        em.fail(node, f"the {kind} {_short(t)} has no attribute '{name}'", hint=_attr_hint(t))
+
+    def setattr(self, em: FunctionEmitter, node: ast.AST, obj: Value, name: str, value: Value) -> None:
+        t = obj.type
+        assert isinstance(t, ClassType)
+        info = self.by_type.get(t)
+        if name not in t.attributes:
+            if info is not None and info.initializing:
+                t.add_attribute(name, value.type)
+            else:
+                em.fail(node, f"cannot add the attribute '{name}' to {_short(t)} in script", hint="define the attribute in __init__ (for modules: before scripting)")
+        kind = t.attr_kinds.get(name)
+        if kind in ("parameter", "module"):
+            em.fail(node, f"cannot assign to the {kind} '{name}' in script")
+        value = em.coerce(value, t.attributes[name], node, f"the attribute '{name}' has type {t.attributes[name]}, not {value.type}")
+        em.op("prim::SetAttr", [obj, value], [], {"name": name})
+
+    def call(self, em: FunctionEmitter, node: ast.Call, obj: Value, args, kwargs) -> SugaredValue:
+        t = obj.type
+        assert isinstance(t, ClassType)
+        info = self._module(t)
+        if info is not None and info.container is not None:
+            em.fail(node, f"{_short(t)} is a module container and cannot be called", hint="iterate over it and call each module")
+        name = "forward" if t.is_module else "__call__"
+        return MethodValue(self, obj, name, None).call(em, node, args, kwargs)
+
+    def iterate(self, em: FunctionEmitter, node: ast.AST, obj: Value):
+        info = self._module(obj.type)
+        if info is None or info.container is None:
+            em.fail(node, f"cannot iterate over {_short(obj.type)}")
+        if info.container == "dict":
+            return Unrolled([SimpleValue(em.const(k)) for k in info.order])
+        return Unrolled([self.attr(em, node, obj, k) for k in info.order if k in obj.type.attributes and obj.type.attributes[k] != NONE])
+
+    def getitem(self, em: FunctionEmitter, node: ast.AST, obj: Value, index: SugaredValue) -> SugaredValue:
+        info = self._module(obj.type)
+        if info is None or info.container is None:
+            em.fail(node, f"{_short(obj.type)} cannot be indexed")
+        key = index.static_value()
+        if info.container == "dict":
+            if not isinstance(key, str) or key not in info.order:
+                em.fail(node, "a ModuleDict must be indexed with a constant key it has")
+            return self.attr(em, node, obj, key)
+        from .subscripts import SliceValue
+
+        names = info.order
+        if isinstance(index, SliceValue):
+            bounds = [p.static_value() if p is not None else None for p in (index.start, index.stop, index.step)]
+            return TupleSugar([self.attr(em, node, obj, k) for k in names[slice(*bounds)]])
+        if isinstance(key, bool) or not isinstance(key, int):
+            em.fail(node, "a module container must be indexed with a constant int", hint="iterate with `for m in self.layers` (or enumerate/zip over module containers)")
+        if not -len(names) <= key < len(names):
+            em.fail(node, f"index {key} is out of range for a module container of {len(names)}")
+        return self.attr(em, node, obj, names[key])
+
+    def static_len(self, t: Type) -> Optional[int]:
+        info = self._module(t)
+        if info is not None and info.container is not None:
+            return len(info.order)
+        return None
+
+    def container_method(self, em: FunctionEmitter, node: ast.AST, obj: Value, name: str) -> Optional[SugaredValue]:
+        info = self._module(obj.type)
+        if info is None or info.container != "dict" or name not in ("items", "keys", "values"):
+            return None
+        keys = [SimpleValue(em.const(k)) for k in info.order]
+        mods = [self.attr(em, node, obj, k) for k in info.order]
+        items = {"keys": keys, "values": mods, "items": [TupleSugar([k, m]) for k, m in zip(keys, mods)]}[name]
+        return _Returns(TupleSugar(items))
+
+    def has_attr(self, t: Type, name: str) -> bool:
+        if not isinstance(t, ClassType):
+            return False
+        if name in t.attributes or name in t.constants or name in t.methods:
+            return True
+        info = self._module(t)
+        cls = info.cls if info is not None else (self.by_type[t].cls if t in self.by_type else None)
+        return cls is not None and _method_of(cls, name) is not None
+
+    # -- methods ----------------------------------------------------------------------------------------
+    def method(self, em: FunctionEmitter, node: ast.AST, t: ClassType, name: str, fn: Any) -> Function:
+        done = t.methods.get(name)
+        if done is not None:
+            return done  # type: ignore[return-value]
+        info = self._module(t)
+        if info is not None and info.foreign:
+            em.fail(node, f"the compiled module {_short(t)} has no method '{name}'")
+        cls = info.cls if info is not None else self.by_type[t].cls
+        if fn is None:
+            fn = _method_of(cls, name)
+            if fn is None:
+                what = "forward" if name == "forward" else f"method '{name}'"
+                em.fail(node, f"{_short(t)} has no {what}", hint="define it on the class")
+        return self._compile_method(t, cls, name, em.loc(node), fn=fn)
+
+    def _compile_method(self, t: ClassType, cls: type, name: str, call_site: Optional[SourceRange], fn: Any = None, init_info: Optional[ScriptClassInfo] = None) -> Function:
+        if fn is None:
+            fn = cls.__dict__.get(name) or getattr(cls, name)
+        progress = self.modules.by_type[t].in_progress if t in self.modules.by_type else self.by_type[t].in_progress
+        if name in progress:
+            raise CompileError(f"the method `{cls.__qualname__}.{name}` calls itself: recursion is not supported in script", call_site, hint="rewrite the recursion as a loop")
+        progress[name] = True
+        if init_info is not None:
+            init_info.initializing = True
+        compiler = self.compiler
+        try:
+            with compiler.frame(f"{cls.__qualname__}.{name}", call_site):
+                modifiers = torch._jit_internal.FunctionModifiers
+                if torch._jit_internal.get_torchscript_modifier(fn) is modifiers.UNUSED:
+                    return self._unused_method(t, cls, name, fn)
+                src = parse_function(fn)
+                ns = Namespace(fn)
+                sig = read_signature(compiler, src, ns, fn, has_self=True)
+                types_: List[Type] = [t] + [p.type if p.type is not None else TENSOR for p in sig.params[1:]]
+                graph = Graph()
+                for p, pt in zip(sig.params, types_):
+                    graph.add_input(pt, p.name)
+                em = FunctionEmitter(compiler, src, ns, graph, local_names(fn), name)
+                for p, v in zip(sig.params, graph.inputs):
+                    em.assign(p.name, SimpleValue(v), p.node or src.tree)
+                declared = sig.returns
+                if name == "__init__":
+                    declared = NONE
+                ret = compile_body(em, src.tree.body, declared, src.tree)  # type: ignore[union-attr]
+                function = Function(name, graph, make_arguments(sig.params, types_), ret, src.loc(src.tree))
+        finally:
+            del progress[name]
+            if init_info is not None:
+                init_info.initializing = False
+        t.methods[name] = function
+        compiler.compiled.append(function)
+        return function
+
+    def _unused_method(self, t: ClassType, cls: type, name: str, fn: Any) -> Function:
+        from ...ir.builder import Builder
+
+        src = parse_function(fn)
+        sig = read_signature(self.compiler, src, Namespace(fn), fn, has_self=True)
+        types_: List[Type] = [t] + [p.type if p.type is not None else TENSOR for p in sig.params[1:]]
+        graph = Graph()
+        for p, pt in zip(sig.params, types_):
+            graph.add_input(pt, p.name)
+        ret = sig.returns if sig.returns is not None else TENSOR
+        b = Builder(graph.block)
+        b.op("prim::RaiseException", [b.constant(f"`{cls.__qualname__}.{name}` was marked @unused and cannot be called", STR)], [], {"cls": "RuntimeError"})
+        graph.add_output(b.op("prim::Uninitialized", [], [ret]).output)
+        function = Function(name, graph, make_arguments(sig.params, types_), ret)
+        t.methods[name] = function
+        return function
+
+
+class MethodValue(SugaredValue):
+    """`obj.<method>`: a method of a module or script class object."""
+
+    def __init__(self, registry: ClassRegistry, obj: Value, name: str, fn: Any):
+        self.registry = registry
+        self.obj = obj
+        self.name = name
+        self.fn = fn
+
+    def describe(self) -> str:
+        return f"the method {self.name} of {_short(self.obj.type)}"
+
+    def call(self, em, node, args, kwargs):
+        special = self.registry.container_method(em, node, self.obj, self.name)
+        if special is not None:
+            return special.value
+        fn = self.fn
+        if fn is not None and torch._jit_internal.get_torchscript_modifier(fn) in (torch._jit_internal.FunctionModifiers.IGNORE, getattr(torch._jit_internal.FunctionModifiers, "_DROP", None)):
+            from .functions_value import IgnoredFunctionValue
+
+            return IgnoredFunctionValue(fn, self.name).call(em, node, [SimpleValue(self.obj)] + list(args), kwargs)
+        function = self.registry.method(em, node, self.obj.type, self.name, fn)  # type: ignore[arg-type]
+        values = _bind_arguments(em, node, function, args, kwargs)
+        return SimpleValue(em.op("prim::CallMethod", [self.obj] + values, [function.returns], {"name": self.name}).output)
+
+    def as_function(self, em, node, args, kwargs):
+        em.fail(node, "fork of a method is not supported", hint="fork a module-level function")
+
+
+class _Returns:
+    def __init__(self, value: SugaredValue):
+        self.value = value
+
+
+def _bind_arguments(em: FunctionEmitter, node: ast.AST, function: Function, args, kwargs) -> List[Value]:
+    """Values for a method's parameters after `self` (defaults as constants)."""
+    params = function.args[1:]
+    positional = [a for a in params if not a.kwarg_only]
+    name = function.name.rsplit(".", 1)[-1]
+    if len(args) > len(positional):
+        em.fail(node, f"{name}() takes {len(positional)} argument{'s' if len(positional) != 1 else ''} but {len(args)} were given")
+    given = {a.name: v for a, v in zip(positional, args)}
+    for k, v in kwargs.items():
+        if k in given or all(a.name != k for a in params):
+            em.fail(node, f"{name}() got an unexpected or repeated keyword argument '{k}'")
+        given[k] = v
+    values = []
+    for a in params:
+        if a.name in given:
+            v = given[a.name].as_value(em, node)
+            v = em.coerce(v, a.type, node, f"{name}() expects {a.type} for argument '{a.name}' but got {v.type}")
+        elif a.has_default:
+            v = _default(em, node, a)
+        else:
+            em.fail(node, f"{name}() missing required argument '{a.name}'")
+        values.append(v)
+    return values
+
+
+def _default(em: FunctionEmitter, node: ast.AST, a) -> Value:
+    from .functions import Param, default_value
+
+    return default_value(em, node, Param(a.name, a.type, a.default))
+
+
+class NamedTupleConstructor(SugaredValue):
+    def __init__(self, t: TupleType, cls: type):
+        self.t = t
+        self.cls = cls
+
+    def describe(self) -> str:
+        return f"the NamedTuple {self.cls.__qualname__}"
+
+    def call(self, em, node, args, kwargs):
+        fields = list(self.t.fields or ())
+        defaults = getattr(self.cls, "_field_defaults", {})
+        if len(args) > len(fields):
+            em.fail(node, f"{self.cls.__qualname__}() takes {len(fields)} arguments but {len(args)} were given")
+        given = dict(zip(fields, args))
+        for k, v in kwargs.items():
+            if k not in fields or k in given:
+                em.fail(node, f"{self.cls.__qualname__}() got an unexpected or repeated argument '{k}'")
+            given[k] = v
+        values = []
+        for f, ft in zip(fields, self.t.elems):
+            if f in given:
+                v = given[f].as_value(em, node)
+            elif f in defaults and constant_type(defaults[f]) is not None:
+                v = em.const(defaults[f])
+            else:
+                em.fail(node, f"{self.cls.__qualname__}() missing the field '{f}'")
+            values.append(em.coerce(v, ft, node, f"the field '{f}' has type {ft}, not {v.type}"))
+        return SimpleValue(em.op("prim::TupleConstruct", values, [self.t]).output)
+
+
+class ScriptClassConstructor(SugaredValue):
+    def __init__(self, info: ScriptClassInfo):
+        self.info = info
+
+    def describe(self) -> str:
+        return f"the class {self.info.cls.__qualname__}"
+
+    def call(self, em, node, args, kwargs):
+        t = self.info.type
+        obj = em.op("prim::CreateObject", [], [t]).output
+        init = t.methods.get("__init__")
+        if init is not None:
+            values = _bind_arguments(em, node, init, args, kwargs)  # type: ignore[arg-type]
+            em.op("prim::CallMethod", [obj] + values, [NONE], {"name": "__init__"})
+        elif args or kwargs:
+            em.fail(node, f"{self.info.cls.__qualname__}() takes no arguments")
+        return SimpleValue(obj)
+
+
+class ModuleClassValue(SugaredValue):
+    def __init__(self, cls: type):
+        self.cls = cls
+
+    def describe(self) -> str:
+        return f"the module class {self.cls.__qualname__}"
+
+    def call(self, em, node, args, kwargs):
+        em.fail(node, f"modules ({self.cls.__qualname__}) cannot be created inside scripted code", hint="create it in __init__ and call it through self")
+
+    def static_value(self):
+        return self.cls
+
+
+def constant_value(em: FunctionEmitter, node: ast.AST, value: Any) -> SugaredValue:
+    if isinstance(value, tuple):
+        return TupleSugar([constant_value(em, node, v) for v in value])
+    return SimpleValue(em.const(value))
+
+
+def _is_constant(value: Any) -> bool:
+    if isinstance(value, tuple):
+        return all(_is_constant(v) for v in value)
+    return constant_type(value) is not None and not isinstance(value, type)
+
+
+def _method_of(cls: type, name: str) -> Any:
+    value = inspect.getattr_static(cls, name, None)
+    if isinstance(value, (types.FunctionType, staticmethod, property)):
+        if isinstance(value, types.FunctionType) and value is getattr(nn.Module, name, None) and name == "forward":
+            return None
+        return value
+    return None
+
+
+_MISSING = object()
+
+
+def _no_lookup(name: str) -> Any:
+    import builtins
+    import typing
+
+    if hasattr(typing, name):
+        return getattr(typing, name)
+    if hasattr(builtins, name):
+        return getattr(builtins, name)
+    if name == "Tensor":
+        return torch.Tensor
+    if name == "torch":
+        return torch
+    raise KeyError(name)
+
+
+def _qualified(cls: type) -> str:
+    module = cls.__module__ or "__main__"
+    return f"__torch__.{module}.{cls.__qualname__}".replace("<locals>", "___locals").replace("<", "_").replace(">", "_")
+
+
+def _short(t: Any) -> str:
+    return str(t).rsplit(".", 1)[-1]
+
+
+def _attr_hint(t: ClassType) -> str:
+    names = sorted(set(t.attributes) | set(t.constants) | set(t.methods))
+    return "its attributes are: " + ", ".join(names[:20]) if names else "it has no attributes"
+
+
+__all__ = ["ClassRegistry", "MethodValue", "constant_value", "ScriptClassInfo", "Dict"]

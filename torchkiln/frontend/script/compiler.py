@@ -1,0 +1,189 @@
+"""One `script()` call's compiler: the compilation unit, caches, the chain of functions being compiled.
+
+```python
+c = Compiler()
+fn = c.functions.compile(py_fn, [TENSOR, INT], call_site=None)   # a Function in c.unit
+c.finish()                                                       # default pass pipeline on what was compiled
+```
+"""
+from __future__ import annotations
+
+import ast
+import contextlib
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+from ...diagnostics import CallFrame, CompileError, SourceRange
+from ...ir.core import CompilationUnit, Function, Graph
+from ...ir.types import TENSOR, ClassType, Type
+from .annotations import TypeParser
+from .emitter import FunctionEmitter
+from .functions import Namespace, Param, Signature, compile_body, local_names, make_arguments, read_signature
+from .resolve import Resolver
+from .source import ParsedSource, parse_function
+from .sugared import SimpleValue
+
+
+class Compiler:
+    def __init__(self) -> None:
+        from .classes import ClassRegistry
+
+        self.unit = CompilationUnit()
+        self.chain: List[CallFrame] = []
+        self.resolver = Resolver(self)
+        self.functions = FunctionCompiler(self)
+        self.classes = ClassRegistry(self)
+        self.compiled: List[Function] = []  # everything compiled here, for the pass pipeline
+        self.imported: Dict[int, Any] = {}
+        self.error_chain: Optional[List[CallFrame]] = None  # where an internal error happened
+
+    # -- errors carry the chain of functions being compiled --------------------------------------------------
+    @contextlib.contextmanager
+    def frame(self, name: str, call_site: Optional[SourceRange]) -> Iterator[None]:
+        self.chain.append(CallFrame(name, call_site))
+        try:
+            yield
+        except CompileError as e:
+            e.with_chain(list(self.chain))
+            raise
+        except Exception:
+            if self.error_chain is None:
+                self.error_chain = list(self.chain)
+            raise
+        finally:
+            self.chain.pop()
+
+    # -- types -------------------------------------------------------------------------------------------------
+    def type_parser(self, namespace: Namespace, src: ParsedSource) -> TypeParser:
+        return TypeParser(namespace.lookup, self.classes.annotation_type, src.loc)
+
+    def parse_annotation(self, em: FunctionEmitter, node: ast.expr) -> Type:
+        return self.type_parser(em.namespace, em.src).parse(node)
+
+    def type_of_annotation_object(self, em: FunctionEmitter, node: ast.AST, obj: Any) -> Optional[Type]:
+        parser = self.type_parser(em.namespace, em.src)
+        try:
+            return parser.try_object(obj, em.loc(node))
+        except CompileError:
+            return None
+
+    # -- foreign programs ------------------------------------------------------------------------------------------
+    def import_script_function(self, sf: Any) -> Function:
+        """A ScriptFunction's Function, with everything it refers to, added to this unit."""
+        from .imports import import_unit
+
+        fn = sf._kiln_fn
+        renamed = import_unit(self.unit, sf._kiln_unit, self.imported)
+        if fn.name not in renamed:
+            self.unit.functions.setdefault(fn.name, fn)
+            return self.unit.functions[fn.name]
+        return self.unit.functions[renamed[fn.name]]
+
+    # -- the end -----------------------------------------------------------------------------------------------------
+    def finish(self) -> None:
+        """Run the default pass pipeline on every graph compiled here (so `.graph` shows what runs)."""
+        from ...passes import manager
+
+        for fn in self.compiled:  # callees finish before their callers: inlining copies optimized graphs
+            manager.run_on_function(fn, self.unit)
+
+
+class FunctionCompiler:
+    """Compiles Python functions into `Function`s of the unit, one per argument-type signature."""
+
+    def __init__(self, compiler: Compiler):
+        self.compiler = compiler
+        self.cache: Dict[Tuple[Any, Tuple[Type, ...]], Function] = {}
+        self.signatures: Dict[Any, Tuple[Signature, ParsedSource, Namespace]] = {}
+        self.in_progress: Dict[Any, str] = {}
+
+    def _parsed(self, fn: Any) -> Tuple[Signature, ParsedSource, Namespace]:
+        entry = self.signatures.get(fn)
+        if entry is None:
+            src = parse_function(fn)
+            ns = Namespace(fn)
+            sig = read_signature(self.compiler, src, ns, fn, has_self=False)
+            entry = self.signatures[fn] = (sig, src, ns)
+        return entry
+
+    def signature(self, fn: Any) -> Signature:
+        name = getattr(fn, "__qualname__", repr(fn))
+        with self.compiler.frame(name, None) if not self.compiler.chain else contextlib.nullcontext():
+            return self._parsed(fn)[0]
+
+    def top_level_types(self, fn: Any) -> List[Type]:
+        """Parameter types of a function scripted directly: unannotated ones are Tensors."""
+        sig = self.signature(fn)
+        return [p.type if p.type is not None else TENSOR for p in sig.params]
+
+    def compile(self, fn: Any, arg_types: Sequence[Type], call_site: Optional[SourceRange]) -> Function:
+        key = (fn, tuple(arg_types))
+        done = self.cache.get(key)
+        if done is not None:
+            return done
+        name = qualified_name(fn)
+        if fn in self.in_progress:
+            raise CompileError(
+                f"`{getattr(fn, '__qualname__', name)}` calls itself (directly or through other functions): recursion is not supported in script",
+                call_site,
+                hint="rewrite the recursion as a loop",
+            )
+        self.in_progress[fn] = name
+        try:
+            with self.compiler.frame(getattr(fn, "__qualname__", name), call_site):
+                sig, src, ns = self._parsed(fn)
+                function = self._compile(fn, sig, src, ns, list(arg_types), name)
+        finally:
+            del self.in_progress[fn]
+        self.cache[key] = function
+        return function
+
+    def _compile(self, fn: Any, sig: Signature, src: ParsedSource, ns: Namespace, types: List[Type], name: str) -> Function:
+        graph = Graph()
+        for p, t in zip(sig.params, types):
+            graph.add_input(t, p.name)
+        em = FunctionEmitter(self.compiler, src, ns, graph, local_names(fn), name)
+        for p, v in zip(sig.params, graph.inputs):
+            em.assign(p.name, SimpleValue(v), p.node or src.tree)
+        tree = src.tree
+        ret = compile_body(em, tree.body, sig.returns, tree)  # type: ignore[union-attr]
+        qualname = self.compiler.unit.unique_name(name)
+        function = Function(qualname, graph, make_arguments(sig.params, types), ret, src.loc(tree))
+        self.compiler.unit.add_function(function)
+        self.compiler.compiled.append(function)
+        return function
+
+    def raising_stub(self, fn: Any, params: List[Param], types: List[Type], ret: Type, message: str) -> Function:
+        """A function that raises `message` (for `@unused`)."""
+        key = ("stub", fn, tuple(types))
+        done = self.cache.get(key)  # type: ignore[arg-type]
+        if done is not None:
+            return done
+        from ...ir.builder import Builder
+
+        graph = Graph()
+        for p, t in zip(params, types):
+            graph.add_input(t, p.name)
+        b = Builder(graph.block)
+        b.op("prim::RaiseException", [b.constant(message, _str())], [], {"cls": "RuntimeError"})
+        graph.add_output(b.op("prim::Uninitialized", [], [ret]).output)
+        function = Function(self.compiler.unit.unique_name(qualified_name(fn)), graph, make_arguments(params, types), ret)
+        self.compiler.unit.add_function(function)
+        self.cache[key] = function  # type: ignore[index]
+        return function
+
+
+def _str() -> Type:
+    from ...ir.types import STR
+
+    return STR
+
+
+def qualified_name(obj: Any) -> str:
+    """`__torch__.<module>.<qualname>` as TorchScript names compiled functions and classes."""
+    module = getattr(obj, "__module__", None) or "__main__"
+    qual = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", "fn")
+    qual = qual.replace("<locals>", "___locals").replace("<", "_").replace(">", "_")
+    return f"__torch__.{module}.{qual}"
+
+
+__all__ = ["Compiler", "FunctionCompiler", "qualified_name", "ClassType"]

@@ -1,0 +1,183 @@
+"""`script(obj)`: a function, an nn.Module instance or a class -> compiled form.
+
+```python
+f = script(fn)            # ScriptFunction
+m = script(model)         # ScriptModule (forward, @export methods, submodules compiled recursively)
+C = script(SomeClass)     # the class, checked and registered as a script class
+```
+
+Every refusal is a `CompileError` raised here, before anything runs. The
+default pass pipeline runs on every compiled graph, so `.graph` shows the
+optimized program.
+"""
+from __future__ import annotations
+
+import contextlib
+import types
+from typing import Any, Dict, Iterator, List, Optional
+
+import torch
+import torch.nn as nn
+
+from ...diagnostics import CompileError, SourceRange
+from .compiler import Compiler
+from .modules import ModuleInfo
+
+
+def script(obj: Any = None, optimize: Any = None, _frames_up: int = 0, _rcb: Any = None, example_inputs: Any = None) -> Any:
+    """Compile `obj` (see the module docstring); usable as a decorator."""
+    from ... import api
+
+    if obj is None:
+        return lambda fn: script(fn)
+    if isinstance(obj, (api.ScriptModule, api.ScriptFunction)):
+        return obj
+    if isinstance(obj, nn.Module):
+        return script_module(obj)
+    if isinstance(obj, type):
+        return script_class(obj)
+    if isinstance(obj, (types.FunctionType, types.MethodType)) or hasattr(obj, "__original_fn"):
+        return script_function(getattr(obj, "__original_fn", obj))
+    raise CompileError(
+        f"script() cannot compile an object of type {type(obj).__name__}",
+        hint="pass a function, an nn.Module instance or a class",
+    )
+
+
+def script_function(fn: Any):
+    from ... import api
+
+    if isinstance(fn, types.MethodType):
+        raise CompileError(f"script() of the bound method {fn.__qualname__} is not supported", hint="script the module instead (use @torchkiln.export to compile extra methods)")
+    compiler = Compiler()
+    with _internal_errors(compiler):
+        arg_types = compiler.functions.top_level_types(fn)
+        function = compiler.functions.compile(fn, arg_types, None)
+        compiler.finish()
+    return api.ScriptFunction(compiler.unit, function)
+
+
+def script_module(module: nn.Module):
+    compiler = Compiler()
+    with _internal_errors(compiler):
+        root = compiler.classes.modules.info(module)
+        if root.foreign:
+            return module
+        compile_entry_points(compiler, root)
+        compiler.finish()
+        return _build(compiler, module, {})
+
+
+def script_class(cls: type) -> type:
+    compiler = Compiler()
+    with _internal_errors(compiler):
+        info = compiler.classes.script_class(cls, None)
+        for name, value in list(vars(cls).items()):
+            if isinstance(value, types.FunctionType) and name not in info.type.methods and not name.startswith("__"):
+                compiler.classes._compile_method(info.type, cls, name, None, fn=value)
+    return cls
+
+
+def compile_entry_points(compiler: Compiler, root: ModuleInfo) -> None:
+    """Compile forward and @export methods of every module type in the tree (each type once)."""
+    seen: set = set()
+    for info in _infos(root, seen):
+        if info.foreign:
+            continue
+        for name in _entry_methods(info.cls):
+            if name not in info.type.methods:
+                compiler.classes._compile_method(info.type, info.cls, name, None)
+
+
+def _infos(info: ModuleInfo, seen: set) -> Iterator[ModuleInfo]:
+    if id(info.type) in seen:
+        return
+    seen.add(id(info.type))
+    yield info
+    for sub in info.submodules.values():
+        yield from _infos(sub, seen)
+
+
+def _entry_methods(cls: type) -> List[str]:
+    from .classes import _method_of
+
+    names: List[str] = []
+    modifiers = torch._jit_internal.FunctionModifiers
+    forward = _method_of(cls, "forward")
+    if forward is not None and isinstance(forward, types.FunctionType):
+        if torch._jit_internal.get_torchscript_modifier(forward) not in (modifiers.IGNORE, getattr(modifiers, "_DROP", None)):
+            names.append("forward")
+    for klass in reversed(cls.__mro__):
+        for name, value in vars(klass).items():
+            if isinstance(value, types.FunctionType) and torch._jit_internal.get_torchscript_modifier(value) is modifiers.EXPORT and name not in names:
+                names.append(name)
+    return names
+
+
+def _build(compiler: Compiler, module: nn.Module, done: Dict[int, Any]):
+    """The ScriptModule for `module` (submodules first), with its own attribute values."""
+    from ... import api
+
+    existing = done.get(id(module))
+    if existing is not None:
+        return existing
+    if isinstance(module, api.ScriptModule):
+        return module
+    info = compiler.classes.modules.by_module[id(module)]
+    t = info.type
+    values: Dict[str, Any] = {}
+    for name, kind in t.attr_kinds.items():
+        if kind == "parameter":
+            values[name] = module._parameters[name]
+        elif kind == "buffer":
+            values[name] = module._buffers[name]
+        elif kind == "module":
+            sub = module._modules[name]
+            values[name] = _build(compiler, sub, done) if sub is not None else None
+        elif name == "training":
+            values[name] = module.training
+        else:
+            values[name] = as_script_value(getattr(module, name), t.attributes[name])
+    sm = api.ScriptModule.create(compiler.unit, t, values)
+    done[id(module)] = sm
+    return sm
+
+
+def as_script_value(value: Any, t) -> Any:
+    """A Python attribute value in the form its script type has (tuples for lists -> lists)."""
+    from ...ir.types import DictType, ListType, OptionalType, TupleType
+
+    if value is None:
+        return None
+    if isinstance(t, OptionalType):
+        return as_script_value(value, t.elem)
+    if isinstance(t, ListType) and isinstance(value, (list, tuple)):
+        return [as_script_value(v, t.elem) for v in value]
+    if isinstance(t, TupleType) and isinstance(value, (list, tuple)) and len(value) == len(t.elems):
+        items = [as_script_value(v, e) for v, e in zip(value, t.elems)]
+        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
+    if isinstance(t, DictType) and isinstance(value, dict):
+        return {as_script_value(k, t.key): as_script_value(v, t.value) for k, v in value.items()}
+    return value
+
+
+@contextlib.contextmanager
+def _internal_errors(compiler: Compiler) -> Iterator[None]:
+    """Only CompileErrors leave script(); anything else is a compiler bug, reported as one."""
+    try:
+        yield
+    except CompileError:
+        raise
+    except RecursionError:
+        raise CompileError("the program is nested too deeply to compile", hint="split deeply nested expressions or calls") from None
+    except Exception as e:
+        chain = compiler.error_chain or []
+        where = f"`{chain[-1].name}`" if chain else "the program"
+        raise CompileError(
+            f"internal compiler error while compiling {where}: {type(e).__name__}: {e}",
+            hint="this is a torchkiln bug; please report it with the code being compiled",
+            chain=chain,
+        ) from e
+
+
+__all__ = ["script", "script_function", "script_module", "script_class", "compile_entry_points", "Optional", "SourceRange"]

@@ -1,0 +1,238 @@
+"""Exit lowering: `return`, `break`, `continue` become flag variables and guarding `if`s.
+
+Runs on memory form (Note [Memory form] in `environment.py`), before SSA
+construction, so the flags are ordinary variables that `to_ssa` threads
+through ifs and loops.
+
+Note [Exit lowering]
+--------------------
+Each block is walked in order, tracking whether control always, maybe or
+never leaves it early (`ALWAYS`, `MAYBE`, `NEVER`):
+
+- `prim::Exit[kind=return]` becomes `$done = True` (plus, for each
+  enclosing loop, `$skipN = $stopN = True`); `break` sets the innermost
+  loop's `$skipN` and `$stopN`, `continue` its `$skipN`. The value was
+  already stored in `$ret` by the emitter. Nodes after an exit (and after
+  `prim::RaiseException`) are dropped.
+- after an `if` whose branches both always exit, the rest of the block is
+  dropped; if one always exits and the other never does, the rest of the
+  block moves into the other branch (no flag needed; the common
+  `if c: return a` / `return b` shape). Otherwise the rest is wrapped in
+  `if <flag>: pass else: <rest>` where the flag is the innermost loop's
+  `$skipN` (or `$done` at function level).
+- a loop's continue condition becomes `False if $stopN else <condition>`,
+  `$skipN` is reset at the start of each iteration, `$stopN` is cleared
+  before the loop. A loop containing a `return` may exit the enclosing
+  block (MAYBE).
+- a `prim::With` body is lowered like a block, then spliced in place with
+  its exit nodes after it, so leaving the body early still runs them.
+
+```
+for x in xs:                        %i: $skip1 = False
+    if x > 0:                           if x > 0: $ret = x; $done = $skip1 = $stop1 = True
+        return x                        cond = False if $stop1 else True
+return 0                            if $done: pass  else: $ret = 0; $done = True
+```
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional
+
+from ...ir.builder import Builder
+from ...ir.core import Block, Graph, Node
+from ...ir.types import BOOL, Type, unify
+from .environment import EXIT, LOAD, STORE, WITH
+
+NEVER, MAYBE, ALWAYS = 0, 1, 2
+RAISE = "prim::RaiseException"
+RET, DONE = "$ret", "$done"
+
+
+@dataclass
+class _LoopFlags:
+    skip: str
+    stop: str
+    skip_set: bool = False
+    stop_set: bool = False
+    returns: bool = False
+
+
+class _Lowering:
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self.loops: List[_LoopFlags] = []
+        self.counter = 0
+
+    # -- blocks ------------------------------------------------------------------------------------
+    def lower(self, block: Block, start: int, guard: str) -> int:
+        i = start
+        while i < len(block.nodes):
+            n = block.nodes[i]
+            if n.kind == EXIT:
+                self._lower_exit(n)
+                _drop_from(block, block.nodes.index(n) + 1)
+                n.destroy()
+                return ALWAYS
+            if n.kind == RAISE:
+                _drop_from(block, i + 1)
+                return ALWAYS
+            if n.kind == "prim::If" and not n.outputs:
+                state = self._lower_if(block, i, n, guard)
+                if state is not None:
+                    return state
+            elif n.kind == "prim::Loop" and len(n.blocks) == 2:
+                state = self._lower_loop(n)
+                i = block.nodes.index(n)  # flag initialisation may have been inserted before the loop
+                if state != NEVER:
+                    return self._after_maybe(block, i, n, guard)
+            elif n.kind == WITH:
+                state, last = self._lower_with(block, i, n, guard)
+                if state == ALWAYS:
+                    _drop_from(block, last + 1)
+                    return ALWAYS
+                if state == MAYBE:
+                    return self._guard_rest(block, last, guard)
+                i = last
+            i += 1
+        return NEVER
+
+    def _lower_if(self, block: Block, i: int, n: Node, guard: str) -> Optional[int]:
+        t = self.lower(n.blocks[0], 0, guard)
+        f = self.lower(n.blocks[1], 0, guard)
+        if t == NEVER and f == NEVER:
+            return None
+        if t == ALWAYS and f == ALWAYS:
+            _drop_from(block, i + 1)
+            return ALWAYS
+        if {t, f} == {ALWAYS, NEVER}:
+            live, dead = (n.blocks[1], n.blocks[0]) if t == ALWAYS else (n.blocks[0], n.blocks[1])
+            start = len(live.nodes)
+            _define_moved(dead, block.nodes[i + 1 :], n)
+            _move_rest(block, i + 1, live)
+            return ALWAYS if self.lower(live, start, guard) == ALWAYS else MAYBE
+        return self._after_maybe(block, i, n, guard)
+
+    def _after_maybe(self, block: Block, i: int, n: Node, guard: str) -> int:
+        """`n` (at index i) maybe exits: guard the rest of the block with the flag."""
+        return self._guard_rest(block, i, guard)
+
+    def _guard_rest(self, block: Block, i: int, guard: str) -> int:
+        if i + 1 >= len(block.nodes):
+            return MAYBE
+        anchor = block.nodes[i]
+        b = Builder(block, before=block.nodes[i + 1], loc=anchor.loc)
+        flag = b.op(LOAD, [], [BOOL], {"name": guard}).output
+        g = b.op("prim::If", [flag], [], n_blocks=2)
+        _define_moved(g.blocks[0], block.nodes[block.nodes.index(g) + 1 :], g)
+        _move_rest(block, block.nodes.index(g) + 1, g.blocks[1])
+        state = self.lower(g.blocks[1], 0, guard)
+        return ALWAYS if state == ALWAYS else MAYBE
+
+    # -- exits --------------------------------------------------------------------------------------
+    def _lower_exit(self, n: Node) -> None:
+        kind = n.attrs["kind"]
+        b = Builder(n.block, before=n, loc=n.loc)
+        true = b.constant(True, BOOL)
+        names: List[str] = []
+        if kind == "return":
+            names.append(DONE)
+            for loop in self.loops:
+                loop.skip_set = loop.stop_set = loop.returns = True
+                names += [loop.skip, loop.stop]
+        else:
+            loop = self.loops[-1]
+            loop.skip_set = True
+            names.append(loop.skip)
+            if kind == "break":
+                loop.stop_set = True
+                names.append(loop.stop)
+        for name in names:
+            b.op(STORE, [true], [], {"name": name})
+
+    # -- loops --------------------------------------------------------------------------------------
+    def _lower_loop(self, loop: Node) -> int:
+        body, cond = loop.blocks
+        self.counter += 1
+        flags = _LoopFlags(f"$skip{self.counter}", f"$stop{self.counter}")
+        self.loops.append(flags)
+        try:
+            self.lower(body, 0, flags.skip)
+        finally:
+            self.loops.pop()
+        if flags.skip_set:
+            b = Builder(body, before=body.nodes[0] if body.nodes else None, loc=loop.loc)
+            b.op(STORE, [b.constant(False, BOOL)], [], {"name": flags.skip})
+        cond_value = cond.returns[0]
+        cond.return_node.drop_inputs()
+        if flags.stop_set:
+            before = Builder(loop.block, before=loop, loc=loop.loc)
+            before.op(STORE, [before.constant(False, BOOL)], [], {"name": flags.stop})
+            b = Builder(body, loc=loop.loc)
+            stopped = b.op(LOAD, [], [BOOL], {"name": flags.stop}).output
+            g = b.op("prim::If", [stopped], [BOOL], n_blocks=2)
+            with b.at_block(g.blocks[0]):
+                g.blocks[0].add_return(b.constant(False, BOOL))
+            _move_rest(cond, 0, g.blocks[1])
+            g.blocks[1].add_return(cond_value)
+            body.add_return(g.output)
+        else:
+            _move_rest(cond, 0, body)
+            body.add_return(cond_value)
+        loop.blocks.pop()
+        return MAYBE if flags.returns else NEVER
+
+    # -- with ---------------------------------------------------------------------------------------
+    def _lower_with(self, block: Block, i: int, n: Node, guard: str):
+        body, exit_block = n.blocks
+        state = self.lower(body, 0, guard)
+        moved = list(body.nodes) + list(exit_block.nodes)
+        for m in moved:
+            m.block.nodes.remove(m)
+            m.block = None
+        n.destroy()
+        for k, m in enumerate(moved):
+            block.insert(i + k, m)
+        return state, i + len(moved) - 1
+
+
+def _define_moved(dead: Block, moved: List[Node], anchor: Node) -> None:
+    """Variables the moved nodes store, defined (never read) on the path that already exited.
+
+    After `if c: return a` moves the rest of the block into the other
+    branch, what the rest assigns must still leave the `if` (an enclosing
+    join may read it), so the exited branch defines it as uninitialized.
+    """
+    stored: dict = {}
+    for node in moved:
+        for n in [node, *node.walk()]:
+            if n.kind == STORE and not n.attrs["name"].startswith("$"):
+                t = n.attrs.get("type", n.inputs[0].type)
+                stored[n.attrs["name"]] = unify(stored[n.attrs["name"]], t) or t if n.attrs["name"] in stored else t
+    b = Builder(dead, loc=anchor.loc)
+    for name, t in stored.items():
+        b.op(STORE, [b.op("prim::Uninitialized", [], [t]).output], [], {"name": name})
+
+
+def _move_rest(src: Block, start: int, dst: Block) -> None:
+    rest = src.nodes[start:]
+    del src.nodes[start:]
+    for m in rest:
+        m.block = dst
+    dst.nodes.extend(rest)
+
+
+def _drop_from(block: Block, start: int) -> None:
+    for m in reversed(block.nodes[start:]):
+        m.destroy_unchecked()
+
+
+def run(graph: Graph, ret_type: Type) -> None:
+    """Lower every exit of `graph` (memory form) and make it return `$ret`."""
+    b = Builder(graph.block, before=graph.nodes[0] if graph.nodes else None)
+    uninit = b.op("prim::Uninitialized", [], [ret_type]).output
+    b.op(STORE, [uninit], [], {"name": RET})
+    b.op(STORE, [b.constant(False, BOOL)], [], {"name": DONE})
+    _Lowering(graph).lower(graph.block, 0, DONE)
+    end = Builder(graph.block)
+    graph.add_output(end.op(LOAD, [], [ret_type], {"name": RET}).output)

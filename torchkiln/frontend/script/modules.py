@@ -1,0 +1,263 @@
+"""nn.Module instances -> class types, methods and the values of a ScriptModule.
+
+```python
+info = modules.module_info(compiler, model)     # ModuleInfo: ClassType + how to read each attribute
+modules.compile_entry_points(compiler, info)    # forward and @export methods (and what they call)
+values = modules.module_values(info, model)     # name -> value for ScriptModule.create
+```
+
+Each module instance gets a `ClassType` describing its attributes, as
+TorchScript's concrete types: parameters and buffers (Tensor, or NoneType
+when None), submodules (their class types), constants (`__constants__`,
+`Final` annotations: values baked into the code), and plain attributes
+whose type is inferred from the value (or read from a class annotation).
+Modules of the same Python class with the same attribute types and
+constants share one type, so their methods compile once (a ResNet's blocks).
+Attributes whose values script cannot type are remembered with the reason,
+which the error shows if code uses them.
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+
+from ...diagnostics import CompileError, SourceRange
+from ...ir.core import Function, Graph
+from ...ir.types import ANY, BOOL, NONE, TENSOR, ClassType, DictType, ListType, OptionalType, TupleType, Type, unify
+from .emitter import FunctionEmitter, constant_type
+
+_NN_INTERNAL = frozenset(nn.Module().__dict__) - {"training"}
+_CONTAINERS = {nn.ModuleList: "list", nn.Sequential: "list", nn.ModuleDict: "dict", nn.ParameterList: "plist", nn.ParameterDict: "pdict"}
+
+
+@dataclass
+class ModuleInfo:
+    """What the compiler knows about one module class type."""
+
+    type: ClassType
+    cls: type
+    module: nn.Module  # the first instance seen (methods' source comes from its class)
+    submodules: Dict[str, "ModuleInfo"] = field(default_factory=dict)
+    scripted: Dict[str, Any] = field(default_factory=dict)  # submodules that are already ScriptModules
+    container: Optional[str] = None  # "list" (ModuleList, Sequential) or "dict" (ModuleDict)
+    order: List[str] = field(default_factory=list)  # submodule names in order (containers)
+    failed: Dict[str, str] = field(default_factory=dict)  # attribute -> why it has no type
+    in_progress: Dict[str, bool] = field(default_factory=dict)
+    foreign: bool = False  # the type of an existing ScriptModule: nothing to compile
+
+
+def _modifier(fn: Any):
+    return torch._jit_internal.get_torchscript_modifier(fn)
+
+
+def _constants_of(cls: type) -> set:
+    """`__constants__` names and attributes annotated `Final`."""
+    names = set(getattr(cls, "__constants__", ()) or ())
+    for name, ann in _class_annotations(cls).items():
+        if _is_final(ann):
+            names.add(name)
+    return names
+
+
+def _is_final(ann: Any) -> bool:
+    if ann is typing.Final or getattr(ann, "__origin__", None) is typing.Final:
+        return True
+    if isinstance(ann, str) and (ann.startswith("Final") or ann.startswith("torch.jit.Final") or ann.startswith("typing.Final")):
+        return True
+    return False
+
+
+def _class_annotations(cls: type) -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        anns = klass.__dict__.get("__annotations__")
+        if isinstance(anns, dict):
+            out.update(anns)
+    return out
+
+
+class ModuleTypes:
+    """Builds (and shares) module class types for one compilation."""
+
+    def __init__(self, compiler):
+        self.compiler = compiler
+        self.by_key: Dict[Any, ModuleInfo] = {}
+        self.by_type: Dict[ClassType, ModuleInfo] = {}
+        self.by_module: Dict[int, ModuleInfo] = {}
+
+    def info(self, module: nn.Module) -> ModuleInfo:
+        done = self.by_module.get(id(module))
+        if done is not None:
+            return done
+        api = _api()
+        if isinstance(module, api.ScriptModule):
+            return self._foreign(module)
+        cls = type(module)
+        submodules = {}
+        for name, sub in module._modules.items():
+            submodules[name] = self.info(sub) if sub is not None else None
+        attrs, failed, constants = self._attributes(module, submodules)
+        key = self._key(module, attrs, submodules, constants, failed)
+        shared = self.by_key.get(key) if key is not None else None
+        if shared is not None:
+            self.by_module[id(module)] = shared
+            return shared
+        qual = self.compiler.unit.unique_name(_type_name(cls))
+        t = ClassType(qual, is_module=True)
+        for name, (typ, kind) in attrs.items():
+            t.add_attribute(name, typ, kind)
+        t.constants.update(constants)
+        info = ModuleInfo(t, cls, module, {k: v for k, v in submodules.items() if v is not None}, failed=failed)
+        info.container = _CONTAINERS.get(cls) if cls in _CONTAINERS else next((v for k, v in _CONTAINERS.items() if isinstance(module, k) and k in (nn.ModuleList, nn.ModuleDict)), None)
+        info.order = list(module._modules)
+        self.compiler.unit.add_class(t)
+        self.by_type[t] = info
+        self.by_module[id(module)] = info
+        if key is not None:
+            self.by_key[key] = info
+        return info
+
+    def _foreign(self, sm) -> ModuleInfo:
+        """An existing ScriptModule (scripted or traced) keeps its type and graphs."""
+        from .imports import import_unit
+
+        import_unit(self.compiler.unit, sm._kiln_unit, self.compiler.imported)
+        t = sm._kiln_type
+        self.compiler.unit.classes.setdefault(t.name, t)
+        info = self.by_type.get(t)
+        if info is None:
+            info = ModuleInfo(t, type(sm), sm, foreign=True)
+            for name, sub in sm._modules.items():
+                if sub is not None:
+                    info.submodules[name] = self._foreign(sub)
+            self.by_type[t] = info
+        self.by_module[id(sm)] = info
+        return info
+
+    def _attributes(self, module: nn.Module, submodules: Dict[str, Optional[ModuleInfo]]):
+        cls = type(module)
+        annotations = _class_annotations(cls)
+        constant_names = _constants_of(cls)
+        attrs: Dict[str, Tuple[Type, str]] = {}
+        failed: Dict[str, str] = {}
+        constants: Dict[str, Any] = {}
+        attrs["training"] = (BOOL, "attribute")
+        for name, p in module._parameters.items():
+            attrs[name] = (TENSOR if p is not None else NONE, "parameter")
+        for name, b in module._buffers.items():
+            attrs[name] = (TENSOR if b is not None else NONE, "buffer")
+        for name, info in submodules.items():
+            attrs[name] = (info.type if info is not None else NONE, "module")
+        for name, value in module.__dict__.items():
+            if name in _NN_INTERNAL or name == "training" or name.startswith("__"):
+                continue
+            if name in constant_names:
+                if _is_constant_value(value):
+                    constants[name] = _freeze_constant(value)
+                    continue
+                failed[name] = f"it is listed as a constant but its value {value!r} is not a constant (int, float, bool, str, None, device, dtype, or a tuple of those)"
+                continue
+            typ, why = self._attribute_type(name, value, annotations.get(name))
+            if typ is None:
+                failed[name] = why
+                continue
+            attrs[name] = (typ, "attribute")
+        for name in constant_names:
+            if name not in constants and name not in attrs and name not in failed and hasattr(module, name):
+                value = getattr(module, name)
+                if _is_constant_value(value):
+                    constants[name] = _freeze_constant(value)
+        return attrs, failed, constants
+
+    def _attribute_type(self, name: str, value: Any, annotation: Any) -> Tuple[Optional[Type], str]:
+        if annotation is not None and not _is_final(annotation):
+            t = self.compiler.classes.type_of_python_annotation(annotation)
+            if t is not None:
+                return t, ""
+        t = infer_value_type(value, self.compiler)
+        if t is None:
+            return None, f"its value of type {type(value).__name__} has no script type"
+        return t, ""
+
+    def _key(self, module, attrs, submodules, constants, failed):
+        if "forward" in module.__dict__:
+            return None  # a per-instance forward: no sharing
+        try:
+            const_key = tuple(sorted((k, repr(v)) for k, v in constants.items()))
+            return (
+                type(module),
+                tuple((k, str(t), kind, id(t) if isinstance(t, ClassType) else 0) for k, (t, kind) in attrs.items()),
+                tuple((k, id(v.type) if v is not None else 0) for k, v in submodules.items()),
+                const_key,
+                tuple(sorted(failed)),
+            )
+        except Exception:  # pragma: no cover - unusual reprs
+            return None
+
+
+def _type_name(cls: type) -> str:
+    module = cls.__module__ or "__main__"
+    return f"__torch__.{module}.{cls.__qualname__}".replace("<locals>", "___locals").replace("<", "_").replace(">", "_")
+
+
+def _api():
+    from ... import api
+
+    return api
+
+
+def _is_constant_value(value: Any) -> bool:
+    if constant_type(value) is not None:
+        return True
+    if isinstance(value, (tuple, list)):
+        return all(_is_constant_value(v) for v in value)
+    return False
+
+
+def _freeze_constant(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_freeze_constant(v) for v in value)
+    return value
+
+
+def infer_value_type(value: Any, compiler) -> Optional[Type]:
+    """The script type of a Python value held by a module, or None."""
+    t = constant_type(value)
+    if t is not None:
+        return t
+    if isinstance(value, torch.Tensor):
+        return TENSOR
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return compiler.classes.type_of_python_annotation(type(value))
+    if isinstance(value, tuple):
+        parts = [infer_value_type(v, compiler) for v in value]
+        return None if any(p is None for p in parts) else TupleType(parts)  # type: ignore[arg-type]
+    if isinstance(value, list):
+        if not value:
+            return None  # unknown element type: annotate the attribute
+        elem: Optional[Type] = infer_value_type(value[0], compiler)
+        for v in value[1:]:
+            other = infer_value_type(v, compiler)
+            elem = unify(elem, other) if elem is not None and other is not None else None
+        return ListType(elem) if elem is not None else None
+    if isinstance(value, dict):
+        if not value:
+            return None
+        keys = {infer_value_type(k, compiler) for k in value}
+        vals = [infer_value_type(v, compiler) for v in value.values()]
+        if len(keys) != 1 or None in keys or any(v is None for v in vals):
+            return None
+        vt: Optional[Type] = vals[0]
+        for v in vals[1:]:
+            vt = unify(vt, v) if vt is not None else None
+        return DictType(keys.pop(), vt) if vt is not None else None  # type: ignore[arg-type]
+    return None
+
+
+__all__ = ["ModuleInfo", "ModuleTypes", "infer_value_type", "ANY", "OptionalType", "CompileError", "SourceRange", "Function", "Graph", "FunctionEmitter", "inspect", "ast", "List"]

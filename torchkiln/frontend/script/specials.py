@@ -1,0 +1,383 @@
+"""Special forms and compile-time helpers: what TorchScript treats specially.
+
+```
+torch.jit.is_scripting()        True at compile time (only the scripted branch is compiled)
+torch.jit.is_tracing()          False
+has_torch_function(...)         False (torch.nn.functional's override checks fold away)
+torch.jit.annotate(T, v)        v with type T (`torch.jit.annotate(List[int], [])`)
+isinstance(x, T), hasattr(m, "a"), getattr(m, "a")   decided from static types where possible
+torchkiln.fork(fn, *args)       prim::fork; torchkiln.wait(fut): prim::wait
+with torch.no_grad():           prim::set_grad_enabled around the body
+torch._assert(c, msg)           an assert; warnings.warn(msg): prim::warn
+torch.tensor(data)              prim::tensor; torch.device("cpu"): a constant
+```
+Both the torch.jit spellings and torchkiln's (frontend/script/decorators.py)
+are recognized.
+"""
+from __future__ import annotations
+
+import ast
+import typing
+import warnings
+from typing import Any, Callable, Dict, Optional
+
+import torch
+
+from ...ir.core import Value
+from ...ir.types import BOOL, DEVICE, FLOAT, INT, NONE, SCALAR_TYPE, STR, TENSOR, FutureType, ListType, OptionalType, TensorType, TupleType
+from .conditions import ConditionSugar, isinstance_cond, isinstance_targets
+from .emitter import Cond, FunctionEmitter
+from .sugared import NO_STATIC, SimpleValue, StaticBool, SugaredValue, TupleSugar
+
+
+class SpecialForm(SugaredValue):
+    """A callable that receives the unevaluated `ast.Call` (`call_ast`)."""
+
+    special_form = True
+
+    def __init__(self, name: str, impl: Callable[[FunctionEmitter, ast.Call], SugaredValue]):
+        self.name = name
+        self.impl = impl
+
+    def describe(self) -> str:
+        return f"{self.name}"
+
+    def call_ast(self, em, node):
+        return self.impl(em, node)
+
+
+class Helper(SugaredValue):
+    """A callable with evaluated arguments."""
+
+    def __init__(self, name: str, impl):
+        self.name = name
+        self.impl = impl
+
+    def describe(self) -> str:
+        return f"{self.name}"
+
+    def call(self, em, node, args, kwargs):
+        return self.impl(em, node, args, kwargs)
+
+
+def _static(value: bool) -> Callable:
+    return lambda em, node: StaticBool(value)
+
+
+def _annotate(em: FunctionEmitter, node: ast.Call) -> SugaredValue:
+    if len(node.args) != 2 or node.keywords:
+        em.fail(node, "annotate takes a type and a value: annotate(List[int], [])")
+    t = em.compiler.parse_annotation(em, node.args[0])
+    return SimpleValue(annotate_value(em, node, em.emit_value(node.args[1], t), t))
+
+
+def annotate_value(em: FunctionEmitter, node: ast.AST, v: Value, t) -> Value:
+    if v.type == t:
+        return v
+    if v.node is not None and v.node.kind == "prim::Constant" and v.type == NONE:
+        return em.const(None, t)
+    converted = em.try_convert(v, t)
+    if converted is None:
+        em.fail(node, f"a value of type {v.type} cannot be annotated as {t}")
+    if converted.type != t:
+        converted = em.op("prim::unchecked_cast", [converted], [t]).output
+    return converted
+
+
+def _cast(em: FunctionEmitter, node: ast.Call) -> SugaredValue:
+    """typing.cast(T, v): as annotate."""
+    return _annotate(em, node)
+
+
+def _isinstance(em: FunctionEmitter, node: ast.Call) -> SugaredValue:
+    if len(node.args) != 2:
+        em.fail(node, "isinstance() takes two arguments")
+    subject = em.emit_expr(node.args[0])
+    targets = isinstance_targets(em, node.args[1])
+    name = node.args[0].id if isinstance(node.args[0], ast.Name) else None
+    return ConditionSugar(isinstance_cond(em, node, subject, targets, name))
+
+
+def _attr_name(em: FunctionEmitter, node: ast.Call, what: str) -> str:
+    if len(node.args) < 2 or not isinstance(node.args[1], ast.Constant) or not isinstance(node.args[1].value, str):
+        em.fail(node, f"{what}() needs a constant attribute name in script")
+    return node.args[1].value
+
+
+def _hasattr(em: FunctionEmitter, node: ast.Call) -> SugaredValue:
+    name = _attr_name(em, node, "hasattr")
+    obj = em.emit_expr(node.args[0])
+    probe = getattr(obj, "has_attr", None)
+    if probe is not None:
+        return StaticBool(probe(em, name))
+    if isinstance(obj, SimpleValue):
+        return StaticBool(em.compiler.classes.has_attr(obj.value.type, name))
+    em.fail(node, f"hasattr() of {obj.describe()} is not supported")
+
+
+def _getattr(em: FunctionEmitter, node: ast.Call) -> SugaredValue:
+    name = _attr_name(em, node, "getattr")
+    obj = em.emit_expr(node.args[0])
+    if len(node.args) == 3:
+        present = _hasattr(em, ast.Call(func=node.func, args=node.args[:2], keywords=[]))
+        if not present.static_value():  # type: ignore[union-attr]
+            return em.emit_expr(node.args[2])
+    return obj.attr(em, node, name)
+
+
+def _fork(em: FunctionEmitter, node: ast.Call) -> SugaredValue:
+    if not node.args:
+        em.fail(node, "fork() needs a function to run")
+    from .calls import emit_args, emit_kwargs
+
+    fn = em.emit_expr(node.args[0])
+    as_function = getattr(fn, "as_function", None)
+    if as_function is None:
+        em.fail(node.args[0], f"fork() of {fn.describe()} is not supported", hint="fork a module-level function")
+    args = emit_args(em, node.args[1:])
+    kwargs = emit_kwargs(em, node.keywords)
+    function, values = as_function(em, node, args, kwargs)
+    fut = em.op("prim::fork", values, [FutureType(function.returns)], {"name": function.name}).output
+    return SimpleValue(fut)
+
+
+def _wait(em, node, args, kwargs):
+    if len(args) != 1 or kwargs:
+        em.fail(node, "wait() takes one Future")
+    v = args[0].as_value(em, node)
+    if not isinstance(v.type, FutureType):
+        em.fail(node, f"wait() needs a Future, not {v.type}")
+    return SimpleValue(em.op("prim::wait", [v], [v.type.elem]).output)
+
+
+class GradMode(SugaredValue):
+    """`torch.no_grad()` / `torch.enable_grad()` in a `with` statement."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+
+    def describe(self) -> str:
+        return "torch.no_grad()" if not self.enabled else "torch.enable_grad()"
+
+    def enter(self, em: FunctionEmitter) -> Value:
+        previous = em.op("prim::is_grad_enabled", [], [BOOL]).output
+        em.op("prim::set_grad_enabled", [em.const(self.enabled)], [])
+        return previous
+
+    def exit(self, em: FunctionEmitter, previous: Value) -> None:
+        em.op("prim::set_grad_enabled", [previous], [])
+
+
+def _grad_mode(enabled: bool):
+    def impl(em, node, args, kwargs):
+        if args or kwargs:
+            em.fail(node, "this grad-mode context manager takes no arguments here")
+        return GradMode(enabled)
+
+    return impl
+
+
+def _set_grad_enabled(em, node, args, kwargs):
+    if len(args) != 1:
+        em.fail(node, "set_grad_enabled() takes one bool")
+    em.op("prim::set_grad_enabled", [args[0].as_value(em, node)], [])
+    return SimpleValue(em.const(None))
+
+
+def _torch_assert(em, node, args, kwargs):
+    if not args:
+        em.fail(node, "_assert() needs a condition")
+    from .conditions import cond_of
+    from .stmts import raise_exception
+    from .sugared import ExceptionValue
+
+    cond = cond_of(em, node, args[0])
+    message = args[1] if len(args) > 1 else kwargs.get("message")
+    if cond.static is True:
+        return SimpleValue(em.const(None))
+    value = cond.value if cond.value is not None else em.const(False)
+    if_node = em.op("prim::If", [value], [], n_blocks=2)
+    with em.child_frame("if", if_node.blocks[1]):
+        msg = em.to_str(message, node) if message is not None else em.const("")
+        raise_exception(em, ExceptionValue("AssertionError", msg))
+    return SimpleValue(em.const(None))
+
+
+def _warn(em, node, args, kwargs):
+    if not args:
+        em.fail(node, "warn() needs a message")
+    em.op("prim::warn", [em.to_str(args[0], node)], [])
+    return SimpleValue(em.const(None))
+
+
+def _tracing_state(em, node, args, kwargs):
+    return SimpleValue(em.const(None))
+
+
+def _unwrap_optional(em, node, args, kwargs):
+    v = args[0].as_value(em, node)
+    if isinstance(v.type, OptionalType):
+        return SimpleValue(em.op("prim::unchecked_cast", [v], [v.type.elem]).output)
+    return SimpleValue(v)
+
+
+def _device(em, node, args, kwargs):
+    if kwargs or not 1 <= len(args) <= 2:
+        em.fail(node, "torch.device() takes a device string (and an index)")
+    statics = [a.static_value() for a in args]
+    if all(s is not NO_STATIC for s in statics):
+        return SimpleValue(em.const(torch.device(*statics)))
+    if len(args) == 1:
+        v = args[0].as_value(em, node)
+        if v.type == STR:
+            return SimpleValue(em.op("prim::device.str", [v], [DEVICE]).output)
+        if v.type == DEVICE:
+            return SimpleValue(v)
+    em.fail(node, "torch.device() with a computed index is not supported", hint="build the device string with an f-string")
+
+
+def _tensor(em, node, args, kwargs):
+    if len(args) != 1:
+        em.fail(node, "torch.tensor() takes one data argument")
+    data = args[0].as_value(em, node)
+    if isinstance(data.type, TensorType):
+        em.fail(node, "torch.tensor() of a Tensor is not supported", hint="use x.clone().detach()")
+    dtype = kwargs["dtype"].as_value(em, node) if "dtype" in kwargs else em.const(None, OptionalType(SCALAR_TYPE))
+    device = kwargs["device"].as_value(em, node) if "device" in kwargs else em.const(None, OptionalType(DEVICE))
+    if device.type == STR:
+        device = em.op("prim::device.str", [device], [DEVICE]).output
+    grad = kwargs["requires_grad"].as_value(em, node) if "requires_grad" in kwargs else em.const(False)
+    for k in kwargs:
+        if k not in ("dtype", "device", "requires_grad"):
+            em.fail(node, f"torch.tensor() got an unsupported keyword argument '{k}'")
+    return SimpleValue(em.op("prim::tensor", [data, dtype, device, grad], [TENSOR]).output)
+
+
+def _pair_like(n: int):
+    def impl(em, node, args, kwargs):
+        sv = args[0]
+        if isinstance(sv, TupleSugar):
+            values = [i.as_value(em, node) for i in sv.items]
+            return SimpleValue(em.op("prim::ListConstruct", values, [ListType(values[0].type if values else INT)]).output)
+        v = sv.as_value(em, node)
+        if isinstance(v.type, ListType):
+            return SimpleValue(v)
+        if isinstance(v.type, TupleType):
+            parts = em.op("prim::TupleUnpack", [v], list(v.type.elems)).outputs
+            return SimpleValue(em.op("prim::ListConstruct", parts, [ListType(v.type.elems[0])]).output)
+        return SimpleValue(em.op("prim::ListConstruct", [v] * n, [ListType(v.type)]).output)
+
+    return impl
+
+
+def _list_with_default(em, node, args, kwargs):
+    from . import helpers as helpers_nn
+    from .functions_value import PythonFunctionValue
+
+    return PythonFunctionValue(helpers_nn.list_with_default, "_list_with_default").call(em, node, args, kwargs)
+
+
+def _no_op(em, node, args, kwargs):
+    return SimpleValue(em.const(None))
+
+
+def _refuse(what: str, hint: str):
+    def impl(em, node, args, kwargs):
+        em.fail(node, what, hint=hint)
+
+    return impl
+
+
+_TABLE: Optional[Dict[int, SugaredValue]] = None
+_ATEN: Dict[str, SugaredValue] = {}
+
+
+def _build() -> Dict[int, SugaredValue]:
+    import torch._jit_internal as internal
+    import torch.overrides as overrides
+
+    table: Dict[int, SugaredValue] = {}
+
+    def add(obj: Any, value: SugaredValue) -> None:
+        if obj is not None:
+            table[id(obj)] = value
+
+    for obj in (torch.jit.is_scripting, internal.is_scripting):
+        add(obj, SpecialForm("is_scripting", _static(True)))
+    tracing = [torch.jit.is_tracing, torch._C._is_tracing, getattr(torch.compiler, "is_compiling", None),
+               getattr(torch.compiler, "is_dynamo_compiling", None)]  # fmt: skip
+    try:
+        from ..trace import is_tracing as kiln_is_tracing
+
+        tracing.append(kiln_is_tracing)
+    except ImportError:
+        pass
+    for obj in tracing:
+        add(obj, SpecialForm("is_tracing", _static(False)))
+    for obj in (overrides.has_torch_function, overrides.has_torch_function_unary, overrides.has_torch_function_variadic):
+        add(obj, SpecialForm("has_torch_function", _static(False)))
+    add(overrides.handle_torch_function, Helper("handle_torch_function", _refuse("handle_torch_function cannot be called from script", "guard it with `if has_torch_function(...)`")))
+    for obj in (torch.jit.annotate, internal.annotate if hasattr(internal, "annotate") else None):
+        add(obj, SpecialForm("annotate", _annotate))
+    add(typing.cast, SpecialForm("cast", _cast))
+    add(isinstance, SpecialForm("isinstance", _isinstance))
+    add(hasattr, SpecialForm("hasattr", _hasattr))
+    add(getattr, SpecialForm("getattr", _getattr))
+    forks = [torch.jit.fork, getattr(torch.jit, "_fork", None)]
+    waits = [torch.jit.wait, getattr(torch.jit, "_wait", None)]
+    from . import decorators
+
+    forks.append(decorators.fork)
+    waits.append(decorators.wait)
+    try:
+        import torchkiln
+
+        forks.append(getattr(torchkiln, "fork", None))
+        waits.append(getattr(torchkiln, "wait", None))
+    except ImportError:  # pragma: no cover
+        pass
+    for obj in forks:
+        add(obj, SpecialForm("fork", _fork))
+    for obj in waits:
+        add(obj, Helper("wait", _wait))
+    add(torch.no_grad, Helper("torch.no_grad", _grad_mode(False)))
+    add(torch.inference_mode, Helper("torch.inference_mode", _grad_mode(False)))
+    add(torch.enable_grad, Helper("torch.enable_grad", _grad_mode(True)))
+    add(torch.set_grad_enabled, Helper("torch.set_grad_enabled", _set_grad_enabled))
+    add(torch.is_grad_enabled, Helper("torch.is_grad_enabled", lambda em, node, args, kwargs: SimpleValue(em.op("prim::is_grad_enabled", [], [BOOL]).output)))
+    add(torch._assert, Helper("torch._assert", _torch_assert))
+    add(warnings.warn, Helper("warnings.warn", _warn))
+    add(torch._C._get_tracing_state, Helper("_get_tracing_state", _tracing_state))
+    add(getattr(torch.jit, "_unwrap_optional", None), Helper("_unwrap_optional", _unwrap_optional))
+    add(torch.device, Helper("torch.device", _device))
+    add(torch.tensor, Helper("torch.tensor", _tensor))
+    _ATEN.update({
+        "aten::_pair": Helper("_pair", _pair_like(2)),
+        "aten::_single": Helper("_single", _pair_like(1)),
+        "aten::_triple": Helper("_triple", _pair_like(3)),
+        "aten::_quadruple": Helper("_quadruple", _pair_like(4)),
+        "aten::list_with_default": Helper("_list_with_default", _list_with_default),
+        "aten::_assert_int_or_pair": Helper("_assert_int_or_pair", _no_op),
+        "aten::tensor": Helper("torch.tensor", _tensor),
+    })  # fmt: skip
+    return table
+
+
+def lookup(obj: Any) -> Optional[SugaredValue]:
+    global _TABLE
+    if _TABLE is None:
+        _TABLE = _build()
+    try:
+        return _TABLE.get(id(obj))
+    except TypeError:
+        return None
+
+
+def aten_special(base: str) -> Optional[SugaredValue]:
+    """Handlers for names torch.jit's builtin table maps to JIT-only `aten::` schemas."""
+    if _TABLE is None:
+        lookup(None)
+    return _ATEN.get(base)
+
+
+__all__ = ["lookup", "aten_special", "SpecialForm", "Helper", "GradMode", "annotate_value", "Cond", "FLOAT", "INT"]

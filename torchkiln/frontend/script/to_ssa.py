@@ -1,0 +1,191 @@
+"""SSA construction: memory form (loads and stores of named variables) -> values.
+
+Runs after exit lowering (`exits.py`). Three small steps:
+
+1. `_drop_dead_stores`: stores of names that are never loaded go away
+   (exit flags nobody reads, variables assigned and never read).
+2. `_Renamer`: walk blocks in order with an environment name -> value;
+   a load becomes the value; an `if` gets one output per variable stored in
+   a branch that is defined before it or in both branches; a loop gets one
+   carried value per variable stored in its body and defined before it.
+3. `_prune`: drop `if` outputs and loop-carried values nobody uses, loop
+   slots that carry a value unchanged, and the `prim::Uninitialized` and
+   casts this leaves unused.
+
+```
+x = 0                          %x.1 : int = prim::Loop(%n, %true, %zero)
+for i in range(n):               block0(%i : int, %x : int):
+    x = x + i                      %x.2 : int = prim::add.int(%x, %i)
+return x                           -> (%true, %x.2)
+                               return (%x.1)
+```
+"""
+from __future__ import annotations
+
+from collections import ChainMap
+from typing import Dict, List, Optional, Tuple
+
+from ...ir.builder import Builder
+from ...ir.core import Block, Graph, Node, Value
+from ...ir.types import Type, unify
+from .environment import LOAD, STORE
+
+CAST = "prim::unchecked_cast"
+Binding = Tuple[Value, Type]  # the value, and the variable's declared type
+
+
+def run(graph: Graph) -> None:
+    _drop_dead_stores(graph)
+    _Renamer().block(graph.block, ChainMap())
+    _prune(graph)
+
+
+def _drop_dead_stores(graph: Graph) -> None:
+    nodes = list(graph.walk())
+    loaded = {n.attrs["name"] for n in nodes if n.kind == LOAD}
+    for n in nodes:
+        if n.kind == STORE and n.attrs["name"] not in loaded:
+            n.destroy()
+
+
+def _strip(v: Value) -> Value:
+    while v.node is not None and v.node.kind == CAST:
+        v = v.node.inputs[0]
+    return v
+
+
+class _Renamer:
+    def block(self, block: Block, env: ChainMap) -> None:
+        for node in list(block.nodes):
+            kind = node.kind
+            if kind == STORE:
+                v = node.inputs[0]
+                env[node.attrs["name"]] = (v, node.attrs.get("type", v.type))
+                node.destroy()
+            elif kind == LOAD:
+                self._load(node, env)
+            elif kind == "prim::If":
+                self._if(node, env)
+            elif kind == "prim::Loop":
+                self._loop(node, env)
+            elif node.blocks:
+                for b in node.blocks:
+                    self.block(b, env.new_child())
+
+    def _load(self, node: Node, env: ChainMap) -> None:
+        name = node.attrs["name"]
+        binding = env.get(name)
+        if binding is None:
+            raise AssertionError(f"internal error: '{name}' is loaded before it is stored")
+        value = binding[0]
+        out = node.output
+        if not value.type.is_subtype_of(out.type):
+            value = Builder(node.block, before=node, loc=node.loc).op(CAST, [value], [out.type]).output
+        out.replace_all_uses_with(value)
+        node.destroy()
+
+    def _if(self, node: Node, env: ChainMap) -> None:
+        envs = []
+        for b in node.blocks:
+            child = env.new_child()
+            self.block(b, child)
+            envs.append(child)
+        t_env, f_env = envs
+        t_local, f_local = t_env.maps[0], f_env.maps[0]
+        for name in list(dict.fromkeys(list(t_local) + list(f_local))):
+            if name not in env and not (name in t_local and name in f_local):
+                continue  # defined in one branch only: local to it
+            (tv, tt), (fv, ft) = t_env[name], f_env[name]
+            declared = unify(tt, ft) or tt
+            if tv is fv:
+                env[name] = (tv, declared)
+                continue
+            base = _strip(tv)
+            if base is _strip(fv) and base.type == unify(tv.type, fv.type):
+                env[name] = (base, declared)
+                continue
+            out = node.add_output(unify(tv.type, fv.type) or declared)
+            node.blocks[0].add_return(tv)
+            node.blocks[1].add_return(fv)
+            env[name] = (out, declared)
+
+    def _loop(self, node: Node, env: ChainMap) -> None:
+        body = node.blocks[0]
+        stored = list(dict.fromkeys(n.attrs["name"] for n in body.walk() if n.kind == STORE))
+        carried = [name for name in stored if name in env]
+        body_env = env.new_child()
+        params: List[Value] = []
+        for name in carried:
+            value, declared = env[name]
+            node.add_input(value)
+            p = body.add_param(declared, None)
+            params.append(p)
+            body_env[name] = (p, declared)
+        self.block(body, body_env)
+        for name, p in zip(carried, params):
+            body.add_return(body_env[name][0])
+        for name, p in zip(carried, params):
+            out = node.add_output(p.type)
+            env[name] = (out, p.type)
+
+
+# -- pruning ----------------------------------------------------------------------------------------
+
+
+def _prune(graph: Graph) -> None:
+    changed = True
+    while changed:
+        changed = False
+        for node in list(graph.walk()):
+            if node.block is None:
+                continue
+            if node.kind == "prim::If":
+                changed |= _prune_if(node)
+            elif node.kind == "prim::Loop":
+                changed |= _prune_loop(node)
+            elif node.kind in ("prim::Uninitialized", CAST, "prim::Constant") and not node.outputs[0].uses:
+                node.destroy()
+                changed = True
+
+
+def _prune_if(node: Node) -> bool:
+    changed = False
+    for i in reversed(range(len(node.outputs))):
+        out = node.outputs[i]
+        a, b = node.blocks[0].returns[i], node.blocks[1].returns[i]
+        if out.uses and a is not b:
+            continue
+        if a is b and out.uses:
+            out.replace_all_uses_with(a)
+        for blk in node.blocks:
+            blk.return_node.remove_input(i)
+        node.remove_output(i)
+        changed = True
+    return changed
+
+
+def _prune_loop(node: Node) -> bool:
+    body = node.blocks[0]
+    changed = False
+    for j in reversed(range(len(node.outputs))):
+        out = node.outputs[j]
+        param = body.params[j + 1]
+        ret = body.returns[j + 1]
+        init = node.inputs[j + 2]
+        invariant = _strip(ret) is param
+        if not invariant and (out.uses or param.uses):
+            continue
+        if invariant:
+            if not init.type.is_subtype_of(param.type):
+                continue
+            param.replace_all_uses_with(init)
+            out.replace_all_uses_with(init)
+        body.return_node.remove_input(j + 1)
+        body.remove_param(j + 1)
+        node.remove_input(j + 2)
+        node.remove_output(j)
+        changed = True
+    return changed
+
+
+__all__ = ["run", "Optional", "Dict"]

@@ -1,0 +1,120 @@
+"""Torch functions the recorder handles itself: sizes, conversions, metadata.
+
+Each handler takes `(recorder, func, args, kwargs)` and returns what the
+call returns:
+
+- sizes (`x.size(d)`, `x.size()`, `x.shape`, `x.numel()`) return
+  `TracedInt`s bound to `aten::size.int` / `aten::numel` nodes;
+- conversions of tensors to Python values (`bool`, `int`, `float`,
+  `item`, `tolist`, `numpy`) warn with `TracerWarning` when the tensor
+  depends on inputs or state, and run unrecorded (the value is baked);
+- metadata, printing and tensors made from Python data (`torch.tensor`)
+  run unrecorded (the latter become constants when used).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict
+
+import torch
+
+from ...ir import types as T
+from .locations import user_location, warn
+from .sizes import TracedInt
+
+
+def size_of(rec: Any, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
+    """`x.size(d)` / `x.size()` / `x.shape`: ints recorded by `aten::size.int`."""
+    t = args[0]
+    dim = args[1] if len(args) > 1 else kwargs.get("dim")
+    with rec.paused():
+        if dim is not None and not isinstance(dim, int):
+            return t.size(dim)  # a named dimension: baked
+        loc = user_location()
+        dims = [dim] if dim is not None else list(range(t.dim()))
+        out = []
+        for d in dims:
+            traced = TracedInt(t.size(d))
+            rec.emit("aten::size.int", lambda f, d=d: [f.value_of(t, T.TENSOR, loc), f.value_of(d, T.INT, loc)],
+                     [T.INT], [traced], loc=loc)  # fmt: skip
+            out.append(traced)
+    return out[0] if dim is not None else torch.Size(out)
+
+
+def _numel(rec: Any, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
+    with rec.paused():
+        traced = TracedInt(args[0].numel())
+        loc = user_location()
+        rec.emit("aten::numel", lambda f: [f.value_of(args[0], T.TENSOR, loc)], [T.INT], [traced], loc=loc)
+    return traced
+
+
+def _len(rec: Any, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
+    """`len(x)`: Python turns the result into a plain int, so the size is baked."""
+    with rec.paused():
+        if args[0].dim() > 0 and rec._is_dynamic(args[0]):
+            warn("Using len to get tensor shape might cause the trace to be incorrect: the size is "
+                 "recorded as a constant. Use tensor.shape[0] or tensor.size(0) instead")  # fmt: skip
+        return func(*args)
+
+
+def _conversion(rec: Any, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
+    """`bool(t)`, `int(t)`, `t.item()`, `t.tolist()`, ...: the value is baked."""
+    with rec.paused():
+        if rec._is_dynamic(args[0]):
+            what = {"__bool__": "a Python boolean", "tolist": "a Python list", "numpy": "a NumPy array",
+                    "__array__": "a NumPy array", "__index__": "a Python index"}.get(func.__name__, "a Python number")  # fmt: skip
+            warn(
+                f"Converting a tensor to {what} might cause the trace to be incorrect. We can't record the "
+                "data flow of Python values, so this value will be treated as a constant in the future. "
+                "This means that the trace might not generalize to other inputs!"
+            )
+        return func(*args, **kwargs)
+
+
+def _passthrough(rec: Any, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
+    """Runs without recording: metadata, printing, tensors made from Python data."""
+    with rec.paused():
+        return func(*args, **kwargs)
+
+
+def _plain_int(rec: Any, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
+    with rec.paused():
+        return func(*args, **kwargs)
+
+
+SPECIAL: Dict[Any, Callable[[Any, Any, tuple, Dict[str, Any]], Any]] = {
+    torch.Tensor.size: size_of,
+    torch.Tensor.numel: _numel,
+    torch.Tensor.nelement: _numel,
+    torch.Tensor.__len__: _len,
+    torch.Tensor.dim: _plain_int,
+    torch.Tensor.ndimension: _plain_int,
+    torch.Tensor.__bool__: _conversion,
+    torch.Tensor.__int__: _conversion,
+    torch.Tensor.__float__: _conversion,
+    torch.Tensor.__index__: _conversion,
+    torch.Tensor.__complex__: _conversion,
+    torch.Tensor.item: _conversion,
+    torch.Tensor.tolist: _conversion,
+    torch.Tensor.numpy: _conversion,
+    torch.Tensor.__array__: _conversion,
+    torch.tensor: _passthrough,
+    torch.as_tensor: _passthrough,
+    torch.Tensor.new_tensor: _passthrough,
+    torch.Tensor.__repr__: _passthrough,
+    torch.Tensor.__str__: _passthrough,
+    torch.Tensor.__format__: _passthrough,
+    torch.Tensor.__hash__: _passthrough,
+    torch.Tensor.__deepcopy__: _passthrough,
+    torch.Tensor.__reduce_ex__: _passthrough,
+    torch.Tensor.data_ptr: _passthrough,
+    torch.Tensor.stride: _passthrough,
+    torch.Tensor.is_contiguous: _passthrough,
+    torch.Tensor.requires_grad_: _passthrough,
+    torch.Tensor.register_hook: _passthrough,
+    torch.Tensor.element_size: _passthrough,
+    torch.Tensor.get_device: _passthrough,
+    torch.Tensor.is_floating_point: _passthrough,
+    torch.Tensor.is_complex: _passthrough,
+    torch.Tensor.untyped_storage: _passthrough,
+}
