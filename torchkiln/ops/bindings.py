@@ -27,7 +27,9 @@ is used for a node only where it provably runs the node's overload:
    that make some of them keyword-only (`Tensor.to(..., *, memory_format)`).
 3. Each candidate is checked by running it and the OpOverload on probe
    values built from the schema (a few variants: defaults or explicit
-   values, None or a value for optionals, int or float for `Scalar`)
+   values, None or a value for optionals, int or float for `Scalar`; each
+   argument gets a different number, so a binding that passes `alpha`
+   where `other` belongs is caught)
    under a dispatch mode that records every ATen op reached. A candidate is
    taken only if, for every probe the OpOverload runs (or fails after
    dispatching), it reaches the same ops and gives equal results (or fails
@@ -172,9 +174,14 @@ def _styles(op: OpInfo, expr: str, fn: Callable, receiver: Optional[int]) -> Lis
             if i != receiver and not a.kwarg_only and not (by_keyword and a.has_default)
         )  # fmt: skip
         keywords = tuple((i, a.name) for i, a in enumerate(args) if i not in positional and i != receiver)
+        if sum(args[i].type == SCALAR for i in positional) > 1:
+            # torch's deprecated signatures (`add(input, alpha, other)`) would bind
+            # two positional numbers swapped, which probes of `x + alpha * other`
+            # cannot tell apart: such a style is never taken.
+            continue
         styles.append(Binding(op.name, expr, fn, positional, keywords, receiver is not None, receiver,
                               defaults_by_keyword=by_keyword))  # fmt: skip
-    if not any(a.has_default and not a.kwarg_only for a in args):
+    if len(styles) == 2 and not any(a.has_default and not a.kwarg_only for a in args):
         styles.pop()
     return styles
 
@@ -334,7 +341,7 @@ def _probes(op: OpInfo) -> List[Callable[[], List[Any]]]:
     def factory(shape, scalar, use_defaults) -> Callable[[], List[Any]]:
         def make() -> List[Any]:
             gen = torch.Generator().manual_seed(1)
-            return [_probe_value(a, shape, scalar, use_defaults, gen) for a in args]
+            return [_probe_value(a, shape, scalar + i, use_defaults, gen) for i, a in enumerate(args)]
 
         return make
 

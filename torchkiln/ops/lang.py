@@ -346,3 +346,16 @@ def _python_op(*args, name):
     if fn is None:
         raise RuntimeError(f"the Python function {name!r} called by this program is not available in this process (@ignore functions are not saved)")
     return fn(*args)
+
+
+# -- properties the language reads (tensor flags, device parts) -----------------------------------------
+
+for _flag in ("is_nested", "is_sparse", "is_quantized", "is_meta", "is_cpu", "is_mkldnn"):
+    declare_prim(f"prim::{_flag}(Tensor a) -> bool", emit="{0}.%s" % _flag)(operator.attrgetter(_flag))
+declare_prim("prim::device_type(Device d) -> str", emit="{0}.type")(operator.attrgetter("type"))
+declare_prim("prim::device_index(Device d) -> int?", emit="{0}.index")(operator.attrgetter("index"))
+
+
+@declare_prim("prim::is_autocast_enabled() -> bool", pure=False, deletable=True, emit="torch.is_autocast_enabled()")
+def _is_autocast_enabled():
+    return torch.is_autocast_enabled()
