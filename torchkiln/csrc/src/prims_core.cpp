@@ -272,6 +272,12 @@ void layout(Stack& s) { push(s, int64_t(pop(s).toTensor().layout())); }
 void requires_grad(Stack& s) { push(s, pop(s).toTensor().requires_grad()); }
 void is_cuda(Stack& s) { push(s, pop(s).toTensor().is_cuda()); }
 void data(Stack& s) { push(s, pop(s).toTensor().variable_data()); }
+void is_cpu(Stack& s) { push(s, pop(s).toTensor().is_cpu()); }
+void is_meta(Stack& s) { push(s, pop(s).toTensor().is_meta()); }
+void is_mkldnn(Stack& s) { push(s, pop(s).toTensor().is_mkldnn()); }
+void is_nested(Stack& s) { push(s, pop(s).toTensor().is_nested()); }
+void is_quantized(Stack& s) { push(s, pop(s).toTensor().is_quantized()); }
+void is_sparse(Stack& s) { push(s, pop(s).toTensor().is_sparse()); }
 
 }  // namespace
 
@@ -319,6 +325,12 @@ void add_core_prims(std::vector<PrimDef>& t) {
                         {"prim::requires_grad(Tensor a) -> bool", plain<requires_grad>},
                         {"prim::is_cuda(Tensor a) -> bool", plain<is_cuda>},
                         {"prim::data(Tensor(a) a) -> Tensor(a)", plain<data>},
+                        {"prim::is_cpu(Tensor a) -> bool", plain<is_cpu>},
+                        {"prim::is_meta(Tensor a) -> bool", plain<is_meta>},
+                        {"prim::is_mkldnn(Tensor a) -> bool", plain<is_mkldnn>},
+                        {"prim::is_nested(Tensor a) -> bool", plain<is_nested>},
+                        {"prim::is_quantized(Tensor a) -> bool", plain<is_quantized>},
+                        {"prim::is_sparse(Tensor a) -> bool", plain<is_sparse>},
                     });
 }
 

@@ -11,6 +11,7 @@
 #include <ATen/ops/empty.h>
 #include <c10/core/DefaultDtype.h>
 #include <c10/core/GradMode.h>
+#include <c10/core/impl/LocalDispatchKeySet.h>
 #include <c10/util/Exception.h>
 
 #include <algorithm>
@@ -640,6 +641,13 @@ void math_factorial(Stack& s) {
 // ------------------------------------------------------------- effects
 
 void warn(Stack& s) { TORCH_WARN(pop(s).toStringRef()); }
+// torch.is_autocast_enabled() without a device: CUDA's, as in PyTorch.
+void is_autocast_enabled(Stack& s) { push(s, !c10::impl::tls_is_dispatch_key_excluded(c10::DispatchKey::AutocastCUDA)); }
+void device_type(Stack& s) { push(s, c10::DeviceTypeName(pop(s).toDevice().type(), /*lower_case=*/true)); }
+void device_index(Stack& s) {
+  c10::Device d = pop(s).toDevice();
+  push(s, d.has_index() ? c10::IValue(int64_t(d.index())) : c10::IValue());
+}
 void is_grad_enabled(Stack& s) { push(s, c10::GradMode::is_enabled()); }
 void set_grad_enabled(Stack& s) { c10::GradMode::set_enabled(pop(s).toBool()); }
 
@@ -804,6 +812,9 @@ void add_lang_prims(std::vector<PrimDef>& t) {
       {"prim::warn(str message) -> ()", plain<warn>},
       {"prim::is_grad_enabled() -> bool", plain<is_grad_enabled>},
       {"prim::set_grad_enabled(bool enabled) -> ()", plain<set_grad_enabled>},
+      {"prim::is_autocast_enabled() -> bool", plain<is_autocast_enabled>},
+      {"prim::device_type(Device d) -> str", plain<device_type>},
+      {"prim::device_index(Device d) -> int?", plain<device_index>},
       {"prim::tensor(t data, ScalarType? dtype, Device? device, bool requires_grad) -> Tensor", plain<tensor>},
   });
   add_container_prims(t);

@@ -237,6 +237,23 @@ def _sum(em, node, args, kwargs):
     em.fail(node, f"sum() of a value of type {t} is not supported")
 
 
+class _AnyAll(BuiltinFunction):
+    """any()/all(): a generator or list comprehension argument is built as a list of truth values."""
+
+    special_form = True
+
+    def call_ast(self, em, node):
+        if len(node.args) == 1 and not node.keywords and isinstance(node.args[0], (ast.GeneratorExp, ast.ListComp)):
+            from .comprehensions import emit_comprehension
+
+            with em.at(node.args[0]):
+                lst = emit_comprehension(em, node.args[0], None, truth=True)
+            return self.impl(em, node, [lst], {})
+        from .calls import emit_args, emit_kwargs
+
+        return self.call(em, node, emit_args(em, node.args), emit_kwargs(em, node.keywords))
+
+
 def _any_all(which: str):
     def impl(em, node, args, kwargs):
         _expect(em, node, which, args, kwargs, 1, 1)
@@ -459,8 +476,7 @@ def _build() -> Dict[int, SugaredValue]:
         (b.abs, "abs", _abs, abs),
         (b.round, "round", _round, round),
         (b.sum, "sum", _sum, None),
-        (b.any, "any", _any_all("any"), None),
-        (b.all, "all", _any_all("all"), None),
+
         (b.int, "int", _int, int),
         (b.float, "float", _float, float),
         (b.bool, "bool", _bool, bool),
@@ -483,6 +499,8 @@ def _build() -> Dict[int, SugaredValue]:
     table: Dict[int, SugaredValue] = {}
     for obj, name, impl, fold in entries:
         table[id(obj)] = BuiltinFunction(name, impl, fold)
+    table[id(b.any)] = _AnyAll("any", _any_all("any"))
+    table[id(b.all)] = _AnyAll("all", _any_all("all"))
     for fname in _MATH_FLOAT + tuple(_MATH_RESULT) + _MATH_BINARY + ("log", "gcd", "factorial"):
         fn = getattr(math, fname)
         table[id(fn)] = BuiltinFunction(f"math.{fname}", _math(fname), fn)

@@ -44,12 +44,13 @@ class ScriptClassInfo:
     cls: type
     in_progress: Dict[str, bool] = field(default_factory=dict)
     initializing: bool = False
+    cached: bool = False
 
 
 class ClassRegistry:
-    def __init__(self, compiler):
+    def __init__(self, compiler, relaxed: bool = True):
         self.compiler = compiler
-        self.modules = ModuleTypes(compiler)
+        self.modules = ModuleTypes(compiler, relaxed)
         self.script_classes: Dict[type, ScriptClassInfo] = {}
         self.by_type: Dict[ClassType, ScriptClassInfo] = {}
         self.named_tuples: Dict[type, TupleType] = {}
@@ -102,9 +103,16 @@ class ClassRegistry:
         info = self.script_classes.get(cls)
         if info is not None:
             return info
+        store = self.compiler.store
+        if store is not None and cls in store.classes:
+            info, unit = store.classes[cls]
+            self.compiler.import_unit(unit)
+            self.script_classes[cls] = info
+            self.by_type[info.type] = info
+            return info
         if getattr(cls, "__torch_script_interface__", False):
             raise CompileError(f"interface types ({cls.__qualname__}) are not supported yet", loc)
-        t = ClassType(self.compiler.unit.unique_name(_qualified(cls)), is_module=False)
+        t = ClassType(self.compiler.unique_name(_qualified(cls)), is_module=False)
         info = ScriptClassInfo(t, cls)
         self.script_classes[cls] = info
         self.by_type[t] = info
@@ -118,6 +126,13 @@ class ClassRegistry:
             self._compile_method(t, cls, "__init__", loc, init_info=info)
         return info
 
+    def publish(self, store, unit) -> None:
+        self.modules.publish(store, unit)
+        for cls, info in self.script_classes.items():
+            if not info.cached:
+                info.cached = True
+                store.classes.setdefault(cls, (info, unit))
+
     # -- values of class types -----------------------------------------------------------------------------
     def _module(self, t: Type) -> Optional[ModuleInfo]:
         return self.modules.by_type.get(t) if isinstance(t, ClassType) else None
@@ -126,10 +141,13 @@ class ClassRegistry:
         t = obj.type
         assert isinstance(t, ClassType)
         if name in t.constants:
-            return constant_value(em, node, t.constants[name])
+            info = self._module(t)
+            return constant_value(em, node, info.read_constant(name) if info is not None else t.constants[name])
         if name in t.attributes:
             return SimpleValue(em.op("prim::GetAttr", [obj], [t.attributes[name]], {"name": name}).output)
         info = self._module(t)
+        if info is not None and name in info.functions:
+            return self.compiler.resolver.to_sugared(em, node, info.functions[name], name)
         py_cls = info.cls if info is not None else self.by_type[t].cls if t in self.by_type else None
         if name in t.methods or (py_cls is not None and _method_of(py_cls, name) is not None):
             prop = inspect.getattr_static(py_cls, name, None) if py_cls is not None else None
@@ -168,7 +186,7 @@ class ClassRegistry:
         t = obj.type
         assert isinstance(t, ClassType)
         info = self._module(t)
-        if info is not None and info.container is not None:
+        if info is not None and info.container is not None and _method_of(info.cls, "forward") is None:
             em.fail(node, f"{_short(t)} is a module container and cannot be called", hint="iterate over it and call each module")
         name = "forward" if t.is_module else "__call__"
         return MethodValue(self, obj, name, None).call(em, node, args, kwargs)
@@ -210,12 +228,37 @@ class ClassRegistry:
 
     def container_method(self, em: FunctionEmitter, node: ast.AST, obj: Value, name: str) -> Optional[SugaredValue]:
         info = self._module(obj.type)
+        if info is not None and name in _MODULE_LISTINGS:
+            return _Returns(self._listing(em, node, obj, name))
         if info is None or info.container != "dict" or name not in ("items", "keys", "values"):
             return None
         keys = [SimpleValue(em.const(k)) for k in info.order]
         mods = [self.attr(em, node, obj, k) for k in info.order]
         items = {"keys": keys, "values": mods, "items": [TupleSugar([k, m]) for k, m in zip(keys, mods)]}[name]
         return _Returns(TupleSugar(items))
+
+    def _listing(self, em: FunctionEmitter, node: ast.AST, obj: Value, name: str) -> SugaredValue:
+        """`self.modules()`, `children()`, `named_modules()`, `named_children()`: unrolled at compile time."""
+        recursive = name in ("modules", "named_modules")
+        named = name.startswith("named_")
+        out: List[SugaredValue] = []
+
+        def visit(value: Value, prefix: str, include_self: bool) -> None:
+            if include_self:
+                out.append(TupleSugar([SimpleValue(em.const(prefix)), SimpleValue(value)]) if named else SimpleValue(value))
+            t = value.type
+            for sub, kind in t.attr_kinds.items():
+                if kind != "module" or t.attributes[sub] == NONE:
+                    continue
+                child = em.op("prim::GetAttr", [value], [t.attributes[sub]], {"name": sub}).output
+                path = f"{prefix}.{sub}" if prefix else sub
+                if recursive:
+                    visit(child, path, True)
+                else:
+                    out.append(TupleSugar([SimpleValue(em.const(path)), SimpleValue(child)]) if named else SimpleValue(child))
+
+        visit(obj, "", recursive)
+        return TupleSugar(out)
 
     def has_attr(self, t: Type, name: str) -> bool:
         if not isinstance(t, ClassType):
@@ -245,7 +288,12 @@ class ClassRegistry:
     def _compile_method(self, t: ClassType, cls: type, name: str, call_site: Optional[SourceRange], fn: Any = None, init_info: Optional[ScriptClassInfo] = None) -> Function:
         if fn is None:
             fn = cls.__dict__.get(name) or getattr(cls, name)
-        progress = self.modules.by_type[t].in_progress if t in self.modules.by_type else self.by_type[t].in_progress
+        owner = self.modules.by_type[t] if t in self.modules.by_type else self.by_type[t]
+        if owner.cached:
+            from .compiler import CacheMiss
+
+            raise CacheMiss(f"{t.name}.{name}")
+        progress = owner.in_progress
         if name in progress:
             raise CompileError(f"the method `{cls.__qualname__}.{name}` calls itself: recursion is not supported in script", call_site, hint="rewrite the recursion as a loop")
         progress[name] = True
@@ -259,7 +307,7 @@ class ClassRegistry:
                     return self._unused_method(t, cls, name, fn)
                 src = parse_function(fn)
                 ns = Namespace(fn)
-                sig = read_signature(compiler, src, ns, fn, has_self=True)
+                sig = _method_overload_signature(compiler, fn, cls) or read_signature(compiler, src, ns, fn, has_self=True)
                 types_: List[Type] = [t] + [p.type if p.type is not None else TENSOR for p in sig.params[1:]]
                 graph = Graph()
                 for p, pt in zip(sig.params, types_):
@@ -296,6 +344,24 @@ class ClassRegistry:
         function = Function(name, graph, make_arguments(sig.params, types_), ret)
         t.methods[name] = function
         return function
+
+
+def _method_overload_signature(compiler, fn: Any, cls: type):
+    """The first `@torch.jit._overload_method` declaration's signature (None: not overloaded).
+
+    TorchScript compiles an overloaded method's body with the declared
+    types; the first declaration script can type is used.
+    """
+    try:
+        decls = torch._jit_internal._get_overloaded_methods(fn, cls) or []
+    except Exception:
+        return None
+    for decl in decls:
+        try:
+            return read_signature(compiler, parse_function(decl), Namespace(decl), decl, has_self=True)
+        except CompileError:
+            continue
+    return None
 
 
 class MethodValue(SugaredValue):
@@ -448,6 +514,7 @@ def _method_of(cls: type, name: str) -> Any:
 
 
 _MISSING = object()
+_MODULE_LISTINGS = ("modules", "children", "named_modules", "named_children")
 
 
 def _no_lookup(name: str) -> Any:

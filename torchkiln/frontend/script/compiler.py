@@ -23,18 +23,74 @@ from .source import ParsedSource, parse_function
 from .sugared import SimpleValue
 
 
-class Compiler:
+class Store:
+    """What earlier `script()` calls compiled, reused by later ones (TorchScript keeps such a cache too).
+
+    Note [Compile cache]
+    --------------------
+    Entries are published only when a `script()` call succeeds: compiled
+    functions by (function, signature, argument types), module class types
+    by their sharing key (Note [Type sharing]), script classes by class.
+    Each entry keeps the unit it was compiled in; a later compile that uses
+    it imports that unit (same objects: graphs are never changed after
+    compilation, and names are unique in the process, so units never clash).
+    A cached type is closed: if a later compile needs a method it does not
+    have, `CacheMiss` makes that compile start again without the cache.
+    """
+
     def __init__(self) -> None:
+        self.functions: Dict[Any, Tuple[Function, CompilationUnit]] = {}
+        self.module_types: Dict[Any, List[Tuple[Any, CompilationUnit]]] = {}
+        self.classes: Dict[Any, Tuple[Any, CompilationUnit]] = {}
+        self.names: Dict[str, int] = {}
+
+    def clear(self) -> None:
+        self.functions.clear()
+        self.module_types.clear()
+        self.classes.clear()
+
+
+STORE = Store()
+
+
+class CacheMiss(Exception):
+    """A cached type lacks what this compile needs (Note [Compile cache])."""
+
+
+class Compiler:
+    def __init__(self, relaxed_sharing: bool = True, use_store: bool = True) -> None:
         from .classes import ClassRegistry
 
+        self.store: Optional[Store] = STORE if use_store else None
         self.unit = CompilationUnit()
         self.chain: List[CallFrame] = []
         self.resolver = Resolver(self)
         self.functions = FunctionCompiler(self)
-        self.classes = ClassRegistry(self)
+        self.classes = ClassRegistry(self, relaxed_sharing)
         self.compiled: List[Function] = []  # everything compiled here, for the pass pipeline
         self.imported: Dict[int, Any] = {}
         self.error_chain: Optional[List[CallFrame]] = None  # where an internal error happened
+
+    def unique_name(self, base: str) -> str:
+        """A qualified name no other function or class in this process has (Note [Compile cache])."""
+        n = STORE.names.get(base)
+        STORE.names[base] = 0 if n is None else n + 1
+        name = base if n is None else f"{base}_{n + 1}"
+        return name if name not in self.unit.functions and name not in self.unit.classes else self.unique_name(base)
+
+    def import_unit(self, unit: CompilationUnit) -> Dict[str, str]:
+        from .imports import import_unit
+
+        return import_unit(self.unit, unit, self.imported)
+
+    def publish(self) -> None:
+        """Make what this compile produced available to later ones (after success)."""
+        if self.store is None:
+            return
+        for key, fn in self.functions.cache.items():
+            if key not in self.functions.imported_keys:
+                self.store.functions.setdefault(key, (fn, self.unit))
+        self.classes.publish(self.store, self.unit)
 
     # -- errors carry the chain of functions being compiled --------------------------------------------------
     @contextlib.contextmanager
@@ -93,6 +149,7 @@ class FunctionCompiler:
     def __init__(self, compiler: Compiler):
         self.compiler = compiler
         self.cache: Dict[Tuple[Any, Tuple[Type, ...]], Function] = {}
+        self.imported_keys: set = set()
         self.signatures: Dict[Any, Tuple[Signature, ParsedSource, Namespace]] = {}
         self.in_progress: Dict[Any, str] = {}
 
@@ -110,16 +167,41 @@ class FunctionCompiler:
         with self.compiler.frame(name, None) if not self.compiler.chain else contextlib.nullcontext():
             return self._parsed(fn)[0]
 
+    def overloads(self, fn: Any) -> List[Signature]:
+        """Signatures of `@torch.jit._overload` declarations of `fn`, in order (empty: none)."""
+        import torch._jit_internal as internal
+
+        try:
+            decls = internal._get_fn_overloads(internal._qualified_name(fn)) or []
+        except Exception:
+            decls = []
+        out = []
+        for decl in decls:
+            src = parse_function(decl)
+            sig = read_signature(self.compiler, src, Namespace(decl), decl, has_self=False)
+            sig.extra["decl"] = decl
+            out.append(sig)
+        return out
+
     def top_level_types(self, fn: Any) -> List[Type]:
         """Parameter types of a function scripted directly: unannotated ones are Tensors."""
         sig = self.signature(fn)
         return [p.type if p.type is not None else TENSOR for p in sig.params]
 
-    def compile(self, fn: Any, arg_types: Sequence[Type], call_site: Optional[SourceRange]) -> Function:
-        key = (fn, tuple(arg_types))
+    def compile(self, fn: Any, arg_types: Sequence[Type], call_site: Optional[SourceRange], sig: Optional[Signature] = None) -> Function:
+        """`fn` compiled for these argument types (`sig`: an overload's signature for its body)."""
+        key = (fn, tuple(arg_types)) if sig is None else (fn, sig.extra.get("decl"), tuple(arg_types))
         done = self.cache.get(key)
         if done is not None:
             return done
+        store = self.compiler.store
+        if store is not None and key in store.functions:
+            function, unit = store.functions[key]
+            renamed = self.compiler.import_unit(unit)
+            function = self.compiler.unit.functions[renamed.get(function.name, function.name)]
+            self.cache[key] = function
+            self.imported_keys.add(key)
+            return function
         name = qualified_name(fn)
         if fn in self.in_progress:
             raise CompileError(
@@ -130,8 +212,8 @@ class FunctionCompiler:
         self.in_progress[fn] = name
         try:
             with self.compiler.frame(getattr(fn, "__qualname__", name), call_site):
-                sig, src, ns = self._parsed(fn)
-                function = self._compile(fn, sig, src, ns, list(arg_types), name)
+                own_sig, src, ns = self._parsed(fn)
+                function = self._compile(fn, sig or own_sig, src, ns, list(arg_types), name)
         finally:
             del self.in_progress[fn]
         self.cache[key] = function
@@ -146,7 +228,7 @@ class FunctionCompiler:
             em.assign(p.name, SimpleValue(v), p.node or src.tree)
         tree = src.tree
         ret = compile_body(em, tree.body, sig.returns, tree)  # type: ignore[union-attr]
-        qualname = self.compiler.unit.unique_name(name)
+        qualname = self.compiler.unique_name(name)
         function = Function(qualname, graph, make_arguments(sig.params, types), ret, src.loc(tree))
         self.compiler.unit.add_function(function)
         self.compiler.compiled.append(function)
@@ -166,7 +248,7 @@ class FunctionCompiler:
         b = Builder(graph.block)
         b.op("prim::RaiseException", [b.constant(message, _str())], [], {"cls": "RuntimeError"})
         graph.add_output(b.op("prim::Uninitialized", [], [ret]).output)
-        function = Function(self.compiler.unit.unique_name(qualified_name(fn)), graph, make_arguments(params, types), ret)
+        function = Function(self.compiler.unique_name(qualified_name(fn)), graph, make_arguments(params, types), ret)
         self.compiler.unit.add_function(function)
         self.cache[key] = function  # type: ignore[index]
         return function

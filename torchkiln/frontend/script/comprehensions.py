@@ -36,6 +36,7 @@ class _Result:
         self.value = em.op(kind, [], [placeholder]).output
         self.key_t: Optional[Type] = None
         self.elem_t: Optional[Type] = None
+        self.truth = False
 
     def add(self, node: ast.AST, key: Optional[Value], value: Value) -> None:
         em = self.em
@@ -68,12 +69,14 @@ class _Result:
         return self.value
 
 
-def emit_comprehension(em: FunctionEmitter, node, hint: Optional[Type]) -> SugaredValue:
+def emit_comprehension(em: FunctionEmitter, node, hint: Optional[Type], truth: bool = False) -> SugaredValue:
+    """`truth`: collect `bool(element)` (for any() and all())."""
     is_dict = isinstance(node, ast.DictComp)
     for gen in node.generators:
         if gen.is_async:
             em.fail(gen, "async comprehensions are not supported")
     result = _Result(em, node, is_dict, hint)
+    result.truth = truth
     with em.child_frame("comprehension", em.frame.block):
         _generators(em, node, node.generators, result)
     return SimpleValue(result.finish())
@@ -83,6 +86,11 @@ def _generators(em: FunctionEmitter, node, gens: List[ast.comprehension], result
     if not gens:
         if isinstance(node, ast.DictComp):
             result.add(node, em.emit_value(node.key), em.emit_value(node.value))
+        elif result.truth:
+            from .conditions import cond_of
+
+            cond = cond_of(em, node.elt, em.emit_expr(node.elt))
+            result.add(node, None, cond.value if cond.value is not None else em.const(bool(cond.static)))
         else:
             result.add(node, None, em.emit_value(node.elt))
         return

@@ -20,8 +20,8 @@ import torch
 import torch.nn as nn
 
 from ...diagnostics import CompileError, SourceRange
-from .compiler import Compiler
-from .modules import ModuleInfo
+from .compiler import CacheMiss, Compiler
+from .modules import ConstantConflict, ModuleInfo
 
 
 def script(obj: Any = None, optimize: Any = None, _frames_up: int = 0, _rcb: Any = None, example_inputs: Any = None) -> Any:
@@ -49,44 +49,71 @@ def script_function(fn: Any):
 
     if isinstance(fn, types.MethodType):
         raise CompileError(f"script() of the bound method {fn.__qualname__} is not supported", hint="script the module instead (use @torchkiln.export to compile extra methods)")
-    compiler = Compiler()
-    with _internal_errors(compiler):
-        arg_types = compiler.functions.top_level_types(fn)
-        function = compiler.functions.compile(fn, arg_types, None)
-        compiler.finish()
-    return api.ScriptFunction(compiler.unit, function)
+    def attempt(relaxed: bool, use_store: bool):
+        compiler = Compiler(relaxed, use_store)
+        with _internal_errors(compiler):
+            arg_types = compiler.functions.top_level_types(fn)
+            function = compiler.functions.compile(fn, arg_types, None)
+            compiler.finish()
+        compiler.publish()
+        return api.ScriptFunction(compiler.unit, function)
+
+    return _with_retries(attempt)
 
 
 def script_module(module: nn.Module):
-    compiler = Compiler()
-    with _internal_errors(compiler):
-        root = compiler.classes.modules.info(module)
-        if root.foreign:
-            return module
-        compile_entry_points(compiler, root)
-        compiler.finish()
-        return _build(compiler, module, {})
+    def attempt(relaxed: bool, use_store: bool):
+        compiler = Compiler(relaxed, use_store)
+        with _internal_errors(compiler):
+            root = compiler.classes.modules.info(module)
+            if root.foreign:
+                return module
+            compile_entry_points(compiler, root)
+            compiler.finish()
+            result = _build(compiler, module, {})
+        compiler.publish()
+        return result
+
+    return _with_retries(attempt)
+
+
+def _with_retries(attempt):
+    """Compile with relaxed type sharing and the cache; start again without them if either is wrong
+    for this program (Note [Type sharing], Note [Compile cache])."""
+    try:
+        return attempt(True, True)
+    except CacheMiss:
+        pass
+    except ConstantConflict:
+        return attempt(False, False)
+    try:
+        return attempt(True, False)
+    except ConstantConflict:
+        return attempt(False, False)
 
 
 def script_class(cls: type) -> type:
-    compiler = Compiler()
-    with _internal_errors(compiler):
-        info = compiler.classes.script_class(cls, None)
-        for name, value in list(vars(cls).items()):
-            if isinstance(value, types.FunctionType) and name not in info.type.methods and not name.startswith("__"):
-                compiler.classes._compile_method(info.type, cls, name, None, fn=value)
-    return cls
+    def attempt(relaxed: bool, use_store: bool):
+        compiler = Compiler(relaxed, use_store)
+        with _internal_errors(compiler):
+            info = compiler.classes.script_class(cls, None)
+            if not info.cached:
+                for name, value in list(vars(cls).items()):
+                    if isinstance(value, types.FunctionType) and name not in info.type.methods and not name.startswith("__"):
+                        compiler.classes._compile_method(info.type, cls, name, None, fn=value)
+                compiler.finish()
+        compiler.publish()
+        return cls
+
+    return _with_retries(attempt)
 
 
 def compile_entry_points(compiler: Compiler, root: ModuleInfo) -> None:
     """Compile forward and @export methods of every module type in the tree (each type once)."""
     seen: set = set()
     for info in _infos(root, seen):
-        if info.foreign:
-            continue
-        for name in _entry_methods(info.cls):
-            if name not in info.type.methods:
-                compiler.classes._compile_method(info.type, info.cls, name, None)
+        if not info.foreign:
+            compiler.classes.modules.compile_entry_points(info)
 
 
 def _infos(info: ModuleInfo, seen: set) -> Iterator[ModuleInfo]:
@@ -96,22 +123,6 @@ def _infos(info: ModuleInfo, seen: set) -> Iterator[ModuleInfo]:
     yield info
     for sub in info.submodules.values():
         yield from _infos(sub, seen)
-
-
-def _entry_methods(cls: type) -> List[str]:
-    from .classes import _method_of
-
-    names: List[str] = []
-    modifiers = torch._jit_internal.FunctionModifiers
-    forward = _method_of(cls, "forward")
-    if forward is not None and isinstance(forward, types.FunctionType):
-        if torch._jit_internal.get_torchscript_modifier(forward) not in (modifiers.IGNORE, getattr(modifiers, "_DROP", None)):
-            names.append("forward")
-    for klass in reversed(cls.__mro__):
-        for name, value in vars(klass).items():
-            if isinstance(value, types.FunctionType) and torch._jit_internal.get_torchscript_modifier(value) is modifiers.EXPORT and name not in names:
-                names.append(name)
-    return names
 
 
 def _build(compiler: Compiler, module: nn.Module, done: Dict[int, Any]):
@@ -166,7 +177,7 @@ def _internal_errors(compiler: Compiler) -> Iterator[None]:
     """Only CompileErrors leave script(); anything else is a compiler bug, reported as one."""
     try:
         yield
-    except CompileError:
+    except (CompileError, ConstantConflict, CacheMiss):
         raise
     except RecursionError:
         raise CompileError("the program is nested too deeply to compile", hint="split deeply nested expressions or calls") from None

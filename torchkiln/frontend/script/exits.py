@@ -17,18 +17,18 @@ never leaves it early (`ALWAYS`, `MAYBE`, `NEVER`):
 - after an `if` whose branches both always exit, the rest of the block is
   dropped; if one always exits and the other never does, the rest of the
   block moves into the other branch (no flag needed; the common
-  `if c: return a` / `return b` shape). Otherwise the rest is wrapped in
+  `if c: return a` / `return b` shape; the `if` is marked so SSA
+  construction lets variables set by the moved code leave it). Otherwise the rest is wrapped in
   `if <flag>: pass else: <rest>` where the flag is the innermost loop's
   `$skipN` (or `$done` at function level).
-- a loop's continue condition becomes `False if $stopN else <condition>`,
-  `$skipN` is reset at the start of each iteration, `$stopN` is cleared
-  before the loop. A loop containing a `return` may exit the enclosing
+- a loop's continue condition becomes `False if $stopN else <condition>`;
+  `$skipN` and `$stopN` are reset at the start of each iteration. A loop containing a `return` may exit the enclosing
   block (MAYBE).
 - a `prim::With` body is lowered like a block, then spliced in place with
   its exit nodes after it, so leaving the body early still runs them.
 
 ```
-for x in xs:                        %i: $skip1 = False
+for x in xs:                        %i: $skip1 = $stop1 = False
     if x > 0:                           if x > 0: $ret = x; $done = $skip1 = $stop1 = True
         return x                        cond = False if $stop1 else True
 return 0                            if $done: pass  else: $ret = 0; $done = True
@@ -41,12 +41,15 @@ from typing import List, Optional
 
 from ...ir.builder import Builder
 from ...ir.core import Block, Graph, Node
-from ...ir.types import BOOL, Type, unify
+from ...ir.types import BOOL, Type
 from .environment import EXIT, LOAD, STORE, WITH
 
 NEVER, MAYBE, ALWAYS = 0, 1, 2
 RAISE = "prim::RaiseException"
 RET, DONE = "$ret", "$done"
+# On an `if` whose other branch received the rest of the block: the index of the
+# branch that already exited (its variables are never read). Consumed by to_ssa.
+EXITED = "$exited"
 
 
 @dataclass
@@ -108,7 +111,7 @@ class _Lowering:
         if {t, f} == {ALWAYS, NEVER}:
             live, dead = (n.blocks[1], n.blocks[0]) if t == ALWAYS else (n.blocks[0], n.blocks[1])
             start = len(live.nodes)
-            _define_moved(dead, block.nodes[i + 1 :], n)
+            n.attrs[EXITED] = n.blocks.index(dead)
             _move_rest(block, i + 1, live)
             return ALWAYS if self.lower(live, start, guard) == ALWAYS else MAYBE
         return self._after_maybe(block, i, n, guard)
@@ -124,7 +127,7 @@ class _Lowering:
         b = Builder(block, before=block.nodes[i + 1], loc=anchor.loc)
         flag = b.op(LOAD, [], [BOOL], {"name": guard}).output
         g = b.op("prim::If", [flag], [], n_blocks=2)
-        _define_moved(g.blocks[0], block.nodes[block.nodes.index(g) + 1 :], g)
+        g.attrs[EXITED] = 0
         _move_rest(block, block.nodes.index(g) + 1, g.blocks[1])
         state = self.lower(g.blocks[1], 0, guard)
         return ALWAYS if state == ALWAYS else MAYBE
@@ -160,14 +163,15 @@ class _Lowering:
             self.lower(body, 0, flags.skip)
         finally:
             self.loops.pop()
-        if flags.skip_set:
-            b = Builder(body, before=body.nodes[0] if body.nodes else None, loc=loop.loc)
-            b.op(STORE, [b.constant(False, BOOL)], [], {"name": flags.skip})
+        # Both flags are reset at the start of each iteration: a set `$stopN` ends
+        # the loop, so it is never carried into the next iteration.
+        b = Builder(body, before=body.nodes[0] if body.nodes else None, loc=loop.loc)
+        for name, used in ((flags.skip, flags.skip_set), (flags.stop, flags.stop_set)):
+            if used:
+                b.op(STORE, [b.constant(False, BOOL)], [], {"name": name})
         cond_value = cond.returns[0]
         cond.return_node.drop_inputs()
         if flags.stop_set:
-            before = Builder(loop.block, before=loop, loc=loop.loc)
-            before.op(STORE, [before.constant(False, BOOL)], [], {"name": flags.stop})
             b = Builder(body, loc=loop.loc)
             stopped = b.op(LOAD, [], [BOOL], {"name": flags.stop}).output
             g = b.op("prim::If", [stopped], [BOOL], n_blocks=2)
@@ -194,24 +198,6 @@ class _Lowering:
         for k, m in enumerate(moved):
             block.insert(i + k, m)
         return state, i + len(moved) - 1
-
-
-def _define_moved(dead: Block, moved: List[Node], anchor: Node) -> None:
-    """Variables the moved nodes store, defined (never read) on the path that already exited.
-
-    After `if c: return a` moves the rest of the block into the other
-    branch, what the rest assigns must still leave the `if` (an enclosing
-    join may read it), so the exited branch defines it as uninitialized.
-    """
-    stored: dict = {}
-    for node in moved:
-        for n in [node, *node.walk()]:
-            if n.kind == STORE and not n.attrs["name"].startswith("$"):
-                t = n.attrs.get("type", n.inputs[0].type)
-                stored[n.attrs["name"]] = unify(stored[n.attrs["name"]], t) or t if n.attrs["name"] in stored else t
-    b = Builder(dead, loc=anchor.loc)
-    for name, t in stored.items():
-        b.op(STORE, [b.op("prim::Uninitialized", [], [t]).output], [], {"name": name})
 
 
 def _move_rest(src: Block, start: int, dst: Block) -> None:

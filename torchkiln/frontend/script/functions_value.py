@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional
 
 import torch
 
+from ...diagnostics import CompileError
 from ...ir.core import Function, Graph, Value
 from ...ops.lang import register_python_function
 from ...ir.types import NONE, TENSOR, Type
@@ -50,11 +51,24 @@ class PythonFunctionValue(SugaredValue):
 
     def call(self, em, node, args, kwargs):
         compiler = em.compiler
-        sig = compiler.functions.signature(self.fn)
-        bound = bind_call(em, node, sig, self.name, args, kwargs, skip_self=False)
-        values, types_ = argument_values(em, node, self.name, bound)
-        function = compiler.functions.compile(self.fn, types_, em.loc(node))
-        return _call_node(em, function, values)
+        overloads = compiler.functions.overloads(self.fn)
+        if not overloads:
+            sig = compiler.functions.signature(self.fn)
+            bound = bind_call(em, node, sig, self.name, args, kwargs, skip_self=False)
+            values, types_ = argument_values(em, node, self.name, bound)
+            function = compiler.functions.compile(self.fn, types_, em.loc(node))
+            return _call_node(em, function, values)
+        reasons = []
+        for sig in overloads:
+            try:
+                bound = bind_call(em, node, sig, self.name, args, kwargs, skip_self=False)
+                values, types_ = argument_values(em, node, self.name, bound)
+            except CompileError as e:
+                reasons.append(f"  ({', '.join(f'{p.name}: {p.type}' for p in sig.params)}): {e.what}")
+                continue
+            function = compiler.functions.compile(self.fn, types_, em.loc(node), sig)
+            return _call_node(em, function, values)
+        em.fail(node, f"no overload of {self.name} accepts these arguments; tried:\n" + "\n".join(reasons))
 
     def as_function(self, em, node, args: Args, kwargs: Kwargs):
         """(Function, input values) for `fork`."""

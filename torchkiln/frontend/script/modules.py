@@ -42,14 +42,39 @@ class ModuleInfo:
 
     type: ClassType
     cls: type
-    module: nn.Module  # the first instance seen (methods' source comes from its class)
     submodules: Dict[str, "ModuleInfo"] = field(default_factory=dict)
     scripted: Dict[str, Any] = field(default_factory=dict)  # submodules that are already ScriptModules
     container: Optional[str] = None  # "list" (ModuleList, Sequential) or "dict" (ModuleDict)
     order: List[str] = field(default_factory=list)  # submodule names in order (containers)
     failed: Dict[str, str] = field(default_factory=dict)  # attribute -> why it has no type
+    functions: Dict[str, Any] = field(default_factory=dict)  # attributes holding functions (`self.activation = F.relu`)
     in_progress: Dict[str, bool] = field(default_factory=dict)
     foreign: bool = False  # the type of an existing ScriptModule: nothing to compile
+    key: Any = None  # the sharing key (Note [Type sharing]); None: never shared
+    cached: bool = False  # from an earlier script() call: closed (Note [Compile cache])
+    used_constants: set = field(default_factory=set)  # constants the compiled code reads
+    instance_constants: List[Dict[str, Any]] = field(default_factory=list)  # of every module sharing the type
+
+    def read_constant(self, name: str) -> Any:
+        """The value of constant `name` for the code of this type; records that the code depends on it."""
+        value = self.type.constants[name]
+        if name not in self.used_constants:
+            self.used_constants.add(name)
+            for constants in self.instance_constants:
+                if not _same_constant(constants.get(name, _MISSING), value):
+                    raise ConstantConflict(self.type.name, name)
+        return value
+
+
+class ConstantConflict(Exception):
+    """Modules sharing a type (Note [Type sharing]) turn out to differ in a constant the code reads."""
+
+
+_MISSING = object()
+
+
+def _same_constant(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
 
 
 def _modifier(fn: Any):
@@ -83,11 +108,26 @@ def _class_annotations(cls: type) -> Dict[str, Any]:
 
 
 class ModuleTypes:
-    """Builds (and shares) module class types for one compilation."""
+    """Builds (and shares) module class types for one compilation.
 
-    def __init__(self, compiler):
+    Note [Type sharing]
+    -------------------
+    Modules share a class type when their Python class, attribute types,
+    submodule types and function attributes are the same, and their methods'
+    code would be the same: `relaxed` sharing compiles a type's entry points
+    as soon as the type exists and records which constants the code reads
+    (`ModuleInfo.read_constant`); a later module shares the type when it
+    agrees on those constants (ResNet's convolutions differ in channel counts,
+    which `forward` never reads, so they compile once per stride and padding).
+    If a method compiled later reads a constant the sharing modules disagree
+    on, `ConstantConflict` makes `script()` start again with `relaxed=False`,
+    where all constants must be equal.
+    """
+
+    def __init__(self, compiler, relaxed: bool = True):
         self.compiler = compiler
-        self.by_key: Dict[Any, ModuleInfo] = {}
+        self.relaxed = relaxed
+        self.by_key: Dict[Any, List[ModuleInfo]] = {}
         self.by_type: Dict[ClassType, ModuleInfo] = {}
         self.by_module: Dict[int, ModuleInfo] = {}
 
@@ -102,26 +142,60 @@ class ModuleTypes:
         submodules = {}
         for name, sub in module._modules.items():
             submodules[name] = self.info(sub) if sub is not None else None
-        attrs, failed, constants = self._attributes(module, submodules)
-        key = self._key(module, attrs, submodules, constants, failed)
-        shared = self.by_key.get(key) if key is not None else None
-        if shared is not None:
-            self.by_module[id(module)] = shared
-            return shared
-        qual = self.compiler.unit.unique_name(_type_name(cls))
+        attrs, failed, constants, functions = self._attributes(module, submodules)
+        key = self._key(module, attrs, submodules, {} if self.relaxed else constants, failed, functions)
+        for shared in self.by_key.get(key, []) if key is not None else []:
+            if all(_same_constant(constants.get(n, _MISSING), shared.type.constants.get(n, _MISSING)) for n in shared.used_constants):
+                shared.instance_constants.append(constants)
+                self.by_module[id(module)] = shared
+                return shared
+        cached = self._from_store(key, constants)
+        if cached is not None:
+            self.by_module[id(module)] = cached
+            return cached
+        qual = self.compiler.unique_name(_type_name(cls))
         t = ClassType(qual, is_module=True)
         for name, (typ, kind) in attrs.items():
             t.add_attribute(name, typ, kind)
         t.constants.update(constants)
-        info = ModuleInfo(t, cls, module, {k: v for k, v in submodules.items() if v is not None}, failed=failed)
+        info = ModuleInfo(t, cls, {k: v for k, v in submodules.items() if v is not None}, failed=failed, functions=functions, key=key)
         info.container = _CONTAINERS.get(cls) if cls in _CONTAINERS else next((v for k, v in _CONTAINERS.items() if isinstance(module, k) and k in (nn.ModuleList, nn.ModuleDict)), None)
         info.order = list(module._modules)
+        info.instance_constants.append(constants)
         self.compiler.unit.add_class(t)
         self.by_type[t] = info
         self.by_module[id(module)] = info
         if key is not None:
-            self.by_key[key] = info
+            self.by_key.setdefault(key, []).append(info)
+        if self.relaxed:
+            self.compile_entry_points(info)
         return info
+
+    def _from_store(self, key: Any, constants: Dict[str, Any]) -> Optional[ModuleInfo]:
+        """A type an earlier script() call compiled for modules like this one (Note [Compile cache])."""
+        store = self.compiler.store
+        if store is None or key is None:
+            return None
+        for info, unit in store.module_types.get(key, ()):
+            if all(_same_constant(constants.get(n, _MISSING), info.type.constants.get(n, _MISSING)) for n in info.used_constants):
+                self.compiler.import_unit(unit)
+                self.by_type[info.type] = info
+                self.by_key.setdefault(key, []).append(info)
+                return info
+        return None
+
+    def publish(self, store, unit) -> None:
+        for info in self.by_type.values():
+            if not info.foreign and not info.cached and info.key is not None:
+                info.cached = True
+                info.instance_constants = []
+                store.module_types.setdefault(info.key, []).append((info, unit))
+
+    def compile_entry_points(self, info: ModuleInfo) -> None:
+        """forward and @export methods of one type (once)."""
+        for name in entry_methods(info.cls):
+            if name not in info.type.methods:
+                self.compiler.classes._compile_method(info.type, info.cls, name, None)
 
     def _foreign(self, sm) -> ModuleInfo:
         """An existing ScriptModule (scripted or traced) keeps its type and graphs."""
@@ -132,7 +206,7 @@ class ModuleTypes:
         self.compiler.unit.classes.setdefault(t.name, t)
         info = self.by_type.get(t)
         if info is None:
-            info = ModuleInfo(t, type(sm), sm, foreign=True)
+            info = ModuleInfo(t, type(sm), foreign=True)
             for name, sub in sm._modules.items():
                 if sub is not None:
                     info.submodules[name] = self._foreign(sub)
@@ -147,6 +221,7 @@ class ModuleTypes:
         attrs: Dict[str, Tuple[Type, str]] = {}
         failed: Dict[str, str] = {}
         constants: Dict[str, Any] = {}
+        functions: Dict[str, Any] = {}
         attrs["training"] = (BOOL, "attribute")
         for name, p in module._parameters.items():
             attrs[name] = (TENSOR if p is not None else NONE, "parameter")
@@ -163,6 +238,9 @@ class ModuleTypes:
                     continue
                 failed[name] = f"it is listed as a constant but its value {value!r} is not a constant (int, float, bool, str, None, device, dtype, or a tuple of those)"
                 continue
+            if _is_function(value):
+                functions[name] = value
+                continue
             typ, why = self._attribute_type(name, value, annotations.get(name))
             if typ is None:
                 failed[name] = why
@@ -173,7 +251,7 @@ class ModuleTypes:
                 value = getattr(module, name)
                 if _is_constant_value(value):
                     constants[name] = _freeze_constant(value)
-        return attrs, failed, constants
+        return attrs, failed, constants, functions
 
     def _attribute_type(self, name: str, value: Any, annotation: Any) -> Tuple[Optional[Type], str]:
         if annotation is not None and not _is_final(annotation):
@@ -185,7 +263,7 @@ class ModuleTypes:
             return None, f"its value of type {type(value).__name__} has no script type"
         return t, ""
 
-    def _key(self, module, attrs, submodules, constants, failed):
+    def _key(self, module, attrs, submodules, constants, failed, functions):
         if "forward" in module.__dict__:
             return None  # a per-instance forward: no sharing
         try:
@@ -196,9 +274,29 @@ class ModuleTypes:
                 tuple((k, id(v.type) if v is not None else 0) for k, v in submodules.items()),
                 const_key,
                 tuple(sorted(failed)),
+                tuple(sorted((k, id(v)) for k, v in functions.items())),
             )
         except Exception:  # pragma: no cover - unusual reprs
             return None
+
+
+def entry_methods(cls: type) -> List[str]:
+    """What script compiles on a module class: forward (unless ignored) and @export methods."""
+    import types
+
+    from .classes import _method_of
+
+    names: List[str] = []
+    modifiers = torch._jit_internal.FunctionModifiers
+    forward = _method_of(cls, "forward")
+    if forward is not None and isinstance(forward, types.FunctionType):
+        if torch._jit_internal.get_torchscript_modifier(forward) not in (modifiers.IGNORE, getattr(modifiers, "_DROP", None)):
+            names.append("forward")
+    for klass in reversed(cls.__mro__):
+        for name, value in vars(klass).items():
+            if isinstance(value, types.FunctionType) and torch._jit_internal.get_torchscript_modifier(value) is modifiers.EXPORT and name not in names:
+                names.append(name)
+    return names
 
 
 def _type_name(cls: type) -> str:
@@ -210,6 +308,13 @@ def _api():
     from ... import api
 
     return api
+
+
+def _is_function(value: Any) -> bool:
+    """A function held by a module (`self.activation = F.relu`): called as the function, not stored."""
+    import types
+
+    return isinstance(value, (types.FunctionType, types.BuiltinFunctionType)) or isinstance(value, (torch._ops.OpOverload, torch._ops.OpOverloadPacket))
 
 
 def _is_constant_value(value: Any) -> bool:

@@ -346,6 +346,7 @@ def _build() -> Dict[int, SugaredValue]:
     add(torch.set_grad_enabled, Helper("torch.set_grad_enabled", _set_grad_enabled))
     add(torch.is_grad_enabled, Helper("torch.is_grad_enabled", lambda em, node, args, kwargs: SimpleValue(em.op("prim::is_grad_enabled", [], [BOOL]).output)))
     add(torch._assert, Helper("torch._assert", _torch_assert))
+    add(torch.is_autocast_enabled, Helper("torch.is_autocast_enabled", lambda em, node, args, kwargs: SimpleValue(em.op("prim::is_autocast_enabled", [], [BOOL]).output)))
     add(warnings.warn, Helper("warnings.warn", _warn))
     add(torch._C._get_tracing_state, Helper("_get_tracing_state", _tracing_state))
     add(getattr(torch.jit, "_unwrap_optional", None), Helper("_unwrap_optional", _unwrap_optional))

@@ -29,6 +29,7 @@ from ...ir.builder import Builder
 from ...ir.core import Block, Graph, Node, Value
 from ...ir.types import Type, unify
 from .environment import LOAD, STORE
+from .exits import EXITED
 
 CAST = "prim::unchecked_cast"
 Binding = Tuple[Value, Type]  # the value, and the variable's declared type
@@ -85,6 +86,7 @@ class _Renamer:
         node.destroy()
 
     def _if(self, node: Node, env: ChainMap) -> None:
+        exited = node.attrs.pop(EXITED, None)
         envs = []
         for b in node.blocks:
             child = env.new_child()
@@ -93,8 +95,11 @@ class _Renamer:
         t_env, f_env = envs
         t_local, f_local = t_env.maps[0], f_env.maps[0]
         for name in list(dict.fromkeys(list(t_local) + list(f_local))):
-            if name not in env and not (name in t_local and name in f_local):
+            live_local = (f_local if exited == 0 else t_local) if exited is not None else {}
+            if name not in env and not (name in t_local and name in f_local) and name not in live_local:
                 continue  # defined in one branch only: local to it
+            if exited is not None and name in live_local:
+                self._fill_exited(node, exited, name, envs)
             (tv, tt), (fv, ft) = t_env[name], f_env[name]
             declared = unify(tt, ft) or tt
             if tv is fv:
@@ -108,6 +113,17 @@ class _Renamer:
             node.blocks[0].add_return(tv)
             node.blocks[1].add_return(fv)
             env[name] = (out, declared)
+
+    def _fill_exited(self, node: Node, exited: int, name: str, envs: List[ChainMap]) -> None:
+        """In the branch that already exited (Note [Exit lowering]), `name` is never read again:
+        give it an uninitialized value when it has none there, or one whose type does not fit."""
+        live_value, live_type = envs[1 - exited][name]
+        dead = envs[exited].get(name)
+        if dead is not None and unify(dead[1], live_type) is not None:
+            return
+        block = node.blocks[exited]
+        u = Builder(block, loc=node.loc).op("prim::Uninitialized", [], [live_type]).output
+        envs[exited][name] = (u, live_type)
 
     def _loop(self, node: Node, env: ChainMap) -> None:
         body = node.blocks[0]

@@ -54,7 +54,9 @@ TENSOR_PROPERTIES: Dict[str, Tuple[str, Type]] = {
     "mH": ("aten::mH", TENSOR),
     "real": ("aten::real", TENSOR),
     "imag": ("aten::imag", TENSOR),
+    **{flag: (f"prim::{flag}", BOOL) for flag in ("is_nested", "is_sparse", "is_quantized", "is_meta", "is_cpu", "is_mkldnn")},
 }
+DEVICE_PROPERTIES: Dict[str, Tuple[str, Type]] = {"type": ("prim::device_type", STR), "index": ("prim::device_index", OptionalType(INT))}
 
 _DTYPE_METHODS = {
     "float": torch.float32, "double": torch.float64, "half": torch.float16, "bfloat16": torch.bfloat16,
@@ -84,6 +86,9 @@ def value_attr(em: FunctionEmitter, node: ast.AST, sv: SimpleValue, name: str) -
         return BoundMethod(v, name, DICT_METHODS[name])
     if t == STR and (name in STR_METHODS or name == "format"):
         return BoundMethod(v, name, lambda em, node, v, args, kwargs: _str_method(em, node, v, args, kwargs, name))
+    if t == DEVICE and name in DEVICE_PROPERTIES:
+        kind, out = DEVICE_PROPERTIES[name]
+        return SimpleValue(em.op(kind, [v], [out]).output)
     if isinstance(t, FutureType) and name == "wait":
         return BoundMethod(v, name, lambda em, node, v, args, kwargs: SimpleValue(em.op("prim::wait", [v], [v.type.elem]).output))
     if isinstance(t, OptionalType):

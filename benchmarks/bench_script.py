@@ -1,0 +1,198 @@
+"""How fast `torchkiln.script` compiles, and how fast the result runs.
+
+Two models: a ResNet-18-style CNN (BasicBlocks, BatchNorm, downsampling) and
+a 6-layer `nn.TransformerEncoder`. For each, side by side in one run:
+
+- compile time of `torchkiln.script(model)` and `torch.jit.script(model)`:
+  *cold* (the first call in a fresh process, every cache empty; median of
+  several processes) and *warm* (a new instance of the same classes in a
+  process that already compiled one; median of several calls);
+- steady-state latency of one forward call (median) for eager PyTorch,
+  torchkiln and torch.jit, under `torch.no_grad()`.
+
+Usage: `python benchmarks/bench_script.py [--quick]`. Results are ratios
+printed as a table; nothing is asserted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+warnings.filterwarnings("ignore")
+
+
+class BasicBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = None
+        if stride != 1 or inplanes != planes:
+            self.downsample = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride=stride, bias=False), nn.BatchNorm2d(planes))
+
+    def forward(self, x):
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        out += identity
+        return self.relu(out)
+
+
+class ResNet18(nn.Module):
+    def __init__(self, num_classes: int = 1000):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        layers = []
+        inplanes = 64
+        for planes, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+            layers.append(nn.Sequential(BasicBlock(inplanes, planes, stride), BasicBlock(planes, planes)))
+            inplanes = planes
+        self.layer1, self.layer2, self.layer3, self.layer4 = layers
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(512, num_classes)
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        x = torch.flatten(self.avgpool(x), 1)
+        return self.fc(x)
+
+
+def make_resnet():
+    return ResNet18().eval(), (torch.randn(1, 3, 224, 224),)
+
+
+def make_transformer():
+    layer = nn.TransformerEncoderLayer(d_model=256, nhead=8, dim_feedforward=1024, batch_first=True)
+    model = nn.TransformerEncoder(layer, num_layers=6, enable_nested_tensor=False).eval()
+    return model, (torch.randn(4, 32, 256),)
+
+
+MODELS = {"resnet18": make_resnet, "transformer6": make_transformer}
+
+
+def _engine(name: str):
+    if name == "torchkiln":
+        import torchkiln
+
+        return torchkiln.script
+    return torch.jit.script
+
+
+def compile_time(model_name: str, engine: str, repeats: int) -> float:
+    """Median seconds of script(new instance) in this process (after one warm-up call)."""
+    script = _engine(engine)
+    make = MODELS[model_name]
+    script(make()[0])
+    times = []
+    for _ in range(repeats):
+        model = make()[0]
+        t0 = time.perf_counter()
+        script(model)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def import_everything() -> None:
+    """Import every torchkiln module, so that a cold measurement does not time Python imports."""
+    import importlib
+    import pkgutil
+
+    import torchkiln
+
+    for info in pkgutil.walk_packages(torchkiln.__path__, "torchkiln."):
+        try:
+            importlib.import_module(info.name)
+        except Exception:
+            pass
+
+
+def cold_compile_time(model_name: str, engine: str, processes: int) -> float:
+    """Median seconds of the first script() call in fresh processes (imports excluded)."""
+    code = (
+        "import sys, time, json; sys.path.insert(0, %r); import bench_script as b; import torchkiln, torch\n"
+        "b.import_everything(); m = b.MODELS[%r]()[0]; s = b._engine(%r)\n"
+        "t0 = time.perf_counter(); s(m); print(json.dumps(time.perf_counter() - t0))\n"
+    ) % (sys.path[0], model_name, engine)
+    times = []
+    for _ in range(processes):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        times.append(json.loads(out.strip().splitlines()[-1]))
+    return statistics.median(times)
+
+
+def latency(fn, inputs, repeats: int) -> float:
+    with torch.no_grad():
+        for _ in range(3):
+            fn(*inputs)
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn(*inputs)
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def check_same(model, scripted, inputs) -> None:
+    with torch.no_grad():
+        torch.testing.assert_close(scripted(*inputs), model(*inputs), rtol=1e-4, atol=1e-4)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--models", nargs="*", default=list(MODELS))
+    args = parser.parse_args()
+    repeats = 3 if args.quick else 10
+    processes = 1 if args.quick else 3
+    lat_repeats = 10 if args.quick else 50
+    import torchkiln
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    rows = []
+    for name in args.models:
+        model, inputs = MODELS[name]()
+        kiln = torchkiln.script(model)
+        jit = torch.jit.script(model)
+        check_same(model, kiln, inputs)
+        warm_k, warm_j = compile_time(name, "torchkiln", repeats), compile_time(name, "torch.jit", repeats)
+        cold_k, cold_j = cold_compile_time(name, "torchkiln", processes), cold_compile_time(name, "torch.jit", processes)
+        eager_t = latency(model, inputs, lat_repeats)
+        kiln_t = latency(kiln, inputs, lat_repeats)
+        jit_t = latency(jit, inputs, lat_repeats)
+        rows.append((name, cold_k, cold_j, warm_k, warm_j, eager_t, kiln_t, jit_t))
+    print()
+    print(f"{'model':<14}{'script() cold ms':>22}{'script() warm ms':>22}{'forward ms: eager / torchkiln / torch.jit':>46}")
+    print(f"{'':<14}{'torchkiln  torch.jit':>22}{'torchkiln  torch.jit':>22}")
+    for name, ck, cj, wk, wj, e, k, j in rows:
+        print(f"{name:<14}{ck * 1e3:>10.1f} {cj * 1e3:>10.1f}{wk * 1e3:>11.1f} {wj * 1e3:>10.1f}{e * 1e3:>16.2f} {k * 1e3:>10.2f} {j * 1e3:>10.2f}")
+    print()
+    for name, ck, cj, wk, wj, e, k, j in rows:
+        print(
+            f"{name}: compile {cj / ck:.1f}x faster than torch.jit cold, {wj / wk:.1f}x warm; "
+            f"forward {k / e:.3f}x eager time (torch.jit {j / e:.3f}x)"
+        )
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, __import__("os").path.dirname(__file__))
+    main()

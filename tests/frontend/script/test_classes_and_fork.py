@@ -1,0 +1,81 @@
+"""Script classes, fork/wait, and calling scripted code from scripted code."""
+from typing import List
+
+import pytest
+import torch
+
+import torchkiln
+
+from .script_testing import matches_eager, scripted
+
+
+class Counter:
+    def __init__(self, start: int):
+        self.value = start
+        self.history: List[int] = []
+
+    def bump(self, by: int = 1) -> int:
+        self.history.append(self.value)
+        self.value += by
+        return self.value
+
+    def total(self) -> int:
+        return self.value + len(self.history)
+
+
+def use_class(n: int):
+    c = Counter(n)
+    c.bump()
+    c.bump(5)
+    return c.total(), c.value, c.history
+
+
+def test_script_class():
+    matches_eager(use_class, (3,), (-1,))
+
+
+def add_one(x):
+    return x + 1
+
+
+def uses_fork(x):
+    fut = torchkiln.fork(add_one, x)
+    fut2 = torch.jit.fork(add_one, x * 2)
+    return torchkiln.wait(fut) + torch.jit.wait(fut2)
+
+
+def test_fork_and_wait_in_script():
+    s = scripted(uses_fork)
+    assert "prim::fork" in str(s.graph) or "prim::wait" in str(s.graph)
+    assert torch.equal(s(torch.ones(2)), torch.full((2,), 5.0))
+
+
+def test_fork_in_python_runs_on_a_thread_pool():
+    from torchkiln.frontend.script import fork, wait
+
+    futures = [fork(lambda i=i: i * i) for i in range(8)]
+    assert [wait(f) for f in futures] == [i * i for i in range(8)]
+
+
+def is_scripting_branch(x):
+    if torch.jit.is_scripting():
+        return x + 1
+    return x.numpy()  # not compiled: the branch is decided at compile time
+
+
+def test_is_scripting_is_true_inside_script():
+    s = scripted(is_scripting_branch)
+    assert torch.equal(s(torch.zeros(1)), torch.ones(1))
+
+
+def annotate_empty(n: int) -> List[int]:
+    xs = torch.jit.annotate(List[int], [])
+    ys: List[float] = []
+    for i in range(n):
+        xs.append(i)
+        ys.append(float(i))
+    return xs
+
+
+def test_annotate():
+    matches_eager(annotate_empty, (3,))
