@@ -23,6 +23,7 @@ from .diagnostics import ArchiveError, CompileError, Error, TracerWarning
 from .frontend.script import Final, annotate, export, fork, ignore, interface, is_scripting, script, unused, wait
 from .frontend.trace import TracingCheckError, is_tracing, trace, trace_module
 from .inference import freeze, optimize_for_inference
+from . import cpp_executor as _cpp_executor  # noqa: E402,F401  (executor "cpp"; the default where torchkiln._C is built)
 
 __all__ = [
     "ArchiveError",

@@ -127,6 +127,15 @@ def get_executor(executor: "Executor | str | None" = None) -> Executor:
         raise Error(f"unknown executor {name!r}; known: {', '.join(sorted(_EXECUTORS))}") from None
 
 
+def _state_changed() -> None:
+    """Called when a ScriptModule's state is replaced (an attribute, Parameter,
+    buffer or submodule assigned, `_apply`/`to`, `train`/`eval`).
+
+    The C++ executor installs its epoch counter here (Note [C++ state of a
+    ScriptModule] in cpp_executor.py); otherwise it does nothing.
+    """
+
+
 _COMPILED: "weakref.WeakKeyDictionary[Function, Dict[str, Callable]]" = weakref.WeakKeyDictionary()
 
 
@@ -586,6 +595,32 @@ class ScriptModule(nn.Module):
         if methods is not None and name in methods.methods:
             raise AttributeError(f"cannot assign to method '{name}' of a ScriptModule")
         super().__setattr__(name, value)
+        _state_changed()
+
+    # State replaced other than by assignment: tell the executor (_state_changed).
+    def __delattr__(self, name: str) -> None:
+        super().__delattr__(name)
+        _state_changed()
+
+    def _apply(self, fn, recurse=True):  # noqa: ANN001, ANN202 - nn.Module's signature
+        try:
+            return super()._apply(fn, recurse)
+        finally:
+            _state_changed()
+
+    def register_buffer(self, name: str, tensor: Optional[torch.Tensor], persistent: bool = True) -> None:
+        super().register_buffer(name, tensor, persistent)
+        _state_changed()
+
+    def register_parameter(self, name: str, param: Optional[nn.Parameter]) -> None:
+        super().register_parameter(name, param)
+        _state_changed()
+
+    def add_module(self, name: str, module: Optional[nn.Module]) -> None:
+        super().add_module(name, module)
+        _state_changed()
+
+    register_module = add_module
 
     def __deepcopy__(self, memo: Dict[int, Any]) -> "ScriptModule":
         # The IR (unit, class type, functions) is shared, state is copied,
@@ -595,7 +630,7 @@ class ScriptModule(nn.Module):
         new = self.__class__.__new__(self.__class__)
         memo[id(self)] = new
         for key, value in self.__dict__.items():
-            if isinstance(value, ScriptMethod):
+            if isinstance(value, ScriptMethod) or key == "_kiln_cpp":
                 continue
             shared = key in ("_kiln_unit", "_kiln_type", "_kiln_executor")
             new.__dict__[key] = value if shared else copy.deepcopy(value, memo)

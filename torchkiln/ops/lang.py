@@ -339,8 +339,10 @@ def register_python_function(key: str, fn) -> str:
 def _python_op(*args, name):
     """A call of an `@ignore` Python function: runs in Python only; not saved, no C++ version.
 
-    The C++ runtime and the archive refuse it (the program must be
-    exported without Python calls, as with TorchScript).
+    The script compiler always gives the node exactly one output (None for
+    a function returning nothing), so the result is that value. The C++
+    runtime and the archive refuse it (the program must be exported without
+    Python calls, as with TorchScript).
     """
     fn = _PYTHON_FUNCTIONS.get(name)
     if fn is None:
@@ -359,3 +361,39 @@ declare_prim("prim::device_index(Device d) -> int?", emit="{0}.index")(operator.
 @declare_prim("prim::is_autocast_enabled() -> bool", pure=False, deletable=True, emit="torch.is_autocast_enabled()")
 def _is_autocast_enabled():
     return torch.is_autocast_enabled()
+
+
+# -- runtime type tests (isinstance on Union / Any values) --------------------------------------------------
+
+
+def _is_instance_of(value, t) -> bool:
+    from ..ir import types as T
+
+    if isinstance(t, T.OptionalType):
+        return value is None or _is_instance_of(value, t.elem)
+    if isinstance(t, T.UnionType):
+        return any(_is_instance_of(value, m) for m in t.members)
+    if isinstance(t, T.TensorType):
+        return isinstance(value, torch.Tensor)
+    if isinstance(t, T.ListType):
+        return isinstance(value, list) and all(_is_instance_of(v, t.elem) for v in value)
+    if isinstance(t, T.TupleType):
+        return isinstance(value, tuple) and len(value) == len(t.elems) and all(_is_instance_of(v, e) for v, e in zip(value, t.elems))
+    if isinstance(t, T.DictType):
+        return isinstance(value, dict) and all(_is_instance_of(k, t.key) and _is_instance_of(v, t.value) for k, v in value.items())
+    simple = {T.INT: int, T.FLOAT: float, T.BOOL: bool, T.STR: str, T.DEVICE: torch.device, T.SCALAR_TYPE: torch.dtype}
+    if t == T.NONE:
+        return value is None
+    if t == T.INT:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if t in simple:
+        return isinstance(value, simple[t])
+    if t == T.ANY:
+        return True
+    return False
+
+
+@declare_prim("prim::isinstance(Any x) -> bool", attrs=("types",))
+def _isinstance(x, types):
+    """Whether `x` has one of `types` (a list of IR types): Python's isinstance on typed values."""
+    return any(_is_instance_of(x, t) for t in types)

@@ -44,11 +44,20 @@ def check_ir(s: Any) -> None:
 def matches_eager(fn: Callable, *input_sets: Sequence[Any]) -> Any:
     """Script `fn`, run it and `fn` on each input tuple, and assert the results are equal."""
     s = scripted(fn)
+    from torchkiln.api import ScriptFunction
+
+    # The frontend's output is checked on the generated-Python executor and the reference
+    # interpreter; the C++ runtime has its own sweep over the op table (tests/csrc).
+    runs = {name: ScriptFunction(s._kiln_unit, s._kiln_fn, executor=name) for name in EXECUTORS}
     for inputs in input_sets:
         expected = fn(*_copy(inputs))
-        got = s(*_copy(inputs))
-        assert same(got, expected), f"{fn.__name__}{inputs!r}: script gave {got!r}, eager {expected!r}"
+        for name, run in runs.items():
+            got = run(*_copy(inputs))
+            assert same(got, expected), f"{fn.__name__}{inputs!r}: the {name} executor gave {got!r}, eager {expected!r}"
     return s
+
+
+EXECUTORS = ("python", "interpreter")
 
 
 def _copy(inputs: Sequence[Any]) -> list:

@@ -1,7 +1,6 @@
 """Script classes, fork/wait, and calling scripted code from scripted code."""
 from typing import List
 
-import pytest
 import torch
 
 import torchkiln

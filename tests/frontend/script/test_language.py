@@ -1,12 +1,12 @@
 """The language: each function runs scripted and eagerly on inputs reaching every branch."""
 import math
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple, Union
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from .script_testing import matches_eager, same, scripted
+from .script_testing import matches_eager, scripted
 
 T = torch.tensor
 
@@ -567,3 +567,17 @@ def prints(x: int) -> int:
 def test_print(capsys):
     scripted(prints)(3)
     assert "value 3" in capsys.readouterr().out
+
+
+def union_values(x: Union[int, str], y: int | None) -> str:
+    if isinstance(x, int):
+        r = str(x + 1)
+    else:
+        r = x.upper()
+    if y is not None:
+        r += str(y)
+    return r
+
+
+def test_union_and_pipe_optional():
+    matches_eager(union_values, (3, None), ("ab", 4))

@@ -1,5 +1,5 @@
 """Modules: nn layers compiled from their own source, module features, type sharing."""
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional
 
 import pytest
 import torch
@@ -10,7 +10,6 @@ import torchkiln
 from torchkiln.ir.verify import verify
 from torchkiln import ops
 
-from .script_testing import same
 
 
 def close(a, b):
@@ -26,6 +25,7 @@ def close(a, b):
 
 def check_module(m: nn.Module, *input_sets):
     s = torchkiln.script(m)
+    s.with_executor("python")  # the C++ runtime has its own sweep (tests/csrc)
     for cls in s._kiln_unit.classes.values():
         for method in cls.methods.values():
             verify(method.graph, ops.op_checker)
@@ -273,3 +273,85 @@ class WithNoneSub(nn.Module):
 def test_optional_submodule_is_static():
     check_module(WithNoneSub(None), (torch.randn(2, 4),))
     check_module(WithNoneSub(nn.Linear(4, 4)), (torch.randn(2, 4),))
+
+
+class Scaled(nn.Module):
+    __constants__ = ["k"]
+
+    def __init__(self, k: int):
+        super().__init__()
+        self.k = k
+
+    def forward(self, x):
+        return x + 1
+
+    def scale(self, x):
+        return x * self.k
+
+
+class TwoScaled(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = Scaled(2)
+        self.b = Scaled(3)
+
+    def forward(self, x):
+        return self.a.scale(x) + self.b.scale(x) + self.a(x)
+
+
+def test_types_shared_on_unread_constants_split_when_a_method_reads_them():
+    check_module(TwoScaled(), (torch.ones(2),))
+
+
+class Cached(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 3)
+
+    def forward(self, x):
+        return self.fc(x).relu()
+
+    def extra(self, x):
+        return x * 2
+
+
+class CallsExtra(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inner = Cached()
+
+    def forward(self, x):
+        return self.inner.extra(x)
+
+
+def test_compile_cache_reuses_types_and_recompiles_when_a_method_is_missing():
+    first = torchkiln.script(Cached())
+    second = torchkiln.script(Cached())
+    assert second._kiln_type is first._kiln_type  # the cached type: nothing compiled again
+    x = torch.randn(2, 3)
+    with torch.no_grad():
+        torch.testing.assert_close(second(x), second.fc(x).relu())
+    # `extra` was never compiled on the cached type: this compile starts again without the cache.
+    s = check_module(CallsExtra(), (x,))
+    assert "extra" in s.inner._kiln_type.methods
+
+
+class WithProperty(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+
+    @property
+    def width(self) -> int:
+        return self.fc.out_features * 2
+
+    def forward(self, x):
+        if hasattr(self, "missing"):
+            return x.numpy()  # not compiled: hasattr is decided at compile time
+        if hasattr(self, "fc"):
+            x = self.fc(x)
+        return x * self.width
+
+
+def test_property_and_hasattr():
+    check_module(WithProperty(), (torch.randn(3, 2),))

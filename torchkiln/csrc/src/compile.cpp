@@ -220,6 +220,16 @@ class PrimNodeView : public PrimNode {
   TypePtr attr_type(const std::string& name) const override {
     return ctx_.values.decode_type(attr(name), node_.where + ".attrs." + name);
   }
+  std::vector<TypePtr> attr_type_list(const std::string& name) const override {
+    const std::string where = node_.where + ".attrs." + name;
+    const Json& list = attr(name);
+    expect_fields(list, {"tag", "value"}, where);
+    if (list["tag"] != "list") error("attribute '" + name + "' must be a list of types");
+    std::vector<TypePtr> out;
+    const Json& items = json_array(list["value"], where + ".value");
+    for (size_t i = 0; i < items.size(); ++i) out.push_back(ctx_.values.decode_type(items[i], cat(where, "[", i, "]")));
+    return out;
+  }
   c10::IValue attr_value(const std::string& name, const TypePtr& expected) const override {
     return ctx_.values.decode(attr(name), expected, node_.where + ".attrs." + name);
   }

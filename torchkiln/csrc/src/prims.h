@@ -40,6 +40,8 @@ class PrimNode {
   virtual int64_t attr_int(const std::string& name) const = 0;
   virtual std::string attr_str(const std::string& name) const = 0;
   virtual c10::TypePtr attr_type(const std::string& name) const = 0;
+  // A list of `type` VALUEs.
+  virtual std::vector<c10::TypePtr> attr_type_list(const std::string& name) const = 0;
   // The attribute as a value; `expected` may be null (the value's own type).
   virtual c10::IValue attr_value(const std::string& name, const c10::TypePtr& expected) const = 0;
   // "model.py:7:15" or "" when the node has no source range.

@@ -22,6 +22,7 @@
 #include "error.h"
 #include "lang.h"
 #include "prims.h"
+#include "types.h"
 
 namespace torchkiln::detail {
 
@@ -651,6 +652,17 @@ void device_index(Stack& s) {
 void is_grad_enabled(Stack& s) { push(s, c10::GradMode::is_enabled()); }
 void set_grad_enabled(Stack& s) { c10::GradMode::set_enabled(pop(s).toBool()); }
 
+// isinstance(x, (T1, T2)) on a value whose static type does not decide it.
+Operation isinstance(const PrimNode& node) {
+  std::vector<TypePtr> types = node.attr_type_list("types");
+  return [types](Stack& s) {
+    c10::IValue v = pop(s);
+    bool found = false;
+    for (const TypePtr& t : types) found = found || conforms(v, t);
+    push(s, found);
+  };
+}
+
 // ------------------------------------------------------ torch.tensor()
 
 // Shape and kind (0 bool, 1 int, 2 float, 3 complex) of nested lists of numbers.
@@ -813,6 +825,7 @@ void add_lang_prims(std::vector<PrimDef>& t) {
       {"prim::is_grad_enabled() -> bool", plain<is_grad_enabled>},
       {"prim::set_grad_enabled(bool enabled) -> ()", plain<set_grad_enabled>},
       {"prim::is_autocast_enabled() -> bool", plain<is_autocast_enabled>},
+      {"prim::isinstance(Any x) -> bool", isinstance},
       {"prim::device_type(Device d) -> str", plain<device_type>},
       {"prim::device_index(Device d) -> int?", plain<device_index>},
       {"prim::tensor(t data, ScalarType? dtype, Device? device, bool requires_grad) -> Tensor", plain<tensor>},

@@ -36,7 +36,6 @@ from ...ir.types import (
     LAYOUT,
     MEMORY_FORMAT,
     NONE,
-    SCALAR,
     SCALAR_TYPE,
     STR,
     TENSOR,
@@ -271,4 +270,4 @@ def is_builtin_name(name: str) -> bool:
     return hasattr(builtins, name)
 
 
-__all__ = ["AnnotatedType", "TypeParser", "SCALAR"]
+__all__ = ["AnnotatedType", "TypeParser"]

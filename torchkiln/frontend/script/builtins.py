@@ -12,7 +12,20 @@ import math
 from typing import Any, Callable, Dict, List, Optional
 
 from ...ir.core import Value
-from ...ir.types import BOOL, FLOAT, INT, NONE, SCALAR, STR, TENSOR, DictType, ListType, OptionalType, TensorType, TupleType, Type, unify
+from ...ir.types import (
+    BOOL,
+    FLOAT,
+    INT,
+    SCALAR,
+    STR,
+    TENSOR,
+    DictType,
+    ListType,
+    TensorType,
+    TupleType,
+    Type,
+    unify,
+)
 from .emitter import FunctionEmitter, constant_type
 from .loops import EnumerateValue, RangeValue, ZipValue
 from .sugared import NO_STATIC, Args, Kwargs, SimpleValue, SugaredValue, TupleSugar
@@ -82,6 +95,9 @@ def _len(em, node, args, kwargs):
     n = em.compiler.classes.static_len(t)
     if n is not None:
         return SimpleValue(em.const(n))
+    fresh = v.node is not None and v.node.kind in ("prim::ListConstruct", "prim::DictConstruct") and not v.uses
+    if fresh:  # a literal nothing else has seen yet: its length is known
+        return SimpleValue(em.const(len(v.node.inputs) // (2 if v.node.kind == "prim::DictConstruct" else 1)))
     op = {STR: "prim::len.str"}.get(t)
     if isinstance(t, ListType):
         op = "prim::len.list"
@@ -262,6 +278,10 @@ def _any_all(which: str):
         v = _value(em, node, args[0])
         if isinstance(v.type, TensorType):
             return em.call_op_sugar(node, f"aten::{which}", [v])
+        if v.node is not None and v.node.kind == "prim::ListConstruct" and not v.uses:
+            statics = [SimpleValue(i).static_value() for i in v.node.inputs]
+            if all(isinstance(s, bool) for s in statics):
+                return SimpleValue(em.const(any(statics) if which == "any" else all(statics)))
         if isinstance(v.type, ListType) and v.type.elem == BOOL:
             return SimpleValue(em.op(f"prim::{which}", [v], [BOOL]).output)
         em.fail(node, f"{which}() needs a list of bools or a Tensor, not {v.type}")
@@ -514,4 +534,4 @@ def lookup(obj: Any) -> Optional[SugaredValue]:
     return _TABLE.get(id(obj))
 
 
-__all__ = ["lookup", "BuiltinFunction", "NONE", "OptionalType"]
+__all__ = ["lookup", "BuiltinFunction"]

@@ -10,7 +10,7 @@ traced_fn(x)             ScriptFunctionValue: prim::CallFunction of its graph
 from __future__ import annotations
 
 import ast
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 from ...ir.types import TupleType, Type
 from .emitter import FunctionEmitter
@@ -91,4 +91,4 @@ class ScriptFunctionValue(SugaredValue):
         return call_compiled(em, node, function, args, kwargs)
 
 
-__all__ = ["emit_call", "emit_args", "emit_kwargs", "BuiltinOp", "ScriptFunctionValue", "Dict"]
+__all__ = ["emit_call", "emit_args", "emit_kwargs", "BuiltinOp", "ScriptFunctionValue"]

@@ -31,7 +31,7 @@ from ...ir.core import Function, Graph, Value
 from ...ir.types import NONE, STR, TENSOR, ClassType, TupleType, Type
 from .annotations import TypeParser
 from .emitter import FunctionEmitter, constant_type
-from .functions import Namespace, bind_call, compile_body, local_names, make_arguments, read_signature
+from .functions import Namespace, compile_body, local_names, make_arguments, read_signature
 from .loops import Unrolled
 from .modules import ModuleInfo, ModuleTypes
 from .source import parse_function
@@ -546,4 +546,4 @@ def _attr_hint(t: ClassType) -> str:
     return "its attributes are: " + ", ".join(names[:20]) if names else "it has no attributes"
 
 
-__all__ = ["ClassRegistry", "MethodValue", "constant_value", "ScriptClassInfo", "Dict"]
+__all__ = ["ClassRegistry", "MethodValue", "constant_value", "ScriptClassInfo"]

@@ -14,7 +14,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ...diagnostics import CallFrame, CompileError, SourceRange
 from ...ir.core import CompilationUnit, Function, Graph
-from ...ir.types import TENSOR, ClassType, Type
+from ...ir.types import TENSOR, Type
 from .annotations import TypeParser
 from .emitter import FunctionEmitter
 from .functions import Namespace, Param, Signature, compile_body, local_names, make_arguments, read_signature
@@ -162,9 +162,10 @@ class FunctionCompiler:
             entry = self.signatures[fn] = (sig, src, ns)
         return entry
 
-    def signature(self, fn: Any) -> Signature:
-        name = getattr(fn, "__qualname__", repr(fn))
-        with self.compiler.frame(name, None) if not self.compiler.chain else contextlib.nullcontext():
+    def signature(self, fn: Any, call_site: Optional[SourceRange] = None) -> Signature:
+        if fn in self.signatures:
+            return self.signatures[fn][0]
+        with self.compiler.frame(getattr(fn, "__qualname__", repr(fn)), call_site):
             return self._parsed(fn)[0]
 
     def overloads(self, fn: Any) -> List[Signature]:
@@ -268,4 +269,4 @@ def qualified_name(obj: Any) -> str:
     return f"__torch__.{module}.{qual}"
 
 
-__all__ = ["Compiler", "FunctionCompiler", "qualified_name", "ClassType"]
+__all__ = ["Compiler", "FunctionCompiler", "Store", "STORE", "CacheMiss", "qualified_name"]

@@ -37,6 +37,8 @@ class _Result:
         self.key_t: Optional[Type] = None
         self.elem_t: Optional[Type] = None
         self.truth = False
+        self.literal = False  # collect the elements for a list literal instead of appending
+        self.items: List[Value] = []
 
     def add(self, node: ast.AST, key: Optional[Value], value: Value) -> None:
         em = self.em
@@ -52,8 +54,21 @@ class _Result:
                 self.key_t = self._join(node, self.key_t, key.type)  # type: ignore[union-attr]
         if self.is_dict:
             em.op("prim::setitem.dict", [self.value, key, value], [])  # type: ignore[list-item]
+        elif self.literal:
+            self.items.append(value)
         else:
             em.op("prim::append.list", [self.value, value], [])
+
+    def build_literal(self) -> None:
+        """Give the (still unused, empty) list construction the collected elements."""
+        for v in self.items:
+            self.value.node.add_input(v)  # type: ignore[union-attr]
+        # The construction must come after its elements: move it to the end.
+        node = self.value.node
+        assert node is not None
+        node.block.nodes.remove(node)  # type: ignore[union-attr]
+        node.block = None
+        self.em.builder.insert(node)
 
     def _join(self, node: ast.AST, seen: Optional[Type], new: Type) -> Type:
         if seen is None:
@@ -82,8 +97,9 @@ def emit_comprehension(em: FunctionEmitter, node, hint: Optional[Type], truth: b
     return SimpleValue(result.finish())
 
 
-def _generators(em: FunctionEmitter, node, gens: List[ast.comprehension], result: _Result) -> None:
+def _generators(em: FunctionEmitter, node, gens: List[ast.comprehension], result: _Result, literal: bool = False) -> None:
     if not gens:
+        result.literal = literal
         if isinstance(node, ast.DictComp):
             result.add(node, em.emit_value(node.key), em.emit_value(node.value))
         elif result.truth:
@@ -98,6 +114,13 @@ def _generators(em: FunctionEmitter, node, gens: List[ast.comprehension], result
 
     gen, rest = gens[0], gens[1:]
     it = em.emit_expr(gen.iter).iterate(em, gen.iter)
+    if isinstance(it, Unrolled) and not rest and not gen.ifs and not result.is_dict and len(gens) == 1 and result.value.node is not None and not result.value.uses:
+        # `[f(m) for m in self.layers]`: one element per item, known when compiling: a list literal.
+        for item in it.items:
+            assign_target(em, gen.target, item, gen)
+            _generators(em, node, [], result, literal=True)
+        result.build_literal()
+        return
     if isinstance(it, Unrolled):
         for item in it.items:
             assign_target(em, gen.target, item, gen)

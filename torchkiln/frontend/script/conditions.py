@@ -14,7 +14,7 @@ if x is not None:          # x : Optional[Tensor]
 from __future__ import annotations
 
 import ast
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 import torch
 
@@ -37,7 +37,7 @@ from ...ir.types import (
 )
 from .emitter import Cond, FunctionEmitter
 from .environment import Frame
-from .sugared import NO_STATIC, SimpleValue, StaticBool, SugaredValue
+from .sugared import NO_STATIC, SimpleValue, SugaredValue
 
 
 def emit_condition(em: FunctionEmitter, node: ast.expr) -> Cond:
@@ -279,8 +279,35 @@ def isinstance_cond(em: FunctionEmitter, node: ast.Call, sv: SugaredValue, targe
             return none_cond(em, node, sv, name)
         return Cond(static=False)
     if isinstance(t, UnionType) or t == ANY:
-        em.fail(node, f"isinstance on a value of type {t} is not supported yet", hint="use an Optional type and `is None` checks")
+        return _runtime_isinstance(em, node, sv.value, targets, name)
     return Cond(static=False)
+
+
+def _runtime_isinstance(em: FunctionEmitter, node: ast.AST, v: Value, targets: List[Any], name: Optional[str]) -> Cond:
+    """`isinstance(x, T)` for a Union (or Any) `x`: a runtime test, refining x both ways."""
+    members = list(v.type.members) if isinstance(v.type, UnionType) else None
+    if members is not None:
+        chosen = [m for m in members if any(type_matches(em, node, m, tg) for tg in targets)]
+        if not chosen:
+            return Cond(static=False)
+        if len(chosen) == len(members):
+            return Cond(static=True)
+        test_types = chosen
+    else:
+        test_types = [t for t in (em.compiler.type_of_annotation_object(em, node, tg) for tg in targets) if t is not None]
+        chosen = test_types
+        if not test_types:
+            em.fail(node, "isinstance of an Any value needs script types as targets")
+    with em.at(node):
+        result = em.op("prim::isinstance", [v], [BOOL], {"types": list(test_types)}).output
+    true_refs: Dict[str, Type] = {}
+    false_refs: Dict[str, Type] = {}
+    if name is not None:
+        true_refs[name] = chosen[0] if len(chosen) == 1 else UnionType(chosen)
+        if members is not None:
+            rest = [m for m in members if m not in chosen]
+            false_refs[name] = rest[0] if len(rest) == 1 else UnionType(rest)
+    return Cond(result, None, true_refs, false_refs)
 
 
 def type_matches(em: FunctionEmitter, node: ast.AST, t: Type, target: Any) -> bool:
@@ -319,4 +346,4 @@ def isinstance_targets(em: FunctionEmitter, node: ast.expr) -> List[Any]:
     return [obj]
 
 
-__all__ = ["emit_condition", "cond_of", "truth_value", "refine_in_frame", "ConditionSugar", "StaticBool", "isinstance_cond", "isinstance_targets", "none_cond"]
+__all__ = ["emit_condition", "cond_of", "truth_value", "refine_in_frame", "ConditionSugar", "isinstance_cond", "isinstance_targets", "none_cond"]

@@ -16,7 +16,6 @@ variables are still loads and stores. What is decided here is typing:
 from __future__ import annotations
 
 import ast
-from typing import Optional
 
 from ...ir.core import Block
 from ...ir.types import BOOL, INT, unify
@@ -24,7 +23,6 @@ from .conditions import refine_in_frame
 from .emitter import FunctionEmitter
 from .environment import STORE, WITH, Frame, PendingError, VarInfo
 from .loops import Counted, Unrolled
-from .sugared import SimpleValue
 
 INT64_MAX = 9223372036854775807
 
@@ -71,6 +69,8 @@ def join_if(em: FunctionEmitter, tf: Frame, ff: Frame, node: ast.AST) -> None:
         f = _branch_binding(ff, name, before)
         if isinstance(t, VarInfo) and isinstance(f, VarInfo):
             joined = unify(t.type, f.type)
+            if joined is None and before_var is not None and t.type.is_subtype_of(before_var.type) and f.type.is_subtype_of(before_var.type):
+                joined = before_var.type  # e.g. a Union refined differently in each branch
             if joined is not None:
                 if name in tf.vars or name in ff.vars:
                     loc = (ff.vars.get(name) or tf.vars.get(name)).loc  # type: ignore[union-attr]
@@ -311,4 +311,4 @@ def _emit_with_items(em: FunctionEmitter, node: ast.With, items) -> None:
         manager.exit(em, state)  # type: ignore[attr-defined]
 
 
-__all__ = ["emit_if", "emit_for", "emit_while", "emit_with", "emit_break", "emit_continue", "join_if", "join_loop", "SimpleValue", "Optional"]
+__all__ = ["emit_if", "emit_for", "emit_while", "emit_with", "emit_break", "emit_continue", "join_if", "join_loop"]

@@ -30,7 +30,6 @@ from ...ir.types import (
     NONE,
     SCALAR_TYPE,
     STR,
-    TENSOR,
     ListType,
     OptionalType,
     TupleType,
@@ -39,7 +38,7 @@ from ...ir.types import (
 )
 from .environment import EXIT, LOAD, NOT_CONSTANT, STORE, Frame, PendingError, VarInfo
 from .source import ParsedSource
-from .sugared import NO_STATIC, SimpleValue, StaticBool, SugaredValue, TupleSugar
+from .sugared import SimpleValue, SugaredValue, TupleSugar
 
 
 @dataclass
@@ -105,33 +104,45 @@ class FunctionEmitter:
         self.self_sugar: Optional[SugaredValue] = None  # `self` of a method, when it is not a plain value
         self.unrolled_depth = 0
         self.loop_depth = 0
+        self._constants: Dict[Any, Value] = {}
+        self._locs: Dict[int, Tuple[ast.AST, SourceRange]] = {}
+        self._n_constants = 0  # pooled constants open the graph's top block
 
     # -- locations and errors ----------------------------------------------------------------
     def loc(self, node: Optional[ast.AST]) -> SourceRange:
-        return self.src.loc(node)
+        if node is None:
+            return self.src.loc(None)
+        key = id(node)
+        found = self._locs.get(key)
+        if found is None or found[0] is not node:
+            found = self._locs[key] = (node, self.src.loc(node))
+        return found[1]
 
     def fail(self, node: Optional[ast.AST], what: str, hint: Optional[str] = None) -> NoReturn:
         raise CompileError(what, self.loc(node), hint=hint)
 
-    @contextlib.contextmanager
-    def at(self, node: ast.AST) -> Iterator[None]:
-        """Nodes created inside carry `node`'s source range."""
-        saved = self.builder.loc
-        self.builder.loc = self.loc(node)
-        try:
-            yield
-        finally:
-            self.builder.loc = saved
+    def at(self, node: ast.AST) -> "_At":
+        """`with em.at(node):` nodes created inside carry `node`'s source range."""
+        return _At(self, node)
 
     # -- nodes -----------------------------------------------------------------------------------
     def op(self, kind: str, inputs: Sequence[Value], out_types: Sequence[Type], attrs: Optional[Dict[str, Any]] = None, n_blocks: int = 0) -> Node:
         return self.builder.op(kind, inputs, out_types, attrs, n_blocks=n_blocks)
 
     def const(self, value: Any, typ: Optional[Type] = None) -> Value:
+        """A pooled constant: one `prim::Constant` per value and type, at the top of the graph."""
         if typ is None:
             typ = constant_type(value)
             assert typ is not None, f"not a simple constant: {value!r}"
-        return self.builder.constant(value, typ)
+        key = (type(value), repr(value), str(typ))
+        pooled = self._constants.get(key)
+        if pooled is not None and pooled.node is not None and pooled.node.block is self.graph.block:
+            return pooled
+        top = Builder(self.graph.block, before=self.graph.block.nodes[self._n_constants] if len(self.graph.block.nodes) > self._n_constants else None, loc=self.builder.loc)
+        v = top.constant(value, typ)
+        self._n_constants = self.graph.block.nodes.index(v.node) + 1
+        self._constants[key] = v
+        return v
 
     def call_op(
         self,
@@ -156,7 +167,7 @@ class FunctionEmitter:
                 consts[k] = []
         try:
             match = ops.resolve(
-                bases,
+                candidates(bases),
                 [v.type for v in args],
                 {k: v.type for k, v in kwargs.items()},
                 const_values=consts,
@@ -327,6 +338,40 @@ class FunctionEmitter:
         return sv.static_value()
 
 
+class _At:
+    """The context of `FunctionEmitter.at` (a class: this runs for every expression)."""
+
+    __slots__ = ("em", "node", "saved")
+
+    def __init__(self, em: FunctionEmitter, node: ast.AST):
+        self.em = em
+        self.node = node
+
+    def __enter__(self) -> None:
+        builder = self.em.builder
+        self.saved = builder.loc
+        builder.loc = self.em.loc(self.node)
+
+    def __exit__(self, *exc) -> bool:
+        self.em.builder.loc = self.saved
+        return False
+
+
+_CANDIDATES: Dict[Any, list] = {}
+
+
+def candidates(bases) -> list:
+    """The overloads `ops.resolve` tries for `bases` (names or OpInfos), computed once per name."""
+    if not isinstance(bases, (str, tuple, list)) or (isinstance(bases, list) and bases and not isinstance(bases[0], str)):
+        return bases
+    key = bases if isinstance(bases, str) else tuple(bases)
+    found = _CANDIDATES.get(key)
+    if found is None:
+        names = [key] if isinstance(key, str) else list(key)
+        found = _CANDIDATES[key] = [op for n in names for op in ops.overloads(n)]
+    return found or bases
+
+
 def unify_hint(a: Type, b: Type) -> str:
     u = unify(a, b)
     if u is not None:
@@ -339,4 +384,4 @@ def _is_empty_list(v: Value) -> bool:
     return n is not None and n.kind == "prim::ListConstruct" and not n.inputs and isinstance(v.type, ListType)
 
 
-__all__ = ["FunctionEmitter", "Cond", "constant_type", "NO_STATIC", "TENSOR", "TupleType"]
+__all__ = ["FunctionEmitter", "Cond", "constant_type", "candidates"]

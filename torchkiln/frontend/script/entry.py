@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import types
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator
 
-import torch
 import torch.nn as nn
 
-from ...diagnostics import CompileError, SourceRange
+from ...diagnostics import CompileError
 from .compiler import CacheMiss, Compiler
 from .modules import ConstantConflict, ModuleInfo
 
@@ -44,7 +43,8 @@ def script(obj: Any = None, optimize: Any = None, _frames_up: int = 0, _rcb: Any
     )
 
 
-def script_function(fn: Any):
+def script_function(fn: Any, run_passes: bool = True):
+    """`script` of a function; `run_passes=False` keeps the frontend's own output (for tests)."""
     from ... import api
 
     if isinstance(fn, types.MethodType):
@@ -54,11 +54,13 @@ def script_function(fn: Any):
         with _internal_errors(compiler):
             arg_types = compiler.functions.top_level_types(fn)
             function = compiler.functions.compile(fn, arg_types, None)
-            compiler.finish()
-        compiler.publish()
+            if run_passes:
+                compiler.finish()
+        if run_passes:
+            compiler.publish()
         return api.ScriptFunction(compiler.unit, function)
 
-    return _with_retries(attempt)
+    return _with_retries(attempt, use_store=run_passes)
 
 
 def script_module(module: nn.Module):
@@ -77,11 +79,11 @@ def script_module(module: nn.Module):
     return _with_retries(attempt)
 
 
-def _with_retries(attempt):
+def _with_retries(attempt, use_store: bool = True):
     """Compile with relaxed type sharing and the cache; start again without them if either is wrong
     for this program (Note [Type sharing], Note [Compile cache])."""
     try:
-        return attempt(True, True)
+        return attempt(True, use_store)
     except CacheMiss:
         pass
     except ConstantConflict:
@@ -191,4 +193,4 @@ def _internal_errors(compiler: Compiler) -> Iterator[None]:
         ) from e
 
 
-__all__ = ["script", "script_function", "script_module", "script_class", "compile_entry_points", "Optional", "SourceRange"]
+__all__ = ["script", "script_function", "script_module", "script_class", "compile_entry_points"]

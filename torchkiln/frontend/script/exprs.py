@@ -9,9 +9,9 @@ import ast
 from typing import Callable, Dict, List, Optional, Type as PyType
 
 from ...ir.core import Value
-from ...ir.types import ANY, STR, TENSOR, DictType, ListType, OptionalType, TupleType, Type, unify
+from ...ir.types import STR, TENSOR, DictType, ListType, OptionalType, TupleType, Type, unify
 from .conditions import ConditionSugar, _refined
-from .emitter import Cond, FunctionEmitter, constant_type
+from .emitter import FunctionEmitter, constant_type
 from .sugared import SimpleValue, SugaredValue, TupleSugar
 
 
@@ -234,10 +234,6 @@ def emit_comprehension(em: FunctionEmitter, node, hint: Optional[Type]) -> Sugar
     return comp(em, node, hint)
 
 
-def _refuse_generator(em: FunctionEmitter, node, hint):  # pragma: no cover - table entry
-    raise AssertionError
-
-
 EXPRESSIONS: Dict[PyType[ast.AST], Callable] = {
     ast.Constant: emit_constant,
     ast.Name: emit_name,
@@ -270,4 +266,4 @@ UNSUPPORTED = {
     ast.Slice: ("a slice is only allowed inside `[...]`", None),
 }
 
-__all__ = ["emit_expr", "build_list", "EllipsisValue", "ANY", "Cond"]
+__all__ = ["emit_expr", "build_list", "EllipsisValue"]

@@ -17,12 +17,12 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ...diagnostics import CompileError, SourceRange
-from ...ir.core import Argument, Function, Graph, Value
+from ...diagnostics import CompileError
+from ...ir.core import Argument, Value
 from ...ir.types import NONE, TENSOR, ListType, OptionalType, Type, unify
 from . import exits, to_ssa
 from .emitter import FunctionEmitter, constant_type
-from .source import ParsedSource, parse_function, type_comment_signature
+from .source import ParsedSource, type_comment_signature
 from .sugared import SimpleValue, SugaredValue, TupleSugar
 
 NO_DEFAULT = inspect.Parameter.empty
@@ -272,7 +272,4 @@ def make_arguments(params: Sequence[Param], types: Sequence[Type]) -> List[Argum
     return out
 
 
-__all__ = [
-    "Param", "Signature", "Namespace", "read_signature", "bind_call", "argument_values", "compile_body",
-    "make_arguments", "local_names", "parse_function", "Function", "Graph", "SourceRange",
-]  # fmt: skip
+__all__ = ["Param", "Signature", "Namespace", "read_signature", "bind_call", "argument_values", "compile_body", "make_arguments", "local_names"]

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import ast
 import types
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 import torch
 
 from ...diagnostics import CompileError
-from ...ir.core import Function, Graph, Value
+from ...ir.core import Function, Value
 from ...ops.lang import register_python_function
-from ...ir.types import NONE, TENSOR, Type
+from ...ir.types import TENSOR
 from .emitter import FunctionEmitter
-from .functions import argument_values, bind_call, make_arguments
-from .sugared import Args, Kwargs, NO_STATIC, SimpleValue, SugaredValue
+from .functions import argument_values, bind_call
+from .sugared import Args, Kwargs, SimpleValue, SugaredValue
 
 
 def function_value(em: FunctionEmitter, node: ast.AST, obj: Any, name: str) -> SugaredValue:
@@ -53,7 +53,7 @@ class PythonFunctionValue(SugaredValue):
         compiler = em.compiler
         overloads = compiler.functions.overloads(self.fn)
         if not overloads:
-            sig = compiler.functions.signature(self.fn)
+            sig = compiler.functions.signature(self.fn, em.loc(node))
             bound = bind_call(em, node, sig, self.name, args, kwargs, skip_self=False)
             values, types_ = argument_values(em, node, self.name, bound)
             function = compiler.functions.compile(self.fn, types_, em.loc(node))
@@ -168,9 +168,7 @@ class IgnoredFunctionValue(SugaredValue):
         ret = sig.returns if sig.returns is not None else TENSOR
         key = f"{getattr(self.fn, '__module__', '')}.{getattr(self.fn, '__qualname__', self.name)}#{id(self.fn)}"
         register_python_function(key, self.fn)
-        out_types = [] if ret == NONE else [ret]
-        n = em.op("prim::PythonOp", values, out_types, {"name": key})
-        return SimpleValue(n.output) if out_types else SimpleValue(em.const(None))
+        return SimpleValue(em.op("prim::PythonOp", values, [ret], {"name": key}).output)
 
 
-__all__ = ["function_value", "PythonFunctionValue", "call_compiled", "BooleanDispatchValue", "UnusedFunctionValue", "IgnoredFunctionValue", "NO_STATIC", "Graph", "make_arguments", "Optional", "Type"]
+__all__ = ["function_value", "PythonFunctionValue", "call_compiled", "BooleanDispatchValue", "UnusedFunctionValue", "IgnoredFunctionValue"]

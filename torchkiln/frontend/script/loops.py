@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from typing import Callable, List, Optional
+from typing import Any, Callable, List, Optional
 
 from ...ir.core import Value
-from ...ir.types import BOOL, INT, STR, ClassType, DictType, ListType, TensorType, TupleType
+from ...ir.types import INT, STR, ClassType, DictType, ListType, TensorType, TupleType
 from .sugared import SimpleValue, SugaredValue, TupleSugar
 
-ItemFn = Callable[["FunctionEmitter", ast.AST, Value], SugaredValue]  # noqa: F821
+ItemFn = Callable[[Any, ast.AST, Value], SugaredValue]  # (emitter, node, iteration index) -> element
 
 
 class Iteration:
@@ -156,4 +156,4 @@ class ZipValue(SugaredValue):
         return Counted(length, item)
 
 
-__all__ = ["Iteration", "Counted", "Unrolled", "iterate_value", "RangeValue", "EnumerateValue", "ZipValue", "BOOL"]
+__all__ = ["Iteration", "Counted", "Unrolled", "iterate_value", "RangeValue", "EnumerateValue", "ZipValue"]

@@ -18,8 +18,6 @@ which the error shows if code uses them.
 """
 from __future__ import annotations
 
-import ast
-import inspect
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
@@ -27,10 +25,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 import torch.nn as nn
 
-from ...diagnostics import CompileError, SourceRange
-from ...ir.core import Function, Graph
-from ...ir.types import ANY, BOOL, NONE, TENSOR, ClassType, DictType, ListType, OptionalType, TupleType, Type, unify
-from .emitter import FunctionEmitter, constant_type
+from ...ir.types import BOOL, NONE, TENSOR, ClassType, DictType, ListType, TupleType, Type, unify
+from .emitter import constant_type
 
 _NN_INTERNAL = frozenset(nn.Module().__dict__) - {"training"}
 _CONTAINERS = {nn.ModuleList: "list", nn.Sequential: "list", nn.ModuleDict: "dict", nn.ParameterList: "plist", nn.ParameterDict: "pdict"}
@@ -365,4 +361,4 @@ def infer_value_type(value: Any, compiler) -> Optional[Type]:
     return None
 
 
-__all__ = ["ModuleInfo", "ModuleTypes", "infer_value_type", "ANY", "OptionalType", "CompileError", "SourceRange", "Function", "Graph", "FunctionEmitter", "inspect", "ast", "List"]
+__all__ = ["ModuleInfo", "ModuleTypes", "ConstantConflict", "entry_methods", "infer_value_type"]

@@ -15,10 +15,22 @@ from __future__ import annotations
 
 import ast
 import operator
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
 from ...ir.core import Value
-from ...ir.types import BOOL, FLOAT, INT, NONE, SCALAR, STR, DictType, ListType, OptionalType, TensorType, TupleType, Type
+from ...ir.types import (
+    BOOL,
+    FLOAT,
+    INT,
+    SCALAR,
+    STR,
+    DictType,
+    ListType,
+    OptionalType,
+    TensorType,
+    TupleType,
+    Type,
+)
 from .conditions import ConditionSugar, none_cond
 from .emitter import Cond, FunctionEmitter
 from .sugared import SimpleValue, SugaredValue, TupleSugar
@@ -369,4 +381,4 @@ def _or_values(em: FunctionEmitter, a: Cond, b: Cond) -> Cond:
     return Cond(em.op("prim::or.bool", [a.value, b.value], [BOOL]).output)
 
 
-__all__ = ["binary", "unary", "augmented", "compare", "promote", "number_binary", "compare_values", "NONE", "List"]
+__all__ = ["binary", "unary", "augmented", "compare", "promote", "number_binary", "compare_values"]

@@ -32,9 +32,8 @@ from typing import Any, Optional
 import torch
 
 from ... import ops
-from ...diagnostics import CompileError
 from .emitter import FunctionEmitter, constant_type
-from .sugared import ClassObjectValue, ExceptionClassValue, PythonModuleValue, SimpleValue, SugaredValue, TupleSugar
+from .sugared import ExceptionClassValue, PythonModuleValue, SimpleValue, SugaredValue, TupleSugar
 
 _ALLOWED_LIBRARIES = {"torch", "math", "typing", "warnings", "torchkiln", "torchvision", "builtins", "operator", "collections", "typing_extensions", "numbers"}
 
@@ -74,7 +73,7 @@ def check_library_module(em: FunctionEmitter, node: ast.AST, module: Any, attr: 
         em.fail(
             node,
             f"`{module.__name__}.{attr}` cannot be used in script: the Python library '{lib}' is not part of the language script compiles (torch operations and typed Python)",
-            hint=f"compute this with torch (e.g. torch.tensor(...), torch.rand(...)), or do it outside the scripted code and pass the result in as an argument",
+            hint="compute this with torch (e.g. torch.tensor(...), torch.rand(...)), or do it outside the scripted code and pass the result in as an argument",
         )
 
 
@@ -175,7 +174,7 @@ class Resolver:
 
     def _python_object(self, em: FunctionEmitter, node: ast.AST, obj: Any, name: str) -> SugaredValue:
         from .calls import ScriptFunctionValue
-        from .functions_value import PythonFunctionValue, function_value
+        from .functions_value import function_value
 
         api = _api()
         if api is not None and isinstance(obj, api.ScriptFunction):
@@ -225,4 +224,4 @@ def _find_builtin(obj: Any) -> Optional[str]:
         return None
 
 
-__all__ = ["Resolver", "is_foreign_module", "check_library_module", "CompileError", "ClassObjectValue"]
+__all__ = ["Resolver", "is_foreign_module", "check_library_module"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import linecache
 import textwrap
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -79,8 +80,12 @@ def parse_source(obj: Any) -> ParsedSource:
         return cached
     name = getattr(obj, "__qualname__", repr(obj))
     try:
-        lines, start = inspect.getsourcelines(obj)
-        filename = inspect.getsourcefile(obj) or inspect.getfile(obj)
+        found = _function_lines(obj)
+        if found is None:
+            lines, start = inspect.getsourcelines(obj)
+            filename = inspect.getsourcefile(obj) or inspect.getfile(obj)
+        else:
+            lines, start, filename = found
     except (OSError, TypeError) as e:
         raise CompileError(
             f"cannot read the source of `{name}` ({e})",
@@ -113,6 +118,39 @@ def parse_source(obj: Any) -> ParsedSource:
     parsed = ParsedSource(module.body[0], filename, start - 1, col_offset, lines)
     _CACHE[key] = parsed
     return parsed
+
+
+def _function_lines(fn: Any) -> Optional[Tuple[List[str], int, str]]:
+    """A function's source lines from its code object's line table (no tokenizing; None: use inspect).
+
+    `co_firstlineno` is the first decorator's line; the last line is the
+    largest end line of any instruction of the function or of code nested in it.
+    """
+    code = getattr(fn, "__code__", None)
+    if code is None or not hasattr(code, "co_positions"):
+        return None
+    filename = code.co_filename
+    all_lines = linecache.getlines(filename, getattr(fn, "__globals__", None))
+    if not all_lines:
+        return None
+    end = _last_line(code)
+    start = code.co_firstlineno
+    if end is None or end < start or end > len(all_lines):
+        return None
+    return all_lines[start - 1 : end], start, filename
+
+
+def _last_line(code: Any) -> Optional[int]:
+    last = None
+    for _, end_line, _, _ in code.co_positions():
+        if end_line is not None and (last is None or end_line > last):
+            last = end_line
+    for const in code.co_consts:
+        if hasattr(const, "co_positions"):
+            nested = _last_line(const)
+            if nested is not None and (last is None or nested > last):
+                last = nested
+    return last
 
 
 def parse_function(fn: Any) -> ParsedSource:

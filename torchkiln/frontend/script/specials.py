@@ -24,9 +24,22 @@ from typing import Any, Callable, Dict, Optional
 import torch
 
 from ...ir.core import Value
-from ...ir.types import BOOL, DEVICE, FLOAT, INT, NONE, SCALAR_TYPE, STR, TENSOR, FutureType, ListType, OptionalType, TensorType, TupleType
+from ...ir.types import (
+    BOOL,
+    DEVICE,
+    INT,
+    NONE,
+    SCALAR_TYPE,
+    STR,
+    TENSOR,
+    FutureType,
+    ListType,
+    OptionalType,
+    TensorType,
+    TupleType,
+)
 from .conditions import ConditionSugar, isinstance_cond, isinstance_targets
-from .emitter import Cond, FunctionEmitter
+from .emitter import FunctionEmitter
 from .sugared import NO_STATIC, SimpleValue, StaticBool, SugaredValue, TupleSugar
 
 
@@ -351,6 +364,9 @@ def _build() -> Dict[int, SugaredValue]:
     add(torch._C._get_tracing_state, Helper("_get_tracing_state", _tracing_state))
     add(getattr(torch.jit, "_unwrap_optional", None), Helper("_unwrap_optional", _unwrap_optional))
     add(torch.device, Helper("torch.device", _device))
+    add(torch.from_numpy, Helper("torch.from_numpy", _refuse(
+        "`torch.from_numpy` cannot be used in script: numpy arrays are not script values",
+        "make the tensor outside the scripted code and pass it in, or build it with torch.tensor([...])")))
     add(torch.tensor, Helper("torch.tensor", _tensor))
     _ATEN.update({
         "aten::_pair": Helper("_pair", _pair_like(2)),
@@ -381,4 +397,4 @@ def aten_special(base: str) -> Optional[SugaredValue]:
     return _ATEN.get(base)
 
 
-__all__ = ["lookup", "aten_special", "SpecialForm", "Helper", "GradMode", "annotate_value", "Cond", "FLOAT", "INT"]
+__all__ = ["lookup", "aten_special", "SpecialForm", "Helper", "GradMode", "annotate_value"]

@@ -5,7 +5,7 @@ import ast
 from typing import Callable, Dict, List, Optional, Type as PyType
 
 from ...ir.core import Value
-from ...ir.types import NONE, STR, ListType, TupleType, Type
+from ...ir.types import ListType, TupleType, Type
 from .conditions import refine_in_frame
 from .control import emit_break, emit_continue, emit_for, emit_if, emit_while, emit_with
 from .emitter import FunctionEmitter
@@ -28,8 +28,8 @@ def emit_stmt(em: FunctionEmitter, node: ast.stmt) -> None:
 def emit_assign(em: FunctionEmitter, node: ast.Assign) -> None:
     hint = _single_name_hint(em, node.targets)
     value = em.emit_expr(node.value, hint)
-    if len(node.targets) > 1 and isinstance(value, SimpleValue) is False:
-        value = SimpleValue(value.as_value(em, node.value)) if not isinstance(value, TupleSugar) else value
+    if len(node.targets) > 1 and value.is_value() and not isinstance(value, (SimpleValue, TupleSugar)):
+        value = SimpleValue(value.as_value(em, node.value))  # `a = b = <condition>`: evaluate once
     for target in node.targets:
         assign_target(em, target, value, node)
 
@@ -300,4 +300,4 @@ UNSUPPORTED = {
 if hasattr(ast, "TryStar"):
     UNSUPPORTED[ast.TryStar] = UNSUPPORTED[ast.Try]
 
-__all__ = ["emit_stmt", "assign_target", "unpack", "raise_exception", "NONE", "STR"]
+__all__ = ["emit_stmt", "assign_target", "unpack", "raise_exception"]

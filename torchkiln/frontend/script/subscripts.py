@@ -18,7 +18,19 @@ from dataclasses import dataclass
 from typing import List, Optional
 
 from ...ir.core import Value
-from ...ir.types import BOOL, INT, NONE, SCALAR, STR, TENSOR, ClassType, DictType, ListType, OptionalType, TensorType, TupleType
+from ...ir.types import (
+    BOOL,
+    INT,
+    SCALAR,
+    STR,
+    TENSOR,
+    ClassType,
+    DictType,
+    ListType,
+    OptionalType,
+    TensorType,
+    TupleType,
+)
 from .emitter import FunctionEmitter
 from .exprs import EllipsisValue
 from .sugared import NO_STATIC, SimpleValue, SugaredValue, TupleSugar
@@ -268,4 +280,4 @@ def emit_delitem(em: FunctionEmitter, target: ast.Subscript) -> None:
     em.fail(target, f"cannot delete items of a value of type {t}")
 
 
-__all__ = ["SliceValue", "emit_index", "getitem_value", "static_tuple_index", "tensor_getitem", "emit_setitem", "emit_delitem", "NONE"]
+__all__ = ["SliceValue", "emit_index", "getitem_value", "static_tuple_index", "tensor_getitem", "emit_setitem", "emit_delitem"]

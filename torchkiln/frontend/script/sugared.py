@@ -202,10 +202,6 @@ class StaticBool(SugaredValue):
         return self.value
 
 
-class NoneSugar(SimpleValue):
-    """Marker subclass is not needed: None is a `prim::Constant` of NoneType."""
-
-
 class ExceptionValue(SugaredValue):
     """An exception instance being raised: class name and message value."""
 

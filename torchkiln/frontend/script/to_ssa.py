@@ -23,7 +23,7 @@ return x                           -> (%true, %x.2)
 from __future__ import annotations
 
 from collections import ChainMap
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 from ...ir.builder import Builder
 from ...ir.core import Block, Graph, Node, Value
@@ -39,6 +39,31 @@ def run(graph: Graph) -> None:
     _drop_dead_stores(graph)
     _Renamer().block(graph.block, ChainMap())
     _prune(graph)
+    _pool_constants(graph)
+
+
+def _pool_constants(graph: Graph) -> None:
+    """One `prim::Constant` per value and type, at the top of the graph (the exit flags' too)."""
+    top = graph.block
+    pooled: Dict[tuple, Value] = {}
+    n_top = 0
+    for node in list(graph.walk()):
+        if node.kind != "prim::Constant" or node.blocks:
+            continue
+        value = node.attrs.get("value")
+        if not (value is None or type(value) in (bool, int, float, str)):
+            continue
+        out = node.output
+        key = (type(value), repr(value), str(out.type))
+        first = pooled.get(key)
+        if first is not None:
+            out.replace_all_uses_with(first)
+            node.destroy()
+            continue
+        pooled[key] = out
+        node.block.nodes.remove(node)  # type: ignore[union-attr]
+        top.insert(n_top, node)
+        n_top += 1
 
 
 def _drop_dead_stores(graph: Graph) -> None:
@@ -101,15 +126,20 @@ class _Renamer:
             if exited is not None and name in live_local:
                 self._fill_exited(node, exited, name, envs)
             (tv, tt), (fv, ft) = t_env[name], f_env[name]
-            declared = unify(tt, ft) or tt
+            declared = unify(tt, ft)
+            if declared is None and name in env and tt.is_subtype_of(env[name][1]) and ft.is_subtype_of(env[name][1]):
+                declared = env[name][1]  # a Union refined differently in each branch
+            if declared is None:
+                declared = tt
             if tv is fv:
                 env[name] = (tv, declared)
                 continue
             base = _strip(tv)
-            if base is _strip(fv) and base.type == unify(tv.type, fv.type):
-                env[name] = (base, declared)
+            if base is _strip(fv) and tv.type.is_subtype_of(base.type) and fv.type.is_subtype_of(base.type):
+                env[name] = (base, base.type)  # only refinements: the variable did not change
                 continue
-            out = node.add_output(unify(tv.type, fv.type) or declared)
+            joined = unify(tv.type, fv.type)
+            out = node.add_output(joined if joined is not None and joined.is_subtype_of(declared) else declared)
             node.blocks[0].add_return(tv)
             node.blocks[1].add_return(fv)
             env[name] = (out, declared)
@@ -204,4 +234,4 @@ def _prune_loop(node: Node) -> bool:
     return changed
 
 
-__all__ = ["run", "Optional", "Dict"]
+__all__ = ["run"]

@@ -11,18 +11,16 @@ obj.attr  obj.method(...)                    modules and script classes (classes
 from __future__ import annotations
 
 import ast
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Tuple
 
 import torch
 
-from ... import ops
 from ...ir.core import Value
 from ...ir.types import (
     BOOL,
     DEVICE,
     INT,
     LAYOUT,
-    NONE,
     SCALAR_TYPE,
     STR,
     TENSOR,
@@ -36,7 +34,7 @@ from ...ir.types import (
     Type,
 )
 from .emitter import FunctionEmitter
-from .sugared import Args, Kwargs, SimpleValue, SugaredValue, TupleSugar
+from .sugared import Args, Kwargs, SimpleValue, SugaredValue
 
 # Tensor properties: name -> (op, output type)
 TENSOR_PROPERTIES: Dict[str, Tuple[str, Type]] = {
@@ -131,7 +129,9 @@ class TensorMethod(SugaredValue):
     def _check(self, em, node) -> "TensorMethod":
         if self.name in _DTYPE_METHODS or self.name in _SPECIAL_TENSOR_METHODS:
             return self
-        if not ops.overloads(f"aten::{self.name}"):
+        from .emitter import candidates
+
+        if not candidates(f"aten::{self.name}") or isinstance(candidates(f"aten::{self.name}"), str):
             em.fail(node, f"unknown method '{self.name}' on a value of type Tensor", hint="call a torch function or Tensor method that exists (see torch.Tensor's documentation)")
         return self
 
@@ -414,4 +414,4 @@ def _str_method(em, node, s: Value, args, kwargs, name: str):
     return SimpleValue(em.op(f"prim::str_{name}", [s] + values, [result]).output)
 
 
-__all__ = ["value_attr", "call_value", "TensorMethod", "BoundMethod", "TupleSugar", "NONE", "List", "Optional"]
+__all__ = ["value_attr", "call_value", "TensorMethod", "BoundMethod"]

@@ -1,0 +1,486 @@
+"""The C++ executor (torchkiln/cpp_executor.py, torchkiln/csrc/python): same results as
+the Python executor for scripted, traced and loaded programs; module state shared
+with Python; errors mapped; GIL released; concurrent callers."""
+import io
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from typing import Dict, List, NamedTuple, Optional, Tuple
+
+import pytest
+import torch
+import torch.nn as nn
+
+import torchkiln
+from torchkiln import api, cpp_executor
+from torchkiln.diagnostics import ArgumentError
+
+pytestmark = pytest.mark.skipif(not cpp_executor.available(), reason="torchkiln._C is not built")
+
+
+def same(a, b):
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b)
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return type(b) is dict and list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def on_cpp(obj):
+    """`obj`'s compiled callable for forward is the C++ executor's."""
+    call = obj._call if isinstance(obj, api.ScriptFunction) else obj.forward._call
+    return type(call).__name__ == "Call"
+
+
+def both(obj):
+    """(cpp, python) versions of a ScriptFunction; a ScriptModule is deep-copied for python."""
+    import copy
+
+    if isinstance(obj, api.ScriptFunction):
+        return obj.with_executor("cpp"), obj.with_executor("python")
+    return obj.with_executor("cpp"), copy.deepcopy(obj).with_executor("python")
+
+
+def check_same(cpp, py, *args):
+    want = py(*args)
+    got = cpp(*args)
+    assert same(got, want), (got, want)
+    return got
+
+
+# -- programs ------------------------------------------------------------------------
+
+
+class Pair(NamedTuple):
+    total: torch.Tensor
+    count: int
+
+
+def containers(xs: List[torch.Tensor], scale: Optional[float], names: Dict[str, int]) -> Tuple[torch.Tensor, int, List[int]]:
+    total = torch.zeros(2)
+    for x in xs:
+        total = total + x
+    if scale is not None:
+        total = total * scale
+    count = 0
+    keys: List[int] = []
+    for k in names.keys():
+        count += names[k]
+        keys.append(len(k))
+    return total, count + len(xs), keys
+
+
+def loops(x: torch.Tensor, n: int) -> torch.Tensor:
+    i = 0
+    while i < n:
+        if bool(x.sum() > 100.0):
+            break
+        x = x * 2.0 + 1.0
+        i += 1
+    return x
+
+
+def named(x: torch.Tensor, d: Dict[str, torch.Tensor]) -> Pair:
+    t = x.clone()
+    for k, v in d.items():
+        t = t + v
+    return Pair(t, len(d))
+
+
+def dtypes(x: torch.Tensor) -> Tuple[torch.dtype, torch.device, str, float, bool]:
+    return x.dtype, x.device, "s" + str(x.dim()), float(x.sum()), bool(x.numel() > 2)
+
+
+def checks(x: torch.Tensor, k: int) -> torch.Tensor:
+    if k < 0:
+        raise ValueError("negative k")
+    assert k != 3, "k is three"
+    if k == 4:
+        raise KeyError("four")
+    return x[k]
+
+
+class Gate(nn.Module):
+    def forward(self, x):
+        if x.sum() > 0:
+            return x
+        return -x
+
+
+class Cell(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gate = Gate()
+        self.linear = nn.Linear(4, 4)
+        self.register_buffer("offset", torch.arange(4.0))
+        self.scale = 0.5
+
+    def forward(self, x, h: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+        y = self.gate(self.linear(x)) * self.scale + self.offset
+        if h is not None:
+            y = y + h
+        if self.training:
+            y = y * 2.0
+        return torch.tanh(y), y
+
+    @torch.jit.export
+    def double(self, x: torch.Tensor, times: List[int]) -> List[torch.Tensor]:
+        return [x * t for t in times]
+
+
+class Counter(nn.Module):
+    history: List[int]
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+        self.history = []
+
+    def forward(self, x):
+        self.count += 1
+        self.history.append(self.count)
+        return x + self.count
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        x = torch.relu(self.bn(self.conv(x)))
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+# -- functions -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fn, args", [
+    (containers, ([torch.ones(2), torch.full((2,), 3.0)], 0.5, {"a": 1, "bb": 2})),
+    (containers, ([], None, {})),
+    (loops, (torch.ones(3), 3)),
+    (loops, (torch.ones(3), 50)),
+    (named, (torch.ones(2), {"a": torch.ones(2), "b": torch.full((2,), 2.0)})),
+    (dtypes, (torch.ones(2, 3, dtype=torch.float64),)),
+])  # fmt: skip
+def test_scripted_functions_agree(fn, args):
+    s = torchkiln.script(fn)
+    cpp, py = both(s)
+    assert on_cpp(cpp) and not on_cpp(py)
+    got = check_same(cpp, py, *args)
+    if fn is named:
+        assert type(got) is type(py(*args))  # the same namedtuple class
+
+
+def test_default_executor_is_cpp():
+    assert api.get_executor().name == "cpp"
+    assert on_cpp(torchkiln.script(loops))
+
+
+def test_errors_map_to_python_exceptions():
+    cpp, py = both(torchkiln.script(checks))
+    x = torch.arange(6.0)
+    assert same(cpp(x, 2), py(x, 2))
+    for k, exc, text in [(-1, ValueError, "negative k"), (3, AssertionError, "k is three"), (4, KeyError, "four"), (9, IndexError, "out of range")]:
+        for f in (cpp, py):
+            with pytest.raises(exc, match=text):
+                f(x, k)
+    with pytest.raises(ValueError) as info:
+        cpp(x, -1)
+    assert "checks" in str(info.value) and "raise ValueError" in str(info.value)  # the program's traceback
+    with pytest.raises(ArgumentError):
+        cpp(x, "two")
+    with pytest.raises(TypeError):
+        cpp(x)
+
+
+def test_op_failure_is_runtime_error():
+    @torchkiln.script
+    def mm(a, b):
+        return a @ b
+
+    with pytest.raises(RuntimeError, match="shapes cannot be multiplied"):
+        mm(torch.ones(2, 3), torch.ones(2, 3))
+
+
+def test_traced_function_and_module_agree():
+    def f(x, y):
+        return torch.relu(x @ y.t()) + 1
+
+    torch.manual_seed(0)
+    x, y = torch.randn(3, 4), torch.randn(5, 4)
+    cpp, py = both(torchkiln.trace(f, (x, y)))
+    assert on_cpp(cpp)
+    check_same(cpp, py, x, y)
+
+    net = Net().eval()
+    img = torch.randn(2, 3, 8, 8)
+    cpp, py = both(torchkiln.trace(net, img))
+    assert on_cpp(cpp)
+    with torch.no_grad():
+        got = check_same(cpp, py, img)
+        torch.testing.assert_close(got, net(img))
+
+
+def test_scripted_module_agrees_and_methods():
+    torch.manual_seed(0)
+    cell = Cell()
+    cpp, py = both(torchkiln.script(cell))
+    assert on_cpp(cpp)
+    x, h = torch.randn(3, 4), torch.randn(3, 4)
+    for args in [(x,), (x, h), (-x * 10, None)]:
+        check_same(cpp, py, *args)
+    check_same(cpp.double, py.double, x, [1, 2, 3])
+    check_same(cpp.double, py.double, x, [])
+    with torch.no_grad():
+        torch.testing.assert_close(cpp(x, h)[0], cell(x, h)[0])
+
+
+def test_loaded_module_and_function_agree(tmp_path):
+    torch.manual_seed(0)
+    s = torchkiln.script(Cell().eval())
+    path = tmp_path / "cell.pt"
+    torchkiln.save(s, str(path))
+    loaded = torchkiln.load(str(path))
+    assert on_cpp(loaded)
+    x = torch.randn(2, 4)
+    check_same(loaded, s.with_executor("python"), x, x)
+
+    buf = io.BytesIO()
+    torchkiln.save(torchkiln.script(containers), buf)
+    buf.seek(0)
+    lf = torchkiln.load(buf)
+    assert on_cpp(lf)
+    check_same(lf, lf.with_executor("python"), [torch.ones(2)], 2.0, {"x": 3})
+
+
+# -- module state shared with Python ---------------------------------------------------------
+
+
+def test_in_place_parameter_updates_are_seen():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
+    m = torchkiln.script(net)
+    x = torch.randn(5, 4)
+    m(x)  # built
+    with torch.no_grad():
+        m[0].weight.mul_(2.0)
+        m[2].bias.add_(1.0)
+    torch.testing.assert_close(m(x), net(x))
+    # load_state_dict copies in place
+    other = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
+    m.load_state_dict(other.state_dict())
+    torch.testing.assert_close(m(x), other(x))
+    # an optimizer step
+    opt = torch.optim.SGD(m.parameters(), lr=0.1)
+    loss = m(x).pow(2).sum()
+    loss.backward()
+    assert m[0].weight.grad is not None  # autograd runs through the C++ interpreter
+    opt.step()
+    with torch.no_grad():
+        want = torch.relu(x @ m[0].weight.t() + m[0].bias) @ m[2].weight.t() + m[2].bias
+    torch.testing.assert_close(m(x), want)
+
+
+def test_to_float64_and_assignments_are_seen():
+    torch.manual_seed(0)
+    cell = Cell().eval()
+    m = torchkiln.script(cell)
+    x = torch.randn(3, 4)
+    m(x)
+    m.to(torch.float64)
+    y, _ = m(x.double())
+    assert y.dtype == torch.float64
+    torch.testing.assert_close(y, cell.double()(x.double())[0])
+    # a new Parameter, a new buffer value, a plain attribute
+    m.linear.weight = nn.Parameter(torch.eye(4, dtype=torch.float64))
+    m.offset = torch.zeros(4, dtype=torch.float64)
+    m.scale = 2.0
+    py = m.with_executor("python")
+    want = py(x.double())
+    m.with_executor("cpp")
+    assert same(m(x.double()), want)
+    # a submodule replaced by another of the same class
+    m.gate = torchkiln.script(Gate()).to(torch.float64)
+    assert same(m(x.double()), want)
+
+
+def test_submodule_of_another_class_rebuilds():
+    class Neg(nn.Module):
+        def forward(self, x):
+            return -x
+
+    class Holder(nn.Module):
+        def __init__(self, inner: nn.Module):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            return self.inner(x) + 1
+
+    a = torchkiln.script(Holder(Gate()))
+    x = torch.full((2,), -3.0)
+    assert same(a(x), torch.full((2,), 4.0))
+    b = torchkiln.script(Holder(Neg()))
+    assert same(b(x), torch.full((2,), 4.0))
+
+
+def test_train_eval_flips():
+    torch.manual_seed(0)
+    cell = Cell()
+    m = torchkiln.script(cell)
+    x = torch.randn(2, 4)
+    with torch.no_grad():
+        a = m(x)[1]
+        m.eval()
+        b = m(x)[1]
+        m.train()
+        c = m(x)[1]
+        torch.testing.assert_close(a, 2.0 * b)
+        torch.testing.assert_close(a, c)
+        torch.testing.assert_close(b, cell.eval()(x)[1])
+
+    net = Net()
+    mn = torchkiln.script(net)
+    img = torch.randn(4, 3, 6, 6)
+    with torch.no_grad():
+        mn.train()
+        mn(img)  # updates running stats through the shared buffers
+        torch.testing.assert_close(mn.bn.running_mean, net.bn.running_mean)
+        assert int(mn.bn.num_batches_tracked) == 1
+        mn.eval()
+        torch.testing.assert_close(mn(img), net.eval()(img))
+
+
+def test_attribute_assignments_sync_back():
+    c = torchkiln.script(Counter())
+    p = torchkiln.script(Counter()).with_executor("python")
+    for _ in range(3):
+        assert same(c(torch.zeros(1)), p(torch.zeros(1)))
+    assert c.count == p.count == 3
+    assert c.history == p.history == [1, 2, 3]
+    c.count = 10
+    assert same(c(torch.zeros(1)), torch.full((1,), 11.0))
+    assert c.history == [1, 2, 3, 11]
+
+
+# -- fallback ------------------------------------------------------------------------
+
+
+def printing(x):
+    print("value", x.sum())
+    return x + 1
+
+
+def test_programs_the_runtime_cannot_run_fall_back(capsys):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s = torchkiln.script(printing)
+    assert any(issubclass(w.category, cpp_executor.CppFallbackWarning) for w in caught)
+    assert same(s(torch.ones(2)), torch.full((2,), 2.0))
+    assert "value" in capsys.readouterr().out
+
+
+def test_module_the_runtime_cannot_run_falls_back():
+    class Loud(nn.Module):
+        def forward(self, x):
+            print("forward")
+            return x * 2
+
+    m = torchkiln.script(Loud())
+    with pytest.warns(cpp_executor.CppFallbackWarning):
+        y = m(torch.ones(2))
+    assert same(y, torch.full((2,), 2.0))
+    assert same(m(torch.ones(2)), torch.full((2,), 2.0))  # now on the Python executor, no new warning
+
+
+def test_without_the_extension_python_runs_with_a_warning(tmp_path):
+    code = (
+        "import sys, warnings\n"
+        "sys.modules['torchkiln._C'] = None\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        "    import torch, torchkiln\n"
+        "from torchkiln import api\n"
+        "assert api.get_executor().name == 'python', api.get_executor().name\n"
+        "assert len([x for x in w if 'not built' in str(x.message)]) == 1, [str(x.message) for x in w]\n"
+        "f = torchkiln.trace(lambda x: x * 2, (torch.ones(2),))\n"
+        "assert torch.equal(f(torch.ones(2)), torch.full((2,), 2.0))\n"
+        "print('ok')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
+
+
+# -- threads -------------------------------------------------------------------------
+
+
+def test_concurrent_callers_on_one_module():
+    torch.manual_seed(0)
+    net = Net().eval()
+    m = torchkiln.script(net)
+    inputs = [torch.randn(2, 3, 8, 8) * (i - 4) for i in range(8)]
+    with torch.no_grad():
+        expected = [net(x) for x in inputs]
+    errors: List[BaseException] = []
+    checked = [0] * len(inputs)
+
+    def work(i):
+        try:
+            with torch.no_grad():
+                for _ in range(25):
+                    torch.testing.assert_close(m(inputs[i]), expected[i])
+                    checked[i] += 1
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(inputs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+    assert checked == [25] * len(inputs)
+
+
+def spin(x: torch.Tensor, n: int) -> torch.Tensor:
+    for _ in range(n):
+        x = torch.sin(x) + 0.5
+    return x
+
+
+def test_gil_is_released_while_cpp_runs():
+    f = torchkiln.script(spin)
+    x = torch.ones(4)
+    ticks = [0]
+    started = threading.Event()
+    stop = threading.Event()
+
+    def counter():
+        started.set()
+        while not stop.is_set():
+            ticks[0] += 1
+            time.sleep(0)
+
+    t = threading.Thread(target=counter)
+    t.start()
+    started.wait()
+    try:
+        # One call, long enough (tens of milliseconds) that a thread which
+        # never gets the GIL while it runs is unmistakable.
+        n = 40000
+        before = ticks[0]
+        y = f(x, n)
+        after = ticks[0]
+    finally:
+        stop.set()
+        t.join()
+    assert after > before
+    assert same(y, f.with_executor("python")(x, n))
