@@ -20,7 +20,8 @@ setup() {
     python3 -m venv .venv
   fi
   stamp=.venv/.torchkiln-installed
-  want=$(cat pyproject.toml $(ls setup.py torchkiln/csrc/python/*.cpp 2>/dev/null) | sha1sum | cut -c1-16)
+  # The C++ sources too: the extension torchkiln._C is built from them (incrementally, in build/ext).
+  want=$(cat pyproject.toml $(ls setup.py torchkiln/csrc/CMakeLists.txt torchkiln/csrc/include/torchkiln/* torchkiln/csrc/src/* torchkiln/csrc/python/*.cpp 2>/dev/null) | sha1sum | cut -c1-16)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     # torch is pinned: 2.13.0 (CPU build); the project builds against it without isolation.
     .venv/bin/pip install -q --disable-pip-version-check torch==2.13.0 setuptools wheel

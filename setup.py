@@ -36,6 +36,18 @@ def _runtime_sources() -> list:
     return [f"torchkiln/csrc/{s}" for s in m.group(1).split() if s.endswith(".cpp")]
 
 
+def _sources_digest() -> str:
+    """A digest of the C++ sources (torchkiln/cpp_executor.py computes the same to spot a stale build)."""
+    import hashlib
+
+    h = hashlib.sha1()
+    for sub in ("include", "src", "python"):
+        for p in sorted((CSRC / sub).rglob("*")):
+            if p.is_file() and p.suffix in (".h", ".hpp", ".cpp"):
+                h.update(str(p.relative_to(CSRC)).encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
 def _warn(message: str) -> None:
     bar = "*" * 78
     print(f"\n{bar}\nWARNING: {message}\n{bar}\n", file=sys.stderr, flush=True)
@@ -77,13 +89,22 @@ def _extension_setup() -> dict:
                 )
 
         def build_extension(self, ext) -> None:  # noqa: ANN001
+            target = Path(self.get_ext_fullpath(ext.name))
+            stamp = target.parent / "_C.sources"
+            digest = _sources_digest()
             try:
                 super().build_extension(ext)
             except Exception as e:  # noqa: BLE001 - the extension is optional
+                # An extension left from an earlier build would not match these sources.
+                for stale in (target, stamp):
+                    if stale.exists():
+                        stale.unlink()
                 _warn(
                     f"torchkiln._C (the C++ executor) failed to build: {type(e).__name__}: {e}\n"
                     "torchkiln will run programs on its generated-Python executor."
                 )
+                return
+            stamp.write_text(digest + "\n")
 
     return {"ext_modules": [ext], "cmdclass": {"build_ext": OptionalBuildExtension.with_options(use_ninja=True)}}
 

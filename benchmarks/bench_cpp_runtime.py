@@ -12,11 +12,17 @@ with `torchkiln.script` (run by `torchkiln::Module::forward`) and with
 
 The C++ program benchmarks/cpp/bench_cpp_runtime.cpp (built once into
 build/bench-cpp) times, interleaved, with at::set_num_threads(1) and one
-grad mode for all (c10::InferenceMode by default):
+grad mode for all (c10::InferenceMode by default), this thread's CPU time
+(so time lost to other processes on shared cores does not count):
 
 - aten:        the same ops called directly from C++ (at::mul, at::conv2d, ...);
-- aten_out:    chain only: *_out calls into two preallocated ping-pong buffers
-               (the floor for reusing the buffers of dead intermediates);
+- aten_wrapped: chain only: the Tensor overloads (mul.Tensor, sub.Tensor) with
+               the scalar constants wrapped once as 0-dim tensors of x's dtype;
+               the Scalar overloads build two such tensors per call on CPU
+               (scalar_to_tensor, then `to` in TensorIterator::compute_types);
+- aten_out:    chain only: as aten_wrapped, with *_out calls into two
+               preallocated ping-pong buffers (the floor for reusing the
+               buffers of dead intermediates);
 - aten_boxed:  chain only: the same ops through the boxed dispatcher
                (OperatorHandle::callBoxed, what an IValue interpreter pays);
 - torchkiln:   torchkiln::Module::forward;
@@ -31,8 +37,8 @@ Usage:
     .venv/bin/python benchmarks/bench_cpp_runtime.py [--seconds 3] [--models chain,mlp,resnet]
         [--grad-mode inference|no_grad] [--json out.json]
     # one variant in a loop, for a profiler (after one normal run built everything):
-    valgrind --tool=callgrind build/bench-cpp/bench_cpp_runtime --dir build/bench-cpp/models \
-        --profile chain:torchkiln:200
+    valgrind --tool=callgrind --toggle-collect='*profiled_loop*' build/bench-cpp/bench_cpp_runtime \
+        --dir build/bench-cpp/models --profile chain:torchkiln:100
 """
 from __future__ import annotations
 
@@ -205,8 +211,8 @@ def _configured_for(build: Path, source: Path) -> bool:
 def build(jobs: int) -> None:
     """Configure (once) and build benchmarks/cpp into build/bench-cpp; a no-op when up to date."""
     if not _configured_for(BUILD, SOURCE):
-        for entry in ("CMakeCache.txt", "CMakeFiles"):
-            shutil.rmtree(BUILD / entry, ignore_errors=True) if (BUILD / entry).is_dir() else (BUILD / entry).unlink(missing_ok=True)
+        (BUILD / "CMakeCache.txt").unlink(missing_ok=True)  # keeps the saved models
+        shutil.rmtree(BUILD / "CMakeFiles", ignore_errors=True)
         prefix = ";".join([torchkiln.utils.cmake_prefix_path, torch.utils.cmake_prefix_path])
         cmd = ["cmake", "-S", str(SOURCE), "-B", str(BUILD), f"-DCMAKE_PREFIX_PATH={prefix}", "-DCMAKE_BUILD_TYPE=Release"]
         if shutil.which("ninja"):
@@ -226,14 +232,14 @@ def _check(cmd: List[str]) -> None:
 
 # ------------------------------------------------------------------------ report
 
-VARIANT_ORDER = ["aten", "aten_out", "aten_boxed", "torchkiln", "torch.jit"]
+VARIANT_ORDER = ["aten", "aten_wrapped", "aten_out", "aten_boxed", "torchkiln", "torch.jit"]
 
 
 def print_table(results: List[Dict], grad_mode: str) -> None:
     print(f"\n1 intra-op thread, {grad_mode}; medians over interleaved rounds of this thread's CPU time")
     print("(wall-clock medians are in --json); ratio: ns/call over aten's;")
     print("p25/p75: quartiles of the per-round values, in % off the median\n")
-    header = f"{'model':<7} {'variant':<11} {'ops':>3} {'ns/call':>11} {'ns/op':>7} {'ratio':>6} {'p25/p75':>12} {'rounds':>6}"
+    header = f"{'model':<7} {'variant':<12} {'ops':>3} {'ns/call':>11} {'ns/op':>7} {'ratio':>6} {'p25/p75':>12} {'rounds':>6}"
     print(header)
     print("-" * len(header))
     by_model: Dict[str, List[Dict]] = {}
@@ -244,12 +250,13 @@ def print_table(results: List[Dict], grad_mode: str) -> None:
         rows.sort(key=lambda r: VARIANT_ORDER.index(r["variant"]) if r["variant"] in VARIANT_ORDER else 99)
         for r in rows:
             if r["status"] != "ok":
-                print(f"{model:<7} {r['variant']:<11} {'':>3} {'ERROR':>11}  {r['message']}")
+                print(f"{model:<7} {r['variant']:<12} {'':>3} {'ERROR':>11}  {r['message']}")
                 continue
             med = r["median_ns"]
             ratio = f"{med / base['median_ns']:.3f}" if base else "-"
             spread = f"{100 * (r['p25_ns'] / med - 1):+.1f}/{100 * (r['p75_ns'] / med - 1):+.1f}"
-            print(f"{model:<7} {r['variant']:<11} {r['ops']:>3} {med:>11,.0f} {med / r['ops']:>7,.0f} {ratio:>6} {spread:>12} {r['rounds']:>6}")
+            per_op = f"{med / r['ops']:,.0f}" if r["ops"] else "-"
+            print(f"{model:<7} {r['variant']:<12} {r['ops']:>3} {med:>11,.0f} {per_op:>7} {ratio:>6} {spread:>12} {r['rounds']:>6}")
         print()
 
 

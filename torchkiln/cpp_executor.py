@@ -217,10 +217,15 @@ def _load(obj: Any) -> Tuple[Any, Any]:
 
 
 def _refreshable(t: Optional[T.Type]) -> bool:
-    """Whether a value of `t` converts to C++ without script-class objects inside."""
+    """Whether a value of `t` converts to C++ by its type alone (torch's toIValue).
+
+    Not: script-class objects, futures, and `Any`/unions, whose values toIValue
+    may not type. Such attributes keep the archive's value (their tensors
+    copied, not shared); assigning a new value rebuilds the program.
+    """
     if t is None:
         return False
-    if isinstance(t, (T.ClassType, T.FutureType)):
+    if isinstance(t, (T.ClassType, T.FutureType, T.AnyType, T.UnionType)):
         return False
     return all(_refreshable(c) for c in t.contained())
 
@@ -345,13 +350,14 @@ def _function_call(fn: Function, unit: CompilationUnit) -> Any:
 class _Plan:
     """How the C++ objects of one built program map onto the Python module tree."""
 
-    __slots__ = ("types", "modules", "slots", "sync")
+    __slots__ = ("types", "modules", "slots", "sync", "kept")
 
     def __init__(self) -> None:
         self.types: List[Tuple[Any, T.ClassType]] = []  # (python module, its class type at build)
         self.modules: List[Tuple[Any, str, Any]] = []  # (python module, name, submodule at build)
         self.slots: List[Tuple[Any, int, Any, str, str]] = []  # (C++ object, slot, python module, name, kind)
         self.sync: List[Tuple[Any, int, Any, str, str]] = []
+        self.kept: List[Tuple[Any, str, Any]] = []  # (python module, name, value saved in the archive)
 
 
 class _Rebuild(Exception):
@@ -384,7 +390,10 @@ def _make_plan(mod: Any, root: Any, mutated: Set[Tuple[str, str]]) -> _Plan:
                     walk(child, co.get(slot))
                 continue
             if kind == "attribute" and not _refreshable(cls.attributes[name]):
-                continue  # script objects: the archive's copy (see _refresh)
+                if (cls.name, name) in mutated:
+                    raise _Unsupported(f"the program assigns {cls.name}.{name}, whose values cannot be copied back from C++")
+                plan.kept.append((pm, name, pm.__dict__.get(name)))  # the archive's copy (_refreshable)
+                continue
             entry = (co, slot, pm, name, kind)
             plan.slots.append(entry)
             if (cls.name, name) in mutated:
@@ -406,6 +415,9 @@ def _refresh(plan: _Plan) -> bool:
     for pm, name, child in plan.modules:
         if pm._modules.get(name) is not child:
             return False
+    for pm, name, value in plan.kept:
+        if pm.__dict__.get(name) is not value:
+            return False
     for co, slot, pm, name, kind in plan.slots:
         if kind == "parameter":
             co.set_tensor(slot, pm._parameters.get(name))
@@ -418,22 +430,25 @@ def _refresh(plan: _Plan) -> bool:
     return True
 
 
-def _sync_back(entries: List[Tuple[Any, int, Any, str, str]]) -> Callable[[Any], None]:
-    """After a call: copy attributes the program assigns back into the Python modules."""
+def _sync_back(module: Any) -> None:
+    """After a call: copy the attributes the program assigns back into the Python modules.
 
-    def sync(_module: Any) -> None:
-        for co, slot, pm, name, kind in entries:
-            if kind == "parameter":
-                if not co.holds(slot, pm._parameters.get(name)):
-                    v = co.get(slot)
-                    pm._parameters[name] = v if v is None or isinstance(v, torch.nn.Parameter) else torch.nn.Parameter(v, v.requires_grad)
-            elif kind == "buffer":
-                if not co.holds(slot, pm._buffers.get(name)):
-                    pm._buffers[name] = co.get(slot)
-            else:
-                pm.__dict__[name] = co.get(slot)
-
-    return sync
+    A plain function (the State refers to it from C++, where the garbage
+    collector cannot see references): the entries come from the module's plan.
+    """
+    state = module.__dict__.get("_kiln_cpp")
+    if state is None:
+        return
+    for co, slot, pm, name, kind in state.plan.sync:
+        if kind == "parameter":
+            if not co.holds(slot, pm._parameters.get(name)):
+                v = co.get(slot)
+                pm._parameters[name] = v if v is None or isinstance(v, torch.nn.Parameter) else torch.nn.Parameter(v, v.requires_grad)
+        elif kind == "buffer":
+            if not co.holds(slot, pm._buffers.get(name)):
+                pm._buffers[name] = co.get(slot)
+        else:
+            pm.__dict__[name] = co.get(slot)
 
 
 def _mutated_attributes(saver: Any) -> Set[Tuple[str, str]]:
@@ -477,7 +492,7 @@ def _build_module(mod: Any) -> Any:
     state = _C.State(program, names, [_post(f) for f in cls.methods.values()])
     plan = _make_plan(mod, program.root(), _mutated_attributes(saver))
     state.plan = plan
-    state.sync = _sync_back(plan.sync) if plan.sync else None
+    state.sync = _sync_back if plan.sync else None
     if not _refresh(plan):
         raise _Unsupported("the module changed while it was built")
     state.mark_fresh()
@@ -561,8 +576,39 @@ def _make_error(kind: str, cls: str, message: str, traceback: str) -> BaseExcept
 # Registration
 # ---------------------------------------------------------------------------
 
+def _sources_digest(csrc: str) -> str:
+    """The digest setup.py stamps into `_C.sources` when it builds the extension."""
+    import hashlib
+    from pathlib import Path
+
+    root = Path(csrc)
+    h = hashlib.sha1()
+    for sub in ("include", "src", "python"):
+        for p in sorted((root / sub).rglob("*")):
+            if p.is_file() and p.suffix in (".h", ".hpp", ".cpp"):
+                h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _check_stale() -> None:
+    """Warns when torchkiln._C was built from other C++ sources than the ones in the package."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        with open(os.path.join(here, "_C.sources")) as f:
+            built = f.read().strip()
+        current = _sources_digest(os.path.join(here, "csrc"))
+    except OSError:
+        return
+    if built != current:
+        _warn(
+            "torchkiln: torchkiln._C was built from older C++ sources than those in torchkiln/csrc; "
+            "rebuild it (./dev.sh setup, or pip install --no-build-isolation -e .)"
+        )
+
+
 api.register_executor(CppExecutor())
 if _C is not None:
+    _check_stale()
     _C._init(_prepare, _fallback, _make_error)
     api._state_changed = _C.bump_epoch
     if os.environ.get("TORCHKILN_EXECUTOR", "cpp") == "cpp":

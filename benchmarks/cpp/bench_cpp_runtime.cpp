@@ -108,22 +108,50 @@ at::Tensor chain_aten(const at::Tensor& x0, const at::Tensor& y) {
   return x;
 }
 
+// A 0-dim tensor holding `v` in `dtype`, flagged as a wrapped number (it
+// takes part in type promotion as a Python scalar would). The functional
+// Scalar overloads (mul.Scalar, sub.Scalar) wrap their scalar on every call
+// (a double tensor), and on CPU TensorIterator then converts it to the
+// tensor's dtype with another `to` (compute_types): two small tensors per op.
+at::Tensor wrapped_scalar(double v, at::ScalarType dtype) {
+  at::Tensor t = c10::scalar_to_tensor(v).to(dtype);
+  t.unsafeGetTensorImpl()->set_wrapped_number(true);
+  return t;
+}
+
+// The Tensor overloads with the scalars wrapped once, in x's dtype: the same
+// kernels and results as `aten` without the per-op scalar tensors.
+struct ChainWrapped {
+  at::Tensor half, quarter;
+  at::Tensor run(const at::Tensor& x0, const at::Tensor& y) {
+    if (!half.defined()) {  // on the first call, under the benchmark's grad mode
+      half = wrapped_scalar(0.5, x0.scalar_type());
+      quarter = wrapped_scalar(0.25, x0.scalar_type());
+    }
+    at::Tensor x = x0;
+    for (int i = 0; i < kChainRepeats; ++i) {
+      x = at::mul(x, half);
+      x = at::add(x, y, 1);
+      x = at::tanh(x);
+      x = at::sub(x, quarter, 1);
+    }
+    return x;
+  }
+};
+
 // Two preallocated buffers, each op writing the one its input is not in:
 // what an interpreter reusing the storage of dead intermediates could reach.
-// The Tensor overloads' out= kernels, with the scalars wrapped once: the
-// Scalar overloads' out= variants (mul.Scalar_out, sub.Scalar_out) are
-// generated as the functional op plus a copy, and the functional Scalar ops
-// themselves wrap their scalar into a tensor on every call.
+// The Tensor overloads' out= kernels with the scalars wrapped once, as in
+// ChainWrapped: the Scalar overloads' out= variants (mul.Scalar_out,
+// sub.Scalar_out) are generated as the functional op plus a copy.
 struct ChainOut {
   at::Tensor a, b, half, quarter;
   at::Tensor run(const at::Tensor& x0, const at::Tensor& y) {
     if (!a.defined()) {  // on the first call, under the benchmark's grad mode
       a = at::empty({4, 4});
       b = at::empty({4, 4});
-      half = c10::scalar_to_tensor(0.5);
-      half.unsafeGetTensorImpl()->set_wrapped_number(true);
-      quarter = c10::scalar_to_tensor(0.25);
-      quarter.unsafeGetTensorImpl()->set_wrapped_number(true);
+      half = wrapped_scalar(0.5, x0.scalar_type());
+      quarter = wrapped_scalar(0.25, x0.scalar_type());
     }
     const at::Tensor* x = &x0;
     for (int i = 0; i < kChainRepeats; ++i) {
@@ -344,6 +372,8 @@ Case make_case(const std::string& model, const Options& opt) {
       inputs = {x, y};
       c.ops = kChainOps;
       add("aten", [x, y] { return chain_aten(x, y); });
+      auto wrapped = std::make_shared<ChainWrapped>();
+      add("aten_wrapped", [wrapped, x, y] { return wrapped->run(x, y); });
       auto out = std::make_shared<ChainOut>();
       add("aten_out", [out, x, y] { return out->run(x, y); });
       auto boxed = std::make_shared<ChainBoxed>();

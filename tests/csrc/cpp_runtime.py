@@ -98,7 +98,7 @@ def encode(v: Any, tensors: Dict[str, torch.Tensor]) -> Dict[str, Any]:
         return {"tag": "str", "value": v}
     if isinstance(v, torch.Tensor):
         key = f"input.{len(tensors)}"
-        tensors[key] = v.detach().contiguous()
+        tensors[key] = v.detach().clone().contiguous()  # safetensors refuses tensors that share memory
         return {"tag": "tensor", "key": key, "dtype": str(v.dtype)[len("torch."):], "shape": list(v.shape),
                 "requires_grad": v.requires_grad, "parameter": False, "device": "cpu"}
     if isinstance(v, torch.device):
@@ -141,7 +141,7 @@ def decode(j: Dict[str, Any], tensors: Dict[str, torch.Tensor]) -> Any:
         return namedtuple_class(parse_type(j["type"]))(*(decode(x, tensors) for x in j["value"]))
     if tag == "dict":
         return {decode(k, tensors): decode(v, tensors) for k, v in j["value"]}
-    if tag == "dtype":
+    if tag in ("dtype", "layout", "memory_format"):
         return getattr(torch, j["value"])
     if tag == "device":
         return torch.device(j["value"])
@@ -181,7 +181,8 @@ def same(a: Any, b: Any) -> bool:
     """Equal values of equal types (tensors: dtype, shape and elements; NaN equals NaN)."""
     if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
         return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.dtype == b.dtype
-                and a.shape == b.shape and torch.equal(a, b))
+                and a.shape == b.shape and (torch.equal(a, b) or (a.is_floating_point() and bool(
+                    torch.isclose(a, b, rtol=0, atol=0, equal_nan=True).all()))))
     if type(a) is not type(b):
         return False
     if isinstance(a, (list, tuple)):

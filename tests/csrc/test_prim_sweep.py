@@ -88,6 +88,15 @@ def instances():
     return out
 
 
+def feasible(name, args) -> bool:
+    """Leaves out calls whose Python result is astronomically large (C++ stops at int64 or memory at once)."""
+    ints = [a for a in args if isinstance(a, int) and not isinstance(a, bool)]
+    base = name.split(".")[0]
+    if base in ("prim::pow", "prim::lshift", "prim::math_factorial", "prim::mul", "prim::range_list"):
+        return all(abs(i) <= 64 for i in ints)
+    return True
+
+
 def sweep_module():
     unit = CompilationUnit()
     cls = unit.add_class(ClassType("__torch__.Sweep"))
@@ -105,16 +114,32 @@ def sweep_module():
         cls.methods[method] = Function(method, g, [Argument("self", cls)] + [Argument(f"a{k}", t) for k, t in enumerate(args)], tup)
         combos = list(itertools.product(*(SAMPLES[t] for t in args)))
         step = max(1, len(combos) // MAX_CASES)
-        cases += [(method, name, list(c)) for c in combos[::step]]
+        cases += [(method, name, list(c)) for c in combos[::step] if feasible(name, c)]
     return ScriptModule.create(unit, cls, {}), cases
 
 
 def expected(module, method, args):
     fn = module._kiln_type.methods[method]
     try:
-        return ("ok", interpreter.run(fn, module._kiln_unit, [module] + copy.deepcopy(args)))
+        return ("ok", coerce(interpreter.run(fn, module._kiln_unit, [module] + copy.deepcopy(args)), fn.returns))
     except Exception as e:  # noqa: BLE001 - compared with the C++ outcome
         return ("error", type(e).__name__)
+
+
+def coerce(v, t):
+    """The Python impl's result as the op's declared type says (`sum([])` is the int 0 for a float op)."""
+    if t == FLOAT and isinstance(v, int) and not isinstance(v, bool):
+        return float(v)
+    if isinstance(t, TupleType) and isinstance(v, tuple):
+        return tuple(coerce(x, e) for x, e in zip(v, t.elems))
+    return v
+
+
+def python_specific(v) -> bool:
+    """Results a typed runtime cannot give: complex from a float op (`(-0.5) ** 2.5`)."""
+    if isinstance(v, tuple):
+        return any(python_specific(x) for x in v)
+    return isinstance(v, complex)
 
 
 def representable(v) -> bool:
@@ -138,8 +163,8 @@ def test_prims_match_the_reference_interpreter(rt, tmp_path):
     failures = []
     for (method, name, args), cpp in zip(cases, got):
         want = expected(module, method, args)
-        if want[0] == "ok" and not representable(want[1]):
-            continue  # a Python int beyond int64: C++ raises OverflowError by design
+        if want[0] == "ok" and (not representable(want[1]) or python_specific(want[1])):
+            continue  # a Python int beyond int64 (C++ raises OverflowError by design), a complex from a float op
         if want[0] == "ok":
             ok = cpp[0] == "ok" and cpp_runtime.same(want[1], cpp[1])
         else:

@@ -205,13 +205,8 @@ py::object call_state(State& state, const MethodInfo& info, PyObject* self, PyOb
 struct Callee {
   std::string name;
   size_t index = 0;
-  py::object function;             // method: the IR Function, for the Python fallback
-  std::shared_ptr<State> state;    // function: its program
-  // method: the State last used and its MethodInfo (a strong reference, so
-  // the pointer comparison cannot be fooled by a reused address)
-  py::object cached;
-  State* cached_state = nullptr;
-  const MethodInfo* cached_info = nullptr;
+  py::object function;           // method: the IR Function, for the Python fallback
+  std::shared_ptr<State> state;  // function: its program
 };
 
 // A CPython object with vectorcall: the thinnest call from Python.
@@ -224,21 +219,24 @@ struct CallObject {
 PyTypeObject* g_call_type = nullptr;
 PyTypeObject* g_state_type = nullptr;
 
+// The State a `_kiln_cpp` entry holds (exactly a State: the type is final).
+State* state_of(PyObject* obj) {
+  auto* inst = reinterpret_cast<py::detail::instance*>(obj);
+  return static_cast<State*>(inst->get_value_and_holder().value_ptr());
+}
+
 py::object call_method(Callee& c, PyObject* const* args, Py_ssize_t n) {
   if (n < 1) throw py::type_error(c.name + "() needs the module as its first argument");
   PyObject* self = args[0];
   PyObject** dict = _PyObject_GetDictPtr(self);
   PyObject* found = dict != nullptr && *dict != nullptr ? PyDict_GetItemWithError(*dict, g_state_key) : nullptr;
   if (found == nullptr && PyErr_Occurred()) throw py::error_already_set();
-  const uint64_t epoch = g_epoch.load(std::memory_order_relaxed);
-  if (found != nullptr && found == c.cached.ptr() && c.cached_state->epoch == epoch)
-    return call_state(*c.cached_state, *c.cached_info, self, args + 1, n - 1);
-  py::object holder;
+  py::object holder;  // keeps a state made by prepare() alive during the call
   State* state = nullptr;
   if (found != nullptr && Py_TYPE(found) == g_state_type) {
-    holder = py::reinterpret_borrow<py::object>(found);
-    state = holder.cast<State*>();
-    if (state->epoch != epoch) state = nullptr;
+    state = state_of(found);
+    if (state->epoch != g_epoch.load(std::memory_order_relaxed)) state = nullptr;
+    else holder = py::reinterpret_borrow<py::object>(found);  // the dict entry may be replaced during the call
   }
   if (state == nullptr) {
     holder = helpers().prepare(py::handle(self));
@@ -251,9 +249,6 @@ py::object call_method(Callee& c, PyObject* const* args, Py_ssize_t n) {
     if (out == nullptr) throw py::error_already_set();
     return py::reinterpret_steal<py::object>(out);
   }
-  c.cached = holder;
-  c.cached_state = state;
-  c.cached_info = info;
   return call_state(*state, *info, self, args + 1, n - 1);
 }
 
@@ -444,7 +439,7 @@ void bind(py::module_& m) {
            })
       .def("identity", [](const Object& o) { return reinterpret_cast<uintptr_t>(o.obj.get()); });
 
-  py::class_<State, std::shared_ptr<State>>(m, "State", py::dynamic_attr())
+  py::class_<State, std::shared_ptr<State>>(m, "State", py::dynamic_attr(), py::is_final())
       .def(py::init(&make_state), py::arg("program"), py::arg("methods"), py::arg("posts"))
       .def_readwrite("sync", &State::sync)
       .def_property_readonly("program", [](const State& s) { return s.module; })

@@ -10,6 +10,8 @@
 //     (dispatcher handle, prim Operation, callee), and turned into an Instr.
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/core/function_schema.h>
+#include <ATen/ops/scalar_tensor.h>
+#include <c10/core/InferenceMode.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -272,7 +274,6 @@ class Compiler {
     def_level_.assign(n_, 0);
     def_node_.assign(n_, nullptr);
     const_index_.assign(n_, -1);
-    const_mutable_.assign(n_, 0);
   }
 
   void run() {
@@ -322,9 +323,15 @@ class Compiler {
     for (uint32_t v : b.returns) scan_use(v, level);
   }
 
+  // Immutable constants live in the constant table and have no register.
+  // A list or dict constant is a fresh object each time its node runs (as
+  // `[1, 2]` in Python), so it stays an instruction (see emit_fresh).
   void add_constant(uint32_t v, c10::IValue value) {
+    if (is_mutable_type(type(v))) {
+      mutable_constants_[v] = std::move(value);
+      return;
+    }
     const_index_[v] = int32_t(code_.constants.size());
-    const_mutable_[v] = is_mutable_type(type(v));
     code_.constants.push_back(std::move(value));
   }
 
@@ -355,8 +362,7 @@ class Compiler {
 
   Operand operand(uint32_t v) {
     int64_t site = site_++;
-    if (const_index_[v] >= 0)
-      return Operand(const_mutable_[v] ? Operand::FreshConst : Operand::Const, uint32_t(const_index_[v]));
+    if (const_index_[v] >= 0) return Operand(Operand::Const, uint32_t(const_index_[v]));
     bool last = last_site_[v] == site && last_direct_[v];
     return Operand(last ? Operand::Move : Operand::Copy, v);
   }
@@ -415,6 +421,7 @@ class Compiler {
   void emit_node(const IrNode& n, std::vector<Instr>& out) {
     if (!n.blocks.empty() && n.kind != "prim::If" && n.kind != "prim::Loop")
       fail(n.where, ": ", n.kind, " cannot have blocks");
+    if (!n.outputs.empty() && mutable_constants_.count(n.outputs[0])) return emit_fresh(n, out);
     if (n.kind == "prim::Constant") return;
     if (n.kind == "prim::If") return emit_if(n, out);
     if (n.kind == "prim::Loop") return emit_loop(n, out);
@@ -453,6 +460,16 @@ class Compiler {
 
   void check_flow(const IrNode& n, const TypePtr& from, const TypePtr& to, const std::string& what) {
     if (!accepts(to, from)) fail(n.where, ": ", n.kind, ": ", what, " is ", type_text(from), " where ", type_text(to), " is expected");
+  }
+
+  // A list/dict constant (or class constant): a fresh copy per execution.
+  void emit_fresh(const IrNode& n, std::vector<Instr>& out) {
+    Instr in = make(OpCode::Prim, n);
+    c10::IValue value = mutable_constants_.at(n.outputs[0]);
+    in.n_in = 0;  // a GetAttr of a class constant reads no input at run time
+    in.arg = uint32_t(code_.prims.size());
+    code_.prims.push_back([value](Stack& s) { s.push_back(fresh_copy(value)); });
+    out.push_back(in);
   }
 
   void emit_if(const IrNode& n, std::vector<Instr>& out) {
@@ -505,10 +522,33 @@ class Compiler {
     return *slot;
   }
 
+  // The classes that have attribute / constant / method `name`, for objects typed Any.
+  uint32_t dynamic_entry(const std::string& name) {
+    Code::Dynamic d;
+    d.name = name;
+    for (const auto& cls : ctx_.program.classes) {
+      if (auto slot = cls->type->findAttributeSlot(name)) d.slots.emplace_back(cls->type.get(), uint32_t(*slot));
+      for (const auto& [cname, value] : cls->constants)
+        if (cname == name) d.constants.emplace_back(cls->type.get(), value);
+      auto m = cls->methods.find(name);
+      if (m != cls->methods.end()) d.methods.emplace_back(cls->type.get(), m->second);
+    }
+    code_.dynamic.push_back(std::move(d));
+    return uint32_t(code_.dynamic.size() - 1);
+  }
+
+  bool dynamic_object(uint32_t v) const { return type(v)->kind() == c10::TypeKind::AnyType; }
+
   void emit_get_attr(const IrNode& n, std::vector<Instr>& out) {
     check_arity(n, 1, 1, 0);
     const ClassInfo* cls = class_of(n.inputs[0]);
     const std::string& name = attr_name(n);
+    if (cls == nullptr && dynamic_object(n.inputs[0])) {
+      Instr in = make(OpCode::DynGetAttr, n);
+      in.arg = dynamic_entry(name);
+      out.push_back(in);
+      return;
+    }
     if (const_index_[n.outputs[0]] >= 0) {  // a class constant, folded by walk 1
       operand(n.inputs[0]);
       return;
@@ -524,6 +564,12 @@ class Compiler {
     check_arity(n, 2, 0, 0);
     const ClassInfo* cls = class_of(n.inputs[0]);
     const std::string& name = attr_name(n);
+    if (cls == nullptr && dynamic_object(n.inputs[0])) {
+      Instr in = make(OpCode::DynSetAttr, n);
+      in.arg = dynamic_entry(name);
+      out.push_back(in);
+      return;
+    }
     size_t slot = attr_slot(n, cls, name);
     check_flow(n, type(n.inputs[1]), cls->type->getAttribute(slot), "the value for '" + name + "'");
     Instr in = make(OpCode::SetAttr, n);
@@ -538,6 +584,12 @@ class Compiler {
     uint32_t index;
     if (n.kind == "prim::CallMethod") {
       if (n.inputs.empty()) fail(n.where, ": prim::CallMethod needs the object as its first input");
+      if (class_of(n.inputs[0]) == nullptr && dynamic_object(n.inputs[0])) {
+        Instr in = make(OpCode::DynCall, n);
+        in.arg = dynamic_entry(name);
+        out.push_back(in);
+        return;
+      }
       const ClassInfo* cls = class_of(n.inputs[0]);
       if (cls == nullptr) fail(n.where, ": prim::CallMethod needs an object of a class type");
       auto it = cls->methods.find(name);
@@ -597,6 +649,56 @@ class Compiler {
              type_text(s.returns[i]));
   }
 
+  // Note [Wrapped scalar constants]
+  // --------------------------------
+  // aten::{add,sub,mul,div}.Scalar(x, c) wrap `c` in a fresh 0-dim tensor on
+  // every call, and on CPU convert it to x's dtype with another: two small
+  // tensors per op, half the time of an elementwise op on a small tensor.
+  // When `c` is a constant number, the wrapped tensors are made once here,
+  // in each floating dtype (and, for an int `c`, each integral dtype), and
+  // the op runs as its .Tensor overload with the one matching x: the same
+  // kernel, type promotion and result. Other dtypes take the .Scalar op.
+  bool emit_wrapped_scalar(const IrNode& n, const c10::OperatorHandle& scalar_op, std::vector<Instr>& out) {
+    static const char* const kOps[] = {"aten::add.Scalar", "aten::sub.Scalar", "aten::mul.Scalar", "aten::div.Scalar"};
+    if (std::find(std::begin(kOps), std::end(kOps), n.kind) == std::end(kOps) || n.inputs.size() < 2) return false;
+    if (const_index_[n.inputs[1]] < 0) return false;
+    const c10::IValue& c = code_.constants[const_index_[n.inputs[1]]];
+    if (!c.isInt() && !c.isDouble()) return false;
+    std::string base = n.kind.substr(0, n.kind.find('.'));
+    auto tensor_op = c10::Dispatcher::singleton().findSchema({base, "Tensor"});
+    if (!tensor_op) return false;
+    std::vector<c10::ScalarType> dtypes = {at::kFloat, at::kDouble, at::kHalf, at::kBFloat16};
+    if (c.isInt() && base != "aten::div") dtypes.insert(dtypes.end(), {at::kLong, at::kInt, at::kShort, at::kChar, at::kByte});
+    std::vector<std::pair<c10::ScalarType, c10::IValue>> wrapped;
+    {
+      c10::InferenceMode normal_tensors(false);  // usable later with autograd, whatever mode loads the archive
+      for (c10::ScalarType dtype : dtypes) {
+        at::Tensor t = c.isInt() ? at::scalar_tensor(c.toInt(), at::TensorOptions().dtype(dtype))
+                                 : at::scalar_tensor(c.toDouble(), at::TensorOptions().dtype(dtype));
+        t.unsafeGetTensorImpl()->set_wrapped_number(true);
+        wrapped.emplace_back(dtype, std::move(t));
+      }
+    }
+    Instr in = make(OpCode::Prim, n);
+    check_schema(n, signature_of(scalar_op.schema()), /*fill_defaults=*/true, in);
+    in.arg = uint32_t(code_.prims.size());
+    code_.prims.push_back([wrapped = std::move(wrapped), tensor = *tensor_op, scalar = scalar_op, n_in = in.n_in](Stack& s) {
+      c10::IValue& self = s[s.size() - n_in];
+      if (self.isTensor() && self.toTensor().layout() == at::kStrided) {
+        c10::ScalarType dtype = self.toTensor().scalar_type();
+        for (const auto& [d, value] : wrapped)
+          if (d == dtype) {
+            s[s.size() - n_in + 1] = value;
+            tensor.callBoxed(s);
+            return;
+          }
+      }
+      scalar.callBoxed(s);
+    });
+    out.push_back(in);
+    return true;
+  }
+
   void emit_aten(const IrNode& n, std::vector<Instr>& out) {
     if (!n.attrs->empty()) fail(n.where, ": aten ops take no attributes");
     std::string name = n.kind, overload;
@@ -604,6 +706,7 @@ class Compiler {
     if (dot != std::string::npos) name = n.kind.substr(0, dot), overload = n.kind.substr(dot + 1);
     auto handle = c10::Dispatcher::singleton().findSchema({name, overload});
     if (!handle) fail(n.where, ": unknown op '", n.kind, "'");
+    if (emit_wrapped_scalar(n, *handle, out)) return;
     Instr in = make(OpCode::Aten, n);
     check_schema(n, signature_of(handle->schema()), /*fill_defaults=*/true, in);
     in.arg = uint32_t(code_.aten.size());
@@ -638,7 +741,7 @@ class Compiler {
   std::vector<int> def_level_;
   std::vector<const IrNode*> def_node_;
   std::vector<int32_t> const_index_;
-  std::vector<char> const_mutable_;
+  std::unordered_map<uint32_t, c10::IValue> mutable_constants_;  // value id -> list/dict constant
   std::vector<const IrNode*> path_;
   std::unordered_map<const IrNode*, std::vector<uint32_t>> drops_;
 };

@@ -145,10 +145,46 @@ struct DepthGuard {
 
 // ----------------------------------------------------------------- frame
 
+// Register arrays are reused per thread: allocating one per call (a few KB
+// for a long straight-line method) costs more than the interpreter's own
+// dispatch on small ops. A released array holds only None values.
+class RegisterPool {
+ public:
+  c10::IValue* acquire(size_t n, size_t& capacity) {
+    for (size_t i = free_.size(); i-- > 0;) {
+      if (free_[i].first >= n) {
+        capacity = free_[i].first;
+        c10::IValue* regs = free_[i].second.release();
+        free_.erase(free_.begin() + static_cast<std::ptrdiff_t>(i));
+        return regs;
+      }
+    }
+    capacity = n;
+    return new c10::IValue[n];
+  }
+  void release(c10::IValue* regs, size_t used, size_t capacity) {
+    for (size_t i = 0; i < used; ++i) regs[i] = c10::IValue();
+    if (free_.size() < kKeep) {
+      free_.emplace_back(capacity, std::unique_ptr<c10::IValue[]>(regs));
+    } else {
+      delete[] regs;
+    }
+  }
+
+ private:
+  static constexpr size_t kKeep = 32;  // nested calls in flight on one thread, kept warm
+  std::vector<std::pair<size_t, std::unique_ptr<c10::IValue[]>>> free_;
+};
+
+thread_local RegisterPool t_registers;
+
 class Frame {
  public:
   Frame(const Program& program, const Code& code, Stack& stack)
-      : program_(program), code_(code), stack_(stack), regs_(new c10::IValue[code.num_regs]) {}
+      : program_(program), code_(code), stack_(stack), regs_(t_registers.acquire(code.num_regs, capacity_)) {}
+  ~Frame() { t_registers.release(regs_, code_.num_regs, capacity_); }
+  Frame(const Frame&) = delete;
+  Frame& operator=(const Frame&) = delete;
 
   void enter(size_t n_args) {
     const BlockCode& top = code_.blocks[0];
@@ -271,7 +307,79 @@ class Frame {
         break;
       }
       case OpCode::Fork: fork(in); break;
+      case OpCode::DynGetAttr: dyn_get_attr(in); break;
+      case OpCode::DynSetAttr: dyn_set_attr(in); break;
+      case OpCode::DynCall: dyn_call(in); break;
     }
+  }
+
+  // -- objects whose static type is Any: look the name up by class --------
+
+  static const c10::Type* class_key(const c10::IValue& v) {
+    if (!v.isObject()) raise_python("AttributeError", cat("'", v.tagKind(), "' object has no attributes"));
+    return v.toObjectRef().type().get();
+  }
+  [[noreturn]] static void no_attribute(const c10::IValue& v, const std::string& name) {
+    raise_python("AttributeError", cat("'", v.toObjectRef().type()->name()->name(), "' object has no attribute '", name, "'"));
+  }
+
+  void dyn_get_attr(const Instr& in) {
+    const Code::Dynamic& d = code_.dynamic[in.arg];
+    Operand self = code_.operands[in.in];
+    const c10::IValue& obj = peek(self);
+    const c10::Type* key = class_key(obj);
+    c10::IValue result;
+    bool found = false;
+    for (const auto& [type, slot] : d.slots)
+      if (type == key && slot < obj.toObjectRef().slots().size()) result = obj.toObjectRef().getSlot(slot), found = true;
+    for (const auto& [type, value] : d.constants)
+      if (!found && type == key) result = value, found = true;
+    if (!found) no_attribute(obj, d.name);
+    regs_[code_.regs[in.out]] = std::move(result);
+    release(self);
+  }
+
+  void dyn_set_attr(const Instr& in) {
+    const Code::Dynamic& d = code_.dynamic[in.arg];
+    const Operand* ops = code_.operands.data() + in.in;
+    c10::IValue value = take(ops[1]);
+    const c10::IValue& obj = peek(ops[0]);
+    const c10::Type* key = class_key(obj);
+    for (const auto& [type, slot] : d.slots)
+      if (type == key && slot < obj.toObjectRef().slots().size()) {
+        const ClassInfo& cls = *program_.class_by_type.at(type);
+        if (!conforms(value, cls.type->getAttribute(slot)))
+          raise_python("TypeError", cat("cannot assign a ", value.tagKind(), " to ", cls.name, ".", d.name));
+        obj.toObjectRef().setSlot(slot, std::move(value));
+        release(ops[0]);
+        return;
+      }
+    no_attribute(obj, d.name);
+  }
+
+  void dyn_call(const Instr& in) {
+    const Code::Dynamic& d = code_.dynamic[in.arg];
+    const c10::IValue& obj = peek(code_.operands[in.in]);
+    const c10::Type* key = class_key(obj);
+    const Code* callee = nullptr;
+    for (const auto& [type, index] : d.methods)
+      if (type == key) callee = program_.functions[index].get();
+    if (callee == nullptr) no_attribute(obj, d.name);
+    if (in.n_in > callee->args.size())
+      raise_python("TypeError", cat(callee->function, "() takes ", callee->args.size() - 1, " arguments but ", in.n_in - 1, " were given"));
+    size_t base = stack_.size();
+    push_inputs(in);
+    for (size_t i = in.n_in; i < callee->args.size(); ++i) {
+      const ArgInfo& a = callee->args[i];
+      if (!a.default_value) raise_python("TypeError", cat(callee->function, "() is missing argument '", a.name, "'"));
+      stack_.push_back(is_mutable_type(a.type) ? fresh_copy(*a.default_value) : *a.default_value);
+    }
+    for (size_t i = 1; i < callee->args.size(); ++i)
+      if (!conforms(stack_[base + i], callee->args[i].type))
+        raise_python("TypeError", cat(callee->function, "() argument '", callee->args[i].name, "' must be ",
+                                      type_text(callee->args[i].type), ", not ", stack_[base + i].tagKind()));
+    run_code(program_, *callee, stack_);
+    pop_outputs(in, base);
   }
 
   void run_loop(const Instr& in) {
@@ -339,7 +447,9 @@ class Frame {
     } catch (const c10::Error& e) {
       throw ProgramError(python_class_of(e), node.kind + ": " + e.what_without_backtrace(), frame_line(node));
     } catch (const std::bad_alloc&) {
-      throw ProgramError("RuntimeError", node.kind + ": out of memory", frame_line(node));
+      throw ProgramError("MemoryError", node.kind + ": out of memory", frame_line(node));
+    } catch (const std::length_error& e) {
+      throw ProgramError("MemoryError", node.kind + ": too large (" + e.what() + ")", frame_line(node));
     } catch (const std::exception& e) {
       throw ProgramError("RuntimeError", node.kind + ": " + e.what(), frame_line(node));
     } catch (...) {
@@ -350,7 +460,8 @@ class Frame {
   const Program& program_;
   const Code& code_;
   Stack& stack_;
-  std::unique_ptr<c10::IValue[]> regs_;
+  size_t capacity_ = 0;
+  c10::IValue* regs_;
 };
 
 }  // namespace

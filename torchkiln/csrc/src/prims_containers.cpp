@@ -26,22 +26,26 @@ int64_t int_add(int64_t a, int64_t b) {
 
 void sum_int(Stack& s) {
   int64_t total = 0;
-  for (const c10::IValue& v : pop(s).toListRef()) total = int_add(total, v.toInt());
+  c10::IValue list = pop(s);
+  for (const c10::IValue& v : list.toListRef()) total = int_add(total, v.toInt());
   push(s, total);
 }
 void sum_float(Stack& s) {
   double total = 0;
-  for (const c10::IValue& v : pop(s).toListRef()) total += v.toDouble();
+  c10::IValue list = pop(s);
+  for (const c10::IValue& v : list.toListRef()) total += v.toDouble();
   push(s, total);
 }
 void any(Stack& s) {
   bool r = false;
-  for (const c10::IValue& v : pop(s).toListRef()) r = r || v.toBool();
+  c10::IValue list = pop(s);
+  for (const c10::IValue& v : list.toListRef()) r = r || v.toBool();
   push(s, r);
 }
 void all(Stack& s) {
   bool r = true;
-  for (const c10::IValue& v : pop(s).toListRef()) r = r && v.toBool();
+  c10::IValue list = pop(s);
+  for (const c10::IValue& v : list.toListRef()) r = r && v.toBool();
   push(s, r);
 }
 template <bool Min>
@@ -106,7 +110,8 @@ void getitem_list(Stack& s) {
 void contains_list(Stack& s) {
   c10::IValue el = pop(s);
   bool found = false;
-  for (const c10::IValue& v : pop(s).toListRef())
+  c10::IValue list = pop(s);
+  for (const c10::IValue& v : list.toListRef())
     if (v.is(el) || py_eq(v, el)) {
       found = true;
       break;
@@ -137,7 +142,8 @@ void mul_list(Stack& s) {
 void copy_list(Stack& s) { push(s, pop(s).toList().copy()); }
 void index_list(Stack& s) {
   c10::IValue el = pop(s);
-  auto items = pop(s).toListRef();
+  c10::IValue list = pop(s);
+  auto items = list.toListRef();
   for (size_t i = 0; i < items.size(); ++i)
     if (items[i].is(el) || py_eq(items[i], el)) return push(s, int64_t(i));
   raise_python("ValueError", python_repr(el) + " is not in list");
@@ -145,7 +151,8 @@ void index_list(Stack& s) {
 void count_list(Stack& s) {
   c10::IValue el = pop(s);
   int64_t n = 0;
-  for (const c10::IValue& v : pop(s).toListRef()) n += (v.is(el) || py_eq(v, el)) ? 1 : 0;
+  c10::IValue list = pop(s);
+  for (const c10::IValue& v : list.toListRef()) n += (v.is(el) || py_eq(v, el)) ? 1 : 0;
   push(s, n);
 }
 void slice_list(Stack& s) {

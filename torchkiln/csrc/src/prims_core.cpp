@@ -152,9 +152,15 @@ void wait(Stack& s) { push(s, wait_future(pop(s).toFuture())); }
 
 void bool_tensor(Stack& s) { push(s, pop(s).toTensor().is_nonzero()); }
 
+// int(t), float(t): Python's message and class for tensors of several elements.
+c10::Scalar one_item(const at::Tensor& t) {
+  if (t.numel() != 1) raise_python("ValueError", "only one element tensors can be converted to Python scalars");
+  return t.item();
+}
+
 void int_tensor(Stack& s) {
   at::Tensor t = pop(s).toTensor();
-  c10::Scalar v = t.item();
+  c10::Scalar v = one_item(t);
   if (v.isFloatingPoint()) {
     double d = v.toDouble();
     if (std::isnan(d)) raise_python("ValueError", "cannot convert float NaN to integer");
@@ -169,7 +175,7 @@ void int_tensor(Stack& s) {
 }
 
 void float_tensor(Stack& s) {
-  c10::Scalar v = pop(s).toTensor().item();
+  c10::Scalar v = one_item(pop(s).toTensor());
   if (v.isComplex()) raise_python("TypeError", "float() argument must be a real number, not complex");
   push(s, v.toDouble());
 }

@@ -535,17 +535,135 @@ double m_log10(double x) {
   if (x <= 0 && !std::isnan(x)) domain_error();
   return std::log10(x);
 }
+// math.gamma and math.lgamma as CPython computes them (Modules/mathmodule.c:
+// Lanczos approximation, g = 6.024680040776729583740234375, N = 13), so
+// results match Python to the last bit rather than to libm's.
+constexpr double kPi = 3.141592653589793238462643383279502884197;
+constexpr double kLanczosG = 6.024680040776729583740234375;
+constexpr double kLanczosGMinusHalf = 5.524680040776729583740234375;
+constexpr double kLanczosNum[13] = {
+    23531376880.410759688572007674451636754734846804940, 42919803642.649098768957899047001988850926355848959,
+    35711959237.355668049440185451547166705960488635843, 17921034426.037209699919755754458931112671403265390,
+    6039542586.3520280050642916443072979210699388420708, 1439720407.3117216736632230727949123939715485786772,
+    248874557.86205415651146038641322942321632125127801, 31426415.585400194380614231628318205362874684987640,
+    2876370.6289353724412254090516208496135991145378768, 186056.26539522349504029498971604569928220784236328,
+    8071.6720023658162106380029022722506138218516325024, 210.82427775157934587250973392071336271166969580291,
+    2.5066282746310002701649081771338373386264310793408};
+constexpr double kLanczosDen[13] = {0.0,      39916800.0, 120543840.0, 150917976.0, 105258076.0, 45995730.0, 13339535.0,
+                                    2637558.0, 357423.0,   32670.0,     1925.0,      66.0,        1.0};
+constexpr double kGammaIntegral[23] = {1.0,
+                                       1.0,
+                                       2.0,
+                                       6.0,
+                                       24.0,
+                                       120.0,
+                                       720.0,
+                                       5040.0,
+                                       40320.0,
+                                       362880.0,
+                                       3628800.0,
+                                       39916800.0,
+                                       479001600.0,
+                                       6227020800.0,
+                                       87178291200.0,
+                                       1307674368000.0,
+                                       20922789888000.0,
+                                       355687428096000.0,
+                                       6402373705728000.0,
+                                       121645100408832000.0,
+                                       2432902008176640000.0,
+                                       51090942171709440000.0,
+                                       1124000727777607680000.0};
+
+double lanczos_sum(double x) {
+  double num = 0.0, den = 0.0;
+  if (x < 5.0) {
+    for (int i = 13; --i >= 0;) {
+      num = num * x + kLanczosNum[i];
+      den = den * x + kLanczosDen[i];
+    }
+  } else {
+    for (int i = 0; i < 13; i++) {
+      num = num / x + kLanczosNum[i];
+      den = den / x + kLanczosDen[i];
+    }
+  }
+  return num / den;
+}
+
+double m_sinpi(double x) {
+  double y = std::fmod(std::fabs(x), 2.0), r = 0;
+  switch (int(std::round(2.0 * y))) {
+    case 0: r = std::sin(kPi * y); break;
+    case 1: r = std::cos(kPi * (y - 0.5)); break;
+    case 2: r = std::sin(kPi * (1.0 - y)); break;
+    case 3: r = -std::cos(kPi * (y - 1.5)); break;
+    case 4: r = std::sin(kPi * (y - 2.0)); break;
+  }
+  return std::copysign(1.0, x) * r;
+}
+
 double m_gamma(double x) {
-  if (std::isfinite(x) && x <= 0 && x == std::floor(x)) domain_error();
-  if (x == -INFINITY) domain_error();
-  double r = std::tgamma(x);
-  if (std::isinf(r) && std::isfinite(x)) range_error();
+  if (!std::isfinite(x)) {
+    if (std::isnan(x) || x > 0.0) return x;
+    domain_error();
+  }
+  if (x == 0.0) domain_error();
+  if (x == std::floor(x)) {
+    if (x < 0.0) domain_error();
+    if (x <= 23) return kGammaIntegral[int(x) - 1];
+  }
+  double absx = std::fabs(x);
+  if (absx < 1e-20) return 1.0 / x;
+  if (absx > 200.0) {
+    if (x < 0.0) return 0.0 / m_sinpi(x);
+    range_error();
+  }
+  double y = absx + kLanczosGMinusHalf, z;
+  if (absx > kLanczosGMinusHalf) {
+    volatile double q = y - absx;  // volatile: keep the rounding-error correction from being folded away
+    z = q - kLanczosGMinusHalf;
+  } else {
+    volatile double q = y - kLanczosGMinusHalf;
+    z = q - absx;
+  }
+  z = z * kLanczosG / y;
+  double r;
+  if (x < 0.0) {
+    r = -kPi / m_sinpi(absx) / absx * std::exp(y) / lanczos_sum(absx);
+    r -= z * r;
+    if (absx < 140.0) {
+      r /= std::pow(y, absx - 0.5);
+    } else {
+      double sqrtpow = std::pow(y, absx / 2.0 - 0.25);
+      r /= sqrtpow;
+      r /= sqrtpow;
+    }
+  } else {
+    r = lanczos_sum(absx) / std::exp(y);
+    r += z * r;
+    if (absx < 140.0) {
+      r *= std::pow(y, absx - 0.5);
+    } else {
+      double sqrtpow = std::pow(y, absx / 2.0 - 0.25);
+      r *= sqrtpow;
+      r *= sqrtpow;
+    }
+  }
   return r;
 }
+
 double m_lgamma(double x) {
-  if (std::isfinite(x) && x <= 0 && x == std::floor(x)) domain_error();
-  double r = std::lgamma(x);
-  if (std::isinf(r) && std::isfinite(x)) range_error();
+  if (!std::isfinite(x)) return std::isnan(x) ? x : HUGE_VAL;
+  if (x == std::floor(x) && x <= 2.0) {
+    if (x <= 0.0) domain_error();
+    return 0.0;
+  }
+  double absx = std::fabs(x);
+  if (absx < 1e-20) return -std::log(absx);
+  double r = std::log(lanczos_sum(absx)) - kLanczosG;
+  r += (absx - 0.5) * (std::log(absx + kLanczosG - 0.5) - 1);
+  if (x < 0.0) r = std::log(kPi) - std::log(std::fabs(m_sinpi(absx))) - std::log(absx) - r;
   return r;
 }
 double m_sqrt(double x) { return std::sqrt(x); }
@@ -697,22 +815,20 @@ void tensor(Stack& s) {
                            : kind == 1 ? at::kLong
                            : kind == 3 ? c10::typeMetaToScalarType(c10::get_default_complex_dtype())
                                        : c10::get_default_dtype_as_scalartype();
-  at::Tensor t = at::empty(shape, at::TensorOptions().dtype(inferred));
+  // Python numbers are int64, double and complex<double>: fill those, then convert once.
+  c10::ScalarType wide = kind == 0 ? at::kBool : kind == 1 ? at::kLong : kind == 3 ? at::kComplexDouble : at::kDouble;
+  at::Tensor t = at::empty(shape, at::TensorOptions().dtype(wide));
   for (size_t i = 0; i < leaves.size(); ++i) {
     const c10::IValue& v = leaves[i];
-    switch (inferred) {
+    switch (wide) {
       case at::kBool: t.data_ptr<bool>()[i] = v.toBool(); break;
       case at::kLong: t.data_ptr<int64_t>()[i] = as_int(v); break;
-      case at::kFloat: t.data_ptr<float>()[i] = float(as_double(v)); break;
       case at::kDouble: t.data_ptr<double>()[i] = as_double(v); break;
-      case at::kHalf: t.data_ptr<at::Half>()[i] = at::Half(float(as_double(v))); break;
-      case at::kBFloat16: t.data_ptr<at::BFloat16>()[i] = at::BFloat16(float(as_double(v))); break;
-      case at::kComplexFloat: t.data_ptr<c10::complex<float>>()[i] = c10::complex<float>(as_complex(v)); break;
-      case at::kComplexDouble: t.data_ptr<c10::complex<double>>()[i] = as_complex(v); break;
-      default: raise_python("TypeError", "torch.tensor(): unsupported default dtype");
+      default: t.data_ptr<c10::complex<double>>()[i] = as_complex(v); break;
     }
   }
-  if (!dtype.isNone() && c10::ScalarType(dtype.toInt()) != inferred) t = t.to(c10::ScalarType(dtype.toInt()));
+  c10::ScalarType target = dtype.isNone() ? inferred : c10::ScalarType(dtype.toInt());
+  if (target != wide) t = t.to(target);
   if (!device.isNone() && device.toDevice() != t.device()) t = t.to(device.toDevice());
   if (requires_grad) t.set_requires_grad(true);
   push(s, std::move(t));

@@ -1,8 +1,9 @@
 // The str ops of torchkiln/ops/lang.py: operators, indexing and methods.
 //
-// Strings are UTF-8 and index by code point, as Python's. Case mapping and
-// character classes (lower(), isalpha(), ...) know ASCII only: other
-// characters are left as they are and count as letters.
+// Strings are UTF-8 and index by code point, as Python's. Case mapping
+// knows Latin-1, Latin Extended-A, Greek and Cyrillic (plus ß -> SS), with
+// no context rules; character classes are exact for those and approximate
+// elsewhere (letters are what is not punctuation, symbol or space).
 #include <ATen/core/List.h>
 
 #include <algorithm>
@@ -94,8 +95,9 @@ std::string repeat(const std::string& s, int64_t n) {
 
 // Pads `s` to `width` code points with `fill`: align '<', '>', '^'.
 std::string pad(const std::string& s, int64_t width, const std::string& fill, char align) {
-  int64_t n = width - cp_length(s);
-  if (n <= 0) return s;
+  int64_t len = cp_length(s);
+  if (width <= len) return s;
+  int64_t n = width - len;
   int64_t left = align == '>' ? n : align == '^' ? n / 2 : 0;
   return repeat(fill, left) + s + repeat(fill, n - left);
 }
@@ -106,10 +108,6 @@ using torch::jit::pop;
 using torch::jit::push;
 
 bool py_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1C && c <= 0x1F); }
-bool ascii_lower(unsigned char c) { return c >= 'a' && c <= 'z'; }
-bool ascii_upper(unsigned char c) { return c >= 'A' && c <= 'Z'; }
-bool letter(unsigned char c) { return ascii_lower(c) || ascii_upper(c) || c >= 0x80; }
-bool digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
 // -------------------------------------------------------------- str ops
 
@@ -149,6 +147,7 @@ void ord(Stack& s) {
 }
 void chr(Stack& s) {
   int64_t i = pop(s).toInt();
+  if (i < INT32_MIN || i > INT32_MAX) raise_python("OverflowError", "Python int too large to convert to C int");
   if (i < 0 || i > 0x10FFFF) raise_python("ValueError", "chr() arg not in range(0x110000)");
   push(s, encode_cp(uint32_t(i)));
 }
@@ -164,52 +163,100 @@ void slice_str(Stack& s) {
 
 // -------------------------------------------------------------- methods
 
-template <char (*F)(char)>
-void map_chars(Stack& s) {
-  std::string str = pop(s).toStringRef();
-  for (char& c : str) c = F(c);
-  push(s, std::move(str));
+// Case of a code point: Latin-1, Latin Extended-A, Greek and Cyrillic
+// letters besides ASCII (no context rules such as Greek final sigma).
+uint32_t lower_cp(uint32_t c) {
+  if ((c >= 'A' && c <= 'Z') || (c >= 0xC0 && c <= 0xDE && c != 0xD7) || (c >= 0x391 && c <= 0x3A9 && c != 0x3A2) ||
+      (c >= 0x410 && c <= 0x42F))
+    return c + 32;
+  if (c >= 0x400 && c <= 0x40F) return c + 80;
+  if (((c >= 0x100 && c <= 0x12F) || (c >= 0x132 && c <= 0x137) || (c >= 0x14A && c <= 0x177)) && c % 2 == 0) return c + 1;
+  if (((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E)) && c % 2 == 1) return c + 1;
+  if (c == 0x178) return 0xFF;
+  return c;
 }
-char to_lower(char c) { return ascii_upper(c) ? char(c + 32) : c; }
-char to_upper(char c) { return ascii_lower(c) ? char(c - 32) : c; }
-char swap_case(char c) { return ascii_upper(c) ? char(c + 32) : ascii_lower(c) ? char(c - 32) : c; }
-void capitalize(Stack& s) {
-  std::string str = pop(s).toStringRef();
-  for (size_t i = 0; i < str.size(); ++i) str[i] = i == 0 ? to_upper(str[i]) : to_lower(str[i]);
-  push(s, std::move(str));
+uint32_t upper_cp(uint32_t c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 0xE0 && c <= 0xFE && c != 0xF7) || (c >= 0x3B1 && c <= 0x3C9 && c != 0x3C2) ||
+      (c >= 0x430 && c <= 0x44F))
+    return c - 32;
+  if (c >= 0x450 && c <= 0x45F) return c - 80;
+  if (((c >= 0x101 && c <= 0x12F) || (c >= 0x133 && c <= 0x137) || (c >= 0x14B && c <= 0x177)) && c % 2 == 1) return c - 1;
+  if (((c >= 0x13A && c <= 0x148) || (c >= 0x17A && c <= 0x17E)) && c % 2 == 0) return c - 1;
+  if (c == 0xFF) return 0x178;
+  if (c == 0xB5) return 0x39C;
+  if (c == 0x3C2) return 0x3A3;
+  return c;
 }
-void title(Stack& s) {
-  std::string str = pop(s).toStringRef();
-  bool prev_cased = false;
-  for (char& c : str) {
-    bool cased = ascii_lower(c) || ascii_upper(c);
-    c = cased ? (prev_cased ? to_lower(c) : to_upper(c)) : c;
+bool is_lower_cp(uint32_t c) { return upper_cp(c) != c || c == 0xDF; }
+bool is_upper_cp(uint32_t c) { return lower_cp(c) != c; }
+bool is_cased_cp(uint32_t c) { return is_lower_cp(c) || is_upper_cp(c); }
+std::string upper_text(uint32_t c) { return c == 0xDF ? std::string("SS") : encode_cp(upper_cp(c)); }
+
+std::vector<uint32_t> decode_all(const std::string& str) {
+  std::vector<uint32_t> out;
+  for (const std::string& c : split_chars(str)) out.push_back(decode_cp(c));
+  return out;
+}
+
+bool space_cp(uint32_t c) {
+  return (c < 0x80 && py_space(static_cast<unsigned char>(c))) || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+bool digit_cp(uint32_t c) { return (c >= '0' && c <= '9') || c == 0xB2 || c == 0xB3 || c == 0xB9; }
+// Letters: ASCII, then everything outside the common punctuation and symbol blocks.
+bool alpha_cp(uint32_t c) {
+  if (c < 0x80) return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  if (c < 0xC0) return c == 0xAA || c == 0xB5 || c == 0xBA;
+  if (c == 0xD7 || c == 0xF7) return false;
+  if ((c >= 0x2000 && c <= 0x2BFF) || (c >= 0x3000 && c <= 0x303F) || (c >= 0xFE30 && c <= 0xFE4F)) return false;
+  return !space_cp(c);
+}
+bool alnum_cp(uint32_t c) { return alpha_cp(c) || digit_cp(c); }
+
+enum class CaseOp { Lower, Upper, Swap, Capitalize, Title };
+
+template <CaseOp Op>
+void change_case(Stack& s) {
+  std::string out;
+  bool prev_cased = false, first = true;
+  for (uint32_t c : decode_all(pop(s).toStringRef())) {
+    bool upper;
+    switch (Op) {
+      case CaseOp::Lower: upper = false; break;
+      case CaseOp::Upper: upper = true; break;
+      case CaseOp::Swap: upper = is_lower_cp(c); break;
+      case CaseOp::Capitalize: upper = first; break;
+      case CaseOp::Title: upper = !prev_cased; break;
+    }
+    bool cased = is_cased_cp(c);
+    if (Op == CaseOp::Swap && !cased) out += encode_cp(c);
+    else out += upper ? upper_text(c) : encode_cp(lower_cp(c));
     prev_cased = cased;
+    first = false;
   }
-  push(s, std::move(str));
+  push(s, std::move(out));
 }
-template <bool (*F)(unsigned char)>
+
+template <bool (*F)(uint32_t)>
 void all_chars(Stack& s) {
-  std::string str = pop(s).toStringRef();
-  bool ok = !str.empty();
-  for (unsigned char c : str) ok = ok && F(c);
+  auto cps = decode_all(pop(s).toStringRef());
+  bool ok = !cps.empty();
+  for (uint32_t c : cps) ok = ok && F(c);
   push(s, ok);
 }
-bool alnum(unsigned char c) { return letter(c) || digit(c); }
 template <bool Lower>
 void is_case(Stack& s) {
-  std::string str = pop(s).toStringRef();
   bool cased = false, ok = true;
-  for (unsigned char c : str) {
-    if (ascii_lower(c) || ascii_upper(c)) cased = true;
-    if (Lower ? ascii_upper(c) : ascii_lower(c)) ok = false;
+  for (uint32_t c : decode_all(pop(s).toStringRef())) {
+    if (is_cased_cp(c)) cased = true;
+    if (Lower ? is_upper_cp(c) : (is_lower_cp(c))) ok = false;
   }
   push(s, cased && ok);
 }
 void isidentifier(Stack& s) {
-  std::string str = pop(s).toStringRef();
-  bool ok = !str.empty() && (letter(str[0]) || str[0] == '_');
-  for (unsigned char c : str) ok = ok && (alnum(c) || c == '_');
+  auto cps = decode_all(pop(s).toStringRef());
+  bool ok = !cps.empty() && (alpha_cp(cps[0]) || cps[0] == '_');
+  for (uint32_t c : cps) ok = ok && (alnum_cp(c) || c == '_');
   push(s, ok);
 }
 
@@ -222,7 +269,7 @@ void strip(Stack& s) {
   std::vector<std::string> set;
   if (!chars_v.isNone()) set = split_chars(chars_v.toStringRef());
   auto drop = [&](const std::string& c) {
-    if (chars_v.isNone()) return c.size() == 1 && py_space(c[0]);
+    if (chars_v.isNone()) return space_cp(decode_cp(c));
     return std::find(set.begin(), set.end(), c) != set.end();
   };
   size_t b = 0, e = chars.size();
@@ -332,7 +379,8 @@ void splitlines(Stack& s) {
 }
 
 void join(Stack& s) {
-  auto items = pop(s).toListRef();
+  c10::IValue list = pop(s);
+  auto items = list.toListRef();
   std::string sep = pop(s).toStringRef();
   std::string out;
   for (size_t i = 0; i < items.size(); ++i) {
@@ -397,8 +445,8 @@ void replace(Stack& s) {
 void zfill(Stack& s) {
   int64_t width = pop(s).toInt();
   std::string str = pop(s).toStringRef();
+  if (width <= cp_length(str)) return push(s, std::move(str));
   int64_t n = width - cp_length(str);
-  if (n <= 0) return push(s, std::move(str));
   size_t sign = (!str.empty() && (str[0] == '+' || str[0] == '-')) ? 1 : 0;
   push(s, str.substr(0, sign) + std::string(size_t(n), '0') + str.substr(sign));
 }
@@ -409,8 +457,8 @@ void justify(Stack& s) {
   std::string str = pop(s).toStringRef();
   if (cp_length(fill) != 1) raise_python("TypeError", "The fill character must be exactly one character long");
   if (Align != '^') return push(s, pad(str, width, fill, Align == '<' ? '<' : '>'));
+  if (width <= cp_length(str)) return push(s, std::move(str));
   int64_t n = width - cp_length(str);
-  if (n <= 0) return push(s, std::move(str));
   int64_t left = n / 2 + (n & width & 1);  // CPython's centering
   push(s, repeat(fill, left) + str + repeat(fill, n - left));
 }
@@ -429,15 +477,15 @@ void add_str_prims(std::vector<PrimDef>& t) {
       {"prim::ord(str c) -> int", plain<ord>},
       {"prim::chr(int i) -> str", plain<chr>},
       {"prim::slice.str(str s, int? start, int? stop, int? step) -> str", plain<slice_str>},
-      {"prim::str_lower(str self) -> str", plain<map_chars<to_lower>>},
-      {"prim::str_upper(str self) -> str", plain<map_chars<to_upper>>},
-      {"prim::str_capitalize(str self) -> str", plain<capitalize>},
-      {"prim::str_title(str self) -> str", plain<title>},
-      {"prim::str_swapcase(str self) -> str", plain<map_chars<swap_case>>},
-      {"prim::str_isdigit(str self) -> bool", plain<all_chars<digit>>},
-      {"prim::str_isalpha(str self) -> bool", plain<all_chars<letter>>},
-      {"prim::str_isalnum(str self) -> bool", plain<all_chars<alnum>>},
-      {"prim::str_isspace(str self) -> bool", plain<all_chars<py_space>>},
+      {"prim::str_lower(str self) -> str", plain<change_case<CaseOp::Lower>>},
+      {"prim::str_upper(str self) -> str", plain<change_case<CaseOp::Upper>>},
+      {"prim::str_capitalize(str self) -> str", plain<change_case<CaseOp::Capitalize>>},
+      {"prim::str_title(str self) -> str", plain<change_case<CaseOp::Title>>},
+      {"prim::str_swapcase(str self) -> str", plain<change_case<CaseOp::Swap>>},
+      {"prim::str_isdigit(str self) -> bool", plain<all_chars<digit_cp>>},
+      {"prim::str_isalpha(str self) -> bool", plain<all_chars<alpha_cp>>},
+      {"prim::str_isalnum(str self) -> bool", plain<all_chars<alnum_cp>>},
+      {"prim::str_isspace(str self) -> bool", plain<all_chars<space_cp>>},
       {"prim::str_islower(str self) -> bool", plain<is_case<true>>},
       {"prim::str_isupper(str self) -> bool", plain<is_case<false>>},
       {"prim::str_isidentifier(str self) -> bool", plain<isidentifier>},

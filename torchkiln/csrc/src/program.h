@@ -60,7 +60,7 @@ class Operand {
   uint32_t bits_;
 };
 
-enum class OpCode : uint8_t { Aten, Prim, If, Loop, GetAttr, SetAttr, Call, Fork };
+enum class OpCode : uint8_t { Aten, Prim, If, Loop, GetAttr, SetAttr, Call, Fork, DynGetAttr, DynSetAttr, DynCall };
 
 struct Instr {
   OpCode op;
@@ -69,7 +69,7 @@ struct Instr {
   uint32_t drop, n_drop;  // regs[drop, drop + n_drop): cleared afterwards
   // Aten: aten[arg]; Prim: prims[arg]; If: blocks[arg], blocks[arg + 1];
   // Loop: blocks[arg]; GetAttr/SetAttr: slot; Call: Program::functions[arg];
-  // Fork: forks[arg].
+  // Fork: forks[arg]; DynGetAttr/DynSetAttr/DynCall: dynamic[arg].
   uint32_t arg;
   uint32_t node;  // nodes[node], for messages
 };
@@ -114,6 +114,15 @@ struct Code {
     c10::TypePtr type;    // the Future's element type
   };
   std::vector<ForkInfo> forks;
+  // An attribute or method looked up by the object's class at run time
+  // (the object's static type is Any): one entry per class that has it.
+  struct Dynamic {
+    std::string name;
+    std::vector<std::pair<const c10::Type*, uint32_t>> slots;      // class -> attribute slot
+    std::vector<std::pair<const c10::Type*, c10::IValue>> constants;  // class -> class constant
+    std::vector<std::pair<const c10::Type*, uint32_t>> methods;    // class -> Program::functions index
+  };
+  std::vector<Dynamic> dynamic;
   std::vector<NodeInfo> nodes;
   uint32_t num_regs = 0;
 };

@@ -85,6 +85,14 @@ Json encode(const c10::IValue& v, const c10::TypePtr& static_type, std::vector<s
   if (v.isInt()) {
     if (type != nullptr && type->kind() == c10::TypeKind::ScalarTypeType)
       return {{"tag", "dtype"}, {"value", torchkiln::detail::dtype_name(c10::ScalarType(v.toInt()))}};
+    if (type != nullptr && type->kind() == c10::TypeKind::LayoutType) {
+      std::string name = torchkiln::detail::python_str(v, type);  // torch.strided
+      return {{"tag", "layout"}, {"value", name.substr(name.find('.') + 1)}};
+    }
+    if (type != nullptr && type->kind() == c10::TypeKind::MemoryFormatType) {
+      std::string name = torchkiln::detail::python_str(v, type);
+      return {{"tag", "memory_format"}, {"value", name.substr(name.find('.') + 1)}};
+    }
     return {{"tag", "int"}, {"value", v.toInt()}};
   }
   auto number = [](double d) -> Json {
@@ -159,8 +167,15 @@ int main(int argc, char** argv) {
         if (!list[i].is_object() || !list[i].contains("method") || !list[i]["method"].is_string() || !list[i].contains("inputs"))
           throw torchkiln::Error(where + " must be {\"method\": name, \"inputs\": [VALUE...]}");
         const std::string name = list[i]["method"].get<std::string>();
+        std::vector<c10::IValue> inputs;
         try {
-          c10::IValue result = module.run_method(name, decode_inputs(module, name, list[i]["inputs"], st, where + ".inputs"));
+          inputs = decode_inputs(module, name, list[i]["inputs"], st, where + ".inputs");
+        } catch (const torchkiln::Error& e) {  // an input that does not fit the signature
+          results.push_back({{"error", {{"type", "TypeError"}, {"message", e.what()}, {"what", e.what()}}}});
+          continue;
+        }
+        try {
+          c10::IValue result = module.run_method(name, std::move(inputs));
           results.push_back({{"value", encode(result, module.return_type(name), tensors)}});
         } catch (const torchkiln::ProgramError& e) {
           results.push_back({{"error", {{"type", e.python_class()}, {"message", e.message()}, {"what", e.what()}}}});

@@ -372,6 +372,12 @@ def candidates(bases) -> list:
     return found or bases
 
 
+def has_overloads(base: str) -> bool:
+    """Whether an op named `base` (e.g. `aten::relu`) exists."""
+    found = candidates(base)
+    return bool(found) and not isinstance(found, str)
+
+
 def unify_hint(a: Type, b: Type) -> str:
     u = unify(a, b)
     if u is not None:
@@ -384,4 +390,4 @@ def _is_empty_list(v: Value) -> bool:
     return n is not None and n.kind == "prim::ListConstruct" and not n.inputs and isinstance(v.type, ListType)
 
 
-__all__ = ["FunctionEmitter", "Cond", "constant_type", "candidates"]
+__all__ = ["FunctionEmitter", "Cond", "constant_type", "candidates", "has_overloads"]

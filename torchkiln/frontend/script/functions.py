@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ...diagnostics import CompileError
 from ...ir.core import Argument, Value
-from ...ir.types import NONE, TENSOR, ListType, OptionalType, Type, unify
+from ...ir.types import BOOL, FLOAT, INT, NONE, TENSOR, ListType, OptionalType, TupleType, Type, unify
 from . import exits, to_ssa
 from .emitter import FunctionEmitter, constant_type
 from .source import ParsedSource, type_comment_signature
@@ -194,9 +194,9 @@ def argument_values(em: FunctionEmitter, node: ast.AST, name: str, bound: List[T
             v = default_value(em, node, p)
         else:
             v = sv.as_value(em, node)
-            if p.broadcast is not None and v.type in (em_types().INT, em_types().FLOAT, em_types().BOOL):
+            if p.broadcast is not None and v.type in (INT, FLOAT, BOOL):
                 v = em.op("prim::ListConstruct", [v] * p.broadcast, [ListType(v.type)]).output
-            elif p.broadcast is not None and isinstance(v.type, em_types().TupleType):
+            elif p.broadcast is not None and isinstance(v.type, TupleType):
                 parts = em.op("prim::TupleUnpack", [v], list(v.type.elems)).outputs
                 v = em.op("prim::ListConstruct", parts, [ListType(v.type.elems[0])]).output
         target = p.type if p.type is not None else v.type
@@ -225,12 +225,6 @@ def default_value(em: FunctionEmitter, node: ast.AST, p: Param) -> Value:
             elem = p.type.elem if isinstance(p.type, ListType) else (items[0].type if items else TENSOR)
             return em.op("prim::ListConstruct", items, [ListType(elem)]).output
     em.fail(node, f"the default value of '{p.name}' ({d!r}) cannot be used in script", hint="use None, a number, a string, or a tuple of those as the default")
-
-
-def em_types():
-    from ...ir import types
-
-    return types
 
 
 # -- compiling a body ---------------------------------------------------------------------------------

@@ -20,8 +20,10 @@ from typing import List, Optional
 from ...ir.core import Value
 from ...ir.types import (
     BOOL,
+    DEVICE,
     INT,
     SCALAR,
+    SCALAR_TYPE,
     STR,
     TENSOR,
     ClassType,
@@ -249,8 +251,8 @@ def _tensor_setitem(em: FunctionEmitter, node: ast.AST, x: Value, index: Sugared
     view, advanced = _views(em, node, x, index)
     if advanced:
         if not isinstance(value.type, TensorType):
-            dtype = em.op("prim::dtype", [view], [em_types().SCALAR_TYPE]).output
-            device = em.op("prim::device", [view], [em_types().DEVICE]).output
+            dtype = em.op("prim::dtype", [view], [SCALAR_TYPE]).output
+            device = em.op("prim::device", [view], [DEVICE]).output
             value = em.call_op(node, "aten::scalar_tensor", [value], {"dtype": dtype, "device": device})[0][0]
         em.call_op(node, "aten::index_put_", [view, _index_list(em, advanced), value, em.const(False)])
         return
@@ -258,12 +260,6 @@ def _tensor_setitem(em: FunctionEmitter, node: ast.AST, x: Value, index: Sugared
         em.call_op(node, "aten::copy_", [view, value])
     else:
         em.call_op(node, "aten::fill_", [view, value])
-
-
-def em_types():
-    from ...ir import types
-
-    return types
 
 
 def emit_delitem(em: FunctionEmitter, target: ast.Subscript) -> None:

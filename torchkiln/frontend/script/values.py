@@ -129,9 +129,9 @@ class TensorMethod(SugaredValue):
     def _check(self, em, node) -> "TensorMethod":
         if self.name in _DTYPE_METHODS or self.name in _SPECIAL_TENSOR_METHODS:
             return self
-        from .emitter import candidates
+        from .emitter import has_overloads
 
-        if not candidates(f"aten::{self.name}") or isinstance(candidates(f"aten::{self.name}"), str):
+        if not has_overloads(f"aten::{self.name}"):
             em.fail(node, f"unknown method '{self.name}' on a value of type Tensor", hint="call a torch function or Tensor method that exists (see torch.Tensor's documentation)")
         return self
 

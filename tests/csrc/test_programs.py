@@ -1,0 +1,331 @@
+"""Whole programs through the C++ runtime, checked against eager PyTorch and the Python executor."""
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+
+import torchkiln
+from torchkiln.api import ScriptFunction, ScriptModule
+from torchkiln.diagnostics import SourceRange
+from torchkiln.ir.core import CompilationUnit
+from torchkiln.ir.parser import parse_function, parse_type
+from torchkiln.ir.types import ClassType
+
+import archive_models
+import cpp_runtime
+from cpp_runtime import run, run_many, same
+
+
+def saved(obj, tmp_path, name="m.pt"):
+    path = tmp_path / name
+    torchkiln.save(obj, str(path))
+    return path
+
+
+def function(text, unit=None, locs=None):
+    """A ScriptFunction from IR text; `locs` maps node kinds to SourceRanges (with source text)."""
+    unit = unit or CompilationUnit()
+    fn = parse_function(text, dict(unit.classes))
+    for n in fn.graph.walk():
+        if locs and n.kind in locs:
+            n.loc = locs[n.kind]
+    unit.add_function(fn)
+    return ScriptFunction(unit, fn), unit
+
+
+# -- programs from other parts of the project ------------------------------------------
+
+
+def test_function_with_loop_if_call_list_and_tuple(rt, tmp_path):
+    fn = archive_models.make_function()
+    path = saved(fn, tmp_path)
+    x = torch.tensor([1.0, 2.0, 3.0])
+    results = run_many(rt, path, [("forward", [x, n]) for n in (0, 1, 3)])
+    for n, got in zip((0, 1, 3), results):
+        assert got[0] == "ok", got
+        want = archive_models.function_eager(x, n)
+        assert torch.allclose(got[1][0], want[0]) and got[1][1] == want[1]
+        assert same(got[1], fn(x, n))
+
+
+def test_module_with_shared_submodules_and_attributes(rt, tmp_path):
+    m = archive_models.make_module()
+    path = saved(m, tmp_path)
+    x = torch.tensor([1.0, -2.0])
+    status, got = run(rt, path, [x])
+    assert status == "ok", got
+    assert torch.allclose(got, archive_models.module_eager(x))
+
+
+def test_traced_module(rt, tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)).eval()
+    x = torch.randn(3, 4)
+    path = saved(torchkiln.trace(model, (x,)), tmp_path)
+    status, got = run(rt, path, [x])
+    assert status == "ok", got
+    with torch.no_grad():
+        torch.testing.assert_close(got, model(x))
+
+
+def test_scripted_module_with_control_flow(rt, tmp_path):
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 3)
+
+        def forward(self, x, n: int):
+            outs = []
+            for i in range(n):
+                x = torch.tanh(self.fc(x) @ torch.ones(3, 4) * 0.1) if i % 2 == 0 else x - 1
+                outs.append(x.sum())
+            if n > 2:
+                return torch.stack(outs)
+            return x.flatten()
+
+    torch.manual_seed(0)
+    net = Net().eval()
+    path = saved(torchkiln.script(net), tmp_path)
+    x = torch.randn(2, 4)
+    for n, got in zip((1, 4), run_many(rt, path, [("forward", [x, 1]), ("forward", [x, 4])])):
+        assert got[0] == "ok", got
+        with torch.no_grad():
+            torch.testing.assert_close(got[1], net(x, n))
+
+
+# -- IR programs for runtime features ------------------------------------------------
+
+
+SWAP = '''
+def __torch__.swap(a : int, b : int, n : int) -> (int, int)
+graph(%a : int, %b : int, %n : int):
+  %t : bool = prim::Constant[value=True]()
+  %one : int = prim::Constant[value=1]()
+  %x : int, %y : int = prim::Loop(%n, %t, %a, %b)
+    block0(%i : int, %p : int, %q : int):
+      %q2 : int = prim::add.int(%q, %one)
+      -> (%t, %q2, %p)
+  %r : (int, int) = prim::TupleConstruct(%x, %y)
+  return (%r)
+'''
+
+
+def test_loop_carried_values_that_swap(rt, tmp_path):
+    fn, _ = function(SWAP)
+    path = saved(fn, tmp_path)
+    got = run_many(rt, path, [("forward", [1, 10, n]) for n in range(4)])
+    assert [g[1] for g in got] == [fn(1, 10, n) for n in range(4)] == [(1, 10), (11, 1), (2, 11), (12, 2)]
+
+
+RAISE_LOC = SourceRange("model.py", 12, 8, 34, "        raise ValueError('negative input')")
+CALL_LOC = SourceRange("model.py", 20, 15, 28, "        return check(x) * 2")
+CHECK = '''
+def __torch__.check(x : int) -> int
+graph(%x : int):
+  %zero : int = prim::Constant[value=0]()
+  %neg : bool = prim::lt(%x, %zero)
+  %r : int = prim::If(%neg)
+    block0():
+      %msg : str = prim::Constant[value="negative input"]()
+      prim::RaiseException[cls="ValueError"](%msg)
+      -> (%zero)
+    block1():
+      -> (%x)
+  return (%r)
+'''
+OUTER = '''
+def __torch__.outer(x : int) -> int
+graph(%x : int):
+  %c : int = prim::CallFunction[name="__torch__.check"](%x)
+  %two : int = prim::Constant[value=2]()
+  %r : int = prim::mul.int(%c, %two)
+  return (%r)
+'''
+
+
+def test_raise_reports_python_class_message_and_traceback(rt, tmp_path):
+    _, unit = function(CHECK, locs={"prim::RaiseException": RAISE_LOC})
+    fn, _ = function(OUTER, unit, locs={"prim::CallFunction": CALL_LOC})
+    path = saved(fn, tmp_path)
+    ok, err = run_many(rt, path, [("forward", [3]), ("forward", [-1])])
+    assert ok == ("ok", 6)
+    assert err[0] == "error" and err[1] == "ValueError"
+    message = err[2]
+    assert message.startswith("ValueError: negative input")
+    tb = message.split("Traceback (most recent call last):\n", 1)[1].splitlines()
+    assert tb[0] == '  File "model.py", line 20, column 16, in outer'
+    assert tb[1].strip() == "return check(x) * 2"
+    assert tb[3] == '  File "model.py", line 12, column 9, in check'
+    assert tb[4].strip() == "raise ValueError('negative input')"
+    assert tb[5].strip() == "^" * 26
+
+
+MM = '''
+def __torch__.mm(a : Tensor, b : Tensor) -> Tensor
+graph(%a : Tensor, %b : Tensor):
+  %c : Tensor = aten::mm(%a, %b)
+  return (%c)
+'''
+
+
+def test_op_failure_names_the_op_and_the_line(rt, tmp_path):
+    fn, _ = function(MM, locs={"aten::mm": SourceRange("net.py", 3, 11, 16, "    return a @ b")})
+    status, cls, message = run(rt, saved(fn, tmp_path), [torch.ones(2, 3), torch.ones(4, 5)])
+    assert (status, cls) == ("error", "RuntimeError")
+    assert message.startswith("RuntimeError: aten::mm: mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5)")
+    assert 'File "net.py", line 3, column 12, in mm' in message and "return a @ b" in message
+
+
+FORK = '''
+def __torch__.work(x : Tensor, k : float) -> Tensor
+graph(%x : Tensor, %k : float):
+  %y : Tensor = aten::mul.Scalar(%x, %k)
+  return (%y)
+
+def __torch__.main(x : Tensor) -> Tensor
+graph(%x : Tensor):
+  %two : float = prim::Constant[value=2.0]()
+  %three : float = prim::Constant[value=3.0]()
+  %one : int = prim::Constant[value=1]()
+  %f1 : Future(Tensor) = prim::fork[name="__torch__.work"](%x, %two)
+  %f2 : Future(Tensor) = prim::fork[name="__torch__.work"](%x, %three)
+  %a : Tensor = prim::wait(%f1)
+  %b : Tensor = prim::wait(%f2)
+  %r : Tensor = aten::add.Tensor(%a, %b, %one)
+  return (%r)
+'''
+
+
+def test_fork_and_wait(rt, tmp_path):
+    work_text, main_text = FORK.strip().split("\n\n")
+    _, unit = function(work_text)
+    fn, _ = function(main_text, unit)
+    x = torch.arange(4.0)
+    status, got = run(rt, saved(fn, tmp_path), [x])
+    assert status == "ok" and torch.equal(got, x * 5)
+
+
+def counter_module():
+    unit = CompilationUnit()
+    cls = unit.add_class(ClassType("__torch__.Counter"))
+    cls.add_attribute("count", parse_type("int"), "attribute")
+    cls.add_attribute("history", parse_type("int[]"), "attribute")
+    cls.methods["forward"] = parse_function('''
+def forward(self : __torch__.Counter, k : int) -> int
+graph(%self : __torch__.Counter, %k : int):
+  %c : int = prim::GetAttr[name="count"](%self)
+  %c2 : int = prim::add.int(%c, %k)
+  prim::SetAttr[name="count"](%self, %c2)
+  %h : int[] = prim::GetAttr[name="history"](%self)
+  prim::append.list(%h, %c2)
+  %fresh : int[] = prim::Constant[value=[7]]()
+  prim::append.list(%fresh, %k)
+  %n : int = prim::len.list(%fresh)
+  %r : int = prim::add.int(%c2, %n)
+  return (%r)
+''', dict(unit.classes))
+    return ScriptModule.create(unit, cls, {"count": 0, "history": []})
+
+
+def test_module_state_persists_across_calls_and_constants_stay_fresh(rt, tmp_path):
+    path = saved(counter_module(), tmp_path)
+    got = run_many(rt, path, [("forward", [k]) for k in (1, 2, 3)])
+    # count: 1, 3, 6; the constant list [7] is fresh in every call, so its length stays 2
+    assert [g[1] for g in got] == [3, 5, 8]
+
+
+def objects_module():
+    unit = CompilationUnit()
+    point = unit.add_class(ClassType("__torch__.Point", is_module=False))
+    point.add_attribute("x", parse_type("float"), "attribute")
+    point.methods["norm2"] = parse_function('''
+def norm2(self : __torch__.Point) -> float
+graph(%self : __torch__.Point):
+  %x : float = prim::GetAttr[name="x"](%self)
+  %r : float = prim::mul.float(%x, %x)
+  return (%r)
+''', dict(unit.classes))
+    sub = unit.add_class(ClassType("__torch__.Sub"))
+    sub.add_attribute("scale", parse_type("float"), "attribute")
+    sub.methods["forward"] = parse_function('''
+def forward(self : __torch__.Sub, x : float) -> float
+graph(%self : __torch__.Sub, %x : float):
+  %s : float = prim::GetAttr[name="scale"](%self)
+  %r : float = prim::mul.float(%x, %s)
+  return (%r)
+''', dict(unit.classes))
+    net = unit.add_class(ClassType("__torch__.Net"))
+    net.add_attribute("sub", sub, "module")
+    net.methods["forward"] = parse_function('''
+def forward(self : __torch__.Net, x : float) -> float
+graph(%self : __torch__.Net, %x : float):
+  %p : __torch__.Point = prim::CreateObject()
+  prim::SetAttr[name="x"](%p, %x)
+  %n : float = prim::CallMethod[name="norm2"](%p)
+  %s : __torch__.Sub = prim::GetAttr[name="sub"](%self)
+  %any : Any = prim::unchecked_cast(%s)
+  %r : float = prim::CallMethod[name="forward"](%any, %n)
+  %scale : float = prim::GetAttr[name="scale"](%any)
+  %r2 : float = prim::add.float(%r, %scale)
+  return (%r2)
+''', dict(unit.classes))
+    sub_m = ScriptModule.create(unit, sub, {"scale": 0.5})
+    return ScriptModule.create(unit, net, {"sub": sub_m})
+
+
+def test_script_objects_and_calls_on_objects_typed_any(rt, tmp_path):
+    m = objects_module()
+    status, got = run(rt, saved(m, tmp_path), [3.0])
+    assert (status, got) == ("ok", 3.0 * 3.0 * 0.5 + 0.5) == ("ok", m(3.0))
+
+
+RECURSE = '''
+def __torch__.down(n : int) -> int
+graph(%n : int):
+  %one : int = prim::Constant[value=1]()
+  %m : int = prim::sub.int(%n, %one)
+  %r : int = prim::CallFunction[name="__torch__.down"](%m)
+  return (%r)
+'''
+
+
+def test_unbounded_recursion_is_a_recursion_error(rt, tmp_path):
+    fn, _ = function(RECURSE)
+    status, cls, message = run(rt, saved(fn, tmp_path), [5])
+    assert (status, cls) == ("error", "RecursionError")
+    assert "maximum recursion depth exceeded" in message
+
+
+DEFAULTS = '''
+def __torch__.scale(x : Tensor, k : float = 2.0, names : str[] = ["a"]) -> (Tensor, int)
+graph(%x : Tensor, %k : float, %names : str[]):
+  %y : Tensor = aten::mul.Scalar(%x, %k)
+  %b : str = prim::Constant[value="b"]()
+  prim::append.list(%names, %b)
+  %n : int = prim::len.list(%names)
+  %r : (Tensor, int) = prim::TupleConstruct(%y, %n)
+  return (%r)
+'''
+
+
+def test_defaults_are_filled_and_arguments_checked(rt, tmp_path):
+    fn, _ = function(DEFAULTS)
+    x = torch.ones(2)
+    got = run_many(rt, saved(fn, tmp_path), [("forward", [x]), ("forward", [x]), ("forward", [x, 3.0, ["a", "b"]]),
+                                              ("forward", ["not a tensor"]), ("forward", [x, 1.0, [], 4])])
+    assert same(got[0][1], (x * 2, 2)) and same(got[1][1], (x * 2, 2))  # the default list is fresh each call
+    assert same(got[2][1], (x * 3, 3))
+    assert got[3][:2] == ("error", "TypeError") and "where Tensor is declared" in got[3][2]
+    assert got[4][:2] == ("error", "TypeError") and "takes 3 argument(s) but 4 were given" in got[4][2]
+
+
+@pytest.mark.parametrize("value", [0.1, -0.0, 1e300, math.inf, 2**62, True, "s", None])
+def test_values_round_trip_through_the_runtime(rt, tmp_path, value):
+    fn, _ = function('''
+def __torch__.ident(x : Any) -> Any
+graph(%x : Any):
+  return (%x)
+''')
+    status, got = run(rt, saved(fn, tmp_path), [value])
+    assert status == "ok" and same(got, value)
