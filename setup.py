@@ -83,28 +83,37 @@ def _extension_setup() -> dict:
             try:
                 super().run()
             except Exception as e:  # noqa: BLE001 - the extension is optional
-                _warn(
-                    f"torchkiln._C (the C++ executor) failed to build: {e}\n"
-                    "torchkiln will run programs on its generated-Python executor."
-                )
+                self._failed(e)
 
         def build_extension(self, ext) -> None:  # noqa: ANN001
-            target = Path(self.get_ext_fullpath(ext.name))
-            stamp = target.parent / "_C.sources"
-            digest = _sources_digest()
+            digest = _sources_digest()  # before: the sources may change while they compile
             try:
                 super().build_extension(ext)
             except Exception as e:  # noqa: BLE001 - the extension is optional
-                # An extension left from an earlier build would not match these sources.
-                for stale in (target, stamp):
+                self._failed(e)
+                return
+            for place in self._places():
+                if place.is_dir():
+                    (place / "_C.sources").write_text(digest + "\n")
+
+        def _places(self) -> list:
+            """Where the extension goes: the build folder, and the source tree (editable, --inplace)."""
+            places = [Path(self.get_ext_fullpath("torchkiln._C")).parent]
+            if getattr(self, "editable_mode", False) or self.inplace:
+                places.append(ROOT / "torchkiln")
+            return places
+
+        def _failed(self, e: BaseException) -> None:
+            # An extension left from an earlier build would not match these sources.
+            name = Path(self.get_ext_fullpath("torchkiln._C")).name
+            for place in self._places() + [ROOT / "torchkiln"]:
+                for stale in (place / name, place / "_C.sources"):
                     if stale.exists():
                         stale.unlink()
-                _warn(
-                    f"torchkiln._C (the C++ executor) failed to build: {type(e).__name__}: {e}\n"
-                    "torchkiln will run programs on its generated-Python executor."
-                )
-                return
-            stamp.write_text(digest + "\n")
+            _warn(
+                f"torchkiln._C (the C++ executor) failed to build: {type(e).__name__}: {e}\n"
+                "torchkiln will run programs on its generated-Python executor."
+            )
 
     return {"ext_modules": [ext], "cmdclass": {"build_ext": OptionalBuildExtension.with_options(use_ninja=True)}}
 

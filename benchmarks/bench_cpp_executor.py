@@ -10,7 +10,10 @@ Models (all under `torch.no_grad()`, CPU, `torch.set_num_threads(1)`):
 - threads: the small CNN (resnet18 at 1x3x32x32 with 8 classes) served by
   1 and then 2 Python threads calling one module; throughput ratio.
 
-Latencies are the median of several timed batches (each batch: the mean of
+On a machine with other load the thread ratio is bounded by the free cores:
+the "(machine: mm)" row (a large matmul per call, the GIL released inside
+torch) shows that bound, and "cores used" the CPU time per wall second
+during the 2-thread run. Latencies are the median of several timed batches (each batch: the mean of
 many calls), after warm-up; ratios are "speed relative to eager" (eager time /
 time), so > 1 is faster than eager. Nothing is asserted.
 
@@ -28,8 +31,15 @@ import threading
 import time
 import warnings
 
-import torch
-import torch.nn as nn
+# torch.set_num_threads(1) sets OpenMP's thread count for the calling thread
+# only: a Python thread started later would run each op with OpenMP's default
+# team (all cores), its idle members spinning. The thread benchmark needs one
+# thread per op in every thread, so set it for the process before torch loads.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
 
 warnings.filterwarnings("ignore")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -147,7 +157,11 @@ def timed(fn, args, calls: int, batches: int) -> float:
 
 
 def throughput(fn, args, threads: int, seconds: float) -> float:
-    """Calls per second with `threads` Python threads calling `fn` on one module."""
+    """Calls per second with `threads` Python threads calling `fn` on one module.
+
+    Also records in CORES[-1] the CPU time the process used per second of
+    wall time (how many cores ran at once: ~threads when calls overlap).
+    """
     counts = [0] * threads
     stop = threading.Event()
     barrier = threading.Barrier(threads + 1)
@@ -166,23 +180,38 @@ def throughput(fn, args, threads: int, seconds: float) -> float:
         t.start()
     barrier.wait()
     t0 = time.perf_counter()
+    c0 = time.process_time()
     time.sleep(seconds)
     stop.set()
     for t in ts:
         t.join()
-    return sum(counts) / (time.perf_counter() - t0)
+    wall = time.perf_counter() - t0
+    CORES.append((time.process_time() - c0) / wall)
+    return sum(counts) / wall
 
 
-def variants(model: nn.Module):
+CORES = []
+
+
+FELL_BACK = set()
+
+
+def variants(model: nn.Module, args):
     """(name, callable) for eager, torch.jit.script, torchkiln cpp and python executors."""
+    import copy
+
     model = model.eval()
     out = [("eager", model), ("torch.jit", torch.jit.script(model))]
     s = torchkiln.script(model)
+    py = copy.deepcopy(s).with_executor("python")
     if cpp_executor.available():
-        out.append(("kiln cpp", s.with_executor("cpp")))
-    import copy
-
-    out.append(("kiln python", copy.deepcopy(s).with_executor("python")))
+        s.with_executor("cpp")
+        with torch.no_grad():
+            s(*args)  # builds the C++ program (or falls back)
+        if s._kiln_executor.name != "cpp":
+            FELL_BACK.add(type(model).__name__)
+        out.append(("kiln cpp", s))
+    out.append(("kiln python", py))
     return out
 
 
@@ -205,12 +234,13 @@ def main() -> None:
     with torch.no_grad():
         for name, model, args, calls in cases:
             times = {}
-            for vname, fn in variants(model):
+            vs = variants(model, args)
+            for vname, fn in vs:
                 times[vname] = timed(fn, args, calls, 7)
             rows.append((name, times))
             # same answers
             ref = model(*args)
-            for vname, fn in variants(model)[1:]:
+            for vname, fn in vs[1:]:
                 got = fn(*args)
                 if isinstance(ref, torch.Tensor) and ref.dtype.is_floating_point:
                     torch.testing.assert_close(got, ref, rtol=1e-4, atol=1e-4)
@@ -227,6 +257,8 @@ def main() -> None:
         rel = f"{times['torch.jit'] / times['kiln cpp']:>9.2f}x" if "kiln cpp" in times else f"{'-':>10s}"
         print(f"{name:26s}" + "".join(cells) + rel)
     print("(speed relative to eager: eager time / time; cpp/jit > 1: the C++ executor is faster than torch.jit)")
+    if FELL_BACK:
+        print(f"NOTE: on the Python executor (the C++ runtime could not load them): {', '.join(sorted(FELL_BACK))}")
     print()
     for name, times in rows:
         print(f"  {name:26s} " + ", ".join(f"{n} {times[n] * 1e6:.1f} us" for n in names if n in times))
@@ -237,14 +269,22 @@ def main() -> None:
     x = torch.randn(1, 3, 32, 32)
     seconds = 3.0 * q if q < 1 else 3.0
     print(f"threads on one module: small CNN (ResNet-18 layout, width 16, 1x3x32x32), torch threads 1, {seconds:.1f} s each")
-    print(f"{'executor':14s}{'1 thread/s':>12s}{'2 threads/s':>13s}{'ratio':>8s}")
-    for vname, fn in variants(small)[1:]:
+    print(f"{'executor':14s}{'1 thread/s':>12s}{'2 threads/s':>13s}{'ratio':>8s}{'cores used (2 threads)':>25s}")
+    # What the machine allows: one big op per call, the GIL released inside torch.
+    a = torch.randn(384, 384)
+    mm = torch.mm
+    with torch.no_grad():
+        throughput(mm, (a, a), 2, 0.2)  # warm-up
+        one = throughput(mm, (a, a), 1, seconds)
+        two = throughput(mm, (a, a), 2, seconds)
+    print(f"{'(machine: mm)':14s}{one:>12.0f}{two:>13.0f}{two / one:>7.2f}x{CORES[-1]:>24.2f}")
+    for vname, fn in variants(small, (x,))[1:]:
         with torch.no_grad():
             for _ in range(5):
                 fn(x)
         one = throughput(fn, (x,), 1, seconds)
         two = throughput(fn, (x,), 2, seconds)
-        print(f"{vname:14s}{one:>12.0f}{two:>13.0f}{two / one:>7.2f}x")
+        print(f"{vname:14s}{one:>12.0f}{two:>13.0f}{two / one:>7.2f}x{CORES[-1]:>24.2f}")
 
 
 if __name__ == "__main__":

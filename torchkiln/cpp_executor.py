@@ -71,8 +71,12 @@ def available() -> bool:
     return _C is not None
 
 
+_REGISTRY: Dict[Any, Any] = {}
+
+
 def _warn(message: str) -> None:
-    warnings.warn(message, CppFallbackWarning, stacklevel=3)
+    """A one-line warning (no source line under it), each message once."""
+    warnings.warn_explicit(message, CppFallbackWarning, "torchkiln", 0, module="torchkiln", registry=_REGISTRY)
 
 
 class _Unsupported(Exception):
@@ -129,7 +133,13 @@ _WARNED_MISSING = [False]
 def _warn_missing() -> None:
     if not _WARNED_MISSING[0]:
         _WARNED_MISSING[0] = True
-        _warn(f"torchkiln: the C++ executor (torchkiln._C) is not built ({_IMPORT_ERROR}); using the Python executor")
+        import importlib.util
+
+        if importlib.util.find_spec(__package__ + "._C") is None:
+            why = "it is not built; build it with ./dev.sh setup or pip install --no-build-isolation -e ."
+        else:
+            why = f"it does not import: {_IMPORT_ERROR}"
+        _warn(f"torchkiln: the C++ executor (torchkiln._C) is unavailable ({why}); programs run on the Python executor")
 
 
 # ---------------------------------------------------------------------------
@@ -347,6 +357,30 @@ def _function_call(fn: Function, unit: CompilationUnit) -> Any:
 # ---------------------------------------------------------------------------
 
 
+class _Slot:
+    """One C++ attribute slot fed from the Python module: `last` is the value it was set to."""
+
+    __slots__ = ("co", "slot", "pm", "name", "kind", "last")
+
+    def __init__(self, co: Any, slot: int, pm: Any, name: str, kind: str):
+        self.co, self.slot, self.pm, self.name, self.kind = co, slot, pm, name, kind
+        self.last: Any = _UNSET
+
+    def current(self) -> Any:
+        """The Python module's value for this slot now."""
+        kind = self.kind
+        if kind == "parameter":
+            return self.pm._parameters.get(self.name)
+        if kind == "buffer":
+            return self.pm._buffers.get(self.name)
+        if kind == "training":
+            return bool(self.pm.training)
+        return self.pm.__dict__.get(self.name)
+
+
+_UNSET = object()
+
+
 class _Plan:
     """How the C++ objects of one built program map onto the Python module tree."""
 
@@ -355,13 +389,9 @@ class _Plan:
     def __init__(self) -> None:
         self.types: List[Tuple[Any, T.ClassType]] = []  # (python module, its class type at build)
         self.modules: List[Tuple[Any, str, Any]] = []  # (python module, name, submodule at build)
-        self.slots: List[Tuple[Any, int, Any, str, str]] = []  # (C++ object, slot, python module, name, kind)
-        self.sync: List[Tuple[Any, int, Any, str, str]] = []
+        self.slots: List[_Slot] = []
+        self.sync: List[_Slot] = []  # slots the program assigns: copied back after each call
         self.kept: List[Tuple[Any, str, Any]] = []  # (python module, name, value saved in the archive)
-
-
-class _Rebuild(Exception):
-    pass
 
 
 def _make_plan(mod: Any, root: Any, mutated: Set[Tuple[str, str]]) -> _Plan:
@@ -394,21 +424,26 @@ def _make_plan(mod: Any, root: Any, mutated: Set[Tuple[str, str]]) -> _Plan:
                     raise _Unsupported(f"the program assigns {cls.name}.{name}, whose values cannot be copied back from C++")
                 plan.kept.append((pm, name, pm.__dict__.get(name)))  # the archive's copy (_refreshable)
                 continue
-            entry = (co, slot, pm, name, kind)
+            entry = _Slot(co, slot, pm, name, kind)
             plan.slots.append(entry)
             if (cls.name, name) in mutated:
                 plan.sync.append(entry)
         if "training" not in cls.attributes:
             slot = co.slot_index("training")
             if slot >= 0:
-                plan.slots.append((co, slot, pm, "training", "training"))
+                plan.slots.append(_Slot(co, slot, pm, "training", "training"))
 
     walk(mod, root)
     return plan
 
 
 def _refresh(plan: _Plan) -> bool:
-    """Re-point every slot at the Python module's value; False when the tree changed shape."""
+    """Re-point the slots whose Python value was replaced; False when the tree changed shape.
+
+    Slots whose value is the one they were last set to are left alone: cheap,
+    and threads running the program meanwhile see no slot change they did
+    not ask for.
+    """
     for pm, cls in plan.types:
         if pm.__dict__.get("_kiln_type") is not cls:
             return False
@@ -418,15 +453,15 @@ def _refresh(plan: _Plan) -> bool:
     for pm, name, value in plan.kept:
         if pm.__dict__.get(name) is not value:
             return False
-    for co, slot, pm, name, kind in plan.slots:
-        if kind == "parameter":
-            co.set_tensor(slot, pm._parameters.get(name))
-        elif kind == "buffer":
-            co.set_tensor(slot, pm._buffers.get(name))
-        elif kind == "training":
-            co.set_value(slot, bool(pm.training))
+    for e in plan.slots:
+        value = e.current()
+        if value is e.last:
+            continue
+        if e.kind == "parameter" or e.kind == "buffer":
+            e.co.set_tensor(e.slot, value)
         else:
-            co.set_value(slot, pm.__dict__.get(name))
+            e.co.set_value(e.slot, value)
+        e.last = value
     return True
 
 
@@ -439,16 +474,23 @@ def _sync_back(module: Any) -> None:
     state = module.__dict__.get("_kiln_cpp")
     if state is None:
         return
-    for co, slot, pm, name, kind in state.plan.sync:
-        if kind == "parameter":
-            if not co.holds(slot, pm._parameters.get(name)):
-                v = co.get(slot)
-                pm._parameters[name] = v if v is None or isinstance(v, torch.nn.Parameter) else torch.nn.Parameter(v, v.requires_grad)
-        elif kind == "buffer":
-            if not co.holds(slot, pm._buffers.get(name)):
-                pm._buffers[name] = co.get(slot)
+    for e in state.plan.sync:
+        co, slot, pm, name = e.co, e.slot, e.pm, e.name
+        if e.kind == "parameter":
+            if co.holds(slot, pm._parameters.get(name)):
+                continue
+            v = co.get(slot)
+            if v is not None and not isinstance(v, torch.nn.Parameter):
+                v = torch.nn.Parameter(v, v.requires_grad)
+                co.set_tensor(slot, v)
+            pm._parameters[name] = v
+        elif e.kind == "buffer":
+            if co.holds(slot, pm._buffers.get(name)):
+                continue
+            v = pm._buffers[name] = co.get(slot)
         else:
-            pm.__dict__[name] = co.get(slot)
+            v = pm.__dict__[name] = co.get(slot)
+        e.last = v
 
 
 def _mutated_attributes(saver: Any) -> Set[Tuple[str, str]]:

@@ -69,6 +69,7 @@ def declare_prim(schema: str, pure: bool = True, emit: Optional[str] = None, str
         if name in _PRIMS:
             raise AssertionError(f"prim op {name} declared twice")
         _PRIMS[name] = OpInfo(parsed, pure=pure and not parsed.is_mutable, structural=structural, impl=fn, emit=emit, extra=extra)
+        _BY_BASE.clear()
         return fn
 
     return register
@@ -78,6 +79,13 @@ def prim_ops() -> Dict[str, OpInfo]:
     return _PRIMS
 
 
+# `prim_overloads` answers by base name, rebuilt when a prim is declared.
+_BY_BASE: Dict[str, List[OpInfo]] = {}
+
+
 def prim_overloads(base: str) -> List[OpInfo]:
     """All prim ops whose name without overload is `base` (e.g. `prim::add`)."""
-    return [op for op in _PRIMS.values() if op.schema.base_name == base]
+    if not _BY_BASE and _PRIMS:
+        for op in _PRIMS.values():
+            _BY_BASE.setdefault(op.schema.base_name, []).append(op)
+    return list(_BY_BASE.get(base, ()))

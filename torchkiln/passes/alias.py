@@ -61,6 +61,7 @@ from ..ir.types import (
     SCALAR_TYPE,
     STR,
     DictType,
+    TensorType,
     FutureType,
     ListType,
     OptionalType,
@@ -74,8 +75,28 @@ _IMMUTABLE = (INT, FLOAT, BOOL, STR, NONE, DEVICE, SCALAR_TYPE, LAYOUT, MEMORY_F
 _CALLS = (CALL_FUNCTION, CALL_METHOD, "prim::fork")  # callees are not analysed
 
 
+# Answers of `is_mutable_type` by the type object's identity (the entry keeps
+# the type alive, so an id is never reused while cached). Types are immutable
+# values except class types, which are always mutable.
+_MUTABLE_CACHE: Dict[int, Tuple[Type, bool]] = {}
+_MUTABLE_CACHE_MAX = 1 << 14
+
+
 def is_mutable_type(t: Type) -> bool:
     """Whether a value of type `t` may share memory with another (see Note [Alias classes])."""
+    if type(t) is TensorType:
+        return True
+    hit = _MUTABLE_CACHE.get(id(t))
+    if hit is not None and hit[0] is t:
+        return hit[1]
+    result = _is_mutable_type(t)
+    if len(_MUTABLE_CACHE) >= _MUTABLE_CACHE_MAX:
+        _MUTABLE_CACHE.clear()
+    _MUTABLE_CACHE[id(t)] = (t, result)
+    return result
+
+
+def _is_mutable_type(t: Type) -> bool:
     if any(t == s for s in _IMMUTABLE):
         return False
     if isinstance(t, (OptionalType, TupleType, UnionType)):
@@ -405,6 +426,53 @@ class AliasDb:
         """Record that `new` now stands for `old` (keeps the classes current)."""
         if is_mutable_type(old.type) and is_mutable_type(new.type):
             self._union(old, new)
+
+
+# -- sharing one analysis between passes -------------------------------------------------
+#
+# Note [Shared AliasDb]
+# ---------------------
+# The analysis of a graph depends only on the graph, so passes that run one
+# after another on an unchanged graph can share it. `run_pipeline` opens a
+# `sharing(graph)` scope; inside it `shared_db(graph)` hands out the analysis
+# built last, and the pipeline calls `invalidate(graph)` after every pass that
+# reports a change (and after any pass it does not know). A pass that changes
+# the graph without reporting it must call `invalidate` itself. Outside a
+# scope, `shared_db` builds a fresh analysis every time.
+
+_SHARING: List[List[object]] = []  # [graph, AliasDb or None], innermost last
+
+
+class sharing:
+    """Context manager: share `shared_db(graph)` until `invalidate(graph)`."""
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+
+    def __enter__(self) -> "sharing":
+        _SHARING.append([self.graph, None])
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _SHARING.pop()
+
+
+def shared_db(graph: Graph) -> AliasDb:
+    """`AliasDb(graph)`, reused while the graph is unchanged (Note [Shared AliasDb])."""
+    if _SHARING and _SHARING[-1][0] is graph:
+        entry = _SHARING[-1]
+        db = entry[1]
+        if db is None:
+            db = entry[1] = AliasDb(graph)
+        return db  # type: ignore[return-value]
+    return AliasDb(graph)
+
+
+def invalidate(graph: Graph) -> None:
+    """Forget the shared analysis of `graph` (it changed)."""
+    for entry in _SHARING:
+        if entry[0] is graph:
+            entry[1] = None
 
 
 def is_pure_node(node: Node) -> bool:

@@ -153,6 +153,21 @@ def count_nodes(block: Block) -> int:
     return sum(1 for n in block.walk() if n.kind != CONSTANT)
 
 
+def has_at_most_nodes(block: Block, limit: float) -> bool:
+    """`count_nodes(block) <= limit`, stopping as soon as the count passes `limit`."""
+    count = 0
+    stack = [block]
+    while stack:
+        for n in stack.pop().nodes:
+            if n.kind != CONSTANT:
+                count += 1
+                if count > limit:
+                    return False
+            if n.blocks:
+                stack.extend(n.blocks)
+    return True
+
+
 def scalar_of(v: Value) -> Tuple[bool, Any]:
     """(True, number) when `v` is a constant Python int/float/bool."""
     value = constant_value(v, _NO_VALUE)

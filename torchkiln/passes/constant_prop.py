@@ -64,7 +64,7 @@ from ..ir.types import (
     TupleType,
     Type,
 )
-from .alias import AliasDb, is_pure_node
+from .alias import AliasDb, is_pure_node, shared_db
 from .common import (
     CONSTANT,
     IF,
@@ -86,7 +86,7 @@ def run(graph: Graph) -> bool:
 
 
 def propagate_constants(graph: Graph) -> bool:
-    return _Folder(AliasDb(graph)).block(graph.block)
+    return _Folder(shared_db(graph)).block(graph.block)
 
 
 class _Folder:

@@ -29,7 +29,7 @@ from collections import ChainMap
 from typing import Hashable, Optional
 
 from ..ir.core import Block, Graph, Node
-from .alias import AliasDb, is_pure_node
+from .alias import AliasDb, is_pure_node, shared_db
 from .common import GETATTR, value_key
 
 
@@ -39,7 +39,7 @@ def run(graph: Graph) -> bool:
 
 
 def eliminate_common_subexpressions(graph: Graph) -> bool:
-    return _cse_block(graph.block, ChainMap(), AliasDb(graph))
+    return _cse_block(graph.block, ChainMap(), shared_db(graph))
 
 
 def _cse_block(block: Block, outer: ChainMap, db: AliasDb) -> bool:

@@ -35,7 +35,7 @@ from __future__ import annotations
 from typing import List, Set
 
 from ..ir.core import Block, Graph, Node, Value
-from .alias import AliasDb
+from .alias import AliasDb, shared_db
 from .common import IF, LOOP
 
 
@@ -45,7 +45,7 @@ def run(graph: Graph) -> bool:
 
 
 def eliminate_dead_code(graph: Graph) -> bool:
-    live = _Liveness(graph, AliasDb(graph))
+    live = _Liveness(graph, shared_db(graph))
     return _sweep_block(graph.block, live)
 
 

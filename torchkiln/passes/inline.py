@@ -37,7 +37,7 @@ from typing import Dict, List, Optional, Tuple
 
 from ..ir.core import CompilationUnit, Function, Graph, Node, clone_node
 from ..ir.types import ClassType
-from .common import CALL_FUNCTION, CALL_METHOD, count_nodes
+from .common import CALL_FUNCTION, CALL_METHOD, has_at_most_nodes
 from .config import config
 
 _CALLS = (CALL_FUNCTION, CALL_METHOD)
@@ -114,7 +114,7 @@ def _inlinable(node: Node, callee: Function, chain: Tuple[str, ...], limit: floa
         return False
     if not all(r.type.is_subtype_of(o.type) for r, o in zip(g.outputs, node.outputs)):
         return False
-    return count_nodes(g.block) <= limit
+    return has_at_most_nodes(g.block, limit)
 
 
 def _inline_call(node: Node, callee: Function) -> List[Node]:

@@ -24,7 +24,7 @@ from typing import Callable, List, Optional, Sequence
 
 from ..diagnostics import VerifyError
 from ..ir.core import CompilationUnit, Function, Graph
-from . import constant_prop, cse, dce, inline, simplify
+from . import alias, constant_prop, cse, dce, inline, simplify
 from .config import PassConfig, config
 
 Pass = Callable[[Graph], bool]
@@ -33,6 +33,9 @@ __all__ = ["Pass", "PassConfig", "PassError", "config", "default_pipeline", "pas
 
 #: What `script` and `trace` run on every graph (DESIGN §6).
 default_pipeline: List[Pass] = [inline.run, constant_prop.run, simplify.run, cse.run, dce.run]
+
+# Passes that change the graph only when they return True (they may share one AliasDb).
+_KNOWN_PASSES = tuple(default_pipeline)
 
 
 def pipeline_for(unit: Optional[CompilationUnit]) -> List[Pass]:
@@ -87,23 +90,32 @@ def run_pipeline(
     if check:
         _verify(graph, None, history)
     changed_any = False
-    for _ in range(max(rounds, 1)):
-        changed = False
-        for p in passes:
-            name = pass_name(p)
-            try:
-                changed |= bool(p(graph))
-            except Exception as e:
-                if not isinstance(e, VerifyError):
-                    e.add_note(f"while running pass `{name}` (ran before it: {', '.join(history) or 'nothing'})")
-                raise
-            if check:
-                _verify(graph, name, history)
-            history.append(name)
-        changed_any |= changed
-        if not changed:
-            break
+    with alias.sharing(graph):  # Note [Shared AliasDb] in alias.py
+        for _ in range(max(rounds, 1)):
+            changed = False
+            for p in passes:
+                name = pass_name(p)
+                try:
+                    pass_changed = bool(p(graph))
+                except Exception as e:
+                    if not isinstance(e, VerifyError):
+                        e.add_note(f"while running pass `{name}` (ran before it: {', '.join(history) or 'nothing'})")
+                    raise
+                if pass_changed or not _reports_changes(p):
+                    alias.invalidate(graph)
+                changed |= pass_changed
+                if check:
+                    _verify(graph, name, history)
+                history.append(name)
+            changed_any |= changed
+            if not changed:
+                break
     return changed_any
+
+
+def _reports_changes(p: Pass) -> bool:
+    """Whether `p` is one of ours: it changes the graph only when it returns True."""
+    return any(p is k for k in _KNOWN_PASSES) or isinstance(p, inline.Inliner)
 
 
 def run_on_function(fn: Function, unit: Optional[CompilationUnit], passes: Optional[Sequence[Pass]] = None, verify: Optional[bool] = None) -> bool:

@@ -61,7 +61,7 @@ import torch
 
 from ..ir.core import Graph, Node, Value
 from ..ir.types import BOOL, NONE, AnyType, OptionalType, TensorType, UnionType
-from .alias import AliasDb
+from .alias import AliasDb, invalidate, shared_db
 from .common import IF, LIST_CONSTRUCT, TUPLE_CONSTRUCT, insert_constant, scalar_of
 
 
@@ -71,7 +71,7 @@ def run(graph: Graph) -> bool:
 
 
 def simplify(graph: Graph) -> bool:
-    db = AliasDb(graph)
+    db = shared_db(graph)
     changed = False
     for node in list(graph.walk()):
         if node.block is None:  # removed together with an enclosing node
@@ -90,6 +90,7 @@ def simplify(graph: Graph) -> bool:
             changed = True
         if node.kind in _DESTROY_WHEN_UNUSED and not any(o.uses for o in node.outputs):
             node.destroy()
+            invalidate(graph)  # may not count as a change (Note [Shared AliasDb])
     return changed
 
 

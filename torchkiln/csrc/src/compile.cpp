@@ -15,7 +15,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <mutex>
 
 #include "error.h"
 #include "ir.h"
@@ -137,12 +136,6 @@ const std::vector<PrimDef>& prim_table() {
   return *table;
 }
 
-const PrimDef* find_prim(const std::string& name) {
-  const auto& entries = prim_entries();
-  auto it = entries.find(name);
-  return it == entries.end() ? nullptr : &it->second.def;
-}
-
 namespace {
 
 // ------------------------------------------------------- schema checking
@@ -153,8 +146,9 @@ namespace {
 bool accepts(const TypePtr& want, const TypePtr& have, int depth = 0) {
   using K = c10::TypeKind;
   if (depth > 100) return false;
+  work_step(depth);
   if (want->kind() == K::AnyType || want->kind() == K::VarType || have->kind() == K::AnyType) return true;
-  if (is_subtype(have, want)) return true;
+  if (is_subtype(have, want, depth + 1)) return true;
   switch (want->kind()) {
     case K::OptionalType: {
       const TypePtr& elem = want->expectRef<c10::OptionalType>().getElementType();
@@ -205,6 +199,27 @@ bool accepts(const TypePtr& want, const TypePtr& have, int depth = 0) {
 
 bool compatible(const TypePtr& a, const TypePtr& b) { return accepts(a, b) || accepts(b, a); }
 
+// ScalarType, Layout and MemoryFormat values are ints at run time (types.h);
+// dispatcher schemas declare them `int` (c10::Argument::type(), not
+// real_type()), while the IR types them by their real type
+// (`aten::to.dtype(Tensor, ScalarType, ...)`). `t` with such types as int.
+TypePtr enum_as_int(const TypePtr& t) {
+  using K = c10::TypeKind;
+  auto k = t->kind();
+  if (k == K::ScalarTypeType || k == K::LayoutType || k == K::MemoryFormatType) return c10::IntType::get();
+  if (k == K::OptionalType) {
+    const TypePtr& elem = t->expectRef<c10::OptionalType>().getElementType();
+    TypePtr as_int = enum_as_int(elem);
+    if (as_int != elem) return c10::OptionalType::create(as_int);
+  }
+  return t;
+}
+
+// accepts() for an ATen op's argument or result, enum types counting as int.
+bool accepts_schema(const TypePtr& want, const TypePtr& have) {
+  return accepts(want, have) || accepts(enum_as_int(want), enum_as_int(have));
+}
+
 // -------------------------------------------------------- factory view
 
 class PrimNodeView : public PrimNode {
@@ -234,9 +249,6 @@ class PrimNodeView : public PrimNode {
   }
   c10::IValue attr_value(const std::string& name, const TypePtr& expected) const override {
     return ctx_.values.decode(attr(name), expected, node_.where + ".attrs." + name);
-  }
-  std::string location() const override {
-    return node_.loc >= 0 ? ctx_.program.locs[node_.loc].short_str() : std::string();
   }
   [[noreturn]] void error(const std::string& message) const override { fail(node_.where, ": ", node_.kind, ": ", message); }
 
@@ -632,7 +644,7 @@ class Compiler {
       fail(n.where, ": ", n.kind, " takes ", s.args.size(), " inputs but the node has ", n.inputs.size());
     size_t checked = std::min(n.inputs.size(), s.args.size());
     for (size_t i = 0; i < checked; ++i)
-      if (!accepts(s.args[i], type(n.inputs[i])))
+      if (!accepts_schema(s.args[i], type(n.inputs[i])))
         fail(n.where, ": ", n.kind, ": argument '", s.names[i], "' is ", type_text(type(n.inputs[i])), " where the schema wants ",
              type_text(s.args[i]));
     for (size_t i = n.inputs.size(); i < s.args.size(); ++i) {
@@ -644,21 +656,25 @@ class Compiler {
     if (s.returns.size() != n.outputs.size())
       fail(n.where, ": ", n.kind, " has ", s.returns.size(), " outputs but the node has ", n.outputs.size());
     for (size_t i = 0; i < s.returns.size(); ++i)
-      if (!compatible(s.returns[i], type(n.outputs[i])))
+      if (!compatible(s.returns[i], type(n.outputs[i])) && !accepts_schema(s.returns[i], type(n.outputs[i])))
         fail(n.where, ": ", n.kind, ": output ", i, " is declared ", type_text(type(n.outputs[i])), " but the op returns ",
              type_text(s.returns[i]));
   }
 
-  // Note [Wrapped scalar constants]
-  // --------------------------------
+  // Note [Scalar constants as tensors]
+  // -----------------------------------
   // aten::{add,sub,mul,div}.Scalar(x, c) wrap `c` in a fresh 0-dim tensor on
   // every call, and on CPU convert it to x's dtype with another: two small
   // tensors per op, half the time of an elementwise op on a small tensor.
-  // When `c` is a constant number, the wrapped tensors are made once here,
-  // in each floating dtype (and, for an int `c`, each integral dtype), and
-  // the op runs as its .Tensor overload with the one matching x: the same
-  // kernel, type promotion and result. Other dtypes take the .Scalar op.
-  bool emit_wrapped_scalar(const IrNode& n, const c10::OperatorHandle& scalar_op, std::vector<Instr>& out) {
+  // When `c` is a constant number, 0-dim tensors holding it are made once
+  // here, for float32 and float64 (and, for an int `c`, each integral dtype
+  // it fits), and the op runs as its .Tensor overload with the one in x's
+  // dtype: both operands have x's dtype, so type promotion, kernel and result
+  // are the .Scalar op's. Only on CPU (CUDA kernels read a CPU scalar at
+  // higher precision instead) and for strided tensors; anything else takes
+  // the .Scalar op. (Not wrapped-number tensors: PyTorch expects those to be
+  // double or int64 only.)
+  bool emit_scalar_constant(const IrNode& n, const c10::OperatorHandle& scalar_op, std::vector<Instr>& out) {
     static const char* const kOps[] = {"aten::add.Scalar", "aten::sub.Scalar", "aten::mul.Scalar", "aten::div.Scalar"};
     if (std::find(std::begin(kOps), std::end(kOps), n.kind) == std::end(kOps) || n.inputs.size() < 2) return false;
     if (const_index_[n.inputs[1]] < 0) return false;
@@ -667,26 +683,28 @@ class Compiler {
     std::string base = n.kind.substr(0, n.kind.find('.'));
     auto tensor_op = c10::Dispatcher::singleton().findSchema({base, "Tensor"});
     if (!tensor_op) return false;
-    std::vector<c10::ScalarType> dtypes = {at::kFloat, at::kDouble, at::kHalf, at::kBFloat16};
+    std::vector<c10::ScalarType> dtypes = {at::kFloat, at::kDouble};  // not Half/BFloat16: their kernels keep c in float
     if (c.isInt() && base != "aten::div") dtypes.insert(dtypes.end(), {at::kLong, at::kInt, at::kShort, at::kChar, at::kByte});
-    std::vector<std::pair<c10::ScalarType, c10::IValue>> wrapped;
+    std::vector<std::pair<c10::ScalarType, c10::IValue>> constants;
     {
       c10::InferenceMode normal_tensors(false);  // usable later with autograd, whatever mode loads the archive
       for (c10::ScalarType dtype : dtypes) {
-        at::Tensor t = c.isInt() ? at::scalar_tensor(c.toInt(), at::TensorOptions().dtype(dtype))
-                                 : at::scalar_tensor(c.toDouble(), at::TensorOptions().dtype(dtype));
-        t.unsafeGetTensorImpl()->set_wrapped_number(true);
-        wrapped.emplace_back(dtype, std::move(t));
+        try {
+          at::Tensor t = c.isInt() ? at::scalar_tensor(c.toInt(), at::TensorOptions().dtype(dtype))
+                                   : at::scalar_tensor(c.toDouble(), at::TensorOptions().dtype(dtype));
+          constants.emplace_back(dtype, std::move(t));
+        } catch (const std::exception&) {  // the constant does not fit this dtype: the .Scalar op decides
+        }
       }
     }
     Instr in = make(OpCode::Prim, n);
     check_schema(n, signature_of(scalar_op.schema()), /*fill_defaults=*/true, in);
     in.arg = uint32_t(code_.prims.size());
-    code_.prims.push_back([wrapped = std::move(wrapped), tensor = *tensor_op, scalar = scalar_op, n_in = in.n_in](Stack& s) {
+    code_.prims.push_back([constants = std::move(constants), tensor = *tensor_op, scalar = scalar_op, n_in = in.n_in](Stack& s) {
       c10::IValue& self = s[s.size() - n_in];
-      if (self.isTensor() && self.toTensor().layout() == at::kStrided) {
+      if (self.isTensor() && self.toTensor().is_cpu() && self.toTensor().layout() == at::kStrided) {
         c10::ScalarType dtype = self.toTensor().scalar_type();
-        for (const auto& [d, value] : wrapped)
+        for (const auto& [d, value] : constants)
           if (d == dtype) {
             s[s.size() - n_in + 1] = value;
             tensor.callBoxed(s);
@@ -706,7 +724,7 @@ class Compiler {
     if (dot != std::string::npos) name = n.kind.substr(0, dot), overload = n.kind.substr(dot + 1);
     auto handle = c10::Dispatcher::singleton().findSchema({name, overload});
     if (!handle) fail(n.where, ": unknown op '", n.kind, "'");
-    if (emit_wrapped_scalar(n, *handle, out)) return;
+    if (emit_scalar_constant(n, *handle, out)) return;
     Instr in = make(OpCode::Aten, n);
     check_schema(n, signature_of(handle->schema()), /*fill_defaults=*/true, in);
     in.arg = uint32_t(code_.aten.size());

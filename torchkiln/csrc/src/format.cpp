@@ -131,8 +131,9 @@ std::string repr_items(const c10::IValue& v, const TypePtr& type, int depth) {
     std::string out;
     if (tt->schema() != nullptr && tt->name()) {
       out = tt->name()->name() + "(";
-      for (size_t i = 0; i < items.size(); ++i)
-        out += (i ? ", " : "") + std::string((*tt->names())[i]) + "=" + repr(items[i], tt->elements()[i], false, depth + 1);
+      const std::vector<std::string_view> names = *tt->names();
+      for (size_t i = 0; i < items.size() && i < names.size(); ++i)
+        out += (i ? ", " : "") + std::string(names[i]) + "=" + repr(items[i], tt->elements()[i], false, depth + 1);
       return out + ")";
     }
     out = "(";

@@ -35,8 +35,6 @@ ProgramError::ProgramError(std::string python_class, std::string message, std::s
 
 namespace detail {
 
-std::string SourceLoc::short_str() const { return cat(file, ":", line, ":", col); }
-
 std::string SourceLoc::render(const std::string& function) const {
   std::string out = cat("  File \"", file, "\", line ", line, ", column ", col + 1, ", in ", function);
   if (!text || text->find_first_not_of(" \t") == std::string::npos) return out;

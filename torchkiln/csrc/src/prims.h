@@ -44,8 +44,6 @@ class PrimNode {
   virtual std::vector<c10::TypePtr> attr_type_list(const std::string& name) const = 0;
   // The attribute as a value; `expected` may be null (the value's own type).
   virtual c10::IValue attr_value(const std::string& name, const c10::TypePtr& expected) const = 0;
-  // "model.py:7:15" or "" when the node has no source range.
-  virtual std::string location() const = 0;
   // Throws torchkiln::Error naming the node.
   [[noreturn]] virtual void error(const std::string& message) const = 0;
 };
@@ -69,8 +67,6 @@ void add_lang_prims(std::vector<PrimDef>& table);  // prims_lang.cpp: ops/lang.p
 
 // Every entry, sorted by name; built once.
 const std::vector<PrimDef>& prim_table();
-// The entry for a qualified name (`prim::add.int`), or null.
-const PrimDef* find_prim(const std::string& name);
 // `prim::add.int` from a schema text.
 std::string schema_name(const char* schema);
 

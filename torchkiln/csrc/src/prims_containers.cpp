@@ -298,7 +298,7 @@ void pop_dict(Stack& s) {
   auto it = dict.find(key);
   if (it == dict.end()) key_error(key);
   c10::IValue v = it->value();
-  dict.erase(key);
+  (void)dict.erase(key);
   push(s, std::move(v));
 }
 void pop_dict_default(Stack& s) {
@@ -307,7 +307,7 @@ void pop_dict_default(Stack& s) {
   auto it = dict.find(key);
   if (it == dict.end()) return push(s, std::move(dflt));
   c10::IValue v = it->value();
-  dict.erase(key);
+  (void)dict.erase(key);
   push(s, std::move(v));
 }
 void clear_dict(Stack& s) { pop(s).toGenericDict().clear(); }

@@ -125,6 +125,7 @@ Operation raise_exception(const PrimNode& node) {
 // here means a hand-made or hostile archive.
 Operation python_op(const PrimNode& node) {
   node.error("calls a Python function, which the C++ runtime cannot run (export the program without @ignore calls)");
+  return {};
 }
 
 void uninitialized(Stack& s) { s.emplace_back(); }

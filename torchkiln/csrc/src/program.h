@@ -11,7 +11,8 @@
 //     return (%3)                                 returns=(move r3)
 //
 // - Every value of the graph has a register (its id); constants have none,
-//   operands read them from the constant table.
+//   operands read them from the constant table (except list and dict
+//   constants, which are instructions making a fresh copy, as Python does).
 // - An operand moves its register out at the value's last use, so tensors
 //   are freed as early as in eager mode and in-place reuse stays possible;
 //   a value whose last use is inside a nested block (a loop body, an `if`
@@ -20,6 +21,7 @@
 //   interpreter recurses into them, so control flow costs no dispatch.
 // - ATen ops are dispatcher handles called boxed; prim ops are Operations
 //   made by their factory at load. Nothing at run time looks up a name.
+//   (`x * 0.5` and friends: Note [Scalar constants as tensors], compile.cpp.)
 #pragma once
 
 #include <ATen/core/class_type.h>
@@ -43,7 +45,6 @@ struct SourceLoc {
   std::optional<int64_t> end_col;
   std::optional<std::string> text;
 
-  std::string short_str() const;  // model.py:7:15
   // `  File "model.py", line 7, column 16, in forward` + the line + a caret.
   std::string render(const std::string& function) const;
 };

@@ -1,6 +1,7 @@
 // Type text -> c10 types, subtyping, runtime conformance, VALUE decoding.
 #include "types.h"
 
+#include <cctype>
 #include <ATen/core/Dict.h>
 #include <ATen/core/List.h>
 #include <ATen/core/class_type.h>
@@ -16,6 +17,23 @@ namespace torchkiln::detail {
 namespace {
 
 constexpr int kMaxDepth = 100;  // of types and VALUEs (docs/archive.md §5)
+
+// Note [Work budget]
+// Subtyping over Unions nested in lists and tuples, and decoding a VALUE
+// for a Union (trying each member), can take time exponential in the
+// nesting depth of a crafted type. Each top-level check gets a budget of
+// steps; running out is an error rather than a hang.
+constexpr int64_t kWorkBudget = 2'000'000;
+thread_local int64_t t_work = 0;
+
+}  // namespace
+
+void work_step(int depth) {
+  if (depth == 0) t_work = 0;
+  if (++t_work > kWorkBudget) throw Error("type or value too complex to check (nested unions)");
+}
+
+namespace {
 
 // -------------------------------------------------------------- type parser
 
@@ -117,6 +135,20 @@ class TypeParser {
       return c10::TupleType::createNamed(c10::QualifiedName(qualname), fields, types);
     }
     std::string n = name();
+    if (!schema_ && pos_ < s_.size() && s_[pos_] == '(' && std::isupper(static_cast<unsigned char>(n[0]))) {
+      // A refined tensor type, `Float(2, *, device=cpu)` or `Tensor(3)`: the
+      // refinements are hints for passes, so the runtime reads it as Tensor.
+      size_t close = s_.find(')', pos_);
+      if (close == std::string_view::npos) error("unclosed tensor refinement");
+      for (size_t i = pos_ + 1; i < close; ++i) {
+        char c = s_[i];
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == ',' || c == ' ' || c == '*' || c == '.' ||
+              c == '=' || c == ':' || c == '_'))
+          error("bad tensor refinement");
+      }
+      pos_ = close + 1;
+      return c10::TensorType::get();
+    }
     if (TypePtr t = singleton(n)) return t;
     if (schema_) {
       if (n == "SymInt") return c10::IntType::get();
@@ -160,12 +192,6 @@ bool is_number_type(const TypePtr& t) {
          k == c10::TypeKind::NumberType;
 }
 
-bool is_enum_int(const TypePtr& t) {
-  auto k = t->kind();
-  return k == c10::TypeKind::ScalarTypeType || k == c10::TypeKind::LayoutType ||
-         k == c10::TypeKind::MemoryFormatType;
-}
-
 }  // namespace
 
 TypePtr parse_type(std::string_view text, const ClassLookup& classes, const std::string& where) {
@@ -205,47 +231,55 @@ std::string type_text(const TypePtr& t) {
       const auto& d = t->expectRef<c10::DictType>();
       return "Dict(" + type_text(d.getKeyType()) + ", " + type_text(d.getValueType()) + ")";
     }
-    case K::UnionType: return "Union(" + join(t->expectRef<c10::UnionType>().containedTypes().vec()) + ")";
+    case K::UnionType: {
+      std::vector<TypePtr> members = t->containedTypes().vec();
+      return "Union(" + join(members) + ")";
+    }
     case K::FutureType: return "Future(" + type_text(t->expectRef<c10::FutureType>().getElementType()) + ")";
     case K::TupleType: {
       const auto& tt = t->expectRef<c10::TupleType>();
       if (tt.name() && tt.schema()) {
         std::string out = "NamedTuple " + tt.name()->qualifiedName() + "(";
-        const auto& names = *tt.names();
+        const std::vector<std::string_view> names = *tt.names();  // names() returns a temporary
         for (size_t i = 0; i < names.size(); ++i)
           out += (i ? ", " : "") + std::string(names[i]) + ": " + type_text(tt.elements()[i]);
         return out + ")";
       }
-      return "(" + join(tt.elements().vec()) + ")";
+      std::vector<TypePtr> elems = tt.elements().vec();
+      return "(" + join(elems) + ")";
     }
     case K::ClassType: return t->expectRef<c10::ClassType>().name()->qualifiedName();
     default: return t->str();
   }
 }
 
-bool is_subtype(const TypePtr& value, const TypePtr& target) {
+bool is_subtype(const TypePtr& value, const TypePtr& target) { return is_subtype(value, target, 0); }
+
+bool is_subtype(const TypePtr& value, const TypePtr& target, int depth) {
   using K = c10::TypeKind;
+  work_step(depth);
+  if (depth > kMaxDepth) return false;
   if (target->kind() == K::AnyType || *value == *target) return true;
   switch (target->kind()) {
     case K::OptionalType: {
       const TypePtr& elem = target->expectRef<c10::OptionalType>().getElementType();
       if (value->kind() == K::NoneType) return true;
       if (value->kind() == K::OptionalType)
-        return is_subtype(value->expectRef<c10::OptionalType>().getElementType(), elem);
-      return is_subtype(value, elem);
+        return is_subtype(value->expectRef<c10::OptionalType>().getElementType(), elem, depth + 1);
+      return is_subtype(value, elem, depth + 1);
     }
     case K::UnionType: {
       const auto members = target->containedTypes();
       if (value->kind() == K::UnionType) {
         for (const TypePtr& m : value->containedTypes())
-          if (!is_subtype(m, target)) return false;
+          if (!is_subtype(m, target, depth + 1)) return false;
         return true;
       }
       if (value->kind() == K::OptionalType)
-        return is_subtype(c10::NoneType::get(), target) &&
-               is_subtype(value->expectRef<c10::OptionalType>().getElementType(), target);
+        return is_subtype(c10::NoneType::get(), target, depth + 1) &&
+               is_subtype(value->expectRef<c10::OptionalType>().getElementType(), target, depth + 1);
       for (const TypePtr& m : members)
-        if (is_subtype(value, m)) return true;
+        if (is_subtype(value, m, depth + 1)) return true;
       return false;
     }
     case K::NumberType: return is_number_type(value);
@@ -258,7 +292,7 @@ bool is_subtype(const TypePtr& value, const TypePtr& target) {
       const auto& vt = value->expectRef<c10::TupleType>();
       if (vt.elements().size() != tt.elements().size()) return false;
       for (size_t i = 0; i < tt.elements().size(); ++i)
-        if (!is_subtype(vt.elements()[i], tt.elements()[i])) return false;
+        if (!is_subtype(vt.elements()[i], tt.elements()[i], depth + 1)) return false;
       return true;
     }
     default: return false;
@@ -268,6 +302,7 @@ bool is_subtype(const TypePtr& value, const TypePtr& target) {
 bool conforms(const c10::IValue& v, const TypePtr& t, int depth) {
   using K = c10::TypeKind;
   if (depth > kMaxDepth) return false;
+  work_step(depth);
   switch (t->kind()) {
     case K::AnyType: return true;
     case K::TensorType: return v.isTensor();
@@ -293,7 +328,7 @@ bool conforms(const c10::IValue& v, const TypePtr& t, int depth) {
       if (!v.isList()) return false;
       const TypePtr& want = t->expectRef<c10::ListType>().getElementType();
       TypePtr have = v.toList().elementType();
-      if (is_subtype(have, want) || *have == *want) return true;
+      if (is_subtype(have, want, depth + 1) || *have == *want) return true;
       if (have->kind() != K::AnyType) return false;
       for (const c10::IValue& item : v.toListRef())
         if (!conforms(item, want, depth + 1)) return false;
@@ -312,8 +347,8 @@ bool conforms(const c10::IValue& v, const TypePtr& t, int depth) {
       if (!v.isGenericDict()) return false;
       const auto& dt = t->expectRef<c10::DictType>();
       auto dict = v.toGenericDict();
-      bool keys = is_subtype(dict.keyType(), dt.getKeyType()) || *dict.keyType() == *dt.getKeyType();
-      bool values = is_subtype(dict.valueType(), dt.getValueType()) || *dict.valueType() == *dt.getValueType();
+      bool keys = is_subtype(dict.keyType(), dt.getKeyType(), depth + 1) || *dict.keyType() == *dt.getKeyType();
+      bool values = is_subtype(dict.valueType(), dt.getValueType(), depth + 1) || *dict.valueType() == *dt.getValueType();
       if (keys && values) return true;
       for (const auto& entry : dict)
         if (!conforms(entry.key(), dt.getKeyType(), depth + 1) || !conforms(entry.value(), dt.getValueType(), depth + 1))
@@ -579,8 +614,6 @@ TypePtr ValueDecoder::decode_type(const Json& j, const std::string& where) const
   return parse_type(json_str(j["value"], where + ".value"), classes_, where);
 }
 
-TypePtr ValueDecoder::type_of(const Json& j, const std::string& where) const { return type_of(j, where, 0); }
-
 TypePtr ValueDecoder::type_of(const Json& j, const std::string& where, int depth) const {
   if (depth > kMaxDepth) fail(where, ": VALUE nested too deeply");
   const std::string& tag = tag_of(j, where);
@@ -631,6 +664,7 @@ c10::IValue ValueDecoder::decode(const Json& j, const TypePtr& expected, const s
                                  int depth) const {
   using K = c10::TypeKind;
   if (depth > kMaxDepth) fail(where, ": VALUE nested too deeply");
+  work_step(depth);
   if (expected == nullptr || expected->kind() == K::AnyType) return decode_untyped(j, where, depth);
   const std::string& tag = tag_of(j, where);
   check_value_fields(j, tag, where);

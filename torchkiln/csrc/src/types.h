@@ -43,6 +43,9 @@ std::string type_text(const TypePtr& t);
 // Whether a value of static type `value` may flow where `target` is declared
 // (the IR's subtyping: Optional/Union/Any/Scalar, covariant tuples).
 bool is_subtype(const TypePtr& value, const TypePtr& target);
+bool is_subtype(const TypePtr& value, const TypePtr& target, int depth);
+// One step of a bounded check (Note [Work budget] in types.cpp); depth 0 starts a new budget.
+void work_step(int depth);
 
 // Whether a runtime value conforms to a type; `depth` bounds recursion.
 bool conforms(const c10::IValue& v, const TypePtr& t, int depth = 0);
@@ -75,12 +78,11 @@ class ValueDecoder {
   c10::IValue decode(const Json& j, const TypePtr& expected, const std::string& where) const;
   // A `type` VALUE.
   TypePtr decode_type(const Json& j, const std::string& where) const;
-  // The static type of a decoded value without an expected type.
-  TypePtr type_of(const Json& j, const std::string& where) const;
 
  private:
   c10::IValue decode(const Json& j, const TypePtr& expected, const std::string& where, int depth) const;
   c10::IValue decode_untyped(const Json& j, const std::string& where, int depth) const;
+  // The static type of a VALUE decoded without an expected type.
   TypePtr type_of(const Json& j, const std::string& where, int depth) const;
   ClassLookup classes_;
   TensorResolver tensors_;

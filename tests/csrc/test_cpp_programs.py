@@ -329,3 +329,57 @@ graph(%x : Any):
 ''')
     status, got = run(rt, saved(fn, tmp_path), [value])
     assert status == "ok" and same(got, value)
+
+
+SCALAR_OPS = ["aten::add.Scalar", "aten::sub.Scalar", "aten::mul.Scalar", "aten::div.Scalar"]
+DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64, torch.int32, torch.int16,
+          torch.int8, torch.uint8, torch.bool, torch.complex64]
+
+
+def scalar_op_function(unit, index, kind, constant):
+    alpha = ", %one" if kind in ("aten::add.Scalar", "aten::sub.Scalar") else ""
+    value = repr(constant) if isinstance(constant, int) else f"{constant!r}"
+    return parse_function(f'''
+def __torch__.f{index}(x : Tensor) -> Tensor
+graph(%x : Tensor):
+  %c : Scalar = prim::Constant[value={value}]()
+  %one : Scalar = prim::Constant[value=1]()
+  %y : Tensor = {kind}(%x, %c{alpha})
+  return (%y)
+''', dict(unit.classes))
+
+
+def test_scalar_constants_give_eager_results_in_every_dtype(rt, tmp_path):
+    """Note [Scalar constants as tensors]: the .Tensor form must keep the .Scalar op's dtype and values."""
+    unit = CompilationUnit()
+    cases = []
+    for kind in SCALAR_OPS:
+        for constant in (2, 300, -3, 0.5, 1e5, 2.5, 0.1, 1 / 3, 1e-30):
+            fn = scalar_op_function(unit, len(unit.functions), kind, constant)
+            unit.add_function(fn)
+            for dtype in DTYPES:
+                cases.append((fn, kind, constant, dtype))
+    cls = unit.add_class(ClassType("__torch__.Ops"))  # a method per function, so one archive holds them all
+    for fn, kind, constant, dtype in cases:
+        name = fn.name.rsplit(".", 1)[1]
+        if name not in cls.methods:
+            cls.methods[name] = parse_function(f'''
+def {name}(self : __torch__.Ops, x : Tensor) -> Tensor
+graph(%self : __torch__.Ops, %x : Tensor):
+  %y : Tensor = prim::CallFunction[name="{fn.name}"](%x)
+  return (%y)
+''', dict(unit.classes))
+    path = saved(ScriptModule.create(unit, cls, {}), tmp_path, "ops.pt")
+    x = {d: (torch.arange(-4, 5) * 3).to(d) for d in DTYPES}
+    calls = [(fn.name.rsplit(".", 1)[1], [x[dtype]]) for fn, _, _, dtype in cases]
+    failures = []
+    for (fn, kind, constant, dtype), got in zip(cases, run_many(rt, path, calls)):
+        op = {"aten::add.Scalar": torch.add, "aten::sub.Scalar": torch.sub, "aten::mul.Scalar": torch.mul,
+              "aten::div.Scalar": torch.div}[kind]
+        try:
+            want = ("ok", op(x[dtype], constant))
+        except RuntimeError as e:
+            want = ("error", "RuntimeError", str(e))
+        if want[0] != got[0] or (want[0] == "ok" and not same(want[1], got[1])):
+            failures.append(f"{kind} {dtype} {constant}: eager {want[:2]}, C++ {got[:2]}")
+    assert not failures, "\n".join(failures)
