@@ -373,6 +373,68 @@ def test_attribute_assignments_sync_back():
     assert c.history == [1, 2, 3, 11]
 
 
+class Attributes(nn.Module):
+    sizes: List[int]
+    table: Dict[str, int]
+    pair: Tuple[int, str]
+    mask: Optional[torch.Tensor]
+
+    def __init__(self):
+        super().__init__()
+        self.sizes = [1, 2, 3]
+        self.table = {"a": 1}
+        self.pair = (4, "x")
+        self.mask = None
+        self.dt = torch.float64
+        self.dev = torch.device("cpu")
+        self.name = "nm"
+        self.scale = 1.5
+        self.ts = [torch.ones(2), torch.zeros(2)]
+
+    def forward(self, x):
+        y = x.to(self.dt) * self.scale + sum(self.sizes) + self.table["a"] + self.pair[0]
+        m = self.mask
+        if m is not None:
+            y = y * m
+        y = y + self.ts[0]
+        return y.to(self.dev), self.name, self.dt
+
+
+def test_attributes_of_every_kind_and_their_reassignment():
+    import copy
+
+    m = torchkiln.script(Attributes())
+    py = copy.deepcopy(m).with_executor("python")
+    x = torch.ones(2)
+    check_same(m, py, x)
+    for target in (m, py):
+        target.mask = torch.full((2,), 2.0, dtype=torch.float64)
+        target.sizes = [10]
+        target.table = {"a": 5}
+        target.name = "other"
+        target.ts[0].add_(1.0)  # a tensor inside a list attribute, shared
+    got = check_same(m, py, x)
+    assert got[1] == "other"
+
+
+def test_copies_and_directly_called_submodules():
+    import copy
+
+    torch.manual_seed(0)
+    m = torchkiln.script(Cell().eval())
+    x = torch.randn(2, 4)
+    want = m.with_executor("python")(x)
+    m.with_executor("cpp")
+    assert same(m(x), want)
+    twin = copy.deepcopy(m)
+    assert same(twin(x), want) and on_cpp(twin)
+    with torch.no_grad():
+        twin.linear.weight.zero_()
+    assert same(m(x), want)  # the copy has its own tensors and its own program
+    assert not same(twin(x), want)
+    assert same(m.gate(x), m.gate.with_executor("python")(x))
+
+
 # -- fallback ------------------------------------------------------------------------
 
 
