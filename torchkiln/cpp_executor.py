@@ -3,7 +3,7 @@
 ```python
 m = torchkiln.script(Net())        # runs on the C++ interpreter when torchkiln._C is there
 m.with_executor("python")          # the generated-Python executor, explicitly
-torchkiln.api.set_default_executor("python")   # or TORCHKILN_EXECUTOR=python in the environment
+torchkiln.api.set_default_executor("python")   # pick another default executor
 ```
 
 A method call runs `torchkiln::Module::run_method` with the GIL released, so
@@ -653,9 +653,6 @@ if _C is not None:
     _check_stale()
     _C._init(_prepare, _fallback, _make_error)
     api._state_changed = _C.bump_epoch
-    if os.environ.get("TORCHKILN_EXECUTOR", "cpp") == "cpp":
-        api.set_default_executor("cpp")
-elif os.environ.get("TORCHKILN_EXECUTOR", "cpp") == "cpp":
+    api.set_default_executor("cpp")
+else:
     _warn_missing()
-if os.environ.get("TORCHKILN_EXECUTOR") not in (None, "", "cpp"):
-    api.set_default_executor(os.environ["TORCHKILN_EXECUTOR"])

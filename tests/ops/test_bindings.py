@@ -120,13 +120,13 @@ def test_table_is_for_this_torch_and_resolves():
 
 def test_table_entries_still_verify():
     rng = random.Random(0)
-    names = rng.sample(sorted(_binding_table.BINDINGS), 120)
+    # max_unpool with the probes' repeated indices writes one slot from several
+    # threads: its results differ from run to run, so re-probing it proves nothing.
+    names = rng.sample(sorted(n for n in _binding_table.BINDINGS if "max_unpool" not in n), 120)
     for name in names:
         op = ops.lookup(name)
         b = python_binding(op)
         cands = [c for c in _candidates(op) if (c.expr, c.is_method, c.defaults_by_keyword) == (b.expr, b.is_method, b.defaults_by_keyword)]
-        if _verify(op, overload_binding(op)) is None:
-            continue  # the op disagrees with itself on the probes (max_unpool3d with repeated indices)
         assert cands and _verify(op, cands[0]) == b.to_list, name
 
 
