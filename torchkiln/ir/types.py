@@ -319,6 +319,28 @@ class ClassType(Type):
     __str__ = __repr__
 
 
+def python_value_type(value: object) -> Optional[Type]:
+    """The IR type of a plain Python constant (None, bool, int, float, str,
+    torch.device, torch.dtype), or None for anything else."""
+    if value is None:
+        return NONE
+    if isinstance(value, bool):
+        return BOOL
+    if isinstance(value, int):
+        return INT
+    if isinstance(value, float):
+        return FLOAT
+    if isinstance(value, str):
+        return STR
+    import torch  # noqa: PLC0415  (types stay importable without torch loaded first)
+
+    if isinstance(value, torch.device):
+        return DEVICE
+    if isinstance(value, torch.dtype):
+        return SCALAR_TYPE
+    return None
+
+
 def unify(a: Type, b: Type) -> Optional[Type]:
     """The least type both `a` and `b` are subtypes of, or None.
 

@@ -13,6 +13,7 @@ import torch
 from ..ir.builder import Builder
 from ..ir.core import Block, Node, Value
 from ..ir.types import (
+    python_value_type,
     BOOL,
     DEVICE,
     FLOAT,
@@ -87,20 +88,9 @@ def insert_constant(before: Node, value: Any, typ: Type) -> Value:
 
 def type_of_value(value: Any) -> Optional[Type]:
     """The IR type of a Python constant, or None when constants cannot hold it."""
-    if value is None:
-        return NONE
-    if isinstance(value, bool):
-        return BOOL
-    if isinstance(value, int):
-        return INT
-    if isinstance(value, float):
-        return FLOAT
-    if isinstance(value, str):
-        return STR
-    if isinstance(value, torch.device):
-        return DEVICE
-    if isinstance(value, torch.dtype):
-        return SCALAR_TYPE
+    typ = python_value_type(value)
+    if typ is not None:
+        return typ
     if isinstance(value, torch.Tensor):
         return tensor_type(value)
     if isinstance(value, tuple):

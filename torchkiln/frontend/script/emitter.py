@@ -21,6 +21,7 @@ from ...diagnostics import CompileError, SourceRange
 from ...ir.builder import Builder
 from ...ir.core import Block, Graph, Node, Value
 from ...ir.types import (
+    python_value_type,
     BOOL,
     DEVICE,
     FLOAT,
@@ -60,20 +61,9 @@ class Cond:
 
 def constant_type(value: Any) -> Optional[Type]:
     """The IR type of a Python constant, or None when it is not a simple constant."""
-    if value is None:
-        return NONE
-    if isinstance(value, bool):
-        return BOOL
-    if isinstance(value, int):
-        return INT
-    if isinstance(value, float):
-        return FLOAT
-    if isinstance(value, str):
-        return STR
-    if isinstance(value, torch.device):
-        return DEVICE
-    if isinstance(value, torch.dtype):
-        return SCALAR_TYPE
+    typ = python_value_type(value)
+    if typ is not None:
+        return typ
     if isinstance(value, torch.layout):
         return LAYOUT
     if isinstance(value, torch.memory_format):
