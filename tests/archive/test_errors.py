@@ -101,6 +101,23 @@ def test_crc_mismatch():
     fails(data, "CRC-32 mismatch")
 
 
+def test_crc_mismatch_in_entries_nothing_reads():
+    # code/ entries are for people and extra/ entries are read on request; a flipped
+    # byte in either still makes the archive corrupt (docs/archive.md §2).
+    names = [n for n in entries(MODULE) if n.startswith("code/")]
+    assert names, "the module archive should hold generated code"
+    for name in names:
+        body = entries(MODULE)[name]
+        start = MODULE.index(body)
+        data = MODULE[:start] + bytes([body[0] ^ 0x20]) + MODULE[start + 1:]
+        fails(data, f"entry {name!r}: CRC-32 mismatch")
+    buf = io.BytesIO()
+    archive.save(make_module(), buf, _extra_files={"notes.txt": b"hello world"})
+    good = buf.getvalue()
+    i = good.index(b"hello world")
+    fails(good[:i] + b"j" + good[i + 1:], "entry 'extra/notes.txt': CRC-32 mismatch")
+
+
 def _central_entry(data: bytes, name: bytes) -> int:
     """Offset of the central directory record for `name`."""
     pos = data.index(b"PK\x01\x02")

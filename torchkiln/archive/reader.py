@@ -149,6 +149,11 @@ class _Loader:
         unused = sorted(set(self.stored) - set(self.tensor_refs))
         if unused:
             raise F.fail(F.TENSORS, f"tensor {unused[0]!r} is stored but never referenced")
+        # Entries nothing above reads (code/ for people, extra/ not asked for) are
+        # CRC-checked too: docs/archive.md §2 says every entry's CRC-32 must match.
+        for name in self.infos:
+            if name.startswith((F.CODE_PREFIX, F.EXTRA_PREFIX)):
+                self.read_into(name)
         if extra_files is not None:
             for name in list(extra_files):
                 if isinstance(name, str) and F.EXTRA_PREFIX + name in self.infos:

@@ -70,6 +70,20 @@ LAYERS = {
     "GRU": (lambda: nn.GRU(4, 5), lambda: (torch.randn(3, 2, 4),)),
     "MultiheadAttention": (lambda: nn.MultiheadAttention(8, 2).eval(), lambda: (torch.randn(3, 2, 8), torch.randn(3, 2, 8), torch.randn(3, 2, 8))),
     "TransformerEncoderLayer": (lambda: nn.TransformerEncoderLayer(8, 2, 16).eval(), lambda: (torch.randn(3, 2, 8),)),
+    "TransformerDecoderLayer": (
+        lambda: nn.TransformerDecoderLayer(8, 2, 16, batch_first=True).eval(),
+        lambda: (torch.randn(2, 3, 8), torch.randn(2, 4, 8)),
+    ),
+    "TransformerDecoderLayerNormFirst": (
+        lambda: nn.TransformerDecoderLayer(8, 2, 16, norm_first=True, activation="gelu").eval(),
+        lambda: (torch.randn(3, 2, 8), torch.randn(4, 2, 8)),
+    ),
+    "Bilinear": (lambda: nn.Bilinear(3, 4, 2), lambda: (torch.randn(5, 3), torch.randn(5, 4))),
+    "Conv3d": (lambda: nn.Conv3d(2, 3, 3, padding=1), lambda: (torch.randn(1, 2, 4, 4, 4),)),
+    "Hardswish": (lambda: nn.Hardswish(), lambda: (torch.randn(7) * 4,)),
+    "BatchNorm1dEval": (lambda: nn.BatchNorm1d(3).eval(), lambda: (torch.randn(4, 3, 5),)),
+    "MaxPool1d": (lambda: nn.MaxPool1d(2), lambda: (torch.randn(1, 2, 6),)),
+    "AvgPool1d": (lambda: nn.AvgPool1d(3, stride=2), lambda: (torch.randn(1, 2, 7),)),
     "TransformerEncoder": (
         lambda: nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, batch_first=True), 2, enable_nested_tensor=False).eval(),
         lambda: (torch.randn(2, 3, 8),),
