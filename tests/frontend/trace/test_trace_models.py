@@ -311,3 +311,46 @@ def test_interpolate_and_unflatten_at_other_sizes():
     traced = torchkiln.trace(f, (torch.randn(1, 2, 3, 3),))
     x = torch.randn(2, 2, 5, 4)
     _same(traced(x), f(x))
+
+
+def test_dict_inputs():
+    class Heads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = nn.Linear(3, 2)
+
+        def forward(self, feats, scales):
+            return self.proj(feats["image"]) * scales[0] + feats["text"].sum(), {"n": feats["text"]}["n"] * 2
+
+    model = Heads()
+    feats = {"image": torch.randn(4, 3), "text": torch.randn(4, 2)}
+    traced = torchkiln.trace(model, (feats, [torch.tensor(2.0)]))
+    assert "Dict[str, Tensor]" in traced.code
+    other = {"image": torch.randn(6, 3), "text": torch.randn(6, 2)}
+    with torch.no_grad():
+        _same(traced(other, [torch.tensor(3.0)]), model(other, [torch.tensor(3.0)]), exact=True)
+    _check_against_oracle(traced, other, [torch.tensor(3.0)])
+    with pytest.raises(KeyError, match="text"):
+        traced({"image": torch.randn(2, 3)}, [torch.tensor(1.0)])
+
+    int_keys = torchkiln.trace(lambda d: d[0] - d[7], ({0: torch.ones(2), 7: torch.ones(2)},))
+    assert torch.equal(int_keys({0: torch.full((3,), 5.0), 7: torch.ones(3)}), torch.full((3,), 4.0))
+    with pytest.raises(torchkiln.Error, match="cannot be traced"):
+        torchkiln.trace(lambda d: d["a"], ({"a": torch.ones(1), "b": (torch.ones(1),)},))
+
+
+def test_indexing_with_sizes_stays_dynamic():
+    def f(x):
+        n = x.size(0)
+        half = x[: n // 2]
+        last = x[n - 1]
+        strided = x[1:n:2, None, ..., : x.shape[1] - 1]
+        return half.sum(0) + last, strided
+
+    traced = torchkiln.trace(f, (torch.randn(4, 3),))
+    text = str(traced.graph)
+    assert "aten::slice.Tensor" in text and "aten::select.int" in text and "aten::unsqueeze" in text
+    for rows in (2, 5, 8):
+        y = torch.randn(rows, 3)
+        _same(traced(y), f(y), exact=True)
+        _same(interpreter.run(traced._kiln_fn, traced._kiln_unit, [y]), f(y), exact=True)

@@ -148,6 +148,12 @@ class Frame:
         if isinstance(obj, torch.Tensor):
             self.bind(obj, value)
             return
+        if isinstance(obj, dict):
+            # One lookup per key seen while tracing (a key missing at call time is a KeyError).
+            for key, item in obj.items():
+                node = self.builder.op("prim::getitem.dict", [value, self.value_of(key, value.type.key, None)], [value.type.value])  # type: ignore[attr-defined]
+                self._bind_structure(item, node.output)
+            return
         kind = "prim::TupleUnpack" if isinstance(value.type, T.TupleType) else "prim::ListUnpack"
         elems = value.type.elems if isinstance(value.type, T.TupleType) else [value.type.elem] * len(obj)  # type: ignore[attr-defined]
         node = self.builder.op(kind, [value], list(elems))
@@ -277,7 +283,12 @@ def _input_type(obj: Any) -> T.Type:
         elems = {_input_type(x) for x in obj}
         if len(elems) == 1:
             return T.ListType(elems.pop())
+    if isinstance(obj, dict) and obj:
+        keys = {type(k) for k in obj}
+        values = {_input_type(x) for x in obj.values()}
+        if len(keys) == 1 and keys <= {str, int} and len(values) == 1:
+            return T.DictType(T.STR if keys == {str} else T.INT, values.pop())
     raise TraceError(
         f"type '{type(obj).__name__}' cannot be traced: only tensors and (possibly nested) "
-        "tuples and lists of tensors can be inputs of a trace"
+        "tuples, lists and dicts (str or int keys) of tensors can be inputs of a trace"
     )

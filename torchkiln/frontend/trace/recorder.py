@@ -298,6 +298,13 @@ class Recorder:
             return results[0]
         return result
 
+    def record_aten(self, run: Any, name: str, args: tuple) -> Any:
+        """Run the ATen op `run` on `args` (self first) and record it as `name`, ints kept symbolic."""
+        match = self._resolve((name, True), args, {})
+        if match is None:
+            raise TraceError(f"cannot record {name} on {args[1:]!r}")
+        return self._record_resolved(run, match, True, args, {})
+
     def _getter(self, func: Any, args: tuple) -> Any:
         name = func.__self__.__name__
         if name == "shape":

@@ -77,6 +77,48 @@ def _passthrough(rec: Any, func: Any, args: tuple, kwargs: Dict[str, Any]) -> An
         return func(*args, **kwargs)
 
 
+def _has_traced_int(item: Any) -> bool:
+    if isinstance(item, slice):
+        return any(isinstance(b, TracedInt) for b in (item.start, item.stop, item.step))
+    return isinstance(item, TracedInt)
+
+
+def _getitem(rec: Any, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
+    """`x[...]` with a size in an index or slice bound (`x[:n]`, `x[n - 1]`) stays dynamic.
+
+    The dispatch level sees indexing as `aten::slice` / `aten::select` with plain
+    ints (the size is baked). When an index holds a `TracedInt`, the indexing is
+    recorded here instead, one ATen op per index item, so the bound is the
+    recorded size. Other indexing (tensors, booleans, constants only) goes to
+    the dispatch level as before.
+    """
+    x, index = args[0], args[1]
+    items = index if isinstance(index, tuple) else (index,)
+    simple = all(i is None or i is Ellipsis or isinstance(i, (int, slice)) for i in items)
+    if not isinstance(x, torch.Tensor) or not simple or not any(_has_traced_int(i) for i in items):
+        return func(*args, **kwargs)  # recorded at the dispatch level
+    consuming = sum(1 for i in items if i is not None and i is not Ellipsis and not isinstance(i, bool))
+    if any(isinstance(i, bool) for i in items) or sum(1 for i in items if i is Ellipsis) > 1 or consuming > x.dim():
+        return func(*args, **kwargs)
+    result, dim = x, 0
+    for item in items:
+        if item is None:
+            result = rec.on_function(torch.Tensor.unsqueeze, (result, dim), {})
+            dim += 1
+        elif item is Ellipsis:
+            dim += x.dim() - consuming
+        elif isinstance(item, slice):
+            start, stop, step = item.start, item.stop, 1 if item.step is None else item.step
+            if not (start is None and stop is None and step == 1):
+                result = rec.record_aten(torch.ops.aten.slice.Tensor, "aten::slice", (result, dim, start, stop, step))
+            dim += 1
+        else:
+            result = rec.record_aten(torch.ops.aten.select.int, "aten::select", (result, dim, item))
+    if result is x:
+        result = rec.record_aten(torch.ops.aten.alias.default, "aten::alias", (x,))
+    return result
+
+
 def _plain_int(rec: Any, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
     with rec.paused():
         return func(*args, **kwargs)
@@ -84,6 +126,7 @@ def _plain_int(rec: Any, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
 
 SPECIAL: Dict[Any, Callable[[Any, Any, tuple, Dict[str, Any]], Any]] = {
     torch.Tensor.size: size_of,
+    torch.Tensor.__getitem__: _getitem,
     torch.Tensor.numel: _numel,
     torch.Tensor.nelement: _numel,
     torch.Tensor.__len__: _len,
