@@ -22,13 +22,19 @@ keywords, defaults, deep checks of containers and error messages take the
 slow path (`_call_slow`, `_Binder.bind`), as do calls made while a trace is
 recorded. `ScriptModule.__call__` repeats the fast path of `forward` inline
 and skips `nn.Module.__call__` unless a hook is registered. Executors compile
-when the result is created (`ScriptFunction(...)`, `ScriptModule.create`
-with `eager=True`, the default), so the first call runs at full speed;
-`eager=False` (the tracer's submodules) compiles on first call. Compiled
-callables are cached per `Function` and executor.
+when the result is created with `eager=True` (the default of
+`ScriptFunction(...)` and `ScriptModule.create`), so the first call runs at
+full speed; with `eager=False` (the methods of a scripted module, the
+tracer's submodules) each compiles on its first call, as torch.jit's do
+(Note [Lazy optimization] in `frontend/script/compiler.py`). A scripted
+free function compiles its executor at once (the C++ executor decides
+then whether it can run it, and warns if not). Compiled callables are
+cached per `Function` and executor; two threads making the first call at
+once compile once.
 """
 from __future__ import annotations
 
+import threading
 import weakref
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
@@ -139,14 +145,22 @@ def _state_changed() -> None:
 _COMPILED: "weakref.WeakKeyDictionary[Function, Dict[str, Callable]]" = weakref.WeakKeyDictionary()
 
 
+_COMPILE_LOCK = threading.RLock()  # two threads making the first call compile once
+
+
 def _compiled(fn: Function, unit: CompilationUnit, executor: Executor) -> Callable:
     per_fn = _COMPILED.get(fn)
-    if per_fn is None:
-        per_fn = _COMPILED[fn] = {}
-    entry = per_fn.get(executor.name)
-    if entry is None:
-        entry = per_fn[executor.name] = executor.compile(fn, unit)
-    return entry
+    entry = per_fn.get(executor.name) if per_fn is not None else None
+    if entry is not None:
+        return entry
+    with _COMPILE_LOCK:
+        per_fn = _COMPILED.get(fn)
+        if per_fn is None:
+            per_fn = _COMPILED[fn] = {}
+        entry = per_fn.get(executor.name)
+        if entry is None:
+            entry = per_fn[executor.name] = executor.compile(fn, unit)
+        return entry
 
 
 # ---------------------------------------------------------------------------
@@ -322,16 +336,20 @@ class ScriptFunction:
     `ScriptFunction(unit, fn)` wraps `fn` (a `Function` in `unit`).
     """
 
-    def __init__(self, unit: CompilationUnit, fn: Function, executor: "Executor | str | None" = None):
+    def __init__(self, unit: CompilationUnit, fn: Function, executor: "Executor | str | None" = None, eager: bool = True):
         self._kiln_unit = unit
         self._kiln_fn = fn
         self._executor = get_executor(executor)
         self._binder = _Binder(fn, skip_self=False)
         self._n = self._binder.n
         self._checks = self._binder.checks
-        self._call = _compiled(fn, unit, self._executor)
+        self._call = _compiled(fn, unit, self._executor) if eager else self._compile_then_call
         self.__name__ = fn.name.rsplit(".", 1)[-1]
         self.__qualname__ = self.__name__
+
+    def _compile_then_call(self, *args):
+        self._call = _compiled(self._kiln_fn, self._kiln_unit, self._executor)
+        return self._call(*args)
 
     def __call__(self, *args, **kwargs):
         # Note [Call path]

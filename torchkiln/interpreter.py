@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+import torch
+
 from . import ops
 from .codegen import runtime
 from .diagnostics import ArgumentError, Error
@@ -41,7 +43,14 @@ def run_graph(graph: Graph, args: Sequence[Any], unit: Optional[CompilationUnit]
     """Run `graph` on `args`; `unit` resolves `prim::CallFunction` / `prim::fork` callees."""
     if len(args) != len(graph.inputs):
         raise ArgumentError(f"the graph takes {len(graph.inputs)} arguments but {len(args)} were given")
-    results = _Frame(unit).run_block(graph.block, list(args))
+    grad_mode = torch.is_grad_enabled()
+    try:
+        results = _Frame(unit).run_block(graph.block, list(args))
+    except Exception:
+        # An exception inside `with torch.no_grad()` skipped its restore; script has no
+        # `try`, so it leaves the whole call (Note [Grad mode on exceptions] in codegen/compiler.py).
+        torch._C._set_grad_enabled(grad_mode)
+        raise
     if len(results) == 1:
         return results[0]
     return tuple(results) if results else None

@@ -41,6 +41,18 @@ def test_overloads_in_torchscript_order():
     assert len(all_aten_names()) > 2500
 
 
+def test_every_dispatcher_op_is_an_overload_candidate():
+    # `_overload_order` reads only TorchScript's per-name lists, not the dispatcher's full list.
+    from torchkiln.ops.aten import _overload_order, is_aten_op
+
+    by_base = {}
+    for q in all_aten_names():
+        by_base.setdefault(q.split(".", 1)[0], set()).add(q)
+    for base, names in by_base.items():
+        assert set(_overload_order(base)) == names, base
+    assert not is_aten_op("aten::add.int") and is_aten_op("aten::add.Tensor") and is_aten_op("aten::relu")
+
+
 def test_purity():
     assert ops.is_pure("aten::add.Tensor")
     assert ops.is_pure("aten::view")  # views alias but have no side effect

@@ -29,6 +29,18 @@ An exception escaping the function keeps its type and traceback and gets a
 note (PEP 678) naming the IR node that was running and its place in the
 user's source (Note [Runtime error notes]).
 
+Note [Grad mode on exceptions]
+------------------------------
+A `with torch.no_grad():` body is straight-line code between two
+`prim::set_grad_enabled` nodes (`exits.py` runs the restoring one on every
+normal way out), so an exception raised in the body would skip the restore.
+Script has no `try`, so such an exception always leaves the whole call:
+every executor restores, when an exception leaves a function that sets grad
+mode, the mode the function was called with (here: `_kiln_grad` and the
+`except` clause; `interpreter.py`; `run_code` in the C++ interpreter). This
+is Python's result except after a bare `torch.set_grad_enabled(b)` call
+outside a `with`, which the exception also undoes.
+
 Compiled functions are cached per `Function` object: compile after the
 passes have run; a graph changed afterwards needs `clear_cache()`.
 """
@@ -50,7 +62,8 @@ _FACTORY = "_kiln_factory"
 _REFS = "_kiln_refs"
 _NOTE = "_kiln_note"
 _EXC = "_kiln_e"
-_INTERNAL = (_FACTORY, _REFS, _NOTE, _EXC)
+_GRAD = "_kiln_grad"
+_INTERNAL = (_FACTORY, _REFS, _NOTE, _EXC, _GRAD)
 
 _cache: "weakref.WeakKeyDictionary[Function, Callable]" = weakref.WeakKeyDictionary()
 _compiling: Dict[Function, None] = {}
@@ -97,7 +110,7 @@ def python_source(fn: Function, unit: Optional[CompilationUnit] = None) -> str:
 def executable_source(fn: Function, unit: Optional[CompilationUnit] = None) -> str:
     """The source `compile_function` executes (for debugging and tests)."""
     emitted = SourceEmitter(fn, unit, pretty=False, resolve=_Resolver(unit), reserved=_INTERNAL).emit()
-    return _assemble(emitted)[0]
+    return _assemble(emitted, _sets_grad_mode(fn))[0]
 
 
 def clear_cache() -> None:
@@ -111,7 +124,7 @@ def clear_cache() -> None:
 
 def _compile(fn: Function, unit: Optional[CompilationUnit]) -> Callable:
     emitted = SourceEmitter(fn, unit, pretty=False, resolve=_Resolver(unit), reserved=_INTERNAL).emit()
-    source, line_nodes = _assemble(emitted)
+    source, line_nodes = _assemble(emitted, _sets_grad_mode(fn))
     filename = f"<torchkiln:{fn.name}>"
     if filename in linecache.cache:
         filename = f"<torchkiln:{fn.name}#{next(_file_ids)}>"
@@ -124,13 +137,23 @@ def _compile(fn: Function, unit: Optional[CompilationUnit]) -> Callable:
     return namespace[_FACTORY](refs)
 
 
-def _assemble(em: Emitted):
-    """The factory source and, for each line number, the node it runs."""
+def _sets_grad_mode(fn: Function) -> bool:
+    return any(n.kind == "prim::set_grad_enabled" for n in fn.graph.walk())
+
+
+def _assemble(em: Emitted, restore_grad: bool = False):
+    """The factory source and, for each line number, the node it runs.
+
+    With `restore_grad` (the function changes grad mode: `with torch.no_grad()`),
+    an exception leaving the function restores the grad mode it was called with
+    (Note [Grad mode on exceptions])."""
     out: List[str] = [f"def {_FACTORY}({_REFS}):"]
     for name in em.refs:
         out.append(f"{INDENT}{name} = {_REFS}[{name!r}]")
     out.append(f"{INDENT}{_NOTE} = {_REFS}[{_NOTE!r}]")
     out.append(f"{INDENT}def {em.name}({', '.join(em.params)}):")
+    if restore_grad:
+        out.append(f"{INDENT * 2}{_GRAD} = torch.is_grad_enabled()")
     out.append(f"{INDENT * 2}try:")
     line_nodes: Dict[int, Node] = {}
     for line in em.lines:
@@ -138,6 +161,8 @@ def _assemble(em: Emitted):
         if line.node is not None:
             line_nodes[len(out)] = line.node
     out.append(f"{INDENT * 2}except Exception as {_EXC}:")
+    if restore_grad:
+        out.append(f"{INDENT * 3}torch._C._set_grad_enabled({_GRAD})")
     out.append(f"{INDENT * 3}{_NOTE}({_EXC})")
     out.append(f"{INDENT * 3}raise")
     out.append(f"{INDENT}return {em.name}")

@@ -31,8 +31,9 @@ terminator) is named here.
 from __future__ import annotations
 
 import itertools
+import threading
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 from ..diagnostics import SourceRange
 from .types import ClassType, Type
@@ -333,19 +334,71 @@ class Argument:
     kwarg_only: bool = False
 
 
+# Note [Deferred graph work]
+# ~~~~~~~~~~~~~~~~~~~~~~~~~~
+# `script()` compiles, checks and verifies every function, then defers the
+# optimization pipeline: `fn.defer(job)` records `job(graph)`, and the first
+# read of `fn.graph` (a call through an executor, `.graph`, `.code`, saving,
+# freezing, a caller's inliner copying this callee) runs it, in place, once.
+# So every reader sees the same graph the eager pipeline produced, and a
+# function nobody reads costs nothing. One re-entrant lock serializes the
+# jobs of all functions: two threads reading a fresh function run its job
+# once; a job reading its callees (inlining) runs theirs first, on the same
+# thread. A job that fails is dropped (its exception propagates once); the
+# graph stays as the job left it. This module knows nothing of the job: the
+# script compiler passes it (`frontend/script/compiler.py`, `finish`).
+_DEFERRED_LOCK = threading.RLock()
+
+
 class Function:
     """A named graph with its signature.
 
     `args` describe `graph.inputs` one to one (for methods, args[0] is
-    `self`). `returns` is the declared return type.
+    `self`). `returns` is the declared return type. `graph` runs deferred
+    work first (Note [Deferred graph work]).
     """
 
     def __init__(self, name: str, graph: Graph, args: Sequence[Argument], returns: Type, loc: Optional[SourceRange] = None):
         self.name = name
-        self.graph = graph
+        self._graph = graph
+        self._deferred: Optional[Callable[[Graph], Any]] = None
+        self._deferred_running = False
         self.args = list(args)
         self.returns = returns
         self.loc = loc
+
+    @property
+    def graph(self) -> Graph:
+        if self._deferred is not None:
+            self._run_deferred()
+        return self._graph
+
+    @graph.setter
+    def graph(self, graph: Graph) -> None:
+        with _DEFERRED_LOCK:
+            self._graph = graph
+            self._deferred = None
+
+    def defer(self, job: Callable[[Graph], Any]) -> None:
+        """Run `job(graph)` on the first read of `self.graph` (Note [Deferred graph work])."""
+        with _DEFERRED_LOCK:
+            self._deferred = job
+
+    @property
+    def has_deferred_work(self) -> bool:
+        return self._deferred is not None
+
+    def _run_deferred(self) -> None:
+        with _DEFERRED_LOCK:
+            job = self._deferred
+            if job is None or self._deferred_running:  # done meanwhile, or read by its own job
+                return
+            self._deferred_running = True
+            try:
+                job(self._graph)
+            finally:
+                self._deferred_running = False
+                self._deferred = None
 
     def signature(self) -> str:
         parts = []

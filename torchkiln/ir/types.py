@@ -28,7 +28,7 @@ class Type:
 
     def is_subtype_of(self, other: "Type") -> bool:
         """Whether a value of `self` may be used where `other` is expected."""
-        if self == other or isinstance(other, AnyType):
+        if self == other or (isinstance(other, AnyType) and other.accepts(self)):
             return True
         if isinstance(other, OptionalType):
             return self == NONE or self.is_subtype_of(other.elem)
@@ -100,6 +100,11 @@ class ScalarNumberType(_Singleton):
 
 class AnyType(_Singleton):
     """`Any`: any value; only where TorchScript allows it."""
+
+    def accepts(self, t: "Type") -> bool:
+        """Whether `t` is a subtype. `Any`: every type; the script frontend's interface types
+        (subclasses that print as `Any`) accept only classes checked to implement them."""
+        return True
 
 
 TENSOR = TensorType()

@@ -112,9 +112,9 @@ def namedtuple_class(t: TupleType) -> type:
     key = (t.name, t.fields)
     cls = _NAMEDTUPLES.get(key)
     if cls is None:
-        cls = collections.namedtuple(t.name.rsplit(".", 1)[-1], t.fields)  # type: ignore[misc]
-        cls.__qualname__ = t.name
-        _NAMEDTUPLES[key] = cls
+        made = collections.namedtuple(t.name.rsplit(".", 1)[-1], t.fields)  # type: ignore[misc]
+        made.__qualname__ = t.name
+        cls = _NAMEDTUPLES.setdefault(key, made)  # one class per key, whichever thread made it first
     return cls
 
 

@@ -68,8 +68,9 @@ def declare_prim(schema: str, pure: bool = True, emit: Optional[str] = None, str
         name = parsed.qualified_name
         if name in _PRIMS:
             raise AssertionError(f"prim op {name} declared twice")
+        global _BY_BASE
         _PRIMS[name] = OpInfo(parsed, pure=pure and not parsed.is_mutable, structural=structural, impl=fn, emit=emit, extra=extra)
-        _BY_BASE.clear()
+        _BY_BASE = {}
         return fn
 
     return register
@@ -79,13 +80,19 @@ def prim_ops() -> Dict[str, OpInfo]:
     return _PRIMS
 
 
-# `prim_overloads` answers by base name, rebuilt when a prim is declared.
+# `prim_overloads` answers by base name, rebuilt when a prim is declared. The
+# table is built whole and then published by one assignment, so a thread never
+# reads a half-built one (script() may run on several threads at once).
 _BY_BASE: Dict[str, List[OpInfo]] = {}
 
 
 def prim_overloads(base: str) -> List[OpInfo]:
     """All prim ops whose name without overload is `base` (e.g. `prim::add`)."""
-    if not _BY_BASE and _PRIMS:
-        for op in _PRIMS.values():
-            _BY_BASE.setdefault(op.schema.base_name, []).append(op)
-    return list(_BY_BASE.get(base, ()))
+    global _BY_BASE
+    table = _BY_BASE
+    if not table and _PRIMS:
+        table = {}
+        for op in list(_PRIMS.values()):
+            table.setdefault(op.schema.base_name, []).append(op)
+        _BY_BASE = table
+    return list(table.get(base, ()))

@@ -46,6 +46,7 @@ where the graph really writes that piece of state.
 """
 from __future__ import annotations
 
+import threading
 from typing import Callable, Dict, Hashable, Iterable, List, Optional, Set, Tuple
 
 from ..ir.core import Graph, Node, Value
@@ -440,7 +441,12 @@ class AliasDb:
 # the graph without reporting it must call `invalidate` itself. Outside a
 # scope, `shared_db` builds a fresh analysis every time.
 
-_SHARING: List[List[object]] = []  # [graph, AliasDb or None], innermost last
+class _Scopes(threading.local):
+    def __init__(self) -> None:
+        self.stack: List[List[object]] = []  # [graph, AliasDb or None], innermost last
+
+
+_SCOPES = _Scopes()  # per thread: pipelines may run on several threads (Note [Lazy optimization])
 
 
 class sharing:
@@ -450,17 +456,18 @@ class sharing:
         self.graph = graph
 
     def __enter__(self) -> "sharing":
-        _SHARING.append([self.graph, None])
+        _SCOPES.stack.append([self.graph, None])
         return self
 
     def __exit__(self, *exc) -> None:
-        _SHARING.pop()
+        _SCOPES.stack.pop()
 
 
 def shared_db(graph: Graph) -> AliasDb:
     """`AliasDb(graph)`, reused while the graph is unchanged (Note [Shared AliasDb])."""
-    if _SHARING and _SHARING[-1][0] is graph:
-        entry = _SHARING[-1]
+    stack = _SCOPES.stack
+    if stack and stack[-1][0] is graph:
+        entry = stack[-1]
         db = entry[1]
         if db is None:
             db = entry[1] = AliasDb(graph)
@@ -470,7 +477,7 @@ def shared_db(graph: Graph) -> AliasDb:
 
 def invalidate(graph: Graph) -> None:
     """Forget the shared analysis of `graph` (it changed)."""
-    for entry in _SHARING:
+    for entry in _SCOPES.stack:
         if entry[0] is graph:
             entry[1] = None
 

@@ -29,7 +29,7 @@ from .config import PassConfig, config
 
 Pass = Callable[[Graph], bool]
 
-__all__ = ["Pass", "PassConfig", "PassError", "config", "default_pipeline", "pass_name", "pipeline_for", "run_on_function", "run_pipeline"]
+__all__ = ["Pass", "PassConfig", "PassError", "config", "default_pipeline", "pass_name", "pipeline_for", "run_on_function", "run_pipeline", "deferred_pipeline", "verify_graph"]
 
 #: What `script` and `trace` run on every graph (DESIGN §6).
 default_pipeline: List[Pass] = [inline.run, constant_prop.run, simplify.run, cse.run, dce.run]
@@ -125,6 +125,24 @@ def run_on_function(fn: Function, unit: Optional[CompilationUnit], passes: Optio
     the callees' graphs as they are then.
     """
     return run_pipeline(fn.graph, pipeline_for(unit) if passes is None else passes, verify=verify)
+
+
+def deferred_pipeline(unit: Optional[CompilationUnit]) -> Callable[[Graph], bool]:
+    """`run_pipeline(graph, pipeline_for(unit))` as a job for `Function.defer` (Note [Lazy optimization]).
+
+    The pipeline list is built when the job runs, so each run has its own
+    pass objects.
+    """
+
+    def job(graph: Graph) -> bool:
+        return run_pipeline(graph, pipeline_for(unit))
+
+    return job
+
+
+def verify_graph(graph: Graph) -> None:
+    """The check `run_pipeline` makes before its first pass (raises `PassError`)."""
+    _verify(graph, None, [])
 
 
 def _verify(graph: Graph, name: Optional[str], history: List[str]) -> None:

@@ -27,11 +27,12 @@ import torch
 import torch.nn as nn
 
 from ...diagnostics import CompileError, SourceRange
-from ...ir.core import Function, Graph, Value
+from ...ir.core import Argument, Function, Graph, Value
 from ...ir.types import NONE, STR, TENSOR, ClassType, TupleType, Type
 from .annotations import TypeParser
 from .emitter import FunctionEmitter, constant_type
 from .functions import Namespace, compile_body, local_names, make_arguments, read_signature
+from .interfaces import InterfaceMethod, InterfaceType, declared_methods, is_interface_class, raise_not_implemented, set_active_registry, show_type, signature_mismatch
 from .loops import Unrolled
 from .modules import ModuleInfo, ModuleTypes
 from .source import parse_function
@@ -54,11 +55,16 @@ class ClassRegistry:
         self.script_classes: Dict[type, ScriptClassInfo] = {}
         self.by_type: Dict[ClassType, ScriptClassInfo] = {}
         self.named_tuples: Dict[type, TupleType] = {}
+        self.interfaces: Dict[type, InterfaceType] = {}
+        self.fork_wrappers: Dict[Any, Function] = {}
+        set_active_registry(self)
 
     # -- Python classes as types ------------------------------------------------------------------------
     def annotation_type(self, cls: Any, loc: SourceRange) -> Optional[Type]:
         if not isinstance(cls, type):
             return None
+        if is_interface_class(cls):
+            return self.interface_type(cls, loc)
         if issubclass(cls, tuple) and hasattr(cls, "_fields"):
             return self.named_tuple_type(cls, loc)
         if issubclass(cls, nn.Module) or cls.__module__ in ("builtins", "typing") or cls.__module__.startswith("torch"):
@@ -90,6 +96,8 @@ class ClassRegistry:
         return t
 
     def class_value(self, em: FunctionEmitter, node: ast.AST, cls: type, name: str) -> SugaredValue:
+        if is_interface_class(cls):
+            return InterfaceClassValue(cls)
         if issubclass(cls, tuple) and hasattr(cls, "_fields"):
             return NamedTupleConstructor(self.named_tuple_type(cls, em.loc(node)), cls)
         if issubclass(cls, nn.Module):
@@ -110,8 +118,8 @@ class ClassRegistry:
             self.script_classes[cls] = info
             self.by_type[info.type] = info
             return info
-        if getattr(cls, "__torch_script_interface__", False):
-            raise CompileError(f"interface types ({cls.__qualname__}) are not supported yet", loc)
+        if is_interface_class(cls):
+            raise CompileError(f"{cls.__qualname__} is an interface: it only declares methods and cannot be scripted or constructed", loc, hint="script the classes that implement it, and annotate parameters or attributes with it")
         t = ClassType(self.compiler.unique_name(_qualified(cls)), is_module=False)
         info = ScriptClassInfo(t, cls)
         self.script_classes[cls] = info
@@ -133,6 +141,82 @@ class ClassRegistry:
                 info.cached = True
                 store.classes.setdefault(cls, (info, unit))
 
+    # -- interfaces (Note [Interface types]) ------------------------------------------------------------
+    def interface_type(self, cls: type, loc: Optional[SourceRange]) -> InterfaceType:
+        done = self.interfaces.get(cls)
+        if done is not None:
+            return done
+        t = InterfaceType(cls, cls.__qualname__, issubclass(cls, nn.Module))
+        self.interfaces[cls] = t  # before the signatures: they may name the interface itself
+        with self.compiler.frame(f"the interface {cls.__qualname__}", loc):
+            for name, fn in declared_methods(cls):
+                src = parse_function(fn)
+                sig = read_signature(self.compiler, src, Namespace(fn), fn, has_self=True)
+                types_: List[Type] = [t] + [p.type if p.type is not None else TENSOR for p in sig.params[1:]]
+                returns = sig.returns if sig.returns is not None else TENSOR
+                t.methods[name] = InterfaceMethod(name, make_arguments(sig.params, types_), returns, src.loc(src.tree))
+        if not t.methods:
+            raise CompileError(f"the interface {cls.__qualname__} declares no methods", loc, hint="declare its methods with annotated signatures and `pass` bodies")
+        return t
+
+    def check_implements(self, t: Type, iface: InterfaceType, loc: Optional[SourceRange], what: Optional[str] = None) -> None:
+        """CompileError at `loc` unless values of type `t` can be used as `iface` (compiles the methods it names)."""
+        if iface.known(t):
+            return
+        shown = what or (f"the module {show_type(t)}" if isinstance(t, ClassType) and t.is_module else f"{'an object of ' if isinstance(t, ClassType) else 'a value of type '}{show_type(t)}")
+        if isinstance(t, InterfaceType):
+            raise_not_implemented(shown, iface, iface.mismatch(t) or "", loc)
+        if not isinstance(t, ClassType):
+            raise_not_implemented(shown, iface, "only modules and script-class objects implement interfaces", loc, hint=f"pass an object whose class has the methods of {iface.display}")
+        if iface.is_module and not t.is_module:
+            raise_not_implemented(shown, iface, f"{iface.display} is a module interface and {show_type(t)} is not a module", loc, hint="use a class interface (one that does not derive from nn.Module) for script classes")
+        info = self._module(t)
+        cls = info.cls if info is not None else (self.by_type[t].cls if t in self.by_type else None)
+        for name, want in iface.methods.items():
+            function = t.methods.get(name)
+            if function is None:
+                fn = _method_of(cls, name) if cls is not None and not (info is not None and info.foreign) else None
+                if fn is None or isinstance(fn, (property, staticmethod)):
+                    raise_not_implemented(shown, iface, f"it has no method '{name}' (declared at {want.loc})", loc)
+                with self.compiler.frame(f"{show_type(t)} as {iface.display}", loc):
+                    function = self._compile_method(t, cls, name, loc, fn=fn)  # type: ignore[arg-type]
+            why = signature_mismatch(function, want)
+            if why is not None:
+                where = f" ({function.loc})" if getattr(function, "loc", None) is not None else ""
+                raise_not_implemented(shown, iface, why + where, loc)
+        iface.verified.add(t)
+
+    def fork_wrapper(self, receiver: Type, name: str, args: List[Any], returns: Type, loc: Optional[SourceRange]) -> Function:
+        """A free function calling method `name` of its first argument, for `fork(obj.method, ...)`.
+
+        `prim::fork` runs a free function (docs/CONTRACTS.md); forking a
+        method forks this wrapper with the object as its first argument:
+
+        ```
+        %fut : Future(Tensor) = prim::fork[name="__torch__.m.Net_fork_helper"](%self, %x)
+        def __torch__.m.Net_fork_helper(%self : __torch__.m.Net, %x : Tensor):
+          %y : Tensor = prim::CallMethod[name="helper"](%self, %x)
+          return (%y)
+        ```
+        """
+        from ...ir.builder import Builder
+
+        key = (receiver, name, tuple(a.type for a in args[1:]), returns)
+        done = self.fork_wrappers.get(key)
+        if done is not None:
+            return done
+        base = receiver.name if isinstance(receiver, ClassType) else _qualified(receiver.cls)  # type: ignore[attr-defined]
+        graph = Graph()
+        inputs = [graph.add_input(receiver if i == 0 else a.type, a.name) for i, a in enumerate(args)]
+        b = Builder(graph.block, loc=loc)
+        graph.add_output(b.op("prim::CallMethod", inputs, [returns], {"name": name}).output)
+        arguments = [Argument(args[0].name, receiver)] + list(args[1:])
+        function = Function(self.compiler.unique_name(f"{base}_fork_{name.strip('_')}"), graph, arguments, returns, loc)
+        self.compiler.unit.add_function(function)
+        self.compiler.compiled.append(function)
+        self.fork_wrappers[key] = function
+        return function
+
     # -- values of class types -----------------------------------------------------------------------------
     def _module(self, t: Type) -> Optional[ModuleInfo]:
         return self.modules.by_type.get(t) if isinstance(t, ClassType) else None
@@ -144,7 +228,10 @@ class ClassRegistry:
             info = self._module(t)
             return constant_value(em, node, info.read_constant(name) if info is not None else t.constants[name])
         if name in t.attributes:
-            return SimpleValue(em.op("prim::GetAttr", [obj], [t.attributes[name]], {"name": name}).output)
+            value = em.op("prim::GetAttr", [obj], [t.attributes[name]], {"name": name}).output
+            info = self._module(t)
+            iface = info.interfaces.get(name) if info is not None else None
+            return InterfaceView(value, iface) if iface is not None and isinstance(value.type, ClassType) else SimpleValue(value)
         info = self._module(t)
         if info is not None and name in info.functions:
             return self.compiler.resolver.to_sugared(em, node, info.functions[name], name)
@@ -390,7 +477,87 @@ class MethodValue(SugaredValue):
         return SimpleValue(em.op("prim::CallMethod", [self.obj] + values, [function.returns], {"name": self.name}).output)
 
     def as_function(self, em, node, args, kwargs):
-        em.fail(node, "fork of a method is not supported", hint="fork a module-level function")
+        """(the fork wrapper, input values) for `fork(obj.method, ...)`."""
+        fn = self.fn
+        if fn is not None and torch._jit_internal.get_torchscript_modifier(fn) in (torch._jit_internal.FunctionModifiers.IGNORE, getattr(torch._jit_internal.FunctionModifiers, "_DROP", None)):
+            em.fail(node, f"fork() of the @ignore method {self.name} is not supported: it runs in Python", hint="fork a method that is compiled")
+        if self.registry.container_method(em, node, self.obj, self.name) is not None:
+            em.fail(node, f"fork() of {self.describe()} is not supported")
+        function = self.registry.method(em, node, self.obj.type, self.name, fn)  # type: ignore[arg-type]
+        values = _bind_arguments(em, node, function, args, kwargs)
+        wrapper = self.registry.fork_wrapper(self.obj.type, self.name, function.args, function.returns, em.loc(node))
+        return wrapper, [self.obj] + values
+
+
+class InterfaceView(SugaredValue):
+    """A value used through an interface (Note [Interface types]): only the interface's methods, typed by it.
+
+    `value` has the concrete class type (a module attribute annotated with
+    the interface: resolved statically) or an `InterfaceType` (resolved at
+    run time); either way a call is `prim::CallMethod[name=m](value, ...)`.
+    """
+
+    def __init__(self, value: Value, iface: InterfaceType):
+        self.value = value
+        self.iface = iface
+
+    def describe(self) -> str:
+        return f"a {self.iface.display} (an interface)"
+
+    def is_value(self) -> bool:
+        return True
+
+    def as_value(self, em, node) -> Value:
+        return self.value
+
+    def attr(self, em, node, name):
+        method = self.iface.methods.get(name)
+        if method is None:
+            em.fail(node, f"the interface {self.iface.display} has no method '{name}'", hint=f"only the methods it declares can be used: {', '.join(sorted(self.iface.methods))}")
+        return InterfaceMethodValue(self, method)
+
+    def call(self, em, node, args, kwargs):
+        return self.attr(em, node, "forward" if self.iface.is_module else "__call__").call(em, node, args, kwargs)
+
+    def as_function(self, em, node, args, kwargs):
+        return self.attr(em, node, "forward" if self.iface.is_module else "__call__").as_function(em, node, args, kwargs)
+
+
+class InterfaceMethodValue(SugaredValue):
+    """`obj.m` where obj is used through an interface: arguments bound and typed by the interface's `m`."""
+
+    def __init__(self, view: InterfaceView, method: InterfaceMethod):
+        self.view = view
+        self.method = method
+
+    def describe(self) -> str:
+        return f"the method {self.method.name} of the interface {self.view.iface.display}"
+
+    def call(self, em, node, args, kwargs):
+        values = _bind_arguments(em, node, self.method, args, kwargs)  # type: ignore[arg-type]
+        return SimpleValue(em.op("prim::CallMethod", [self.view.value] + values, [self.method.returns], {"name": self.method.name}).output)
+
+    def as_function(self, em, node, args, kwargs):
+        values = _bind_arguments(em, node, self.method, args, kwargs)  # type: ignore[arg-type]
+        receiver = self.view.value.type
+        wrapper = em.compiler.classes.fork_wrapper(receiver, self.method.name, self.method.args, self.method.returns, em.loc(node))
+        return wrapper, [self.view.value] + values
+
+
+class InterfaceClassValue(SugaredValue):
+    """An interface class named in code: a type only."""
+
+    def __init__(self, cls: type):
+        self.cls = cls
+
+    def describe(self) -> str:
+        return f"the interface {self.cls.__qualname__}"
+
+    def call(self, em, node, args, kwargs):
+        em.fail(node, f"{self.cls.__qualname__} is an interface and cannot be constructed", hint="construct a class that implements it")
+
+    def static_value(self):
+        return self.cls
 
 
 class _Returns:
@@ -546,4 +713,4 @@ def _attr_hint(t: ClassType) -> str:
     return "its attributes are: " + ", ".join(names[:20]) if names else "it has no attributes"
 
 
-__all__ = ["ClassRegistry", "MethodValue", "constant_value", "ScriptClassInfo"]
+__all__ = ["ClassRegistry", "MethodValue", "InterfaceView", "constant_value", "ScriptClassInfo"]

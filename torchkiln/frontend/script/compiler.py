@@ -3,13 +3,14 @@
 ```python
 c = Compiler()
 fn = c.functions.compile(py_fn, [TENSOR, INT], call_site=None)   # a Function in c.unit
-c.finish()                                                       # default pass pipeline on what was compiled
+c.finish()                                                       # default pass pipeline, deferred to first use
 ```
 """
 from __future__ import annotations
 
 import ast
 import contextlib
+import threading
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ...diagnostics import CallFrame, CompileError, SourceRange
@@ -39,15 +40,17 @@ class Store:
     """
 
     def __init__(self) -> None:
+        self.lock = threading.RLock()  # script() may run on several threads (Note [Concurrent script])
         self.functions: Dict[Any, Tuple[Function, CompilationUnit]] = {}
         self.module_types: Dict[Any, List[Tuple[Any, CompilationUnit]]] = {}
         self.classes: Dict[Any, Tuple[Any, CompilationUnit]] = {}
         self.names: Dict[str, int] = {}
 
     def clear(self) -> None:
-        self.functions.clear()
-        self.module_types.clear()
-        self.classes.clear()
+        with self.lock:
+            self.functions.clear()
+            self.module_types.clear()
+            self.classes.clear()
 
 
 STORE = Store()
@@ -73,8 +76,9 @@ class Compiler:
 
     def unique_name(self, base: str) -> str:
         """A qualified name no other function or class in this process has (Note [Compile cache])."""
-        n = STORE.names.get(base)
-        STORE.names[base] = 0 if n is None else n + 1
+        with STORE.lock:  # two threads must never get one name
+            n = STORE.names.get(base)
+            STORE.names[base] = 0 if n is None else n + 1
         name = base if n is None else f"{base}_{n + 1}"
         return name if name not in self.unit.functions and name not in self.unit.classes else self.unique_name(base)
 
@@ -87,10 +91,11 @@ class Compiler:
         """Make what this compile produced available to later ones (after success)."""
         if self.store is None:
             return
-        for key, fn in self.functions.cache.items():
-            if key not in self.functions.imported_keys:
-                self.store.functions.setdefault(key, (fn, self.unit))
-        self.classes.publish(self.store, self.unit)
+        with self.store.lock:
+            for key, fn in self.functions.cache.items():
+                if key not in self.functions.imported_keys:
+                    self.store.functions.setdefault(key, (fn, self.unit))
+            self.classes.publish(self.store, self.unit)
 
     # -- errors carry the chain of functions being compiled --------------------------------------------------
     @contextlib.contextmanager
@@ -136,11 +141,26 @@ class Compiler:
 
     # -- the end -----------------------------------------------------------------------------------------------------
     def finish(self) -> None:
-        """Run the default pass pipeline on every graph compiled here (so `.graph` shows what runs)."""
+        """Defer the default pass pipeline on every graph compiled here to its first read.
+
+        Note [Lazy optimization]: everything that can refuse the program
+        (parsing, typing, SSA, exits, verification) has run; the pipeline
+        raises no `CompileError`, so it waits until a graph is read (first
+        call, `.graph`, `.code`, save, freeze...; Note [Deferred graph work]
+        in `ir/core.py`). Readers see what the eager pipeline made: a
+        caller's inliner reads its callees first, so callees are optimized
+        before being copied, as before. Functions nobody reads (callees
+        inlined into already optimized callers, unused overloads) are never
+        optimized.
+        """
         from ...passes import manager
 
-        for fn in self.compiled:  # callees finish before their callers: inlining copies optimized graphs
-            manager.run_on_function(fn, self.unit)
+        if manager.config.verify:  # what the pipeline would check first, checked now (tests set it)
+            for fn in self.compiled:
+                manager.verify_graph(fn.graph)
+        job = manager.deferred_pipeline(self.unit)
+        for fn in self.compiled:
+            fn.defer(job)
 
 
 class FunctionCompiler:

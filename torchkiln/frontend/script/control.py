@@ -12,16 +12,23 @@ variables are still loads and stores. What is decided here is typing:
   in both branches (TorchScript's rule).
 - `join_loop`: a variable set in a loop body keeps its pre-loop type
   (checked at each store); one first set inside the loop is local to it.
+- a loop over compile-time items (a tuple, a module container) is emitted
+  once per item, straight-line in the current frame; when its body has
+  `break`/`continue`, each copy is instead a block of a `prim::Unrolled`
+  node, typed as a loop body (`exits.py` lowers it).
+- a loop's `else` (Note [Loop else]).
 """
 from __future__ import annotations
 
 import ast
+import itertools
 
-from ...ir.core import Block
+from ...ir.core import Block, Node
 from ...ir.types import BOOL, INT, unify
 from .conditions import refine_in_frame
 from .emitter import FunctionEmitter
-from .environment import STORE, WITH, Frame, PendingError, VarInfo
+from .environment import LOAD, STORE, WITH, Frame, PendingError, VarInfo
+from .exits import BROKE, UNROLLED, loop_exit_kinds
 from .loops import Counted, Unrolled
 
 INT64_MAX = 9223372036854775807
@@ -157,25 +164,18 @@ def _one_branch_error(name: str, t, f, tf: Frame, ff: Frame) -> PendingError:
 def emit_for(em: FunctionEmitter, node: ast.For) -> None:
     from .stmts import assign_target
 
-    if node.orelse:
-        em.fail(node, "`for ... else` is not supported", hint="use a flag variable set before `break`")
     iterable = em.emit_expr(node.iter)
     it = iterable.iterate(em, node.iter)
     if isinstance(it, Unrolled):
-        _check_no_break(em, node.body)
-        em.unrolled_depth += 1
-        try:
-            for item in it.items:
-                if em.frame.exits:
-                    break
-                assign_target(em, node.target, item, node)
-                em.emit_stmts(node.body)
-        finally:
-            em.unrolled_depth -= 1
+        if _has_loop_exits(node.body):
+            _emit_unrolled_with_exits(em, node, it)
+        else:
+            _emit_unrolled(em, node, it)
+            em.emit_stmts(node.orelse)  # no `break`: the `else` always runs
         return
     assert isinstance(it, Counted)
     with em.at(node):
-        loop = em.op("prim::Loop", [it.length, em.const(True)], [], n_blocks=2)
+        loop = em.op("prim::Loop", [it.length, em.const(True)], [], _else_attrs(node), n_blocks=2)
     body, cond_block = loop.blocks
     i = body.add_param(INT)
     with em.child_frame("loop", body) as lf:
@@ -192,17 +192,61 @@ def emit_for(em: FunctionEmitter, node: ast.For) -> None:
     with em.builder.at_block(cond_block):
         cond_block.add_return(em.const(True))
     join_loop(em, lf)
+    _emit_else(em, node, loop, [body])
+
+
+def _emit_unrolled(em: FunctionEmitter, node: ast.For, it: Unrolled) -> None:
+    """A body without `break`/`continue`: one copy per item, straight-line in this frame
+    (a variable's type may change from one item to the next: `x = layer(x)`)."""
+    from .stmts import assign_target
+
+    em.unrolled_depth += 1
+    try:
+        for item in it.items:
+            if em.frame.exits:
+                break
+            assign_target(em, node.target, item, node)
+            em.emit_stmts(node.body)
+    finally:
+        em.unrolled_depth -= 1
+
+
+def _emit_unrolled_with_exits(em: FunctionEmitter, node: ast.For, it: Unrolled) -> None:
+    """A body with `break`/`continue`: a `prim::Unrolled` node, one block (and one loop
+    frame, typed as a loop body) per item; `exits.py` lowers it with flags as for a loop."""
+    from .stmts import assign_target
+
+    with em.at(node):
+        unrolled = em.op(UNROLLED, [], [], _else_attrs(node))
+    em.loop_depth += 1
+    em.unrolled_depth += 1
+    try:
+        may_break = False
+        for item in it.items:
+            block = unrolled.add_block()
+            with em.child_frame("loop", block) as lf:
+                assign_target(em, node.target, item, node)
+                em.emit_stmts(node.body)
+            join_loop(em, lf)
+            kinds = loop_exit_kinds(block)
+            if lf.exits and not kinds and not may_break:
+                em.frame.exits = True  # this item always returns or raises (exits.py agrees)
+                break
+            may_break = may_break or "break" in kinds
+    finally:
+        em.loop_depth -= 1
+        em.unrolled_depth -= 1
+    _emit_else(em, node, unrolled, unrolled.blocks)
 
 
 def emit_while(em: FunctionEmitter, node: ast.While) -> None:
-    if node.orelse:
-        em.fail(node, "`while ... else` is not supported", hint="use a flag variable set before `break`")
     cond = em.emit_condition(node.test)
     if cond.static is False:
+        em.emit_stmts(node.orelse)
         return
     with em.at(node):
         start = cond.value if cond.value is not None else em.const(True)
-        loop = em.op("prim::Loop", [em.const(INT64_MAX), start], [], n_blocks=2)
+        loop = em.op("prim::Loop", [em.const(INT64_MAX), start], [], _else_attrs(node), n_blocks=2)
     body, cond_block = loop.blocks
     body.add_param(INT)
     with em.child_frame("loop", body) as lf:
@@ -221,6 +265,40 @@ def emit_while(em: FunctionEmitter, node: ast.While) -> None:
             em.loop_depth -= 1
             em.unrolled_depth = saved_unrolled
     join_loop(em, lf)
+    _emit_else(em, node, loop, [body])
+
+
+# Note [Loop else]
+# ----------------
+# The `else` of a `for`/`while` runs when the loop ends without `break` (a `return`
+# inside the loop leaves the function, so it never reaches the `else`). A loop whose
+# body has no `break` is followed by its `else` statements as they are. Otherwise the
+# loop node carries `broke=$brokeN` (exits.py sets that flag False before the loop and
+# True at each `break`) and the `else` is emitted as `if $brokeN: pass else: <else>`,
+# typed as an `if` whose first branch is empty.
+_broke_names = itertools.count(1)
+
+
+def _else_attrs(node) -> dict:
+    return {BROKE: f"$broke{next(_broke_names)}"} if node.orelse else {}
+
+
+def _emit_else(em: FunctionEmitter, node, loop: Node, bodies) -> None:
+    broke = loop.attrs.get(BROKE)
+    if broke is None:
+        return
+    if not any("break" in loop_exit_kinds(b) for b in bodies):
+        del loop.attrs[BROKE]
+        em.emit_stmts(node.orelse)
+        return
+    with em.at(node):
+        flag = em.op(LOAD, [], [BOOL], {"name": broke}).output
+        if_node = em.op("prim::If", [flag], [], n_blocks=2)
+    with em.child_frame("if", if_node.blocks[0]) as tf:
+        pass
+    with em.child_frame("if", if_node.blocks[1]) as ff:
+        em.emit_stmts(node.orelse)
+    join_if(em, tf, ff, node)
 
 
 def join_loop(em: FunctionEmitter, lf: Frame) -> None:
@@ -248,16 +326,9 @@ def join_loop(em: FunctionEmitter, lf: Frame) -> None:
         )
 
 
-def _check_no_break(em: FunctionEmitter, stmts) -> None:
-    for s in stmts:
-        for sub in _walk_same_loop(s):
-            if isinstance(sub, (ast.Break, ast.Continue)):
-                word = "break" if isinstance(sub, ast.Break) else "continue"
-                em.fail(
-                    sub,
-                    f"`{word}` is not supported in a loop over a tuple or a module container (the loop is unrolled at compile time)",
-                    hint="restructure with an `if` around the rest of the body",
-                )
+def _has_loop_exits(stmts) -> bool:
+    """Whether `break`/`continue` in `stmts` leave the loop whose body they are."""
+    return any(isinstance(sub, (ast.Break, ast.Continue)) for s in stmts for sub in _walk_same_loop(s))
 
 
 def _walk_same_loop(node: ast.AST):
@@ -300,7 +371,7 @@ def _emit_with_items(em: FunctionEmitter, node: ast.With, items) -> None:
     manager = em.emit_expr(item.context_expr)
     enter = getattr(manager, "enter", None)
     if enter is None:
-        em.fail(item.context_expr, f"{manager.describe()} cannot be used in a `with` statement", hint="script supports `with torch.no_grad():` and `with torch.enable_grad():`")
+        em.fail(item.context_expr, f"{manager.describe()} cannot be used in a `with` statement", hint="script supports `with torch.no_grad():`, `with torch.enable_grad():` and `with torch.set_grad_enabled(b):`")
     with em.at(item.context_expr):
         state = enter(em)
         with_node = em.op(WITH, [], [], n_blocks=2)

@@ -311,6 +311,9 @@ class FunctionEmitter:
         if value.type.is_subtype_of(target):
             return value
         inner = target.elem if isinstance(target, OptionalType) else target
+        convert = getattr(inner, "convert_from", None)  # interface types check conformance (interfaces.py)
+        if convert is not None:
+            return convert(self, value)
         if value.type in (INT, BOOL) and inner == FLOAT:
             return self.op("prim::Float.Scalar", [value], [FLOAT]).output
         if isinstance(value.type, TupleType) and isinstance(inner, ListType) and all(e.is_subtype_of(inner.elem) for e in value.type.elems):

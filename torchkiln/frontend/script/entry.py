@@ -7,13 +7,17 @@ C = script(SomeClass)     # the class, checked and registered as a script class
 ```
 
 Every refusal is a `CompileError` raised here, before anything runs. The
-default pass pipeline runs on every compiled graph, so `.graph` shows the
-optimized program.
+default pass pipeline runs on every compiled graph when it is first read
+(first call, `.graph`, `.code`, save...: Note [Lazy optimization] in
+`compiler.py`), so `.graph` shows the optimized program and `script()`
+itself only compiles and checks.
 """
 from __future__ import annotations
 
 import contextlib
+import threading
 import types
+import weakref
 from typing import Any, Dict, Iterator
 
 import torch.nn as nn
@@ -58,9 +62,10 @@ def script_function(fn: Any, run_passes: bool = True):
                 compiler.finish()
         if run_passes:
             compiler.publish()
-        return api.ScriptFunction(compiler.unit, function)
+        return api.ScriptFunction(compiler.unit, function)  # executor compiled now (it may warn)
 
-    return _with_retries(attempt, use_store=run_passes)
+    with _compiling(fn):
+        return _with_retries(attempt, use_store=run_passes)
 
 
 def script_module(module: nn.Module):
@@ -76,7 +81,36 @@ def script_module(module: nn.Module):
         compiler.publish()
         return result
 
-    return _with_retries(attempt)
+    with _compiling(type(module)):
+        return _with_retries(attempt)
+
+
+# Note [Concurrent script]
+# ------------------------
+# script() may run on several threads at once (a server scripting models
+# lazily). Each call compiles into its own Compiler and unit; what is shared
+# is the compile cache (`compiler.STORE`: entries are published whole, under
+# its lock, and never changed afterwards; process-unique names are drawn
+# under it) and the op tables (`ops/`: built whole, then published). Calls
+# for the same class or function also take that object's lock here, so the
+# second one waits and reuses what the first one published instead of
+# compiling it again. No lock is taken while holding another one of these.
+_LOCKS: "weakref.WeakKeyDictionary[Any, threading.RLock]" = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+@contextlib.contextmanager
+def _compiling(key: Any) -> Iterator[None]:
+    """Hold the compile lock of one class or function (Note [Concurrent script])."""
+    with _LOCKS_GUARD:
+        try:
+            lock = _LOCKS.get(key)
+            if lock is None:
+                lock = _LOCKS[key] = threading.RLock()
+        except TypeError:  # not weakly referenceable: no per-object lock (the cache is still safe)
+            lock = threading.RLock()
+    with lock:
+        yield
 
 
 def _with_retries(attempt, use_store: bool = True):
@@ -107,7 +141,8 @@ def script_class(cls: type) -> type:
         compiler.publish()
         return cls
 
-    return _with_retries(attempt)
+    with _compiling(cls):
+        return _with_retries(attempt)
 
 
 def compile_entry_points(compiler: Compiler, root: ModuleInfo) -> None:
@@ -151,7 +186,7 @@ def _build(compiler: Compiler, module: nn.Module, done: Dict[int, Any]):
             values[name] = module.training
         else:
             values[name] = as_script_value(getattr(module, name), t.attributes[name])
-    sm = api.ScriptModule.create(compiler.unit, t, values)
+    sm = api.ScriptModule.create(compiler.unit, t, values, eager=False)
     done[id(module)] = sm
     return sm
 

@@ -26,6 +26,23 @@ never leaves it early (`ALWAYS`, `MAYBE`, `NEVER`):
   block (MAYBE).
 - a `prim::With` body is lowered like a block, then spliced in place with
   its exit nodes after it, so leaving the body early still runs them.
+- a loop whose body may `break` and that has an `else` carries a `broke`
+  attribute naming a flag (`$brokeN`): it is set False before the loop and
+  True by each `break`; the emitter already guarded the `else` body with
+  `if $brokeN: pass else: <else>` (Note [Loop else] in `control.py`).
+- a `prim::Unrolled` node (a loop over a tuple or a module container whose
+  body has `break`/`continue`; one block per item) is lowered like a loop
+  whose iterations are written out: each iteration block is lowered with
+  the node's `$skipN` as guard, starts with `$skipN = False`, and every
+  iteration after the first is wrapped in `if $stopN: pass else: <iteration>`;
+  then the iterations are spliced in place of the node.
+
+```
+for m in self.layers:               $stop1 = False
+    if m(x).sum() > 0:              $skip1 = False; if m0(x).sum() > 0: $skip1 = $stop1 = True
+        break                       if $stop1: pass
+    x = m(x)                          else: $skip1 = False; if m1(x).sum() > 0: ...
+```
 
 ```
 for x in xs:                        %i: $skip1 = $stop1 = False
@@ -37,7 +54,7 @@ return 0                            if $done: pass  else: $ret = 0; $done = True
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, Optional, Set
 
 from ...ir.builder import Builder
 from ...ir.core import Block, Graph, Node
@@ -50,6 +67,11 @@ RET, DONE = "$ret", "$done"
 # On an `if` whose other branch received the rest of the block: the index of the
 # branch that already exited (its variables are never read). Consumed by to_ssa.
 EXITED = "$exited"
+# Memory form only (emitted by `control.py`): a loop over compile-time items whose body
+# has `break`/`continue`, one block per item; and, on a loop or such a node, the name of
+# the flag its `break`s set (for the loop's `else`).
+UNROLLED = "prim::Unrolled"
+BROKE = "broke"
 
 
 @dataclass
@@ -59,6 +81,7 @@ class _LoopFlags:
     skip_set: bool = False
     stop_set: bool = False
     returns: bool = False
+    broke: Optional[str] = None  # set True by `break` (the loop has an `else`)
 
 
 class _Lowering:
@@ -89,8 +112,9 @@ class _Lowering:
                 i = block.nodes.index(n)  # flag initialisation may have been inserted before the loop
                 if state != NEVER:
                     return self._after_maybe(block, i, n, guard)
-            elif n.kind == WITH:
-                state, last = self._lower_with(block, i, n, guard)
+            elif n.kind in (WITH, UNROLLED):
+                lower = self._lower_with if n.kind == WITH else self._lower_unrolled
+                state, last = lower(block, i, n, guard)
                 if state == ALWAYS:
                     _drop_from(block, last + 1)
                     return ALWAYS
@@ -150,6 +174,8 @@ class _Lowering:
             if kind == "break":
                 loop.stop_set = True
                 names.append(loop.stop)
+                if loop.broke is not None:
+                    names.append(loop.broke)
         for name in names:
             b.op(STORE, [true], [], {"name": name})
 
@@ -157,7 +183,10 @@ class _Lowering:
     def _lower_loop(self, loop: Node) -> int:
         body, cond = loop.blocks
         self.counter += 1
-        flags = _LoopFlags(f"$skip{self.counter}", f"$stop{self.counter}")
+        flags = _LoopFlags(f"$skip{self.counter}", f"$stop{self.counter}", broke=loop.attrs.pop(BROKE, None))
+        if flags.broke is not None:
+            b = Builder(loop.block, before=loop, loc=loop.loc)
+            b.op(STORE, [b.constant(False, BOOL)], [], {"name": flags.broke})
         self.loops.append(flags)
         try:
             self.lower(body, 0, flags.skip)
@@ -198,6 +227,59 @@ class _Lowering:
         for k, m in enumerate(moved):
             block.insert(i + k, m)
         return state, i + len(moved) - 1
+
+    # -- unrolled loops -------------------------------------------------------------------------
+    def _lower_unrolled(self, block: Block, i: int, n: Node, guard: str):
+        iterations = list(n.blocks)
+        kinds = [loop_exit_kinds(it) for it in iterations]
+        self.counter += 1
+        flags = _LoopFlags(f"$skip{self.counter}", f"$stop{self.counter}", broke=n.attrs.get(BROKE))
+        self.loops.append(flags)
+        try:
+            states = [self.lower(it, 0, flags.skip) for it in iterations]
+        finally:
+            self.loops.pop()
+        # The loop always leaves the block when an iteration always exits by `return` or
+        # `raise` (no `break`/`continue` in it) and no earlier iteration may `break`.
+        state = MAYBE if flags.returns else NEVER
+        end = len(iterations)
+        may_break = False
+        for k, (st, kind) in enumerate(zip(states, kinds)):
+            if st == ALWAYS and not kind and not may_break:
+                state, end = ALWAYS, k + 1
+                break
+            may_break = may_break or "break" in kind
+        b = Builder(block, before=n, loc=n.loc)
+        for name in (flags.broke, flags.stop if flags.stop_set else None):
+            if name is not None:
+                b.op(STORE, [b.constant(False, BOOL)], [], {"name": name})
+        for k, it in enumerate(iterations[:end]):
+            if not it.nodes:
+                continue
+            if flags.skip_set:
+                Builder(it, before=it.nodes[0], loc=n.loc).op(STORE, [b.constant(False, BOOL)], [], {"name": flags.skip})
+            if k > 0 and flags.stop_set:
+                stopped = b.op(LOAD, [], [BOOL], {"name": flags.stop}).output
+                g = b.op("prim::If", [stopped], [], n_blocks=2)
+                _move_rest(it, 0, g.blocks[1])
+            else:
+                for m in list(it.nodes):
+                    m.move_before(n)
+        last = block.nodes.index(n) - 1
+        n.destroy()
+        return state, last
+
+
+def loop_exit_kinds(block: Block) -> Set[str]:
+    """The `break`/`continue` exits (memory form) in `block` that leave the loop whose body it is."""
+    kinds: Set[str] = set()
+    for n in block.nodes:
+        if n.kind == EXIT and n.attrs["kind"] != "return":
+            kinds.add(n.attrs["kind"])
+        elif n.kind not in ("prim::Loop", UNROLLED):
+            for b in n.blocks:
+                kinds |= loop_exit_kinds(b)
+    return kinds
 
 
 def _move_rest(src: Block, start: int, dst: Block) -> None:

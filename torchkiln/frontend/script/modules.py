@@ -50,11 +50,18 @@ class ModuleInfo:
     cached: bool = False  # from an earlier script() call: closed (Note [Compile cache])
     used_constants: set = field(default_factory=set)  # constants the compiled code reads
     instance_constants: List[Dict[str, Any]] = field(default_factory=list)  # of every module sharing the type
+    interfaces: Dict[str, Any] = field(default_factory=dict)  # submodule attribute -> InterfaceType it is annotated with
 
     def read_constant(self, name: str) -> Any:
         """The value of constant `name` for the code of this type; records that the code depends on it."""
         value = self.type.constants[name]
         if name not in self.used_constants:
+            if self.cached:
+                # A cached type is shared (across threads too) and closed: the modules matched to it
+                # agreed only on the constants its code read (Note [Compile cache]).
+                from .compiler import CacheMiss
+
+                raise CacheMiss(f"{self.type.name}.{name}")
             self.used_constants.add(name)
             for constants in self.instance_constants:
                 if not _same_constant(constants.get(name, _MISSING), value):
@@ -163,9 +170,31 @@ class ModuleTypes:
         self.by_module[id(module)] = info
         if key is not None:
             self.by_key.setdefault(key, []).append(info)
+        self._check_interfaces(info)
         if self.relaxed:
             self.compile_entry_points(info)
         return info
+
+    def _check_interfaces(self, info: ModuleInfo) -> None:
+        """Submodule attributes annotated with an interface (`self.sub: OneArg`) hold a module implementing it.
+
+        The attribute keeps the submodule's class type (calls resolve
+        statically, Note [Interface types]); `ClassRegistry.attr` gives
+        code an `InterfaceView` of it, so calls are typed by the interface.
+        """
+        from .interfaces import is_interface_class, resolve_annotation
+
+        annotations = _class_annotations(info.cls)
+        registry = self.compiler.classes
+        for name, sub in info.submodules.items():
+            ann = resolve_annotation(info.cls, annotations.get(name)) if name in annotations else None
+            if not is_interface_class(ann):
+                continue
+            iface = registry.interface_type(ann, None)
+            loc = next(iter(iface.methods.values())).loc
+            with self.compiler.frame(f"{info.cls.__qualname__}.{name} (annotated {iface.display})", None):
+                registry.check_implements(sub.type, iface, _annotation_loc(info.cls, name) or loc, what=f"the module {sub.type.name.rsplit('.', 1)[-1] if sub.foreign else sub.cls.__qualname__} held by {info.cls.__qualname__}.{name}")
+            info.interfaces[name] = iface
 
     def _from_store(self, key: Any, constants: Dict[str, Any]) -> Optional[ModuleInfo]:
         """A type an earlier script() call compiled for modules like this one (Note [Compile cache])."""
@@ -274,6 +303,29 @@ class ModuleTypes:
             )
         except Exception:  # pragma: no cover - unusual reprs
             return None
+
+
+def _annotation_loc(cls: type, name: str):
+    """Where `name: T` is written in the body of `cls` (or an `__annotations__` entry naming it), if found."""
+    import inspect
+
+    from ...diagnostics import SourceRange
+
+    for klass in cls.__mro__:
+        if name not in klass.__dict__.get("__annotations__", {}):
+            continue
+        try:
+            lines, first = inspect.getsourcelines(klass)
+            filename = inspect.getsourcefile(klass) or "<unknown>"
+        except (OSError, TypeError):
+            return None
+        for i, line in enumerate(lines):
+            stripped = line.strip()
+            if stripped.startswith(f"{name}:") or stripped.startswith(f"self.{name}:") or f"'{name}'" in stripped or f'"{name}"' in stripped:
+                col = line.index(stripped)
+                return SourceRange(filename, first + i, col, col + len(stripped), line.rstrip("\n"))
+        return None
+    return None
 
 
 def entry_methods(cls: type) -> List[str]:

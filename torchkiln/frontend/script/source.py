@@ -116,8 +116,7 @@ def parse_source(obj: Any) -> ParsedSource:
             hint="write it as a def function",
         )
     parsed = ParsedSource(module.body[0], filename, start - 1, col_offset, lines)
-    _CACHE[key] = parsed
-    return parsed
+    return _CACHE.setdefault(key, parsed)  # one ParsedSource per function, also when threads race
 
 
 def _function_lines(fn: Any) -> Optional[Tuple[List[str], int, str]]:

@@ -7,7 +7,8 @@ has_torch_function(...)         False (torch.nn.functional's override checks fol
 torch.jit.annotate(T, v)        v with type T (`torch.jit.annotate(List[int], [])`)
 isinstance(x, T), hasattr(m, "a"), getattr(m, "a")   decided from static types where possible
 torchkiln.fork(fn, *args)       prim::fork; torchkiln.wait(fut): prim::wait
-with torch.no_grad():           prim::set_grad_enabled around the body
+with torch.no_grad():           prim::set_grad_enabled around the body (also enable_grad(),
+                                set_grad_enabled(b), which sets the mode when called)
 torch._assert(c, msg)           an assert; warnings.warn(msg): prim::warn
 torch.tensor(data)              prim::tensor; torch.device("cpu"): a constant
 ```
@@ -190,11 +191,32 @@ def _grad_mode(enabled: bool):
     return impl
 
 
+class GradModeSet(SugaredValue):
+    """What `torch.set_grad_enabled(b)` returns: the mode is already set (as in Python);
+    in a `with` statement the previous mode comes back at the end."""
+
+    def __init__(self, previous: Value):
+        self.previous = previous
+
+    def describe(self) -> str:
+        return "torch.set_grad_enabled(...)"
+
+    def enter(self, em: FunctionEmitter) -> Value:
+        return self.previous
+
+    def exit(self, em: FunctionEmitter, previous: Value) -> None:
+        em.op("prim::set_grad_enabled", [previous], [])
+
+
 def _set_grad_enabled(em, node, args, kwargs):
-    if len(args) != 1:
+    if len(args) != 1 or kwargs:
         em.fail(node, "set_grad_enabled() takes one bool")
-    em.op("prim::set_grad_enabled", [args[0].as_value(em, node)], [])
-    return SimpleValue(em.const(None))
+    mode = args[0].as_value(em, node)
+    if mode.type != BOOL:
+        em.fail(node, f"set_grad_enabled() takes a bool, not {mode.type}")
+    previous = em.op("prim::is_grad_enabled", [], [BOOL]).output
+    em.op("prim::set_grad_enabled", [mode], [])
+    return GradModeSet(previous)
 
 
 def _torch_assert(em, node, args, kwargs):

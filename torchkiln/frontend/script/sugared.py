@@ -98,6 +98,12 @@ class SimpleValue(SugaredValue):
 
         return call_value(em, node, self, args, kwargs)
 
+    def as_function(self, em, node, args, kwargs):
+        """(function, input values) for `fork(obj, ...)`: a module's forward, an object's __call__."""
+        from .values import fork_target
+
+        return fork_target(em, node, self, args, kwargs)
+
     def setattr(self, em, node, name: str, value: Value) -> None:
         from ...ir.types import ClassType
 

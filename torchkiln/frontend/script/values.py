@@ -33,7 +33,9 @@ from ...ir.types import (
     TupleType,
     Type,
 )
+from .classes import InterfaceView
 from .emitter import FunctionEmitter
+from .interfaces import InterfaceType
 from .sugared import Args, Kwargs, SimpleValue, SugaredValue
 
 # Tensor properties: name -> (op, output type)
@@ -75,6 +77,8 @@ def value_attr(em: FunctionEmitter, node: ast.AST, sv: SimpleValue, name: str) -
         return TensorMethod(v, name)._check(em, node)
     if isinstance(t, ClassType):
         return em.compiler.classes.attr(em, node, v, name)
+    if isinstance(t, InterfaceType):
+        return InterfaceView(v, t).attr(em, node, name)
     if isinstance(t, TupleType) and t.fields is not None and name in t.fields:
         i = t.fields.index(name)
         return SimpleValue(em.op("prim::TupleIndex", [v], [t.elems[i]], {"index": i}).output)
@@ -98,7 +102,25 @@ def call_value(em: FunctionEmitter, node: ast.Call, sv: SimpleValue, args: Args,
     t = sv.value.type
     if isinstance(t, ClassType):
         return em.compiler.classes.call(em, node, sv.value, args, kwargs)
+    if isinstance(t, InterfaceType):
+        return InterfaceView(sv.value, t).call(em, node, args, kwargs)
     em.fail(node, f"a value of type {t} is not callable")
+
+
+def fork_target(em: FunctionEmitter, node: ast.Call, sv: SimpleValue, args: Args, kwargs: Kwargs):
+    """`fork(obj, ...)` of a module or object: (function, input values) of its forward / __call__."""
+    t = sv.value.type
+    if isinstance(t, InterfaceType):
+        return InterfaceView(sv.value, t).as_function(em, node, args, kwargs)
+    if isinstance(t, ClassType):
+        name = "forward" if t.is_module else "__call__"
+        info = em.compiler.classes._module(t)
+        if info is not None and info.container is not None and not em.compiler.classes.has_attr(t, name):
+            em.fail(node, f"fork() of {sv.describe()}: a module container cannot be called", hint="fork each module in it")
+        if not em.compiler.classes.has_attr(t, name):
+            em.fail(node, f"fork() of {sv.describe()}: it has no method {name}")
+        return em.compiler.classes.attr(em, node, sv.value, name).as_function(em, node, args, kwargs)
+    em.fail(node, f"fork() of {sv.describe()} is not supported", hint="fork a function, a method (`self.helper`) or a module (`self.sub`)")
 
 
 class BoundMethod(SugaredValue):

@@ -1,0 +1,446 @@
+"""Interface types (`torchkiln.interface`, `torch.jit.interface`), compared with eager PyTorch
+on every executor and through the archive (Note [Interface types] in interfaces.py)."""
+import io
+import warnings
+from typing import List, Optional
+
+import pytest
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+import torchkiln
+from torchkiln import cpp_executor
+from torchkiln.api import ScriptFunction
+
+from .script_testing import check_ir, same
+
+EXECUTORS = ["python", "interpreter"] + (["cpp"] if cpp_executor.available() else [])
+
+
+def run_function(s, executor, *args):
+    run = ScriptFunction(s._kiln_unit, s._kiln_fn, executor=executor)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = run(*args)
+    assert executor != "cpp" or type(run._call).__name__ == "Call", "fell back to Python"
+    return result
+
+
+def run_module(m, executor, *args):
+    run = m.with_executor(executor)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = run(*args)
+    assert executor != "cpp" or type(run.forward._call).__name__ == "Call", "fell back to Python"
+    return result
+
+
+def round_trip(obj):
+    buf = io.BytesIO()
+    torchkiln.save(obj, buf)
+    buf.seek(0)
+    return torchkiln.load(buf)
+
+
+# -- module interfaces ---------------------------------------------------------------------------
+
+
+@torch.jit.interface
+class OneArg(nn.Module):
+    def forward(self, x: Tensor) -> Tensor:
+        pass
+
+
+@torchkiln.interface
+class TwoMethods(nn.Module):
+    def forward(self, x: Tensor) -> Tensor:
+        pass
+
+    def shift(self, x: Tensor, by: int = 2) -> Tensor:
+        pass
+
+
+class Double(nn.Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x * 2
+
+    def shift(self, x: Tensor, by: int = 2) -> Tensor:
+        return x + by
+
+    def extra(self, x: Tensor) -> Tensor:
+        return x
+
+
+class AddParam(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.arange(3.0))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.w
+
+    def shift(self, x: Tensor, by: int = 2) -> Tensor:
+        return x - by * self.w
+
+
+class HoldsOneArg(nn.Module):
+    sub: OneArg
+
+    def __init__(self, sub: nn.Module):
+        super().__init__()
+        self.sub = sub
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.sub(x) + self.sub.forward(x * 3)
+
+
+class HoldsTwo(nn.Module):
+    __annotations__ = {"sub": TwoMethods}
+
+    def __init__(self, sub: nn.Module):
+        super().__init__()
+        self.sub = sub
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.sub(x) + self.sub.shift(x) + self.sub.shift(x, by=5)
+
+
+@pytest.mark.parametrize("holder,sub", [(HoldsOneArg, Double), (HoldsOneArg, AddParam), (HoldsTwo, Double), (HoldsTwo, AddParam)])
+def test_module_interface_attribute_matches_eager(holder, sub):
+    model = holder(sub())
+    m = torchkiln.script(model)
+    check_ir(m)
+    x = torch.randn(3)
+    want = model(x)
+    for executor in EXECUTORS:
+        assert same(run_module(m, executor, x), want), executor
+    loaded = round_trip(m)
+    assert same(loaded(x), want)
+    if cpp_executor.available():
+        assert same(run_module(loaded, "cpp", x), want)
+
+
+def test_module_interface_calls_resolve_statically():
+    m = torchkiln.script(HoldsTwo(AddParam()))
+    # the attribute keeps the submodule's class type: no dynamic dispatch is needed
+    assert "Any" not in str(m.graph)
+    assert m._kiln_type.attributes["sub"].name.rsplit(".", 1)[-1].startswith("AddParam")
+
+
+def test_module_interface_methods_outside_the_interface_are_refused():
+    class UsesExtra(nn.Module):
+        sub: OneArg
+
+        def __init__(self):
+            super().__init__()
+            self.sub = Double()
+
+        def forward(self, x: Tensor) -> Tensor:
+            return self.sub.extra(x)
+
+    with pytest.raises(torchkiln.CompileError) as e:
+        torchkiln.script(UsesExtra())
+    text = str(e.value)
+    assert "the interface OneArg has no method 'extra'" in text
+    assert "return self.sub.extra(x)" in text and "^" in text
+    assert "UsesExtra.forward`" in text
+
+
+def test_module_interface_calls_are_typed_by_the_interface():
+    class WrongArg(nn.Module):
+        sub: TwoMethods
+
+        def __init__(self):
+            super().__init__()
+            self.sub = Double()
+
+        def forward(self, x: Tensor) -> Tensor:
+            return self.sub.shift(x, by=1.5)
+
+    with pytest.raises(torchkiln.CompileError) as e:
+        torchkiln.script(WrongArg())
+    assert "shift() expects int for argument 'by' but got float" in str(e.value)
+    assert "self.sub.shift(x, by=1.5)" in str(e.value)
+
+
+class LacksShift(nn.Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x
+
+
+class WrongShift(nn.Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x
+
+    def shift(self, x: Tensor, by: float = 2.0) -> Tensor:
+        return x
+
+
+class RenamedShift(nn.Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x
+
+    def shift(self, x: Tensor, n: int = 2) -> Tensor:
+        return x
+
+
+class WrongReturn(nn.Module):
+    def forward(self, x: Tensor) -> int:
+        return 1
+
+
+class HoldsTwoAnnotated(nn.Module):
+    sub: TwoMethods
+
+    def __init__(self, sub: nn.Module):
+        super().__init__()
+        self.sub = sub
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.sub(x)
+
+
+@pytest.mark.parametrize(
+    "sub,why",
+    [
+        (LacksShift, "it has no method 'shift' (declared at"),
+        (RenamedShift, "argument 2 of its shift is named 'n', the interface's shift(self, x: Tensor, by: int) -> Tensor names it 'by'"),
+        (WrongReturn, "its forward returns int, the interface's forward(self, x: Tensor) -> Tensor returns Tensor"),
+    ],
+)
+def test_module_interface_is_checked_when_scripting(sub, why):
+    with pytest.raises(torchkiln.CompileError) as e:
+        torchkiln.script(HoldsTwoAnnotated(sub()))
+    text = str(e.value)
+    assert f"the module {sub.__name__} held by HoldsTwoAnnotated.sub does not implement the interface TwoMethods" in text
+    assert why in text
+    assert "    sub: TwoMethods\n    ^^^^^^^^^^^^^^^" in text  # located at the annotation
+    assert "test_interfaces.py" in text
+    assert "while compiling `HoldsTwoAnnotated.sub (annotated TwoMethods)`" in text
+
+
+def test_module_interface_argument_types_are_contravariant():
+    # Optional[Tensor] accepts what the interface passes (Tensor): it implements it
+    class Wide(nn.Module):
+        def forward(self, x: Optional[Tensor]) -> Tensor:
+            assert x is not None
+            return x + 1
+
+    model = HoldsOneArg(Wide())
+    m = torchkiln.script(model)
+    x = torch.ones(2)
+    assert same(m(x), model(x))
+    with pytest.raises(torchkiln.CompileError, match="the interface's shift"):
+        torchkiln.script(HoldsTwoAnnotated(WrongShift()))
+
+
+def test_scripted_submodule_implements_an_interface():
+    sub = torchkiln.script(AddParam())
+    model = HoldsOneArg(AddParam())
+    model.sub = sub
+    m = torchkiln.script(model)
+    x = torch.randn(3)
+    assert same(m(x), HoldsOneArg(sub)(x))
+    # its compiled methods are what it has: `shift` was not exported
+    with pytest.raises(torchkiln.CompileError, match=r"the module AddParam(_\d+)? held by HoldsTwo.sub does not implement the interface TwoMethods: it has no method 'shift'"):
+        torchkiln.script(HoldsTwo(sub))
+
+
+# -- interfaces as parameter types: dynamic dispatch ------------------------------------------
+
+
+def apply_twice(m: OneArg, x: Tensor) -> Tensor:
+    return m(x) + m.forward(x)
+
+
+class Picks(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = Double()
+        self.b = AddParam()
+
+    def forward(self, x: Tensor, first: bool) -> Tensor:
+        if first:
+            m: OneArg = self.a
+        else:
+            m = self.b
+        return apply_twice(m, x)
+
+
+def test_module_interface_values_dispatch_at_run_time():
+    model = Picks()
+    m = torchkiln.script(model)
+    check_ir(m)
+    assert 'prim::CallMethod[name="forward"]' in str(m.graph)  # on a value of either class
+    x = torch.randn(3)
+    loaded = round_trip(m)
+    for first in (True, False):
+        want = model(x, first)
+        for executor in EXECUTORS:
+            assert same(run_module(m, executor, x, first), want), (executor, first)
+        assert same(loaded(x, first), want)
+        if cpp_executor.available():
+            assert same(run_module(loaded, "cpp", x, first), want)
+
+
+def test_function_with_interface_parameter_takes_scripted_modules():
+    from torchkiln import interpreter
+    from torchkiln.codegen import compile_function
+
+    s = torchkiln.script(apply_twice)
+    x = torch.randn(3)
+    for sub in (Double(), AddParam()):
+        scripted_sub = torchkiln.script(sub)
+        want = apply_twice(sub, x)
+        # the executors directly (the C++ executor takes no objects from Python: it would run this on Python)
+        assert same(interpreter.run(s._kiln_fn, s._kiln_unit, [scripted_sub, x]), want)
+        assert same(compile_function(s._kiln_fn, s._kiln_unit)(scripted_sub, x), want)
+
+
+@torchkiln.interface
+class Shape:
+    def area(self) -> float:
+        pass
+
+    def scaled(self, k: float) -> float:
+        pass
+
+
+class Square:
+    def __init__(self, side: float):
+        self.side = side
+
+    def area(self) -> float:
+        return self.side * self.side
+
+    def scaled(self, k: float) -> float:
+        return self.area() * k
+
+
+class Circle:
+    def __init__(self, r: float):
+        self.r = r
+
+    def area(self) -> float:
+        return 3.0 * self.r * self.r
+
+    def scaled(self, k: float) -> float:
+        return self.area() * k + 1.0
+
+    def unrelated(self) -> int:
+        return 7
+
+
+def measure(s: Shape, k: float) -> float:
+    return s.area() + s.scaled(k)
+
+
+def measure_all(x: float) -> float:
+    shapes: List[Shape] = [Square(x), Circle(x)]
+    shapes.append(Square(x + 1.0))
+    total = measure(Circle(2.0), x)
+    for s in shapes:
+        total += measure(s, 0.5)
+    return total
+
+
+def pick_shape(x: float, round_: bool) -> float:
+    if round_:
+        s: Shape = Circle(x)
+    else:
+        s = Square(x)
+    return s.scaled(2.0)
+
+
+@pytest.mark.parametrize("fn,inputs", [(measure_all, [(1.5,), (-2.0,)]), (pick_shape, [(1.5, True), (1.5, False)])])
+def test_class_interface_matches_eager(fn, inputs):
+    s = torchkiln.script(fn)
+    check_ir(s)
+    loaded = round_trip(s)
+    for args in inputs:
+        want = fn(*args)
+        for executor in EXECUTORS:
+            assert same(run_function(s, executor, *args), want), executor
+        assert same(loaded(*args), want)
+        if cpp_executor.available():
+            assert same(run_function(loaded, "cpp", *args), want)
+
+
+def test_class_interface_in_ir_is_any():
+    s = torchkiln.script(measure)
+    assert str(s.graph).startswith("graph(%s : Any, %k : float)")
+    assert 'prim::CallMethod[name="area"](%s)' in str(s.graph)
+
+
+class NoScaled:
+    def __init__(self):
+        self.v = 1.0
+
+    def area(self) -> float:
+        return self.v
+
+
+class IntScaled:
+    def __init__(self):
+        self.v = 1.0
+
+    def area(self) -> float:
+        return self.v
+
+    def scaled(self, k: int) -> float:
+        return self.v * k
+
+
+def passes_no_scaled(x: float) -> float:
+    return measure(NoScaled(), x)
+
+
+def passes_int_scaled(x: float) -> float:
+    return measure(IntScaled(), x)
+
+
+def passes_an_int(x: float) -> float:
+    return measure(3, x)
+
+
+def uses_undeclared(x: float) -> int:
+    s: Shape = Circle(x)
+    return s.unrelated()
+
+
+def constructs_interface(x: float) -> float:
+    s = Shape()
+    return x
+
+
+@pytest.mark.parametrize(
+    "fn,what,line",
+    [
+        (passes_no_scaled, "an object of NoScaled does not implement the interface Shape: it has no method 'scaled' (declared at", "return measure(NoScaled(), x)"),
+        (passes_int_scaled, "an object of IntScaled does not implement the interface Shape: argument 'k' of its scaled is int, the interface's scaled(self, k: float) -> float passes float", "return measure(IntScaled(), x)"),
+        (passes_an_int, "a value of type int does not implement the interface Shape: only modules and script-class objects implement interfaces", "return measure(3, x)"),
+        (uses_undeclared, "the interface Shape has no method 'unrelated'", "return s.unrelated()"),
+        (constructs_interface, "Shape is an interface and cannot be constructed", "s = Shape()"),
+    ],
+)
+def test_class_interface_errors(fn, what, line):
+    with pytest.raises(torchkiln.CompileError) as e:
+        torchkiln.script(fn)
+    text = str(e.value)
+    assert what in text
+    assert line in text and "^" in text
+    assert f"while compiling `{fn.__name__}`" in text
+
+
+def test_module_interface_refuses_script_classes():
+    def f(x: Tensor) -> Tensor:
+        return apply_twice(Square(1.0), x)
+
+    with pytest.raises(torchkiln.CompileError, match="OneArg is a module interface and Square is not a module"):
+        torchkiln.script(f)
+
+
+def test_interface_cannot_be_scripted_itself():
+    with pytest.raises(torchkiln.CompileError, match="Shape is an interface"):
+        torchkiln.script(Shape)
