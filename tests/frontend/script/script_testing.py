@@ -46,8 +46,9 @@ def matches_eager(fn: Callable, *input_sets: Sequence[Any]) -> Any:
     s = scripted(fn)
     from torchkiln.api import ScriptFunction
 
-    # The frontend's output is checked on the generated-Python executor and the reference
-    # interpreter; the C++ runtime has its own sweep over the op table (tests/csrc).
+    # The frontend's output is checked on the generated-Python executor, the reference
+    # interpreter and the in-process C++ executor; every call also goes through
+    # torchkiln-run (tests/differential).
     runs = {name: ScriptFunction(s._kiln_unit, s._kiln_fn, executor=name) for name in EXECUTORS}
     for inputs in input_sets:
         expected = fn(*_copy(inputs))
@@ -57,7 +58,7 @@ def matches_eager(fn: Callable, *input_sets: Sequence[Any]) -> Any:
     return s
 
 
-EXECUTORS = ("python", "interpreter")
+EXECUTORS = ("python", "interpreter", "cpp")
 
 
 def _copy(inputs: Sequence[Any]) -> list:
