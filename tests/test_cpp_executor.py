@@ -549,3 +549,208 @@ def test_gil_is_released_while_cpp_runs():
         t.join()
     assert after > before
     assert same(y, f.with_executor("python")(x, n))
+
+
+# -- fast paths: functional ops below autograd, buffer reuse (docs/runtime.md) ----------
+
+
+def pointwise_chain(x: torch.Tensor, y: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    a = x * y
+    b = torch.tanh(a)
+    c = b + y
+    v = c.view(-1)  # a view of c: c's buffer must not be reused below
+    d = torch.sigmoid(c)
+    e = d - 0.5
+    e = e * 2.0
+    f = torch.exp(e) + 1.0
+    return f, v
+
+
+def kept_values(x: torch.Tensor) -> List[torch.Tensor]:
+    out: List[torch.Tensor] = []
+    h = x + 1.0
+    for i in range(3):
+        h = torch.tanh(h * 0.5)
+        out.append(h)  # the list holds h: the next step must not write into it
+        h = h + 0.25
+    out.append(torch.sigmoid(h))
+    return out
+
+
+def mixed(x: torch.Tensor, i: torch.Tensor, big: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    a = torch.sigmoid(i * 1)        # a dying int tensor: sigmoid's result is float
+    k = (i * 2) + 1                 # int in, int out: written into i * 2
+    b = (x * 2.0) + big             # x * 2.0 dies, but the sum has big's larger shape
+    c = (x * 3.0) > 0.5             # a comparison: a bool result
+    d = (x * 1.0) + x.double()      # float + double: a double result
+    e = torch.tanh(x.t() * 1.0)     # not contiguous
+    return a, k, b, c, d, e
+
+
+def reused(fn, *args) -> int:
+    """How many results of `fn(*args)` the C++ runtime wrote into a dying input's buffer."""
+    from torchkiln import _C
+
+    before = _C._reused_buffers()
+    fn(*args)
+    return _C._reused_buffers() - before
+
+
+@pytest.mark.parametrize("mode", ["no_grad", "inference", "grad"])
+def test_buffer_reuse_keeps_results_inputs_and_views(mode):
+    cpp = torchkiln.script(pointwise_chain).with_executor("cpp")
+    assert on_cpp(cpp)
+    x, y = torch.rand(4, 4), torch.rand(4, 4)
+    x0, y0 = x.clone(), y.clone()
+    ctx = {"no_grad": torch.no_grad, "inference": torch.inference_mode, "grad": torch.enable_grad}[mode]
+    with ctx():
+        want = pointwise_chain(x, y)
+        first = cpp(x, y)
+        first_copy = [t.clone() for t in first]
+        second = cpp(x, y)
+    assert same(list(first), list(want))
+    assert same(list(second), list(want))
+    assert torch.equal(x, x0) and torch.equal(y, y0)  # graph inputs are never written
+    assert all(torch.equal(a, b) for a, b in zip(first, first_copy))  # results of a call stay as they were
+    assert first[0].data_ptr() != second[0].data_ptr()
+    assert first[0].is_inference() == (mode == "inference") and not first[0].requires_grad
+
+
+def test_buffer_reuse_happens_and_skips_shared_values():
+    cpp = torchkiln.script(pointwise_chain).with_executor("cpp")
+    x, y = torch.rand(4, 4), torch.rand(4, 4)
+    # Reused: tanh(a), b + y, e - 0.5, e * 2.0, exp(e), f + 1.0. Not: x * y (the
+    # caller holds x and y), sigmoid(c) (the view v of c is alive).
+    with torch.no_grad():
+        assert reused(cpp, x, y) == 6
+    with torch.inference_mode():
+        assert reused(cpp, x, y) == 6
+    assert reused(cpp, x, y) == 0  # grad mode: functional ops as they are
+    lst = torchkiln.script(kept_values).with_executor("cpp")
+    x = torch.rand(8, 8)
+    with torch.no_grad():
+        assert same(lst(x), kept_values(x))
+        # h * 0.5 and (in the loop) h + 0.25 and tanh(...): not the h a list holds
+        assert reused(lst, x) == 3 * 2 + 1
+
+
+def test_buffer_reuse_only_where_the_result_fits():
+    cpp = torchkiln.script(mixed).with_executor("cpp")
+    x, i, big = torch.rand(4, 4), torch.arange(16).reshape(4, 4), torch.rand(3, 4, 4)
+    for ctx in (torch.no_grad, torch.inference_mode):
+        with ctx():
+            got, want = cpp(x, i, big), mixed(x, i, big)
+            assert same(list(got), list(want))
+            assert got[5].stride() == want[5].stride()
+            assert reused(cpp, x, i, big) == 1  # (i * 2) + 1 only
+
+
+class Scaled(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.rand(4))
+        self.register_buffer("b", torch.rand(4))
+
+    def forward(self, x):
+        w = self.w * 1.0        # a fresh tensor: reusable
+        return torch.tanh(self.b + 0.0) + torch.sigmoid(self.w) + w * x
+
+
+def test_parameters_and_buffers_are_never_written():
+    m = Scaled()
+    cpp = torchkiln.script(m).with_executor("cpp")
+    w0, b0 = m.w.detach().clone(), m.b.clone()
+    x = torch.rand(4)
+    with torch.no_grad():
+        assert same(cpp(x), m(x))
+        assert same(cpp(x), m(x))
+    assert torch.equal(m.w.detach(), w0) and torch.equal(m.b, b0)
+    y = cpp(x)  # grad mode: autograd records as usual
+    assert y.requires_grad and y.grad_fn is not None
+    y.sum().backward()
+    w = m.w.detach().clone().requires_grad_(True)
+    (torch.tanh(m.b) + torch.sigmoid(w) + w * x).sum().backward()
+    assert torch.allclose(m.w.grad, w.grad)
+
+
+def test_forward_mode_tangents_survive_no_grad():
+    import torch.autograd.forward_ad as fwAD
+
+    cpp = torchkiln.script(pointwise_chain).with_executor("cpp")
+    x, y, t = torch.rand(3, 3), torch.rand(3, 3), torch.rand(3, 3)
+    with fwAD.dual_level(), torch.no_grad():
+        got = fwAD.unpack_dual(cpp(fwAD.make_dual(x, t), y)[0]).tangent
+        want = fwAD.unpack_dual(pointwise_chain(fwAD.make_dual(x, t), y)[0]).tangent
+    assert got is not None and torch.allclose(got, want)
+
+
+class Decoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(16, 8)
+        self.cell = nn.GRUCell(8, 8)
+        self.out = nn.Linear(8, 16)
+
+    def forward(self, h: torch.Tensor, start: int, steps: int) -> torch.Tensor:
+        token = torch.full([h.size(0)], start, dtype=torch.long)
+        tokens = []
+        for _ in range(steps):
+            h = self.cell(self.embed(token), h)
+            token = self.out(h).argmax(dim=1)
+            tokens.append(token)
+        return torch.stack(tokens, dim=1)
+
+
+def test_composite_ops_below_autograd_give_normal_tensors():
+    m = Decoder().eval()
+    cpp = torchkiln.script(m).with_executor("cpp")
+    h = torch.rand(2, 8)
+    with torch.no_grad():
+        got = cpp(h, 1, 5)
+        assert same(got, m(h, 1, 5))
+    assert not got.is_inference() and not got.requires_grad
+    cell = torchkiln.script(nn.GRUCell(4, 4)).with_executor("cpp")
+    with torch.no_grad():
+        out = cell(torch.rand(2, 4), torch.rand(2, 4))
+    out.add_(1.0)  # a normal tensor: writable outside no_grad
+    g = cell(torch.rand(2, 4), torch.rand(2, 4))
+    assert g.requires_grad and g.grad_fn is not None
+
+
+def test_no_buffer_reuse_under_autocast():
+    cpp = torchkiln.script(pointwise_chain).with_executor("cpp")
+    x, y = torch.rand(4, 4), torch.rand(4, 4)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        want = pointwise_chain(x, y)
+        assert reused(cpp, x, y) == 0
+        got = cpp(x, y)
+    assert same(list(got), list(want))
+
+
+class BatchedLinear(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(16, 48)
+        self.mix = nn.Bilinear(16, 16, 8)
+
+    def forward(self, x):
+        t = x.transpose(1, 0)  # non-contiguous, batched
+        return self.proj(t), torch.matmul(t, self.proj.weight.t()), self.mix(t, t)
+
+
+def test_batched_ops_on_parameters_match_eager_bit_for_bit():
+    # Below autograd, matmul would see the weights as not requiring grad and pick another
+    # kernel for a batched input (Note [Functional ops below autograd], fastpath.h).
+    torch.manual_seed(0)
+    m = BatchedLinear()
+    cpp = torchkiln.script(m).with_executor("cpp")
+    x = torch.randn(2, 5, 16)
+    with torch.no_grad():
+        got, want = cpp(x), m(x)
+    assert same(list(got), list(want))
+    with torch.no_grad():  # the same module without grad: the fast path is taken and still exact
+        frozen = BatchedLinear()
+        frozen.load_state_dict(m.state_dict())
+        frozen.requires_grad_(False)
+        got = torchkiln.script(frozen).with_executor("cpp")(x)
+        assert same(list(got), list(frozen(x)))

@@ -34,15 +34,7 @@ EXCLUDED: Dict[str, str] = {
 }
 
 # Tests whose programs give other results in C++ (node id -> the bug). Reported to the runtime's owners.
-_LINEAR_BELOW_AUTOGRAD = (
-    "with grad mode off, the C++ interpreter runs aten::linear below autograd (fastpath.h, Note [Functional "
-    "ops below autograd]); there matmul no longer sees requires_grad weights and does not fold a non-contiguous "
-    "3-d input into one mm, so results differ from eager in the last bits"
-)
-KNOWN_BUGS: Dict[str, str] = {
-    "tests/frontend/script/test_modules.py::test_nn_layer_matches_eager[TransformerDecoderLayer]": _LINEAR_BELOW_AUTOGRAD,
-    "tests/frontend/trace/test_trace_models.py::test_python_level_torch_functions_keep_sizes_dynamic": _LINEAR_BELOW_AUTOGRAD,
-}
+KNOWN_BUGS: Dict[str, str] = {}
 
 
 def _covered(item: pytest.Item) -> bool:

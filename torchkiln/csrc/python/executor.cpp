@@ -39,6 +39,8 @@
 
 #include <torchkiln/module.h>
 
+#include "fastpath.h"  // t_reused_buffers
+
 #include <atomic>
 #include <memory>
 #include <string>
@@ -369,6 +371,9 @@ void bind(py::module_& m) {
   });
   m.def("bump_epoch", [] { g_epoch.fetch_add(1, std::memory_order_relaxed); });
   m.def("epoch", [] { return g_epoch.load(std::memory_order_relaxed); });
+  m.def(
+      "_reused_buffers", [] { return torchkiln::detail::t_reused_buffers; },
+      "How many results this thread's calls wrote into a dying input's buffer (docs/runtime.md; for tests).");
 
   py::class_<torchkiln::Module>(m, "Program")
       .def("method_names", &torchkiln::Module::method_names)

@@ -6,6 +6,7 @@
 // failed, into ProgramErrors carrying the Python source location; each call
 // site on the way out adds its own line (Note [Tracebacks]).
 #include <ATen/ThreadLocalState.h>
+#include <c10/core/GradMode.h>
 #include <c10/util/Exception.h>
 
 #include <condition_variable>
@@ -14,6 +15,7 @@
 #include <thread>
 
 #include "error.h"
+#include "fastpath.h"
 #include "program.h"
 #include "types.h"
 
@@ -261,6 +263,20 @@ class Frame {
         pop_outputs(in, base);
         break;
       }
+      case OpCode::AtenPure: {
+        size_t base = stack_.size();
+        push_inputs(in);
+        call_pure(code_.aten[in.arg], base);
+        pop_outputs(in, base);
+        break;
+      }
+      case OpCode::AtenReuse: {
+        size_t base = stack_.size();
+        push_inputs(in);
+        call_reusing(code_.reuse[in.arg], base);
+        pop_outputs(in, base);
+        break;
+      }
       case OpCode::Prim: {
         size_t base = stack_.size();
         push_inputs(in);
@@ -309,6 +325,45 @@ class Frame {
       case OpCode::DynSetAttr: dyn_set_attr(in); break;
       case OpCode::DynCall: dyn_call(in); break;
     }
+  }
+
+  // -- ATen fast paths (fastpath.h) ------------------------------------------
+
+  void call_pure(const c10::OperatorHandle& op, size_t base) {
+    if (below_autograd_ok(stack_, base)) {
+      BelowAutograd below;
+      op.callBoxed(stack_);
+    } else {
+      op.callBoxed(stack_);
+    }
+  }
+
+  // Note [Buffer reuse] in compile.cpp: the first candidate input that
+  // nobody else can see, and that the other tensor inputs fit into, becomes
+  // the `out` argument.
+  void call_reusing(const ReuseOp& r, size_t base) {
+    if (!below_autograd_ok(stack_, base) || !reuse_allowed()) {
+      call_pure(r.functional, base);
+      return;
+    }
+    BelowAutograd below;
+    for (uint32_t pos : r.candidates) {
+      const c10::IValue& v = stack_[base + pos];
+      if (!v.isTensor()) continue;
+      const at::Tensor& t = v.toTensor();
+      if (!(r.dtypes >> uint32_t(t.scalar_type()) & 1u) || !uniquely_owned(t)) continue;
+      bool fits = true;
+      for (size_t i = base; i < stack_.size() && fits; ++i)
+        if (i != base + pos && stack_[i].isTensor()) fits = fits_into(stack_[i].toTensor(), t);
+        else if (stack_[i].isList() || stack_[i].isTensorList()) fits = false;
+      if (!fits) continue;
+      c10::IValue out = v;  // the op's `out` argument: the same tensor, written in place
+      stack_.push_back(std::move(out));
+      r.out.callBoxed(stack_);
+      ++t_reused_buffers;
+      return;
+    }
+    r.functional.callBoxed(stack_);
   }
 
   // -- objects whose static type is Any: look the name up by class --------
@@ -467,7 +522,15 @@ class Frame {
 void run_code(const Program& program, const Code& code, Stack& stack) {
   Frame frame(program, code, stack);
   frame.enter(code.blocks[0].n_params);
-  frame.run();
+  // An exception inside `with torch.no_grad()` skipped its restore: give back the grad mode
+  // the call started with (Note [Grad mode on exceptions] in torchkiln/codegen/compiler.py).
+  const bool grad_mode = c10::GradMode::is_enabled();
+  try {
+    frame.run();
+  } catch (...) {
+    c10::GradMode::set_enabled(grad_mode);
+    throw;
+  }
 }
 
 c10::IValue wait_future(const c10::intrusive_ptr<c10::ivalue::Future>& future) {

@@ -22,6 +22,10 @@
 // - ATen ops are dispatcher handles called boxed; prim ops are Operations
 //   made by their factory at load. Nothing at run time looks up a name.
 //   (`x * 0.5` and friends: Note [Scalar constants as tensors], compile.cpp.)
+// - ATen ops whose schema is functional run below autograd when grad mode
+//   is off (Note [Functional ops below autograd], interpreter.cpp);
+//   elementwise ones may write into a dying input's buffer through their
+//   `.out` overload (Note [Buffer reuse], compile.cpp).
 #pragma once
 
 #include <ATen/core/class_type.h>
@@ -61,14 +65,14 @@ class Operand {
   uint32_t bits_;
 };
 
-enum class OpCode : uint8_t { Aten, Prim, If, Loop, GetAttr, SetAttr, Call, Fork, DynGetAttr, DynSetAttr, DynCall };
+enum class OpCode : uint8_t { Aten, AtenPure, AtenReuse, Prim, If, Loop, GetAttr, SetAttr, Call, Fork, DynGetAttr, DynSetAttr, DynCall };
 
 struct Instr {
   OpCode op;
   uint32_t in, n_in;      // operands[in, in + n_in)
   uint32_t out, n_out;    // regs[out, out + n_out): output registers
   uint32_t drop, n_drop;  // regs[drop, drop + n_drop): cleared afterwards
-  // Aten: aten[arg]; Prim: prims[arg]; If: blocks[arg], blocks[arg + 1];
+  // Aten, AtenPure: aten[arg]; AtenReuse: reuse[arg]; Prim: prims[arg]; If: blocks[arg], blocks[arg + 1];
   // Loop: blocks[arg]; GetAttr/SetAttr: slot; Call: Program::functions[arg];
   // Fork: forks[arg]; DynGetAttr/DynSetAttr/DynCall: dynamic[arg].
   uint32_t arg;
@@ -95,6 +99,15 @@ struct ArgInfo {
 
 struct ClassInfo;
 
+// An elementwise functional op that may write its result into a dying input
+// (Note [Buffer reuse] in compile.cpp).
+struct ReuseOp {
+  c10::OperatorHandle functional;
+  c10::OperatorHandle out;              // the same arguments, then `*, Tensor(a!) out`
+  std::vector<uint32_t> candidates;     // argument positions whose operand moves a Tensor
+  uint32_t dtypes = 0;                  // bit per c10::ScalarType: inputs of that dtype give a result of it
+};
+
 struct Code {
   std::string name;      // __torch__.Net.forward, __torch__.helper
   std::string function;  // forward, helper (for tracebacks)
@@ -109,6 +122,7 @@ struct Code {
   std::vector<uint32_t> regs;
   std::vector<c10::IValue> constants;
   std::vector<c10::OperatorHandle> aten;
+  std::vector<ReuseOp> reuse;
   std::vector<Operation> prims;
   struct ForkInfo {
     uint32_t function;    // Program::functions index
