@@ -183,6 +183,14 @@ def test_default_executor_is_cpp():
     assert on_cpp(torchkiln.script(loops))
 
 
+def py_key_error(py, x):
+    try:
+        py(x, 4)
+    except KeyError as e:
+        return e
+    raise AssertionError("no KeyError")
+
+
 def test_errors_map_to_python_exceptions():
     cpp, py = both(torchkiln.script(checks))
     x = torch.arange(6.0)
@@ -193,7 +201,12 @@ def test_errors_map_to_python_exceptions():
                 f(x, k)
     with pytest.raises(ValueError) as info:
         cpp(x, -1)
-    assert "checks" in str(info.value) and "raise ValueError" in str(info.value)  # the program's traceback
+    assert str(info.value) == "negative k"  # the message alone, as the Python executor raises it
+    notes = "\n".join(info.value.__notes__)  # the program's traceback
+    assert "checks" in notes and "raise ValueError" in notes
+    with pytest.raises(KeyError) as key_info:
+        cpp(x, 4)
+    assert key_info.value.args == py_key_error(py, x).args
     with pytest.raises(ArgumentError):
         cpp(x, "two")
     with pytest.raises(TypeError):

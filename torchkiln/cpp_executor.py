@@ -603,17 +603,31 @@ def _make_error(kind: str, cls: str, message: str, traceback: str) -> BaseExcept
     if kind == "argument":
         return ArgumentError(message)
     if kind == "program":
-        text = message
-        if traceback:
-            text += "\nTraceback of the program (most recent call last):\n" + traceback
+        # The message is the exception's argument, as the Python executor raises it; where
+        # in the program it was raised goes in a note (shown by Python's traceback).
         exc = _exception_class(cls)
+        err: BaseException
         if exc is None:
-            return Error(f"{cls}: {text}")
-        try:
-            return exc(text)
-        except Exception:  # noqa: BLE001 - an exception class with another constructor
-            return Error(f"{cls}: {text}")
+            err = Error(f"{cls}: {message}")
+        else:
+            try:
+                err = exc(_key_of(message)) if issubclass(exc, KeyError) else exc(message)
+            except Exception:  # noqa: BLE001 - an exception class with another constructor
+                err = Error(f"{cls}: {message}")
+        if traceback:
+            err.add_note("Traceback of the program (most recent call last):\n" + traceback.rstrip("\n"))
+        return err
     return Error(message)
+
+
+def _key_of(message: str) -> Any:
+    """The key of a KeyError from its repr (the runtime writes `'text'` or `7`), else the message."""
+    if len(message) >= 2 and message[0] == message[-1] and message[0] in "'\"":
+        return message[1:-1]
+    try:
+        return int(message)
+    except ValueError:
+        return message
 
 
 # ---------------------------------------------------------------------------
