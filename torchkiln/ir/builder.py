@@ -14,7 +14,7 @@ import contextlib
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 from ..diagnostics import SourceRange
-from .core import Block, Node, Value
+from .core import Block, Node, Use, Value, _use
 from .types import Type
 
 CONSTANT = "prim::Constant"
@@ -46,26 +46,36 @@ class Builder:
     ) -> Node:
         """Create and insert `kind(inputs) -> out_types`."""
         node = Node(kind, attrs, loc)
-        for v in inputs:
-            node.add_input(v)
-        for t in out_types:
-            node.add_output(t)
+        # `node.add_input(v)` / `node.add_output(t)` for each, inlined: every node is made here.
+        ins = node.inputs
+        for i, v in enumerate(inputs):
+            v.uses.append(_use(Use, (node, i)))
+            ins.append(v)
+        outs = node.outputs
+        for i, t in enumerate(out_types):
+            out = Value(t)
+            out.node = node
+            out.offset = i
+            outs.append(out)
         for _ in range(n_blocks):
             node.add_block()
-        return self.insert(node)
+        if node.loc is None:
+            node.loc = self.loc
+        block = self.block
+        node.block = block
+        if self.before is None:
+            block.nodes.append(node)
+        else:
+            block.nodes.insert(block.nodes.index(self.before), node)
+        return node
 
     def constant(self, value: Any, typ: Type, loc: Optional[SourceRange] = None) -> Value:
         """`prim::Constant[value=...]() -> typ` (value None for a None constant)."""
         return self.op(CONSTANT, [], [typ], {"value": value}, loc).output
 
-    @contextlib.contextmanager
-    def at_block(self, block: Block, before: Optional[Node] = None) -> Iterator["Builder"]:
-        saved = (self.block, self.before)
-        self.block, self.before = block, before
-        try:
-            yield self
-        finally:
-            self.block, self.before = saved
+    def at_block(self, block: Block, before: Optional[Node] = None) -> "_AtBlock":
+        """`with b.at_block(block):` inserts into `block` (before `before`), then back where it was."""
+        return _AtBlock(self, block, before)
 
     @contextlib.contextmanager
     def at_loc(self, loc: Optional[SourceRange]) -> Iterator["Builder"]:
@@ -75,6 +85,25 @@ class Builder:
             yield self
         finally:
             self.loc = saved
+
+
+class _AtBlock:
+    """The context of `Builder.at_block` (a class, not a generator: the frontend enters one per branch)."""
+
+    __slots__ = ("b", "block", "before", "saved")
+
+    def __init__(self, b: Builder, block: Block, before: Optional[Node]):
+        self.b, self.block, self.before = b, block, before
+
+    def __enter__(self) -> Builder:
+        b = self.b
+        self.saved = (b.block, b.before)
+        b.block, b.before = self.block, self.before
+        return b
+
+    def __exit__(self, *exc) -> bool:
+        self.b.block, self.b.before = self.saved
+        return False
 
 
 def outputs_of(nodes: List[Node]) -> List[Value]:

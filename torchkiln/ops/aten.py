@@ -78,15 +78,70 @@ def aten_op(qualified_name: str) -> Optional[OpInfo]:
 
 
 def _make(qualified_name: str) -> OpInfo:
-    name, _, overload = qualified_name.partition(".")
-    handle = torch._C._dispatch_find_schema_or_throw(name, overload)
-    schema = from_torch_schema(handle.schema())
-    impl = op_overload(qualified_name)
-    tags = tuple(impl.tags)
-    random = torch.Tag.nondeterministic_seeded in tags
-    side_effect_only = not schema.returns and not schema.is_varret
-    pure = not (schema.is_mutable or random or side_effect_only)
-    return OpInfo(schema, pure=pure, impl=impl, extra={"tags": tags, "nondeterministic": random})
+    return AtenOpInfo(None, qualified_name=qualified_name)
+
+
+class AtenOpInfo(OpInfo):
+    """A dispatcher op's OpInfo, filled from torch as it is read.
+
+    `schema` is parsed at its first read: resolving an overload reads the
+    schemas of the overloads it tries, in order, and usually stops at the
+    first or second (Note [Overload resolution]). `impl`, `pure` and `extra`
+    need the op's `OpOverload` (its tags decide purity, Note [ATen purity]);
+    making one costs more than parsing the schema, and compiling a program
+    needs only schemas (passes and executors read the rest later). Each is
+    computed once; two threads racing compute equal values and keep the first.
+    """
+
+    def __init__(self, schema=None, pure=None, structural=False, impl=None, emit=None, extra=None, qualified_name=None):
+        # OpInfo's fields; None leaves `schema`, `pure`, `impl`, `extra` to be read from torch.
+        self.structural = structural
+        self.emit = emit
+        for key, value in (("_schema", schema), ("_pure", pure), ("_impl", impl), ("_extra", extra)):
+            if value is not None:
+                self.__dict__[key] = value
+        self._qualified = qualified_name if qualified_name is not None else schema.qualified_name
+
+    def __repr__(self) -> str:
+        return "Op" + super().__repr__()[len("AtenOp"):]  # prints as the OpInfo it stands for
+
+    @property
+    def name(self) -> str:
+        return self._qualified
+
+    @property
+    def schema(self):  # type: ignore[override]
+        found = self.__dict__.get("_schema")
+        if found is None:
+            name, _, overload = self._qualified.partition(".")
+            handle = torch._C._dispatch_find_schema_or_throw(name, overload)
+            found = self.__dict__.setdefault("_schema", from_torch_schema(handle.schema()))
+        return found
+
+    @schema.setter
+    def schema(self, value) -> None:
+        self.__dict__["_schema"] = value
+
+    def _facts(self) -> None:
+        impl = op_overload(self._qualified)
+        tags = tuple(impl.tags)
+        random = torch.Tag.nondeterministic_seeded in tags
+        schema = self.schema
+        side_effect_only = not schema.returns and not schema.is_varret
+        d = self.__dict__
+        d.setdefault("_impl", impl)
+        d.setdefault("_pure", not (schema.is_mutable or random or side_effect_only))
+        d.setdefault("_extra", {"tags": tags, "nondeterministic": random})
+
+    def _get(self, key: str):
+        d = self.__dict__
+        if key not in d:
+            self._facts()
+        return d[key]
+
+    impl = property(lambda self: self._get("_impl"), lambda self, v: self.__dict__.__setitem__("_impl", v))  # type: ignore[assignment]
+    pure = property(lambda self: self._get("_pure"), lambda self, v: self.__dict__.__setitem__("_pure", v))  # type: ignore[assignment]
+    extra = property(lambda self: self._get("_extra"), lambda self, v: self.__dict__.__setitem__("_extra", v))  # type: ignore[assignment]
 
 
 @functools.lru_cache(maxsize=None)

@@ -75,6 +75,10 @@ from ..ir.types import (
 from .registry import OpInfo
 from .schema import Schema, SchemaArg, TypeVarType
 
+# The package (`ops.overloads`, `ops.lookup`): it imports this module after
+# filling the prim table, so its functions are read at call time.
+from .. import ops as _ops  # noqa: E402
+
 # Conversion ops inserted by emit_inputs, by (value type, argument type).
 FLOAT_OF_TENSOR = "prim::Float.Tensor"
 INT_OF_TENSOR = "prim::Int.Tensor"
@@ -150,36 +154,53 @@ def resolve(
     argument (only an empty list `[]` changes the result). `self_type` is the
     receiver's type for a method call such as `x.add(y)`.
     """
-    from . import overloads  # the package fills the prim table first
-
     kwargs = dict(kwargs or {})
     consts = dict(const_values or {})
     if isinstance(base_name, str):
         names = [base_name]
-        candidates = overloads(base_name)
+        candidates = _ops.overloads(base_name)
     elif base_name and isinstance(base_name[0], OpInfo):
-        names = sorted({op.schema.base_name for op in base_name})  # type: ignore[union-attr]
+        names = None  # read from the schemas when an error needs them
         candidates = list(base_name)  # type: ignore[arg-type]
     else:
         names = list(base_name)  # type: ignore[arg-type]
-        candidates = [op for n in names for op in overloads(n)]
-    candidates = [op for op in candidates if op.schema.supported]
-    shown = " or ".join(names)
-    if not candidates:
-        raise CompileError(f"unknown operator {shown}")
-    rounds = (True,) if len(candidates) == 1 else (False, True)
+        candidates = [op for n in names for op in _ops.overloads(n)]
+    # The supported candidates, in order, found as they are needed: an aten
+    # op's schema is parsed when first read (`AtenOpInfo`), and a match
+    # usually comes from the first candidate or two.
+    pending = (op for op in candidates if op.schema.supported)
+    supported: List[OpInfo] = []
+
+    def nth(i: int) -> Optional[OpInfo]:
+        while len(supported) <= i:
+            op = next(pending, None)
+            if op is None:
+                return None
+            supported.append(op)
+        return supported[i]
+
+    def shown() -> str:
+        return " or ".join(names if names is not None else sorted({op.schema.base_name for op in base_name}))  # type: ignore[union-attr]
+
+    if nth(0) is None:
+        raise CompileError(f"unknown operator {shown()}")
+    rounds = (True,) if nth(1) is None else (False, True)
     failures: List[Tuple[Schema, str]] = []
     for allow in rounds:
         failures = []
-        for op in candidates:
+        i = 0
+        op = nth(0)
+        while op is not None:
             result = _try_match(op, args, kwargs, consts, self_type, allow)
             if isinstance(result, Match):
                 return result
             failures.append((op.schema, result))
+            i += 1
+            op = nth(i)
     given = [str(t) for t in args] + [f"{k}={t}" for k, t in kwargs.items()]
     if self_type is not None:
         given.insert(0, f"self={self_type}")
-    lines = [f"no overload of {shown} accepts the arguments ({', '.join(given)}); tried:"]
+    lines = [f"no overload of {shown()} accepts the arguments ({', '.join(given)}); tried:"]
     for schema, why in failures:
         lines.append(f"  {schema}\n    {why}")
     raise CompileError("\n".join(lines))
@@ -493,8 +514,7 @@ def emit_inputs(match: Match, builder, args: Sequence[Any], kwargs: Optional[Map
                         %4 : Tensor = aten::view(%x, %3)
     ```
     """
-    from . import lookup
-
+    lookup = _ops.lookup
     kwargs = kwargs or {}
     out = []
     for src in match.inputs:
@@ -510,7 +530,15 @@ def _emit_source(src: ArgSource, builder, args, kwargs, self_value, lookup):
     if src.kind == "varargs":
         items = [_emit_source(e, builder, args, kwargs, self_value, lookup) for e in src.elements]
         return builder.op("prim::ListConstruct", items, [src.type]).output
-    value = {"arg": lambda: args[src.index], "kwarg": lambda: kwargs[src.name], "self": lambda: self_value}[src.kind]()
+    kind = src.kind
+    if kind == "arg":
+        value = args[src.index]
+    elif kind == "kwarg":
+        value = kwargs[src.name]
+    elif kind == "self":
+        value = self_value
+    else:
+        raise KeyError(kind)
     if src.convert == RETYPE:
         value = builder.op(RETYPE, [value], [_unwrap_optional(src.type)]).output
     elif src.convert is not None:

@@ -42,6 +42,7 @@ runtime values of those types. `int[2] stride=1` has the default `[1, 1]`.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -242,9 +243,9 @@ class Schema:
         """Whether the op writes to any argument (an `(a!)` annotation)."""
         return any(a.is_write for a in self.arguments)
 
-    @property
+    @functools.cached_property
     def supported(self) -> bool:
-        """False when an argument or return has an `UnsupportedType`."""
+        """False when an argument or return has an `UnsupportedType` (computed once: resolution asks per call)."""
         return not any(_has(a.type, UnsupportedType) for a in self.arguments + self.returns)
 
     @property
@@ -363,10 +364,56 @@ _TOKEN = re.compile(
 )
 
 
+# The same tokens as one group (the text), and anything else as a second:
+# `findall` lexes a whole schema in one call. A token's kind follows from
+# its first character (`_kind`).
+_TOKENS = re.compile(
+    r"""\s*(?:(
+        "(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'
+      | -?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?
+      | [A-Za-z_][A-Za-z0-9_]*
+      | \.\.\.|->|::|[()\[\],?!*|=.:-]
+    )|(\S))""",
+    re.VERBOSE,
+)
+
+
+def _kind(t: str) -> str:
+    """The kind of a token text from `_TOKENS` ("eof" for the end)."""
+    if not t:
+        return "eof"
+    c = t[0]
+    if c == '"' or c == "'":
+        return "str"
+    if c.isdigit() or (len(t) > 1 and c in "-." and t != "..." and t != "->"):
+        return "num"
+    if c.isalpha() or c == "_":
+        return "ident"
+    return "punct"
+
+
 class _Lexer:
+    """The tokens of a schema: `texts[i]`, with "" past the end.
+
+    `accept`/`expect` compare texts: a string literal's text keeps its quotes,
+    so it never equals punctuation or a name.
+    """
+
     def __init__(self, text: str):
         self.text = text
-        self.toks: List[Tuple[str, str, int]] = []
+        found = _TOKENS.findall(text)
+        for _, bad in found:
+            if bad:
+                self._positions()  # raises, saying where
+        self.texts: List[str] = [t for t, _ in found]
+        self.n = len(self.texts)
+        self.texts.append("")
+        self.i = 0
+
+    def _positions(self) -> List[int]:
+        """Each token's start column (for error messages); raises at an unexpected character."""
+        text = self.text
+        starts: List[int] = []
         pos = 0
         while pos < len(text):
             m = _TOKEN.match(text, pos)
@@ -376,16 +423,18 @@ class _Lexer:
                 raise SchemaParseError(f"unexpected character {text[pos]!r} at {pos} in schema {text!r}")
             kind = m.lastgroup
             assert kind is not None
-            self.toks.append((kind, m.group(kind), m.start(kind)))
+            starts.append(m.start(kind))
             pos = m.end()
-        self.i = 0
+        return starts
+
+    def at(self, ahead: int = 0) -> str:
+        """The text of the token `ahead` places on ("" past the end)."""
+        j = self.i + ahead
+        return self.texts[j] if j < self.n else ""
 
     def peek(self, ahead: int = 0) -> Tuple[str, str]:
-        j = self.i + ahead
-        if j >= len(self.toks):
-            return ("eof", "")
-        kind, text, _ = self.toks[j]
-        return (kind, text)
+        t = self.at(ahead)
+        return (_kind(t), t)
 
     def next(self) -> Tuple[str, str]:
         tok = self.peek()
@@ -393,8 +442,7 @@ class _Lexer:
         return tok
 
     def accept(self, text: str) -> bool:
-        kind, t = self.peek()
-        if kind != "str" and t == text:
+        if self.i < self.n and self.texts[self.i] == text:
             self.i += 1
             return True
         return False
@@ -404,14 +452,15 @@ class _Lexer:
             self.fail(f"expected {text!r}")
 
     def ident(self) -> str:
-        kind, t = self.next()
-        if kind != "ident":
-            self.i -= 1
+        t = self.texts[self.i] if self.i < self.n else ""
+        if not (t[:1].isalpha() or t[:1] == "_"):  # `_kind(t) != "ident"`, inline: names are most tokens
             self.fail("expected a name")
+        self.i += 1
         return t
 
     def fail(self, what: str):
-        pos = self.toks[self.i][2] if self.i < len(self.toks) else len(self.text)
+        starts = self._positions()
+        pos = starts[self.i] if self.i < len(starts) else len(self.text)
         raise SchemaParseError(f"{what} at column {pos} in schema:\n  {self.text}\n  {' ' * pos}^")
 
 
@@ -450,7 +499,7 @@ class _Parser:
         is_varret = False
         if lx.accept("..."):
             is_varret = True
-        elif lx.peek()[1] == "(" and self._paren_is_return_list():
+        elif lx.at() == "(" and self._paren_is_return_list():
             lx.expect("(")
             if not lx.accept(")"):
                 while True:
@@ -487,7 +536,8 @@ class _Parser:
         lx = self.lx
         typ, alias, n = self.type_with_alias(allow_n=not is_return)
         name = ""
-        if lx.peek()[0] == "ident":
+        t = lx.at()
+        if t[:1].isalpha() or t[:1] == "_":  # a name follows the type
             name = lx.ident()
         arg = SchemaArg(name, typ, kwarg_only=kwarg_only, alias=alias, N=n)
         if not is_return and lx.accept("="):
@@ -502,9 +552,9 @@ class _Parser:
         typ = self.base_type()
         alias = self.alias()
         while True:
-            if lx.peek()[1] == "[" and (lx.peek(1)[1] == "]" or (allow_n and lx.peek(1)[0] == "num")):
+            if lx.at() == "[" and (lx.at(1) == "]" or (allow_n and _kind(lx.at(1)) == "num")):
                 lx.next()
-                if lx.peek()[0] == "num":
+                if _kind(lx.at()) == "num":
                     n = int(lx.next()[1])
                 lx.expect("]")
                 typ = ListType(typ)
@@ -572,11 +622,11 @@ class _Parser:
     def alias(self) -> Optional[AliasInfo]:
         """`(a)`, `(a!)`, `(a|b)`, `(a -> *)`, `(*)` or `!` after a type; None if absent."""
         lx = self.lx
-        if lx.peek() == ("punct", "!"):
+        if lx.at() == "!":
             lx.next()
             self.fresh += 1
             return AliasInfo((f"${self.fresh - 1}",), is_write=True)
-        opens_alias = lx.peek() == ("punct", "(") and (lx.peek(1)[0] == "ident" or lx.peek(1) == ("punct", "*"))
+        opens_alias = lx.at() == "(" and (_kind(lx.at(1)) == "ident" or lx.at(1) == "*")
         if not opens_alias:
             return None
         lx.expect("(")
@@ -584,7 +634,7 @@ class _Parser:
         is_write = lx.accept("!")
         after = None
         if lx.accept("->"):
-            after = self._alias_sets() if lx.peek()[1] != ")" else ()
+            after = self._alias_sets() if lx.at() != ")" else ()
         lx.expect(")")
         return AliasInfo(sets, is_write, after)
 

@@ -237,7 +237,7 @@ class ClassRegistry:
             return self.compiler.resolver.to_sugared(em, node, info.functions[name], name)
         py_cls = info.cls if info is not None else self.by_type[t].cls if t in self.by_type else None
         if name in t.methods or (py_cls is not None and _method_of(py_cls, name) is not None):
-            prop = inspect.getattr_static(py_cls, name, None) if py_cls is not None else None
+            prop = _static_attr(py_cls, name, None) if py_cls is not None else None
             if isinstance(prop, property):
                 return MethodValue(self, obj, f"__{name}_getter", prop.fget).call(em, node, [], {})
             if isinstance(prop, staticmethod):
@@ -248,7 +248,7 @@ class ClassRegistry:
         if info is not None and name in info.failed:
             em.fail(node, f"the module attribute '{name}' cannot be used in script: {info.failed[name]}", hint="annotate it on the class (e.g. `name: List[int]`), make it a constant, or keep it out of the scripted code")
         if py_cls is not None and info is not None:
-            value = inspect.getattr_static(py_cls, name, _MISSING)
+            value = _static_attr(py_cls, name, _MISSING)
             if value is not _MISSING and _is_constant(value):
                 return constant_value(em, node, value)
         kind = "module" if t.is_module else "object"
@@ -671,8 +671,23 @@ def _is_constant(value: Any) -> bool:
     return constant_type(value) is not None and not isinstance(value, type)
 
 
+def _static_attr(cls: type, name: str, default: Any) -> Any:
+    """`inspect.getattr_static(cls, name, default)`: the first class in the MRO holding `name`.
+
+    Read from the classes' `__dict__`s directly (getattr_static also checks
+    each metaclass for a shadowing `__dict__`, which no class here has, and
+    costs ~10 us a call); not found there, getattr_static looks further
+    (the metaclass's attributes).
+    """
+    for klass in cls.__mro__:
+        d = klass.__dict__
+        if name in d:
+            return d[name]
+    return inspect.getattr_static(cls, name, default)
+
+
 def _method_of(cls: type, name: str) -> Any:
-    value = inspect.getattr_static(cls, name, None)
+    value = _static_attr(cls, name, None)
     if isinstance(value, (types.FunctionType, staticmethod, property)):
         if isinstance(value, types.FunctionType) and value is getattr(nn.Module, name, None) and name == "forward":
             return None

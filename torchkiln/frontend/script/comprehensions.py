@@ -16,7 +16,7 @@ from typing import List, Optional
 
 from ...ir.core import Value
 from ...ir.types import INT, STR, TENSOR, DictType, ListType, OptionalType, Type, unify
-from .conditions import refine_in_frame
+from .conditions import cond_of, refine_in_frame
 from .emitter import FunctionEmitter
 from .loops import Counted, Unrolled
 from .sugared import SimpleValue, SugaredValue
@@ -103,8 +103,6 @@ def _generators(em: FunctionEmitter, node, gens: List[ast.comprehension], result
         if isinstance(node, ast.DictComp):
             result.add(node, em.emit_value(node.key), em.emit_value(node.value))
         elif result.truth:
-            from .conditions import cond_of
-
             cond = cond_of(em, node.elt, em.emit_expr(node.elt))
             result.add(node, None, cond.value if cond.value is not None else em.const(bool(cond.static)))
         else:

@@ -10,9 +10,8 @@ namespace, and small helpers (constants, ops, errors, variables).
 from __future__ import annotations
 
 import ast
-import contextlib
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Mapping, NoReturn, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, NoReturn, Optional, Sequence, Tuple
 
 import torch
 
@@ -31,10 +30,13 @@ from ...ir.types import (
     NONE,
     SCALAR_TYPE,
     STR,
+    TENSOR,
     ListType,
     OptionalType,
+    TensorType,
     TupleType,
     Type,
+    UnionType,
     unify,
 )
 from .environment import EXIT, LOAD, NOT_CONSTANT, STORE, Frame, PendingError, VarInfo
@@ -156,12 +158,12 @@ class FunctionEmitter:
             if _is_empty_list(v):
                 consts[k] = []
         try:
-            match = ops.resolve(
+            match = _resolve(
                 candidates(bases),
                 [v.type for v in args],
                 {k: v.type for k, v in kwargs.items()},
-                const_values=consts,
-                self_type=self_value.type if self_value is not None else None,
+                consts,
+                self_value.type if self_value is not None else None,
             )
         except CompileError as e:
             what_text = e.what if what is None else f"{what}: {e.what}"
@@ -185,25 +187,20 @@ class FunctionEmitter:
 
     # -- expressions and statements ------------------------------------------------------------------
     def emit_expr(self, node: ast.expr, hint: Optional[Type] = None) -> SugaredValue:
-        from .exprs import emit_expr
-
-        return emit_expr(self, node, hint)
+        return exprs.emit_expr(self, node, hint)
 
     def emit_value(self, node: ast.expr, hint: Optional[Type] = None) -> Value:
         return self.emit_expr(node, hint).as_value(self, node)
 
     def emit_stmts(self, stmts: Sequence[ast.stmt]) -> None:
-        from .stmts import emit_stmt
-
+        emit_stmt = _stmts.emit_stmt
         for s in stmts:
             if self.frame.exits:
                 return  # unreachable code after return/raise/break/continue is not compiled
             emit_stmt(self, s)
 
     def emit_condition(self, node: ast.expr) -> Cond:
-        from .conditions import emit_condition
-
-        return emit_condition(self, node)
+        return conditions.emit_condition(self, node)
 
     def to_str(self, sv: SugaredValue, node: ast.AST) -> Value:
         v = sv.as_value(self, node)
@@ -213,32 +210,16 @@ class FunctionEmitter:
 
     def to_bool(self, v: Value, node: ast.AST) -> Value:
         """Python truth of a value, as TorchScript allows it in conditions."""
-        from .conditions import truth_value
-
-        return truth_value(self, node, v)
+        return conditions.truth_value(self, node, v)
 
     # -- frames ----------------------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def child_frame(self, kind: str, block: Block) -> Iterator[Frame]:
-        frame = Frame(kind, block, self.frame)
-        saved_frame = self.frame
-        self.frame = frame
-        try:
-            with self.builder.at_block(block):
-                yield frame
-        finally:
-            self.frame = saved_frame
+    def child_frame(self, kind: str, block: Block) -> "_ChildFrame":
+        """`with em.child_frame(kind, block) as frame:` emits into `block` in a new frame."""
+        return _ChildFrame(self, Frame(kind, block, self.frame))
 
-    @contextlib.contextmanager
-    def in_block(self, block: Block) -> Iterator[None]:
+    def in_block(self, block: Block) -> "_InBlock":
         """Emit into `block` while staying in the current frame (a `with` body, a condition)."""
-        saved = self.frame.block
-        self.frame.block = block
-        try:
-            with self.builder.at_block(block):
-                yield
-        finally:
-            self.frame.block = saved
+        return _InBlock(self, block)
 
     # -- variables -----------------------------------------------------------------------------------
     def lookup(self, name: str, node: ast.AST) -> SugaredValue:
@@ -350,6 +331,53 @@ class _At:
         return False
 
 
+class _ChildFrame:
+    """The context of `FunctionEmitter.child_frame` (a class: one per branch and loop body)."""
+
+    __slots__ = ("em", "frame", "saved_frame", "saved_block")
+
+    def __init__(self, em: FunctionEmitter, frame: Frame):
+        self.em = em
+        self.frame = frame
+
+    def __enter__(self) -> Frame:
+        em, b = self.em, self.em.builder
+        self.saved_frame = em.frame
+        self.saved_block = (b.block, b.before)
+        em.frame = self.frame
+        b.block, b.before = self.frame.block, None
+        return self.frame
+
+    def __exit__(self, *exc) -> bool:
+        b = self.em.builder
+        b.block, b.before = self.saved_block
+        self.em.frame = self.saved_frame
+        return False
+
+
+class _InBlock:
+    """The context of `FunctionEmitter.in_block`."""
+
+    __slots__ = ("em", "block", "saved", "saved_block")
+
+    def __init__(self, em: FunctionEmitter, block: Block):
+        self.em = em
+        self.block = block
+
+    def __enter__(self) -> None:
+        em, b = self.em, self.em.builder
+        self.saved = em.frame.block
+        self.saved_block = (b.block, b.before)
+        em.frame.block = self.block
+        b.block, b.before = self.block, None
+
+    def __exit__(self, *exc) -> bool:
+        b = self.em.builder
+        b.block, b.before = self.saved_block
+        self.em.frame.block = self.saved
+        return False
+
+
 _CANDIDATES: Dict[Any, list] = {}
 
 
@@ -363,6 +391,48 @@ def candidates(bases) -> list:
         names = [key] if isinstance(key, str) else list(key)
         found = _CANDIDATES[key] = [op for n in names for op in ops.overloads(n)]
     return found or bases
+
+
+# Note [Resolution cache]
+# ~~~~~~~~~~~~~~~~~~~~~~~
+# `ops.resolve` is a function of the candidates and the argument types, and
+# a program calls the same op on the same types many times (`x.dim()`,
+# `F.linear` in every layer). `call_op` keeps each successful `Match` (read
+# only: emitting reads it) by the candidate list (one list per name,
+# `candidates`) and the types. Types that compare equal but print
+# differently (refined tensor types, unions in another member order) are
+# not cached: the match's types would be the first call's.
+_RESOLVED: Dict[tuple, Tuple[list, "ops.Match"]] = {}
+
+
+def _resolve(cands: list, arg_types: List[Type], kw_types: Dict[str, Type], consts: Dict[Any, Any], self_type: Optional[Type]) -> "ops.Match":
+    cacheable = all(_exact(t) for t in arg_types) and all(_exact(t) for t in kw_types.values()) and (self_type is None or _exact(self_type))
+    if not cacheable:
+        return ops.resolve(cands, arg_types, kw_types, const_values=consts, self_type=self_type)
+    key = (id(cands), tuple(arg_types), tuple(kw_types.items()), tuple(consts), self_type)
+    found = _RESOLVED.get(key)
+    if found is not None and found[0] is cands:
+        return found[1]
+    match = ops.resolve(cands, arg_types, kw_types, const_values=consts, self_type=self_type)
+    if len(_RESOLVED) >= _RESOLVED_MAX:
+        _RESOLVED.clear()  # keys hold class types of earlier programs: bound what a long process keeps
+    _RESOLVED[key] = (cands, match)  # holds `cands`: its id is not reused while the entry lives
+    return match
+
+
+_RESOLVED_MAX = 4096
+
+
+def _exact(t: Type) -> bool:
+    """Whether types equal to `t` print as `t` does (Note [Resolution cache])."""
+    if t in _SIMPLE:
+        return type(t) is not TensorType or not t.is_refined()  # type: ignore[attr-defined]
+    if isinstance(t, (TensorType, UnionType)):
+        return False
+    return all(_exact(c) for c in t.contained())
+
+
+_SIMPLE = frozenset([TENSOR, BOOL, INT, FLOAT, STR, NONE, DEVICE, SCALAR_TYPE, LAYOUT, MEMORY_FORMAT])
 
 
 def has_overloads(base: str) -> bool:
@@ -384,3 +454,9 @@ def _is_empty_list(v: Value) -> bool:
 
 
 __all__ = ["FunctionEmitter", "Cond", "constant_type", "candidates", "has_overloads"]
+
+# The statement and expression emitters import this module; they are bound
+# here, once, rather than imported in each call (an import statement in a
+# function costs about a microsecond, and `emit_expr` runs per syntax node).
+from . import conditions, exprs  # noqa: E402
+from . import stmts as _stmts  # noqa: E402

@@ -93,22 +93,26 @@ class Frame:
 
     def find(self, name: str) -> Tuple[Optional[Frame], object]:
         """The innermost binding of `name`: (frame, VarInfo | SugaredValue | PendingError) or (None, None)."""
-        for f in self.ancestors():
+        f: Optional[Frame] = self
+        while f is not None:  # `self.ancestors()`, without a generator: this runs per name read
             if name in f.sugared:
                 return f, f.sugared[name]
             if name in f.vars:
                 return f, f.vars[name]
             if name in f.errors:
                 return f, f.errors[name]
+            f = f.parent
         return None, None
 
     def constant(self, name: str) -> object:
         """The constant `name` holds here, if its binding is reached without crossing a loop."""
-        for f in self.ancestors():
+        f: Optional[Frame] = self
+        while f is not None:
             if name in f.vars:
                 return f.vars[name].const
             if name in f.sugared or name in f.errors or f.kind in ("loop", "comprehension"):
                 return NOT_CONSTANT
+            f = f.parent
         return NOT_CONSTANT
 
     def var_before(self, name: str) -> Optional[VarInfo]:
@@ -121,12 +125,14 @@ class Frame:
     def crosses_loop_to(self, name: str) -> Optional[VarInfo]:
         """If `name` is defined outside an enclosing loop (or comprehension), its type there."""
         crossed = False
-        for f in self.ancestors():
+        f: Optional[Frame] = self
+        while f is not None:
             if name in f.vars or name in f.sugared or name in f.errors:
                 found = f.vars.get(name)
                 return found if crossed and found is not None else None
             if f.kind in ("loop", "comprehension"):
                 crossed = True
+            f = f.parent
         return None
 
     def set_var(self, name: str, info: VarInfo) -> None:

@@ -219,13 +219,12 @@ class _Lowering:
     def _lower_with(self, block: Block, i: int, n: Node, guard: str):
         body, exit_block = n.blocks
         state = self.lower(body, 0, guard)
-        moved = list(body.nodes) + list(exit_block.nodes)
-        for m in moved:
-            m.block.nodes.remove(m)
-            m.block = None
+        moved = body.nodes + exit_block.nodes
+        body.nodes, exit_block.nodes = [], []
         n.destroy()
-        for k, m in enumerate(moved):
-            block.insert(i + k, m)
+        for m in moved:
+            m.block = block
+        block.nodes[i:i] = moved
         return state, i + len(moved) - 1
 
     # -- unrolled loops -------------------------------------------------------------------------
@@ -291,7 +290,10 @@ def _move_rest(src: Block, start: int, dst: Block) -> None:
 
 
 def _drop_from(block: Block, start: int) -> None:
-    for m in reversed(block.nodes[start:]):
+    rest = block.nodes[start:]
+    del block.nodes[start:]  # one cut, not a search of the list per node
+    for m in reversed(rest):
+        m.block = None
         m.destroy_unchecked()
 
 

@@ -13,6 +13,7 @@ from ...ir.types import STR, TENSOR, DictType, ListType, OptionalType, TupleType
 from .conditions import ConditionSugar, _refined
 from .emitter import FunctionEmitter, constant_type
 from .sugared import SimpleValue, SugaredValue, TupleSugar
+from . import calls, operators  # modules, read at call time (neither imports this one)
 
 
 def emit_expr(em: FunctionEmitter, node: ast.expr, hint: Optional[Type] = None) -> SugaredValue:
@@ -20,8 +21,14 @@ def emit_expr(em: FunctionEmitter, node: ast.expr, hint: Optional[Type] = None) 
     if handler is None:
         what, why = UNSUPPORTED.get(type(node), (f"`{type(node).__name__}` expressions are not supported", None))
         em.fail(node, what, why)
-    with em.at(node):
+    # `with em.at(node):`, spelled out: this runs for every expression.
+    builder = em.builder
+    saved = builder.loc
+    builder.loc = em.loc(node)
+    try:
         return handler(em, node, hint)
+    finally:
+        builder.loc = saved
 
 
 def emit_constant(em: FunctionEmitter, node: ast.Constant, hint: Optional[Type]) -> SugaredValue:
@@ -48,23 +55,17 @@ def emit_attribute(em: FunctionEmitter, node: ast.Attribute, hint: Optional[Type
 
 
 def emit_call(em: FunctionEmitter, node: ast.Call, hint: Optional[Type]) -> SugaredValue:
-    from .calls import emit_call as call
-
-    return call(em, node, hint)
+    return calls.emit_call(em, node, hint)
 
 
 def emit_bin_op(em: FunctionEmitter, node: ast.BinOp, hint: Optional[Type]) -> SugaredValue:
-    from .operators import binary
-
-    return binary(em, node, em.emit_expr(node.left), em.emit_expr(node.right), node.op)
+    return operators.binary(em, node, em.emit_expr(node.left), em.emit_expr(node.right), node.op)
 
 
 def emit_unary_op(em: FunctionEmitter, node: ast.UnaryOp, hint: Optional[Type]) -> SugaredValue:
     if isinstance(node.op, ast.Not):
         return ConditionSugar(em.emit_condition(node))
-    from .operators import unary
-
-    return unary(em, node, em.emit_expr(node.operand), node.op)
+    return operators.unary(em, node, em.emit_expr(node.operand), node.op)
 
 
 def emit_bool_op(em: FunctionEmitter, node: ast.BoolOp, hint: Optional[Type]) -> SugaredValue:
@@ -72,9 +73,7 @@ def emit_bool_op(em: FunctionEmitter, node: ast.BoolOp, hint: Optional[Type]) ->
 
 
 def emit_compare(em: FunctionEmitter, node: ast.Compare, hint: Optional[Type]) -> SugaredValue:
-    from .operators import compare
-
-    return compare(em, node)
+    return operators.compare(em, node)
 
 
 def emit_if_exp(em: FunctionEmitter, node: ast.IfExp, hint: Optional[Type]) -> SugaredValue:

@@ -18,6 +18,7 @@ which the error shows if code uses them.
 """
 from __future__ import annotations
 
+import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
@@ -133,6 +134,7 @@ class ModuleTypes:
         self.by_key: Dict[Any, List[ModuleInfo]] = {}
         self.by_type: Dict[ClassType, ModuleInfo] = {}
         self.by_module: Dict[int, ModuleInfo] = {}
+        self._class_facts: Dict[type, Tuple[Dict[str, Any], set]] = {}  # per class: annotations, constant names
 
     def info(self, module: nn.Module) -> ModuleInfo:
         done = self.by_module.get(id(module))
@@ -241,8 +243,10 @@ class ModuleTypes:
 
     def _attributes(self, module: nn.Module, submodules: Dict[str, Optional[ModuleInfo]]):
         cls = type(module)
-        annotations = _class_annotations(cls)
-        constant_names = _constants_of(cls)
+        facts = self._class_facts.get(cls)
+        if facts is None:  # once per class and script() call (a model has many modules of one class)
+            facts = self._class_facts[cls] = (_class_annotations(cls), _constants_of(cls))
+        annotations, constant_names = facts
         attrs: Dict[str, Tuple[Type, str]] = {}
         failed: Dict[str, str] = {}
         constants: Dict[str, Any] = {}
@@ -360,8 +364,6 @@ def _api():
 
 def _is_function(value: Any) -> bool:
     """A function held by a module (`self.activation = F.relu`): called as the function, not stored."""
-    import types
-
     return isinstance(value, (types.FunctionType, types.BuiltinFunctionType)) or isinstance(value, (torch._ops.OpOverload, torch._ops.OpOverloadPacket))
 
 

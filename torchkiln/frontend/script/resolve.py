@@ -34,6 +34,14 @@ import torch
 from ... import ops
 from .emitter import FunctionEmitter, constant_type
 from .sugared import ExceptionClassValue, PythonModuleValue, SimpleValue, SugaredValue, TupleSugar
+from . import builtins as script_builtins, specials  # noqa: I001
+from .calls import BuiltinOp, ScriptFunctionValue
+from .functions_value import function_value
+
+try:
+    from torch.jit._builtins import _find_builtin as _torch_find_builtin
+except ImportError:  # pragma: no cover - torch.jit is part of every torch
+    _torch_find_builtin = None
 
 _ALLOWED_LIBRARIES = {"torch", "math", "typing", "warnings", "torchkiln", "torchvision", "builtins", "operator", "collections", "typing_extensions", "numbers"}
 
@@ -128,9 +136,6 @@ class Resolver:
         em.fail(node, f"`{ast.unparse(node)}` must name a type or class here")
 
     def to_sugared(self, em: FunctionEmitter, node: ast.AST, obj: Any, name: str) -> SugaredValue:
-        from . import builtins as script_builtins
-        from . import specials
-
         if constant_type(obj) is not None and not isinstance(obj, type):
             return SimpleValue(em.const(obj))
         special = specials.lookup(obj)
@@ -151,8 +156,6 @@ class Resolver:
         return self._python_object(em, node, obj, name)
 
     def _torch_op(self, obj: Any) -> Optional[SugaredValue]:
-        from .calls import BuiltinOp
-
         if isinstance(obj, torch._ops.OpOverload):
             qualified = obj._schema.name + (f".{obj._overloadname}" if obj._overloadname != "default" else "")
             info = ops.find(qualified)
@@ -163,9 +166,7 @@ class Resolver:
         base = _find_builtin(obj)
         if base is None:
             return None
-        from .specials import aten_special
-
-        special = aten_special(base)
+        special = specials.aten_special(base)
         if special is not None:
             return special
         if ops.overloads(base):
@@ -173,9 +174,6 @@ class Resolver:
         return None
 
     def _python_object(self, em: FunctionEmitter, node: ast.AST, obj: Any, name: str) -> SugaredValue:
-        from .calls import ScriptFunctionValue
-        from .functions_value import function_value
-
         api = _api()
         if api is not None and isinstance(obj, api.ScriptFunction):
             return ScriptFunctionValue(obj)
@@ -214,12 +212,10 @@ def _api():
 
 def _find_builtin(obj: Any) -> Optional[str]:
     """TorchScript's table of torch functions with ATen schemas (torch.jit._builtins)."""
-    try:
-        from torch.jit._builtins import _find_builtin as find
-    except ImportError:  # pragma: no cover
+    if _torch_find_builtin is None:  # pragma: no cover
         return None
     try:
-        return find(obj)
+        return _torch_find_builtin(obj)
     except TypeError:
         return None
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 import inspect
 import linecache
-import textwrap
+import operator
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple, Union
 
@@ -39,22 +39,40 @@ class ParsedSource:
         """The source range of an ast node (of this tree)."""
         if node is None or not hasattr(node, "lineno"):
             node = self.tree
-        line = node.lineno + self.line_offset  # type: ignore[attr-defined]
+        lineno = node.lineno  # type: ignore[attr-defined]
         col = node.col_offset + self.col_offset  # type: ignore[attr-defined]
         end_col = None
-        if getattr(node, "end_lineno", None) == node.lineno and node.end_col_offset is not None:  # type: ignore[attr-defined]
+        if getattr(node, "end_lineno", None) == lineno and node.end_col_offset is not None:  # type: ignore[attr-defined]
             end_col = node.end_col_offset + self.col_offset  # type: ignore[attr-defined]
-        index = node.lineno - 1  # type: ignore[attr-defined]
+        index = lineno - 1
         text = self.lines[index].rstrip("\n") if 0 <= index < len(self.lines) else None
         if end_col is None and text is not None:
             end_col = len(text)
-        return SourceRange(self.filename, line, col, end_col, text)
+        return _source_range(self.filename, lineno + self.line_offset, col, end_col, text)
 
     def line_text(self, lineno: int) -> str:
         index = lineno - 1
         return self.lines[index] if 0 <= index < len(self.lines) else ""
 
 
+def _source_range(filename: str, line: int, col: int, end_col: Optional[int], text: Optional[str]) -> SourceRange:
+    """`SourceRange(filename, line, col, end_col, text)`, made without the frozen dataclass's `__init__`.
+
+    A frozen dataclass sets each field through `object.__setattr__`; one
+    range per syntax node made that a visible part of a cold `script()`.
+    The object is the same: the same fields, in the same order, in its `__dict__`.
+    """
+    r = _new(SourceRange)
+    d = r.__dict__
+    d["filename"] = filename
+    d["line"] = line
+    d["col"] = col
+    d["end_col"] = end_col
+    d["text"] = text
+    return r
+
+
+_new = object.__new__
 _CACHE: Dict[Any, ParsedSource] = {}
 
 
@@ -93,7 +111,7 @@ def parse_source(obj: Any) -> ParsedSource:
             hint="define it in a .py file (script compiles Python source), or mark it @torchkiln.ignore",
         ) from None
     text = "".join(lines)
-    dedented = textwrap.dedent(text)
+    dedented = _dedent(text)
     first = next((l for l in lines if l.strip()), "")
     first_dedented = next((l for l in dedented.splitlines(True) if l.strip()), "")
     col_offset = len(first) - len(first_dedented)
@@ -119,6 +137,40 @@ def parse_source(obj: Any) -> ParsedSource:
     return _CACHE.setdefault(key, parsed)  # one ParsedSource per function, also when threads race
 
 
+def _dedent(text: str) -> str:
+    """`textwrap.dedent(text)`, the same result in one pass over the lines (it makes three regex passes).
+
+    As there: lines of only spaces and tabs become empty, and the longest
+    common leading whitespace of the other lines is removed.
+    """
+    lines = text.split("\n")
+    margin: Optional[str] = None
+    for i, line in enumerate(lines):
+        rest = line.lstrip(" \t")
+        if not rest:
+            lines[i] = ""
+            continue
+        indent = line[: len(line) - len(rest)]
+        if margin is None:
+            margin = indent
+        elif indent.startswith(margin):
+            pass
+        elif margin.startswith(indent):
+            margin = indent
+        else:
+            for j, (x, y) in enumerate(zip(margin, indent)):
+                if x != y:
+                    margin = margin[:j]
+                    break
+    if margin:
+        n = len(margin)
+        lines = [line[n:] if line.startswith(margin) else line for line in lines]
+    return "\n".join(lines)
+
+
+_END_LINE = operator.itemgetter(1)
+
+
 def _function_lines(fn: Any) -> Optional[Tuple[List[str], int, str]]:
     """A function's source lines from its code object's line table (no tokenizing; None: use inspect).
 
@@ -140,10 +192,8 @@ def _function_lines(fn: Any) -> Optional[Tuple[List[str], int, str]]:
 
 
 def _last_line(code: Any) -> Optional[int]:
-    last = None
-    for _, end_line, _, _ in code.co_positions():
-        if end_line is not None and (last is None or end_line > last):
-            last = end_line
+    # The largest end line of any instruction (None: no position), iterated in C.
+    last = max(filter(None, map(_END_LINE, code.co_positions())), default=None)
     for const in code.co_consts:
         if hasattr(const, "co_positions"):
             nested = _last_line(const)

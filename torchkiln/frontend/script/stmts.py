@@ -9,7 +9,7 @@ from ...ir.types import ListType, TupleType, Type
 from .conditions import refine_in_frame
 from .control import emit_break, emit_continue, emit_for, emit_if, emit_while, emit_with
 from .emitter import FunctionEmitter
-from .environment import PendingError
+from .environment import PendingError, VarInfo
 from .sugared import ExceptionClassValue, ExceptionValue, SimpleValue, SugaredValue, TupleSugar
 
 
@@ -37,8 +37,6 @@ def emit_assign(em: FunctionEmitter, node: ast.Assign) -> None:
 def _single_name_hint(em: FunctionEmitter, targets) -> Optional[Type]:
     """An assignment to an existing variable passes its type as a hint (`x = []` after `x: List[int] = ...`)."""
     if len(targets) == 1 and isinstance(targets[0], ast.Name):
-        from .environment import VarInfo
-
         found = em.frame.find(targets[0].id)[1]
         if isinstance(found, VarInfo):
             return found.type

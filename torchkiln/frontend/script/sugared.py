@@ -14,6 +14,8 @@ locations.
 from __future__ import annotations
 
 import ast
+import functools
+import importlib
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from ...ir.core import Value
@@ -22,6 +24,18 @@ from ...ir.types import NONE, STR, TupleType, Type
 if TYPE_CHECKING:
     from .emitter import FunctionEmitter
     from .loops import Iteration
+
+
+
+@functools.lru_cache(maxsize=None)
+def _late(name: str) -> Any:
+    """The sibling module `name`, which imports this one (so this one cannot import it first).
+
+    Imported on first use and kept: an import statement in a method costs about
+    a microsecond, and `attr` runs for every attribute expression.
+    """
+    return importlib.import_module(f"{__package__}.{name}")
+
 
 Args = List["SugaredValue"]
 Kwargs = Dict[str, "SugaredValue"]
@@ -89,14 +103,10 @@ class SimpleValue(SugaredValue):
         return self.value
 
     def attr(self, em, node, name):
-        from .values import value_attr
-
-        return value_attr(em, node, self, name)
+        return _late("values").value_attr(em, node, self, name)
 
     def call(self, em, node, args, kwargs):
-        from .values import call_value
-
-        return call_value(em, node, self, args, kwargs)
+        return _late("values").call_value(em, node, self, args, kwargs)
 
     def as_function(self, em, node, args, kwargs):
         """(function, input values) for `fork(obj, ...)`: a module's forward, an object's __call__."""
@@ -112,14 +122,10 @@ class SimpleValue(SugaredValue):
         em.compiler.classes.setattr(em, node, self.value, name, value)
 
     def iterate(self, em, node):
-        from .loops import iterate_value
-
-        return iterate_value(em, node, self)
+        return _late("loops").iterate_value(em, node, self)
 
     def getitem(self, em, node, index):
-        from .subscripts import getitem_value
-
-        return getitem_value(em, node, self, index)
+        return _late("subscripts").getitem_value(em, node, self, index)
 
     def static_len(self) -> Optional[int]:
         t = self.value.type
@@ -252,9 +258,7 @@ class PythonModuleValue(SugaredValue):
         return f"the Python module '{self.module.__name__}'"
 
     def attr(self, em, node, name):
-        from .resolve import check_library_module
-
-        check_library_module(em, node, self.module, name)
+        _late("resolve").check_library_module(em, node, self.module, name)
         try:
             obj = getattr(self.module, name)
         except AttributeError:

@@ -22,8 +22,7 @@ return x                           -> (%true, %x.2)
 """
 from __future__ import annotations
 
-from collections import ChainMap
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from ...ir.builder import Builder
 from ...ir.core import Block, Graph, Node, Value
@@ -37,17 +36,27 @@ Binding = Tuple[Value, Type]  # the value, and the variable's declared type
 
 def run(graph: Graph) -> None:
     _drop_dead_stores(graph)
-    _Renamer().block(graph.block, ChainMap())
+    _Renamer().block(graph.block, _Env())
     _prune(graph)
     _pool_constants(graph)
+
+
+# Note [Batched removal]
+# ~~~~~~~~~~~~~~~~~~~~~~
+# These steps remove many nodes (every load and store, duplicate constants).
+# `Node.destroy` searches its block's list for the node, so removing most
+# nodes of a long block one by one is quadratic; they `unlink` nodes instead
+# and `drop_unlinked` each touched block once, or rebuild the list while
+# walking it.
 
 
 def _pool_constants(graph: Graph) -> None:
     """One `prim::Constant` per value and type, at the top of the graph (the exit flags' too)."""
     top = graph.block
     pooled: Dict[tuple, Value] = {}
-    n_top = 0
-    for node in list(graph.walk()):
+    moved: List[Node] = []
+    touched: Dict[int, Block] = {}
+    for node in graph.all_nodes():
         if node.kind != "prim::Constant" or node.blocks:
             continue
         value = node.attrs.get("value")
@@ -55,23 +64,36 @@ def _pool_constants(graph: Graph) -> None:
             continue
         out = node.output
         key = (type(value), repr(value), str(out.type))
+        block = node.block
+        touched[id(block)] = block
         first = pooled.get(key)
         if first is not None:
             out.replace_all_uses_with(first)
-            node.destroy()
+            node.unlink()
             continue
         pooled[key] = out
-        node.block.nodes.remove(node)  # type: ignore[union-attr]
-        top.insert(n_top, node)
-        n_top += 1
+        moved.append(node)
+        node.block = None  # leaves its block; re-placed at the top below
+        block.dead_nodes = True  # type: ignore[union-attr]
+    for block in touched.values():
+        block.drop_unlinked()
+    for node in moved:
+        node.block = top
+    top.nodes[:0] = moved
 
 
 def _drop_dead_stores(graph: Graph) -> None:
-    nodes = list(graph.walk())
+    nodes = graph.all_nodes()
     loaded = {n.attrs["name"] for n in nodes if n.kind == LOAD}
+    touched: Dict[int, Block] = {}
     for n in nodes:
         if n.kind == STORE and n.attrs["name"] not in loaded:
-            n.destroy()
+            block = n.block
+            n.unlink()
+            if block is not None:
+                touched[id(block)] = block
+    for block in touched.values():
+        block.drop_unlinked()
 
 
 def _strip(v: Value) -> Value:
@@ -80,25 +102,61 @@ def _strip(v: Value) -> Value:
     return v
 
 
+class _Env:
+    """Variable name -> binding where a block is being renamed.
+
+    `all` holds every binding visible (a copy of the parent's, updated);
+    `local` the names bound in this block itself (as `ChainMap.maps[0]`).
+    """
+
+    __slots__ = ("all", "local")
+
+    def __init__(self, parent: Optional["_Env"] = None):
+        self.all: Dict[str, Binding] = dict(parent.all) if parent is not None else {}
+        self.local: Dict[str, Binding] = {}
+
+    def child(self) -> "_Env":
+        return _Env(self)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.all
+
+    def __getitem__(self, name: str) -> Binding:
+        return self.all[name]
+
+    def get(self, name: str) -> Optional[Binding]:
+        return self.all.get(name)
+
+    def __setitem__(self, name: str, binding: Binding) -> None:
+        self.all[name] = binding
+        self.local[name] = binding
+
+
 class _Renamer:
-    def block(self, block: Block, env: ChainMap) -> None:
+    def block(self, block: Block, env: _Env) -> None:
+        kept: List[Node] = []  # the block's new node list (Note [Batched removal])
         for node in list(block.nodes):
             kind = node.kind
             if kind == STORE:
                 v = node.inputs[0]
                 env[node.attrs["name"]] = (v, node.attrs.get("type", v.type))
-                node.destroy()
-            elif kind == LOAD:
-                self._load(node, env)
-            elif kind == "prim::If":
+                node.unlink()
+                continue
+            if kind == LOAD:
+                self._load(node, env, kept)
+                continue
+            kept.append(node)
+            if kind == "prim::If":
                 self._if(node, env)
             elif kind == "prim::Loop":
                 self._loop(node, env)
             elif node.blocks:
                 for b in node.blocks:
-                    self.block(b, env.new_child())
+                    self.block(b, env.child())
+        block.nodes = kept
+        block.dead_nodes = False
 
-    def _load(self, node: Node, env: ChainMap) -> None:
+    def _load(self, node: Node, env: _Env, kept: List[Node]) -> None:
         name = node.attrs["name"]
         binding = env.get(name)
         if binding is None:
@@ -106,19 +164,23 @@ class _Renamer:
         value = binding[0]
         out = node.output
         if not value.type.is_subtype_of(out.type):
-            value = Builder(node.block, before=node, loc=node.loc).op(CAST, [value], [out.type]).output
+            cast = Node(CAST, None, node.loc)
+            cast.add_input(value)
+            value = cast.add_output(out.type)
+            cast.block = node.block
+            kept.append(cast)  # where the load was
         out.replace_all_uses_with(value)
-        node.destroy()
+        node.unlink()
 
-    def _if(self, node: Node, env: ChainMap) -> None:
+    def _if(self, node: Node, env: _Env) -> None:
         exited = node.attrs.pop(EXITED, None)
         envs = []
         for b in node.blocks:
-            child = env.new_child()
+            child = env.child()
             self.block(b, child)
             envs.append(child)
         t_env, f_env = envs
-        t_local, f_local = t_env.maps[0], f_env.maps[0]
+        t_local, f_local = t_env.local, f_env.local
         for name in list(dict.fromkeys(list(t_local) + list(f_local))):
             live_local = (f_local if exited == 0 else t_local) if exited is not None else {}
             if name not in env and not (name in t_local and name in f_local) and name not in live_local:
@@ -144,7 +206,7 @@ class _Renamer:
             node.blocks[1].add_return(fv)
             env[name] = (out, declared)
 
-    def _fill_exited(self, node: Node, exited: int, name: str, envs: List[ChainMap]) -> None:
+    def _fill_exited(self, node: Node, exited: int, name: str, envs: List[_Env]) -> None:
         """In the branch that already exited (Note [Exit lowering]), `name` is never read again:
         give it an uninitialized value when it has none there, or one whose type does not fit."""
         live_value, live_type = envs[1 - exited][name]
@@ -155,11 +217,11 @@ class _Renamer:
         u = Builder(block, loc=node.loc).op("prim::Uninitialized", [], [live_type]).output
         envs[exited][name] = (u, live_type)
 
-    def _loop(self, node: Node, env: ChainMap) -> None:
+    def _loop(self, node: Node, env: _Env) -> None:
         body = node.blocks[0]
-        stored = list(dict.fromkeys(n.attrs["name"] for n in body.walk() if n.kind == STORE))
+        stored = list(dict.fromkeys(n.attrs["name"] for n in body.all_nodes() if n.kind == STORE))
         carried = [name for name in stored if name in env]
-        body_env = env.new_child()
+        body_env = env.child()
         params: List[Value] = []
         for name in carried:
             value, declared = env[name]
@@ -179,19 +241,32 @@ class _Renamer:
 
 
 def _prune(graph: Graph) -> None:
+    # Pruning creates and moves no node: after the first round only the nodes
+    # it acts on need visiting again (in the same order).
+    nodes = [n for n in graph.all_nodes() if n.kind in _ACTS_ON]
     changed = True
     while changed:
         changed = False
-        for node in list(graph.walk()):
-            if node.block is None:
+        touched: Dict[int, Block] = {}
+        for node in nodes:
+            block = node.block
+            if block is None:
                 continue
-            if node.kind == "prim::If":
+            kind = node.kind
+            if kind == "prim::If":
                 changed |= _prune_if(node)
-            elif node.kind == "prim::Loop":
+            elif kind == "prim::Loop":
                 changed |= _prune_loop(node)
-            elif node.kind in ("prim::Uninitialized", CAST, "prim::Constant") and not node.outputs[0].uses:
-                node.destroy()
+            elif kind in _PRUNABLE and not node.outputs[0].uses:
+                node.unlink()
+                touched[id(block)] = block
                 changed = True
+        for block in touched.values():
+            block.drop_unlinked()
+
+
+_PRUNABLE = ("prim::Uninitialized", CAST, "prim::Constant")
+_ACTS_ON = frozenset(("prim::If", "prim::Loop") + _PRUNABLE)
 
 
 def _prune_if(node: Node) -> bool:

@@ -34,7 +34,7 @@ from ...ir.types import (
     Type,
 )
 from .classes import InterfaceView
-from .emitter import FunctionEmitter
+from .emitter import FunctionEmitter, has_overloads
 from .interfaces import InterfaceType
 from .sugared import Args, Kwargs, SimpleValue, SugaredValue
 
@@ -151,8 +151,6 @@ class TensorMethod(SugaredValue):
     def _check(self, em, node) -> "TensorMethod":
         if self.name in _DTYPE_METHODS or self.name in _SPECIAL_TENSOR_METHODS:
             return self
-        from .emitter import has_overloads
-
         if not has_overloads(f"aten::{self.name}"):
             em.fail(node, f"unknown method '{self.name}' on a value of type Tensor", hint="call a torch function or Tensor method that exists (see torch.Tensor's documentation)")
         return self
