@@ -8,221 +8,22 @@
 //  2. emission: every node is checked against its op (schema arity and
 //     types, structural rules of If/Loop/GetAttr/...), resolved once
 //     (dispatcher handle, prim Operation, callee), and turned into an Instr.
+// Op signatures and the prim table are in signature.cpp; which ATen calls
+// reuse a dying input's buffer is decided in reuse.cpp.
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/core/function_schema.h>
-#include <ATen/ops/ones.h>
-#include <ATen/ops/scalar_tensor.h>
-#include <c10/core/InferenceMode.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <mutex>
-#include <sstream>
 
 #include "error.h"
-#include "fastpath.h"
 #include "ir.h"
+#include "reuse.h"
+#include "signature.h"
 
 namespace torchkiln::detail {
 
-// ------------------------------------------------------------- prim table
-
 namespace {
-
-// What checking a node needs from an op's schema.
-struct Signature {
-  std::vector<std::string> names;
-  std::vector<TypePtr> args;
-  std::vector<std::optional<c10::IValue>> defaults;
-  bool vararg = false;  // `...` after the arguments
-  std::vector<TypePtr> returns;
-  bool varret = false;  // `-> ...`
-};
-
-Signature signature_of(const c10::FunctionSchema& s) {
-  Signature sig;
-  for (const c10::Argument& a : s.arguments()) {
-    sig.names.push_back(a.name());
-    sig.args.push_back(a.type());
-    sig.defaults.push_back(a.default_value());
-  }
-  sig.vararg = s.is_vararg();
-  for (const c10::Argument& r : s.returns()) sig.returns.push_back(r.type());
-  sig.varret = s.is_varret();
-  return sig;
-}
-
-// Items of a comma-separated list, split at depth 0.
-std::vector<std::string> split_top(const std::string& text) {
-  std::vector<std::string> items;
-  int depth = 0;
-  std::string cur;
-  for (char c : text) {
-    if (c == '(' || c == '[') ++depth;
-    if (c == ')' || c == ']') --depth;
-    if (c == ',' && depth == 0) {
-      items.push_back(cur);
-      cur.clear();
-      continue;
-    }
-    cur += c;
-  }
-  if (!cur.empty()) items.push_back(cur);
-  for (auto& item : items) {
-    item.erase(0, item.find_first_not_of(' '));
-    item.erase(item.find_last_not_of(' ') + 1);
-  }
-  return items;
-}
-
-// A prim schema of the table: `prim::name.overload(T a, U b, ...) -> R`.
-// (c10's parser cannot read these: `and`, `or`, `not`, `is` are keywords to it.)
-Signature parse_prim_schema(const std::string& text) {
-  Signature sig;
-  size_t open = text.find('('), arrow = text.rfind(" -> ");
-  size_t close = text.rfind(')', arrow);
-  auto bad = [&] { return Error("bad prim schema in the C++ table: " + text); };
-  if (open == std::string::npos || arrow == std::string::npos || close == std::string::npos) throw bad();
-  for (const std::string& item : split_top(text.substr(open + 1, close - open - 1))) {
-    if (item == "...") {
-      sig.vararg = true;
-      continue;
-    }
-    if (item == "*") continue;
-    size_t space = item.rfind(' ');
-    if (space == std::string::npos) throw bad();
-    sig.names.push_back(item.substr(space + 1));
-    sig.args.push_back(parse_schema_type(item.substr(0, space), text));
-    sig.defaults.emplace_back();
-  }
-  std::string rets = text.substr(arrow + 4);
-  if (rets == "...") {
-    sig.varret = true;
-  } else if (rets.front() == '(' && rets.back() == ')' && split_top(rets.substr(1, rets.size() - 2)).size() != 1) {
-    for (const std::string& item : split_top(rets.substr(1, rets.size() - 2)))
-      sig.returns.push_back(parse_schema_type(item.substr(0, item.find(' ')), text));
-  } else {
-    sig.returns.push_back(parse_schema_type(rets, text));
-  }
-  return sig;
-}
-
-struct PrimEntry {
-  PrimDef def;
-  Signature signature;
-};
-
-const std::unordered_map<std::string, PrimEntry>& prim_entries() {
-  static const auto* entries = [] {
-    auto* map = new std::unordered_map<std::string, PrimEntry>();
-    for (const PrimDef& def : prim_table()) map->emplace(schema_name(def.schema), PrimEntry{def, parse_prim_schema(def.schema)});
-    return map;
-  }();
-  return *entries;
-}
-
-}  // namespace
-
-std::string schema_name(const char* schema) {
-  std::string s(schema);
-  return s.substr(0, s.find('('));
-}
-
-const std::vector<PrimDef>& prim_table() {
-  static const auto* table = [] {
-    auto* t = new std::vector<PrimDef>();
-    add_core_prims(*t);
-    add_lang_prims(*t);
-    std::sort(t->begin(), t->end(),
-              [](const PrimDef& a, const PrimDef& b) { return schema_name(a.schema) < schema_name(b.schema); });
-    return t;
-  }();
-  return *table;
-}
-
-namespace {
-
-// ------------------------------------------------------- schema checking
-
-// Whether a value of static type `have` may be passed where an op's schema
-// declares `want`. A superset of the IR verifier's rule (ATen's boxed
-// kernels check the values again at run time).
-bool accepts(const TypePtr& want, const TypePtr& have, int depth = 0) {
-  using K = c10::TypeKind;
-  if (depth > 100) return false;
-  work_step(depth);
-  if (want->kind() == K::AnyType || want->kind() == K::VarType || have->kind() == K::AnyType) return true;
-  if (is_subtype(have, want, depth + 1)) return true;
-  switch (want->kind()) {
-    case K::OptionalType: {
-      const TypePtr& elem = want->expectRef<c10::OptionalType>().getElementType();
-      if (have->kind() == K::NoneType) return true;
-      if (have->kind() == K::OptionalType)
-        return accepts(elem, have->expectRef<c10::OptionalType>().getElementType(), depth + 1);
-      return accepts(elem, have, depth + 1);
-    }
-    case K::UnionType: {
-      if (have->kind() == K::UnionType || have->kind() == K::OptionalType) {
-        for (const TypePtr& m : have->containedTypes())
-          if (!accepts(want, m, depth + 1)) return false;
-        return have->kind() == K::UnionType || accepts(want, c10::NoneType::get(), depth + 1);
-      }
-      for (const TypePtr& m : want->containedTypes())
-        if (accepts(m, have, depth + 1)) return true;
-      return false;
-    }
-    case K::NumberType:
-    case K::ComplexType: {
-      auto k = have->kind();
-      return k == K::IntType || k == K::FloatType || k == K::BoolType || k == K::NumberType || k == K::ComplexType;
-    }
-    case K::ListType:
-      return have->kind() == K::ListType && accepts(want->expectRef<c10::ListType>().getElementType(),
-                                                    have->expectRef<c10::ListType>().getElementType(), depth + 1);
-    case K::FutureType:
-      return have->kind() == K::FutureType && accepts(want->expectRef<c10::FutureType>().getElementType(),
-                                                      have->expectRef<c10::FutureType>().getElementType(), depth + 1);
-    case K::DictType: {
-      if (have->kind() != K::DictType) return false;
-      const auto& w = want->expectRef<c10::DictType>();
-      const auto& h = have->expectRef<c10::DictType>();
-      return accepts(w.getKeyType(), h.getKeyType(), depth + 1) && accepts(w.getValueType(), h.getValueType(), depth + 1);
-    }
-    case K::TupleType: {
-      if (have->kind() != K::TupleType) return false;
-      const auto& w = want->expectRef<c10::TupleType>().elements();
-      const auto& h = have->expectRef<c10::TupleType>().elements();
-      if (w.size() != h.size()) return false;
-      for (size_t i = 0; i < w.size(); ++i)
-        if (!accepts(w[i], h[i], depth + 1)) return false;
-      return true;
-    }
-    default: return *want == *have;
-  }
-}
-
-bool compatible(const TypePtr& a, const TypePtr& b) { return accepts(a, b) || accepts(b, a); }
-
-// ScalarType, Layout and MemoryFormat values are ints at run time (types.h);
-// dispatcher schemas declare them `int` (c10::Argument::type(), not
-// real_type()), while the IR types them by their real type
-// (`aten::to.dtype(Tensor, ScalarType, ...)`). `t` with such types as int.
-TypePtr enum_as_int(const TypePtr& t) {
-  using K = c10::TypeKind;
-  auto k = t->kind();
-  if (k == K::ScalarTypeType || k == K::LayoutType || k == K::MemoryFormatType) return c10::IntType::get();
-  if (k == K::OptionalType) {
-    const TypePtr& elem = t->expectRef<c10::OptionalType>().getElementType();
-    TypePtr as_int = enum_as_int(elem);
-    if (as_int != elem) return c10::OptionalType::create(as_int);
-  }
-  return t;
-}
-
-// accepts() for an ATen op's argument or result, enum types counting as int.
-bool accepts_schema(const TypePtr& want, const TypePtr& have) {
-  return accepts(want, have) || accepts(enum_as_int(want), enum_as_int(have));
-}
 
 // ------------------------------------------------------ functional ops
 
@@ -236,71 +37,6 @@ bool is_functional(const c10::FunctionSchema& s) {
   for (const c10::Argument& r : s.returns())
     if (r.alias_info() != nullptr) return false;
   return true;
-}
-
-// The `.out` overload of a functional op with one Tensor result: the same
-// arguments (names and types), then exactly `*, Tensor(a!) out`, returning
-// `Tensor(a!)`. Found among the dispatcher's overloads of the name.
-std::optional<c10::OperatorHandle> out_overload(const c10::FunctionSchema& f) {
-  static const auto* by_name = [] {
-    auto* m = new std::unordered_map<std::string, std::vector<std::string>>();
-    for (const c10::OperatorName& op : c10::Dispatcher::singleton().getAllOpNames())
-      (*m)[op.name].push_back(op.overload_name);
-    return m;
-  }();
-  auto it = by_name->find(f.name());
-  if (it == by_name->end()) return std::nullopt;
-  const auto& args = f.arguments();
-  for (const std::string& overload : it->second) {
-    auto h = c10::Dispatcher::singleton().findSchema({f.name(), overload});
-    if (!h) continue;
-    const c10::FunctionSchema& o = h->schema();
-    if (o.arguments().size() != args.size() + 1 || o.returns().size() != 1 || o.is_vararg() || o.is_varret()) continue;
-    bool same = true;
-    for (size_t i = 0; i < args.size() && same; ++i)
-      same = o.arguments()[i].name() == args[i].name() && *o.arguments()[i].type() == *args[i].type() &&
-             o.arguments()[i].alias_info() == nullptr;
-    const c10::Argument& out = o.arguments().back();
-    if (!same || out.name() != "out" || !out.kwarg_only() || out.type()->kind() != c10::TypeKind::TensorType) continue;
-    if (out.alias_info() == nullptr || !out.alias_info()->isWrite()) continue;
-    if (o.returns()[0].alias_info() == nullptr || o.returns()[0].type()->kind() != c10::TypeKind::TensorType) continue;
-    return h;
-  }
-  return std::nullopt;
-}
-
-// The dtypes for which `op` on the tensors of `tensor_args` (all of that
-// dtype) and the other `args` gives a result of that dtype and of the
-// tensors' shape (Note [Buffer reuse]): probed on CPU with two-element
-// tensors, once per process for each op and constant arguments (`key`).
-// Not on meta tensors: many meta kernels are Python decompositions.
-uint32_t probe_dtypes(const std::string& key, const c10::OperatorHandle& op, const std::vector<c10::IValue>& args,
-                      const std::vector<int>& tensor_args) {
-  static std::mutex mutex;
-  static auto* cache = new std::unordered_map<std::string, uint32_t>();
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    auto it = cache->find(key);
-    if (it != cache->end()) return it->second;
-  }
-  uint32_t dtypes = 0;
-  c10::InferenceMode probing;
-  c10::impl::ExcludeDispatchKeyGuard no_python_modes(c10::python_ks);
-  for (c10::ScalarType dtype : {at::kFloat, at::kDouble, at::kHalf, at::kBFloat16, at::kLong, at::kInt}) {
-    try {
-      at::Tensor probe = at::ones({2}, at::TensorOptions().dtype(dtype));
-      Stack stack = args;
-      for (int i : tensor_args) stack[size_t(i)] = probe;
-      op.callBoxed(stack);
-      if (stack.size() == 1 && stack[0].isTensor() && stack[0].toTensor().scalar_type() == dtype &&
-          stack[0].toTensor().sizes() == probe.sizes())
-        dtypes |= 1u << uint32_t(dtype);
-    } catch (const std::exception&) {  // not for this dtype: no reuse for it
-    }
-  }
-  std::lock_guard<std::mutex> lock(mutex);
-  cache->emplace(key, dtypes);
-  return dtypes;
 }
 
 // -------------------------------------------------------- factory view
@@ -744,144 +480,21 @@ class Compiler {
              type_text(s.returns[i]));
   }
 
-  // Note [Scalar constants as tensors]
-  // -----------------------------------
-  // aten::{add,sub,mul,div}.Scalar(x, c) wrap `c` in a fresh 0-dim tensor on
-  // every call, and on CPU convert it to x's dtype with another: two small
-  // tensors per op, half the time of an elementwise op on a small tensor.
-  // When `c` is a constant number, 0-dim tensors holding it are made once
-  // here, for float32 and float64 (and, for an int `c`, each integral dtype
-  // it fits), and the op runs as its .Tensor overload with the one in x's
-  // dtype: both operands have x's dtype, so type promotion, kernel and result
-  // are the .Scalar op's. Only on CPU (CUDA kernels read a CPU scalar at
-  // higher precision instead) and for strided tensors; anything else takes
-  // the .Scalar op. (Not wrapped-number tensors: PyTorch expects those to be
-  // double or int64 only.)
+  // aten::{add,sub,mul,div}.Scalar(x, c) with a constant number `c`: the
+  // prim of Note [Scalar constants as tensors] (reuse.cpp).
   bool emit_scalar_constant(const IrNode& n, const c10::OperatorHandle& scalar_op, std::vector<Instr>& out) {
-    static const char* const kOps[] = {"aten::add.Scalar", "aten::sub.Scalar", "aten::mul.Scalar", "aten::div.Scalar"};
-    if (std::find(std::begin(kOps), std::end(kOps), n.kind) == std::end(kOps) || n.inputs.size() < 2) return false;
-    if (const_index_[n.inputs[1]] < 0) return false;
-    const c10::IValue& c = code_.constants[const_index_[n.inputs[1]]];
-    if (!c.isInt() && !c.isDouble()) return false;
-    std::string base = n.kind.substr(0, n.kind.find('.'));
-    auto tensor_op = c10::Dispatcher::singleton().findSchema({base, "Tensor"});
+    if (n.inputs.size() < 2 || const_index_[n.inputs[1]] < 0) return false;
+    const c10::IValue c = code_.constants[const_index_[n.inputs[1]]];  // a copy: check_schema may add constants
+    auto tensor_op = scalar_constant_overload(n.kind, c);
     if (!tensor_op) return false;
-    std::vector<c10::ScalarType> dtypes = {at::kFloat, at::kDouble};  // not Half/BFloat16: their kernels keep c in float
-    if (c.isInt() && base != "aten::div") dtypes.insert(dtypes.end(), {at::kLong, at::kInt, at::kShort, at::kChar, at::kByte});
-    std::vector<std::pair<c10::ScalarType, c10::IValue>> constants;
-    {
-      c10::InferenceMode normal_tensors(false);  // usable later with autograd, whatever mode loads the archive
-      for (c10::ScalarType dtype : dtypes) {
-        try {
-          at::Tensor t = c.isInt() ? at::scalar_tensor(c.toInt(), at::TensorOptions().dtype(dtype))
-                                   : at::scalar_tensor(c.toDouble(), at::TensorOptions().dtype(dtype));
-          constants.emplace_back(dtype, std::move(t));
-        } catch (const std::exception&) {  // the constant does not fit this dtype: the .Scalar op decides
-        }
-      }
-    }
     Instr in = make(OpCode::Prim, n);
     check_schema(n, signature_of(scalar_op.schema()), /*fill_defaults=*/true, in);
-    // Note [Buffer reuse]: with both operands of x's dtype and the constant
-    // 0-dim, the result has x's dtype and shape; a dying, uniquely owned x
-    // can hold it.
-    std::optional<c10::OperatorHandle> out_op;
-    if (type(n.inputs[0])->kind() == c10::TypeKind::TensorType && code_.operands[in.in].kind() == Operand::Move)
-      out_op = out_overload(tensor_op->schema());
+    bool may_reuse =
+        type(n.inputs[0])->kind() == c10::TypeKind::TensorType && code_.operands[in.in].kind() == Operand::Move;
     in.arg = uint32_t(code_.prims.size());
-    code_.prims.push_back([constants = std::move(constants), tensor = *tensor_op, scalar = scalar_op, out_op,
-                           n_in = in.n_in](Stack& s) {
-      const size_t base = s.size() - n_in;
-      const bool below = below_autograd_ok(s, base);  // the op is functional
-      c10::IValue& self = s[base];
-      if (self.isTensor() && self.toTensor().is_cpu() && self.toTensor().layout() == at::kStrided) {
-        c10::ScalarType dtype = self.toTensor().scalar_type();
-        for (const auto& [d, value] : constants)
-          if (d == dtype) {
-            s[base + 1] = value;
-            if (!below) {
-              tensor.callBoxed(s);
-              return;
-            }
-            BelowAutograd guard;
-            if (out_op && reuse_allowed() && uniquely_owned(self.toTensor())) {
-              c10::IValue out = self;
-              s.push_back(std::move(out));
-              out_op->callBoxed(s);
-              ++t_reused_buffers;
-            } else {
-              tensor.callBoxed(s);
-            }
-            return;
-          }
-      }
-      if (!below) {
-        scalar.callBoxed(s);
-        return;
-      }
-      BelowAutograd guard;
-      scalar.callBoxed(s);
-    });
+    code_.prims.push_back(scalar_constant_op(c, scalar_op, *tensor_op, may_reuse, in.n_in));
     out.push_back(in);
     return true;
-  }
-
-  // Note [Buffer reuse]
-  // --------------------
-  // An elementwise op (tagged `pointwise`, functional, not random) with an
-  // `.out` overload of the same arguments can write its result into an
-  // input whose last use it is, instead of a fresh tensor:
-  //
-  //   %3 : Tensor = aten::tanh(%2)          AtenReuse in=(move r2): tanh.out(r2, out=r2)
-  //
-  // Decided at load: the candidates (operands that move a Tensor register)
-  // and the dtypes for which the op keeps its inputs' dtype and shape
-  // (probe_dtypes: run once on small CPU tensors with the node's constant
-  // arguments; a non-constant non-tensor argument, which could change the
-  // result's dtype, means no reuse). Decided per call (fastpath.h): grad mode off as for
-  // below-autograd calls; the candidate uniquely owned (its only reference
-  // is the one moved onto the stack: not a graph input the caller holds,
-  // not a parameter or constant, not stored in a list, no view of it
-  // alive), contiguous, of a probed dtype; every other tensor input of the
-  // same dtype and device, contiguous and broadcasting into the candidate's
-  // shape. Then the functional op's result would have exactly the
-  // candidate's dtype, shape and strides, and the `.out` op computes the
-  // same values into it (the same kernel; full overlap of an input with the
-  // output is what the in-place variants do). Otherwise the functional op
-  // runs.
-  std::optional<ReuseOp> reuse_op(const IrNode& n, const c10::OperatorHandle& handle, const Instr& in) {
-    const c10::FunctionSchema& f = handle.schema();
-    if (!handle.hasTag(at::Tag::pointwise) || handle.hasTag(at::Tag::nondeterministic_seeded)) return std::nullopt;
-    if (f.returns().size() != 1 || f.returns()[0].type()->kind() != c10::TypeKind::TensorType) return std::nullopt;
-    ReuseOp r{handle, handle, {}, 0};
-    for (size_t i = 0; i < n.inputs.size(); ++i)
-      if (type(n.inputs[i])->kind() == c10::TypeKind::TensorType && code_.operands[in.in + i].kind() == Operand::Move)
-        r.candidates.push_back(uint32_t(i));
-    if (r.candidates.empty()) return std::nullopt;
-    auto out = out_overload(f);
-    if (!out) return std::nullopt;
-    r.out = *out;
-    // The probe's arguments: tensors of ones, the constants for the rest.
-    std::vector<int> tensor_args;
-    std::vector<c10::IValue> args;
-    std::ostringstream key;
-    key << f.name() << '.' << f.overload_name();
-    for (uint32_t i = 0; i < in.n_in; ++i) {
-      Operand o = code_.operands[in.in + i];
-      if (i < n.inputs.size() && type(n.inputs[i])->kind() == c10::TypeKind::TensorType) {
-        tensor_args.push_back(int(i));
-        args.emplace_back();
-        key << "|T";
-      } else if (o.kind() == Operand::Const && !code_.constants[o.index()].isTensor()) {
-        args.push_back(code_.constants[o.index()]);
-        key << '|' << args.back().tagKind() << ':' << args.back();
-      } else {
-        return std::nullopt;
-      }
-    }
-    r.dtypes = probe_dtypes(key.str(), handle, args, tensor_args);
-    if (r.dtypes == 0) return std::nullopt;
-    return r;
   }
 
   void emit_aten(const IrNode& n, std::vector<Instr>& out) {
@@ -895,7 +508,7 @@ class Compiler {
     Instr in = make(OpCode::Aten, n);
     check_schema(n, signature_of(handle->schema()), /*fill_defaults=*/true, in);
     if (is_functional(handle->schema())) {
-      if (auto r = reuse_op(n, *handle, in)) {
+      if (auto r = reuse_op(n, fn_.types, *handle, code_, in)) {
         in.op = OpCode::AtenReuse;
         in.arg = uint32_t(code_.reuse.size());
         code_.reuse.push_back(std::move(*r));

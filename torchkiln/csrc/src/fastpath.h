@@ -1,7 +1,7 @@
 // Run-time tests of the ATen fast paths: functional ops below autograd
 // (Note [Functional ops below autograd]) and buffer reuse (Note [Buffer
-// reuse] in compile.cpp). Shared by the interpreter and the prim made for
-// scalar constants (compile.cpp).
+// reuse] in reuse.cpp). Shared by the interpreter and the prim made for
+// scalar constants (reuse.cpp).
 //
 // Note [Functional ops below autograd]
 // ------------------------------------

@@ -338,7 +338,7 @@ class Frame {
     }
   }
 
-  // Note [Buffer reuse] in compile.cpp: the first candidate input that
+  // Note [Buffer reuse] in reuse.cpp: the first candidate input that
   // nobody else can see, and that the other tensor inputs fit into, becomes
   // the `out` argument.
   void call_reusing(const ReuseOp& r, size_t base) {

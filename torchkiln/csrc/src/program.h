@@ -21,11 +21,11 @@
 //   interpreter recurses into them, so control flow costs no dispatch.
 // - ATen ops are dispatcher handles called boxed; prim ops are Operations
 //   made by their factory at load. Nothing at run time looks up a name.
-//   (`x * 0.5` and friends: Note [Scalar constants as tensors], compile.cpp.)
+//   (`x * 0.5` and friends: Note [Scalar constants as tensors], reuse.cpp.)
 // - ATen ops whose schema is functional run below autograd when grad mode
-//   is off (Note [Functional ops below autograd], interpreter.cpp);
+//   is off (Note [Functional ops below autograd], fastpath.h);
 //   elementwise ones may write into a dying input's buffer through their
-//   `.out` overload (Note [Buffer reuse], compile.cpp).
+//   `.out` overload (Note [Buffer reuse], reuse.cpp).
 #pragma once
 
 #include <ATen/core/class_type.h>
@@ -100,7 +100,7 @@ struct ArgInfo {
 struct ClassInfo;
 
 // An elementwise functional op that may write its result into a dying input
-// (Note [Buffer reuse] in compile.cpp).
+// (Note [Buffer reuse] in reuse.cpp).
 struct ReuseOp {
   c10::OperatorHandle functional;
   c10::OperatorHandle out;              // the same arguments, then `*, Tensor(a!) out`
