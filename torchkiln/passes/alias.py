@@ -90,6 +90,10 @@ def is_mutable_type(t: Type) -> bool:
     hit = _MUTABLE_CACHE.get(id(t))
     if hit is not None and hit[0] is t:
         return hit[1]
+    return _cache_mutable(t)
+
+
+def _cache_mutable(t: Type) -> bool:
     result = _is_mutable_type(t)
     if len(_MUTABLE_CACHE) >= _MUTABLE_CACHE_MAX:
         _MUTABLE_CACHE.clear()
@@ -130,6 +134,29 @@ def _is_container(t: Type) -> bool:
 def _related(a: Type, b: Type) -> bool:
     a, b = _strip_optional(a), _strip_optional(b)
     return a.is_subtype_of(b) or b.is_subtype_of(a)
+
+
+# `_facts` answers by kind, with the op table entry they were computed from.
+_FACTS_CACHE: Dict[str, Tuple[object, tuple]] = {}
+
+
+def _facts(kind: str) -> tuple:
+    """What `_visit` needs to know of an op: (info or None for an unknown op or
+    a call, is an aten op, nondeterministic, deletable, may write something)."""
+    info = op_info(kind)
+    hit = _FACTS_CACHE.get(kind)
+    if hit is not None and hit[0] is info:
+        return hit[1]
+    facts = _compute_facts(kind, info)
+    _FACTS_CACHE[kind] = (info, facts)
+    return facts
+
+
+def _compute_facts(kind: str, info) -> tuple:
+    if info is None or kind in _CALLS:
+        return (None, False, False, False, True)
+    may_write = kind == SETATTR or any(a.is_write for a in info.schema.arguments)
+    return (info, info.schema.namespace == "aten", is_nondeterministic(info), is_deletable(info), may_write)
 
 
 class _Anchor:
@@ -173,8 +200,10 @@ class AliasDb:
         self._written_roots: Set[Member] = set()
         self._writers_by_root: Dict[Member, List[Node]] = {}
         self._escaping_roots: Set[Member] = set()
+        self._writers_memo: Dict[Member, List[Node]] = {}
         #: Nodes that may write anything their inputs reach (calls, unknown ops).
         self.unknown_writers: List[Node] = []
+        self._kind_facts: Dict[str, tuple] = {}  # kind -> _facts(kind), for this build
 
         for v in graph.inputs:
             if is_mutable_type(v.type):
@@ -187,6 +216,11 @@ class AliasDb:
 
     # -- union-find -------------------------------------------------------------
     def _find(self, x: Member) -> Member:
+        parent = self._parent.get(x)
+        if parent is None:
+            return x
+        if parent not in self._parent:
+            return parent
         root = x
         while True:
             parent = self._parent.get(root, root)
@@ -221,6 +255,7 @@ class AliasDb:
             t = x.type if isinstance(x, Value) else None
             c = _Anchor("contents") if t is not None and _is_container(t) else root
             self._contents[root] = c
+            self._version += 1  # `_reach` answers change
         return c
 
     def _union_values(self, a: Value, b: Value) -> None:
@@ -270,19 +305,22 @@ class AliasDb:
             elif is_mutable_type(node.output.type):
                 self._union(node.output, self._contents_of(node.inputs[0]))
             return
-        info = op_info(kind)
-        if info is None or kind in _CALLS:
+        facts = self._kind_facts.get(kind)
+        if facts is None:
+            facts = self._kind_facts[kind] = _facts(kind)
+        info, is_aten, nondet, deletable, any_write = facts
+        if info is None:
             self._union_all(list(node.inputs) + list(node.outputs))
             self._mark_effectful(node, writes_all=True)
             return
-        writes = self._schema_writes(node, info)
-        if info.schema.namespace == "aten":
+        writes = self._schema_writes(node, info) if any_write else []
+        if is_aten:
             self._union_by_schema(node, info.schema)
         else:
             self._union_by_types(node, relate_inputs=bool(writes))
         if writes:
             self._writes[node] = writes
-        if is_nondeterministic(info) or (not is_deletable(info) and not writes):
+        if nondet or (not deletable and not writes):
             self._mark_effectful(node, writes_all=False)
 
     def _schema_writes(self, node: Node, info) -> List[Tuple[Member, bool]]:
@@ -326,8 +364,12 @@ class AliasDb:
     def _union_by_types(self, node: Node, relate_inputs: bool) -> None:
         """`prim::` ops: relate inputs and outputs by their types' nesting
         (inputs among themselves only for a writer: `append` stores its element)."""
-        ins = [v for v in node.inputs if is_mutable_type(v.type)]
         outs = [v for v in node.outputs if is_mutable_type(v.type)]
+        if not outs and not relate_inputs:
+            return
+        ins = [v for v in node.inputs if is_mutable_type(v.type)]
+        if not ins or (not outs and len(ins) < 2):
+            return
         for n, a in enumerate(ins):
             for b in outs:
                 self._relate(a, b, same_object=True)
@@ -365,7 +407,15 @@ class AliasDb:
                     self._writers_by_root.setdefault(root, []).append(node)
         self._written_roots = set(self._writers_by_root)
         self._escaping_roots = {r for x in self._escaping for r in self._reach(x)}
+        self._writers_memo = {}
         self._cache_version = self._version
+
+    def _writers_of_root(self, root: Member) -> List[Node]:
+        """`writers` of a class root (after `_refresh`), memoized until the analysis changes."""
+        out = self._writers_memo.get(root)
+        if out is None:
+            out = self._writers_memo[root] = [n for r in self._reach(root) for n in self._writers_by_root.get(r, ())]
+        return out
 
     def may_alias(self, a: Value, b: Value) -> bool:
         if not (is_mutable_type(a.type) and is_mutable_type(b.type)):
@@ -377,14 +427,14 @@ class AliasDb:
         if not is_mutable_type(v.type):
             return False
         self._refresh()
-        return any(r in self._written_roots for r in self._reach(v))
+        return bool(self._writers_of_root(self._find(v)))
 
     def writers(self, v: Value) -> List[Node]:
         """Every node that may write `v`, its aliases, or what it contains."""
         if not is_mutable_type(v.type):
             return []
         self._refresh()
-        return [n for r in self._reach(v) for n in self._writers_by_root.get(r, ())]
+        return list(self._writers_of_root(self._find(v)))
 
     def escapes(self, v: Value) -> bool:
         """Whether the caller may see `v` (it may alias or be reached from a graph input or output)."""

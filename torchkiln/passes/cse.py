@@ -26,7 +26,7 @@ by the earlier one when
 from __future__ import annotations
 
 from collections import ChainMap
-from typing import Hashable, Optional
+from typing import Dict, Hashable, Optional
 
 from ..ir.core import Block, Graph, Node
 from .alias import AliasDb, is_pure_node, shared_db
@@ -39,16 +39,16 @@ def run(graph: Graph) -> bool:
 
 
 def eliminate_common_subexpressions(graph: Graph) -> bool:
-    return _cse_block(graph.block, ChainMap(), shared_db(graph))
+    return _cse_block(graph.block, ChainMap(), shared_db(graph), {})
 
 
-def _cse_block(block: Block, outer: ChainMap, db: AliasDb) -> bool:
+def _cse_block(block: Block, outer: ChainMap, db: AliasDb, pure: Dict[str, bool]) -> bool:
     seen = outer.new_child()
     changed = False
     for node in list(block.nodes):
         for b in node.blocks:
-            changed |= _cse_block(b, seen, db)
-        key = _key(node, db)
+            changed |= _cse_block(b, seen, db, pure)
+        key = _key(node, db, pure)
         if key is None:
             continue
         earlier: Optional[Node] = seen.get(key)
@@ -63,9 +63,19 @@ def _cse_block(block: Block, outer: ChainMap, db: AliasDb) -> bool:
     return changed
 
 
-def _key(node: Node, db: AliasDb) -> Optional[Hashable]:
-    if not node.outputs or not (node.kind == GETATTR or is_pure_node(node)):
+def _key(node: Node, db: AliasDb, pure: Dict[str, bool]) -> Optional[Hashable]:
+    """None, or what `node` computes; `pure` caches `is_pure_node` by kind (for nodes without blocks)."""
+    if not node.outputs:
         return None
+    kind = node.kind
+    if kind != GETATTR:
+        if node.blocks:
+            return None
+        ok = pure.get(kind)
+        if ok is None:
+            ok = pure[kind] = is_pure_node(node)
+        if not ok:
+            return None
     if any(db.is_written(v) for v in node.inputs):
         return None
     attrs = tuple(sorted((name, value_key(value)) for name, value in node.attrs.items()))

@@ -90,10 +90,18 @@ def run_pipeline(
     if check:
         _verify(graph, None, history)
     changed_any = False
+    # Note [Fixpoint skipping]: a pass of ours that reported no change on
+    # the graph as it is now would report none again (passes are
+    # deterministic functions of the graph), so it is skipped until some
+    # pass changes the graph. The inliner is never skipped (it also reads
+    # the callees' graphs).
+    clean: List[int] = []  # ids of passes that found nothing to do on the current graph
     with alias.sharing(graph):  # Note [Shared AliasDb] in alias.py
         for _ in range(max(rounds, 1)):
             changed = False
             for p in passes:
+                if id(p) in clean:
+                    continue
                 name = pass_name(p)
                 try:
                     pass_changed = bool(p(graph))
@@ -101,8 +109,12 @@ def run_pipeline(
                     if not isinstance(e, VerifyError):
                         e.add_note(f"while running pass `{name}` (ran before it: {', '.join(history) or 'nothing'})")
                     raise
-                if pass_changed or not _reports_changes(p):
+                reports = _reports_changes(p)
+                if pass_changed or not reports:
                     alias.invalidate(graph)
+                    clean.clear()
+                elif _skippable(p):
+                    clean.append(id(p))
                 changed |= pass_changed
                 if check:
                     _verify(graph, name, history)
@@ -116,6 +128,11 @@ def run_pipeline(
 def _reports_changes(p: Pass) -> bool:
     """Whether `p` is one of ours: it changes the graph only when it returns True."""
     return any(p is k for k in _KNOWN_PASSES) or isinstance(p, inline.Inliner)
+
+
+def _skippable(p: Pass) -> bool:
+    """Whether `p` may be skipped while the graph is as it was when `p` found nothing to do."""
+    return any(p is k for k in _KNOWN_PASSES) and p is not inline.run
 
 
 def run_on_function(fn: Function, unit: Optional[CompilationUnit], passes: Optional[Sequence[Pass]] = None, verify: Optional[bool] = None) -> bool:
