@@ -1,5 +1,6 @@
 """ScriptModule / ScriptFunction: the nn.Module contract, calls, errors, executors."""
 import copy
+from typing import List
 
 import pytest
 import torch
@@ -204,3 +205,48 @@ def test_public_api_names():
     fut = torchkiln.fork(lambda a, b: a + b, 1, 2)
     assert torchkiln.wait(fut) == 3
     assert torchkiln.ignore is torch.jit.ignore
+
+
+class _Scale(nn.Module):
+    def __init__(self, k: float):
+        super().__init__()
+        self.k = k
+
+    def forward(self, x):
+        return x * self.k
+
+
+class _Shift(nn.Module):
+    def forward(self, x):
+        return x + 1
+
+
+class _Holder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.sub = _Scale(2.0)
+        self.bias = 0.5
+        self.names: List[str] = ["a"]
+
+    def forward(self, x):
+        return self.sub(x) + self.bias + len(self.names)
+
+
+def test_attribute_assignment_is_type_checked():
+    m = torchkiln.script(_Holder())
+    x = torch.ones(2)
+    assert torch.equal(m(x), torch.full((2,), 3.5))
+    m.bias = 1  # an int where a float is declared, as in Python
+    m.names = ["a", "b"]
+    m.sub = torchkiln.script(_Scale(3.0))  # the same compiled class: its state is used
+    m.sub.k = 4.0
+    assert torch.equal(m(x), torch.full((2,), 7.0))
+    with pytest.raises(torchkiln.Error, match=r"cannot assign a str to attribute 'bias' of .*_Holder: its type is float"):
+        m.bias = "high"
+    with pytest.raises(torchkiln.Error, match=r"cannot assign a list\[int\] to attribute 'names'"):
+        m.names = [1, 2]
+    with pytest.raises(torchkiln.Error, match=r"cannot assign a ScriptModule of class .*_Shift to 'sub' of .*_Holder: .*script the parent"):
+        m.sub = torchkiln.script(_Shift())
+    with pytest.raises(torchkiln.Error, match=r"cannot assign a _Scale to 'sub'"):
+        m.sub = _Scale(1.0)  # a plain nn.Module: not compiled
+    assert torch.equal(m(x), torch.full((2,), 7.0))  # the refused assignments changed nothing

@@ -609,9 +609,11 @@ class ScriptModule(nn.Module):
         return self
 
     def __setattr__(self, name: str, value: Any) -> None:
-        methods = self.__dict__.get("_kiln_type")
-        if methods is not None and name in methods.methods:
+        cls = self.__dict__.get("_kiln_type")
+        if cls is not None and name in cls.methods:
             raise AttributeError(f"cannot assign to method '{name}' of a ScriptModule")
+        if cls is not None and name in cls.attributes and name != "training":
+            _check_assignment(cls, name, value)
         super().__setattr__(name, value)
         _state_changed()
 
@@ -662,6 +664,31 @@ class ScriptModule(nn.Module):
 # ---------------------------------------------------------------------------
 # Helpers shared by both result kinds
 # ---------------------------------------------------------------------------
+
+
+def _check_assignment(cls: T.ClassType, name: str, value: Any) -> None:
+    """Refuse a value the compiled methods were not compiled for (TorchScript refuses it too).
+
+    A submodule's methods are compiled, and usually inlined, into the parent's
+    code, so only a module of the same compiled class may replace it.
+    """
+    t = cls.attributes[name]
+    kind = cls.attr_kinds.get(name)
+    if kind == "module" or (isinstance(t, T.ClassType) and isinstance(value, nn.Module)):
+        if isinstance(value, ScriptModule) and value._kiln_type == t:
+            return
+        what = f"a ScriptModule of class {value._kiln_type.name}" if isinstance(value, ScriptModule) else f"a {_type_name(value)}"
+        raise Error(
+            f"cannot assign {what} to '{name}' of {cls.name}: it holds a module of class {t}, whose methods "
+            "were compiled into this module's code when it was scripted; script the parent module with "
+            "the new submodule instead"
+        )
+    if kind in ("parameter", "buffer"):
+        ok = value is None or isinstance(value, torch.Tensor)
+    else:
+        ok = _deep_ok(value, t)
+    if not ok:
+        raise Error(f"cannot assign a {_type_name(value)} to attribute '{name}' of {cls.name}: its type is {t}")
 
 
 def _attribute_values(m: "ScriptModule") -> Dict[str, Any]:
