@@ -670,10 +670,16 @@ def _check_assignment(cls: T.ClassType, name: str, value: Any) -> None:
     """Refuse a value the compiled methods were not compiled for (TorchScript refuses it too).
 
     A submodule's methods are compiled, and usually inlined, into the parent's
-    code, so only a module of the same compiled class may replace it.
+    code, so only a module of the same compiled class may replace it. A
+    submodule attribute annotated with a module interface (Note [Interface
+    types] in frontend/script/interfaces.py) is called by dynamic dispatch:
+    any ScriptModule whose class implements the interface may replace it.
     """
     t = cls.attributes[name]
     kind = cls.attr_kinds.get(name)
+    if kind == "module" and isinstance(t, T.AnyType):
+        _check_interface_assignment(cls, name, t, value)
+        return
     if kind == "module" or (isinstance(t, T.ClassType) and isinstance(value, nn.Module)):
         if isinstance(value, ScriptModule) and value._kiln_type == t:
             return
@@ -689,6 +695,28 @@ def _check_assignment(cls: T.ClassType, name: str, value: Any) -> None:
         ok = _deep_ok(value, t)
     if not ok:
         raise Error(f"cannot assign a {_type_name(value)} to attribute '{name}' of {cls.name}: its type is {t}")
+
+
+def _check_interface_assignment(cls: T.ClassType, name: str, iface: T.AnyType, value: Any) -> None:
+    """`value` may replace the submodule `name` typed by a module interface: a ScriptModule implementing it.
+
+    Calls on it are `prim::CallMethod` on an `Any` value, found by the held
+    module's class when they run (Note [Interface types]).
+    """
+    from .frontend.script.interfaces import InterfaceType
+
+    if not isinstance(iface, InterfaceType):
+        # Loaded from an archive, which records the attribute as Any (docs/archive.md §4): the
+        # interface is not known, so a call of a method the module lacks fails when it runs.
+        if not isinstance(value, ScriptModule):
+            raise Error(f"cannot assign a {_type_name(value)} to '{name}' of {cls.name}: only a scripted module can be assigned; assign torchkiln.script(module)")
+        return
+    where = f"'{name}' of {cls.name}, a {iface.display} (a module interface)"
+    if not isinstance(value, ScriptModule):
+        raise Error(f"cannot assign a {_type_name(value)} to {where}: only a scripted module implementing {iface.display} can be assigned; assign torchkiln.script(module)")
+    why = iface.why_not_implemented_by(value._kiln_type)
+    if why is not None:
+        raise Error(f"cannot assign a ScriptModule of class {value._kiln_type.name} to {where}: it does not implement the interface {iface.display}: {why}")
 
 
 def _attribute_values(m: "ScriptModule") -> Dict[str, Any]:

@@ -25,7 +25,7 @@ import torch
 
 from ..diagnostics import ArchiveError, Error, SourceRange, VerifyError
 from ..ir.core import Argument, Block, CompilationUnit, Function, Graph, Node, Value
-from ..ir.types import ClassType, OptionalType, TensorType, TupleType, Type
+from ..ir.types import AnyType, ClassType, OptionalType, TensorType, TupleType, Type
 from . import format as F
 
 _TAG_FIELDS: Dict[str, Tuple[str, ...]] = {
@@ -406,8 +406,8 @@ class _Loader:
             base = t.elem if isinstance(t, OptionalType) else t
             if kind in ("parameter", "buffer") and not isinstance(base, TensorType):
                 raise F.fail(q, f"a {kind} must have type Tensor or Tensor?, not {t}")
-            if kind == "module" and not (isinstance(base, ClassType) and base.is_module):
-                raise F.fail(q, f"a module attribute must have a module class type, not {t}")
+            if kind == "module" and not (isinstance(base, ClassType) and base.is_module) and not isinstance(t, AnyType):
+                raise F.fail(q, f"a module attribute must have a module class type or Any, not {t}")
             if kind != "attribute" and not cls.is_module:
                 raise F.fail(q, f"script class {cls.name} cannot have a {kind}")
             cls.add_attribute(name, t, kind)

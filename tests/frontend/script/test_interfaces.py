@@ -1,6 +1,7 @@
 """Interface types (`torchkiln.interface`, `torch.jit.interface`), compared with eager PyTorch
 on every executor and through the archive (Note [Interface types] in interfaces.py)."""
 import io
+import re
 import warnings
 from typing import List, Optional
 
@@ -121,47 +122,18 @@ def test_module_interface_attribute_matches_eager(holder, sub):
         assert same(run_module(loaded, "cpp", x), want)
 
 
-def test_module_interface_calls_resolve_statically():
+def test_module_interface_calls_dispatch_on_the_attribute():
     m = torchkiln.script(HoldsTwo(AddParam()))
-    # the attribute keeps the submodule's class type: no dynamic dispatch is needed
-    assert "Any" not in str(m.graph)
-    assert m._kiln_type.attributes["sub"].name.rsplit(".", 1)[-1].startswith("AddParam")
-
-
-def test_module_interface_methods_outside_the_interface_are_refused():
-    class UsesExtra(nn.Module):
-        sub: OneArg
-
-        def __init__(self):
-            super().__init__()
-            self.sub = Double()
-
-        def forward(self, x: Tensor) -> Tensor:
-            return self.sub.extra(x)
-
-    with pytest.raises(torchkiln.CompileError) as e:
-        torchkiln.script(UsesExtra())
-    text = str(e.value)
-    assert "the interface OneArg has no method 'extra'" in text
-    assert "return self.sub.extra(x)" in text and "^" in text
-    assert "UsesExtra.forward`" in text
-
-
-def test_module_interface_calls_are_typed_by_the_interface():
-    class WrongArg(nn.Module):
-        sub: TwoMethods
-
-        def __init__(self):
-            super().__init__()
-            self.sub = Double()
-
-        def forward(self, x: Tensor) -> Tensor:
-            return self.sub.shift(x, by=1.5)
-
-    with pytest.raises(torchkiln.CompileError) as e:
-        torchkiln.script(WrongArg())
-    assert "shift() expects int for argument 'by' but got float" in str(e.value)
-    assert "self.sub.shift(x, by=1.5)" in str(e.value)
+    check_ir(m)
+    # the attribute has the interface type (printed Any): calls are found by the held module's class
+    # when they run, and are not inlined, so another implementation can be assigned
+    assert str(m._kiln_type.attributes["sub"]) == "Any"
+    for graph in (m.graph, m.inlined_graph):
+        text = str(graph)
+        assert ': Any = prim::GetAttr[name="sub"](%self)' in text
+        assert text.count('prim::CallMethod[name="forward"]') == 1
+        assert text.count('prim::CallMethod[name="shift"]') == 2
+    assert "aten::sub" not in str(m.inlined_graph)  # AddParam.shift's body stays in AddParam
 
 
 class LacksShift(nn.Module):
@@ -245,6 +217,164 @@ def test_scripted_submodule_implements_an_interface():
     # its compiled methods are what it has: `shift` was not exported
     with pytest.raises(torchkiln.CompileError, match=r"the module AddParam(_\d+)? held by HoldsTwo.sub does not implement the interface TwoMethods: it has no method 'shift'"):
         torchkiln.script(HoldsTwo(sub))
+
+
+# -- swapping an interface-typed submodule after scripting ---------------------------------
+
+
+class ExportsShift(nn.Module):
+    """Implements TwoMethods once scripted: `shift` is compiled because it is exported."""
+
+    def __init__(self):
+        super().__init__()
+        self.k = nn.Parameter(torch.tensor([1.0, -2.0, 3.0]))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.k
+
+    @torchkiln.export
+    def shift(self, x: Tensor, by: int = 2) -> Tensor:
+        return x - by
+
+
+def swapped_pair(holder, first, second):
+    """(eager model, scripted model) holding `first`, and a function assigning `second` to both."""
+    model = holder(first())
+    m = torchkiln.script(model)
+
+    def swap():
+        new = second()
+        model.sub = new
+        m.sub = torchkiln.script(new)
+
+    return model, m, swap
+
+
+def run_strict(m, executor, *args):
+    """`run_module` that fails instead of falling back to the Python executor."""
+    run = m.with_executor(executor)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", cpp_executor.CppFallbackWarning)
+        return run(*args)
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+@pytest.mark.parametrize("holder,first,second", [(HoldsOneArg, Double, AddParam), (HoldsOneArg, AddParam, Double), (HoldsTwo, Double, ExportsShift)])
+def test_module_interface_submodule_can_be_swapped(executor, holder, first, second):
+    model, m, swap = swapped_pair(holder, first, second)
+    x = torch.randn(3)
+    assert same(run_strict(m, executor, x), model(x))  # the program is built (C++) before the swap
+    swap()
+    want = model(x)
+    assert not same(want, holder(first())(x))
+    assert same(run_strict(m, executor, x), want)
+    assert dict(m.named_parameters()).keys() == dict(model.named_parameters()).keys()
+    swap()  # again: another instance of the same class
+    assert same(run_strict(m, executor, x), model(x))
+
+
+def test_module_interface_swap_then_save_and_load():
+    model, m, swap = swapped_pair(HoldsTwo, Double, ExportsShift)
+    x = torch.randn(3)
+    m(x)
+    swap()
+    want = model(x)
+    loaded = round_trip(m)
+    check_ir(loaded)
+    assert same(loaded(x), want)
+    assert loaded.sub.original_name == "ExportsShift"
+    assert same(loaded.sub.k, model.sub.k)
+    for executor in EXECUTORS:
+        assert same(run_strict(loaded, executor, x), want), executor
+    # the archive records the attribute as Any (the interface is not saved): a scripted module can be assigned
+    back = ExportsShift()
+    with torch.no_grad():
+        back.k.mul_(5)
+    model.sub = back
+    loaded.sub = torchkiln.script(back)
+    for executor in EXECUTORS:
+        assert same(run_strict(loaded, executor, x), model(x)), executor
+    with pytest.raises(torchkiln.Error, match=r"cannot assign a Double to 'sub' of .*HoldsTwo(_\d+)?: only a scripted module can be assigned"):
+        loaded.sub = Double()
+
+
+@pytest.mark.parametrize(
+    "sub,why",
+    [
+        (LacksShift, "it has no method 'shift'"),
+        (AddParam, "it has no method 'shift'"),  # scripted: only forward and exported methods are compiled
+        (WrongReturn, "its forward returns int, the interface's forward(self, x: Tensor) -> Tensor returns Tensor"),
+    ],
+)
+def test_module_interface_swap_refuses_a_module_not_implementing_it(sub, why):
+    model = HoldsTwo(Double())
+    m = torchkiln.script(model)
+    held = m.sub
+    with pytest.raises(torchkiln.Error) as e:
+        m.sub = torchkiln.script(sub())
+    text = str(e.value)
+    assert re.match(rf"cannot assign a ScriptModule of class __torch__\.[\w.]*\.{sub.__name__}(_\d+)? to 'sub' of __torch__\.[\w.]*\.HoldsTwo(_\d+)?, a TwoMethods \(a module interface\): ", text), text
+    assert text.endswith("it does not implement the interface TwoMethods: " + why), text
+    assert m.sub is held
+    x = torch.randn(3)
+    assert same(m(x), model(x))
+
+
+def test_module_interface_swap_refuses_unscripted_modules():
+    m = torchkiln.script(HoldsOneArg(Double()))
+    with pytest.raises(torchkiln.Error, match=r"cannot assign a AddParam to 'sub' of .*HoldsOneArg, a OneArg \(a module interface\): only a scripted module implementing OneArg can be assigned"):
+        m.sub = AddParam()
+
+
+def test_submodule_without_interface_is_still_resolved_statically():
+    class Plain(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.sub = Double()
+
+        def forward(self, x: Tensor) -> Tensor:
+            return self.sub(x)
+
+    m = torchkiln.script(Plain())
+    assert "prim::CallMethod" not in str(m.inlined_graph)
+    with pytest.raises(torchkiln.Error, match="whose methods were compiled into this module's code"):
+        m.sub = torchkiln.script(AddParam())
+
+
+def test_module_interface_methods_outside_the_interface_are_refused():
+    class UsesExtra(nn.Module):
+        sub: OneArg
+
+        def __init__(self):
+            super().__init__()
+            self.sub = Double()
+
+        def forward(self, x: Tensor) -> Tensor:
+            return self.sub.extra(x)
+
+    with pytest.raises(torchkiln.CompileError) as e:
+        torchkiln.script(UsesExtra())
+    text = str(e.value)
+    assert "the interface OneArg has no method 'extra'" in text
+    assert "return self.sub.extra(x)" in text and "^" in text
+    assert "UsesExtra.forward`" in text
+
+
+def test_module_interface_calls_are_typed_by_the_interface():
+    class WrongArg(nn.Module):
+        sub: TwoMethods
+
+        def __init__(self):
+            super().__init__()
+            self.sub = Double()
+
+        def forward(self, x: Tensor) -> Tensor:
+            return self.sub.shift(x, by=1.5)
+
+    with pytest.raises(torchkiln.CompileError) as e:
+        torchkiln.script(WrongArg())
+    assert "shift() expects int for argument 'by' but got float" in str(e.value)
+    assert "self.sub.shift(x, by=1.5)" in str(e.value)
 
 
 # -- interfaces as parameter types: dynamic dispatch ------------------------------------------

@@ -414,8 +414,10 @@ class Loader {
       const std::string& kind = json_str(attrs[k]["kind"], aw + ".kind");
       if (kind != "parameter" && kind != "buffer" && kind != "module" && kind != "attribute")
         fail(aw, ": kind must be parameter, buffer, module or attribute");
-      if (kind == "module" && !(type->kind() == c10::TypeKind::ClassType && p.class_by_type.at(type.get())->is_module))
-        fail(aw, ": a module attribute must have a module class type");
+      // Any: a submodule typed by a module interface (its methods are found by the object's class).
+      if (kind == "module" && type->kind() != c10::TypeKind::AnyType &&
+          !(type->kind() == c10::TypeKind::ClassType && p.class_by_type.at(type.get())->is_module))
+        fail(aw, ": a module attribute must have a module class type or Any");
       if (info.type->findAttributeSlot(name)) fail(aw, ": attribute '", name, "' is declared twice");
       info.type->addAttribute(name, type, kind == "parameter", kind == "buffer");
       info.attr_kinds.push_back(kind);
@@ -538,7 +540,15 @@ class Loader {
         auto a = attrs.find(aname);
         if (a == attrs.end()) fail(ow, ".attributes: missing attribute '", aname, "'");
         check_attribute_kind(*a, cls.attr_kinds[slot], aw);
-        obj.setSlot(slot, decoder_->decode(*a, cls.type->getAttribute(slot), aw));
+        TypePtr declared_type = cls.type->getAttribute(slot);
+        if (cls.attr_kinds[slot] == "module" && declared_type->kind() == c10::TypeKind::AnyType) {
+          // A submodule typed by a module interface (§4): the object has its own class.
+          if (!a->contains("value")) fail(aw, ": a module attribute must hold an object");
+          int64_t index = json_int((*a)["value"], aw + ".value");
+          if (index < 0 || uint64_t(index) >= objects_.size()) fail(aw, ": object ", index, " does not exist");
+          declared_type = objects_[index].toObjectRef().type();
+        }
+        obj.setSlot(slot, decoder_->decode(*a, declared_type, aw));
       }
       if (attrs.size() != declared)
         for (const auto& item : attrs.items()) {

@@ -231,7 +231,7 @@ class ClassRegistry:
             value = em.op("prim::GetAttr", [obj], [t.attributes[name]], {"name": name}).output
             info = self._module(t)
             iface = info.interfaces.get(name) if info is not None else None
-            return InterfaceView(value, iface) if iface is not None and isinstance(value.type, ClassType) else SimpleValue(value)
+            return InterfaceView(value, iface) if iface is not None else SimpleValue(value)
         info = self._module(t)
         if info is not None and name in info.functions:
             return self.compiler.resolver.to_sugared(em, node, info.functions[name], name)

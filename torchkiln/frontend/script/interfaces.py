@@ -18,17 +18,21 @@ rule: the same parameter names, each interface parameter type a subtype of
 the method's, the method's return type a subtype of the interface's).
 Calls through an interface are typed by the interface's signature.
 
-Where the object is known when `script()` runs, the call is resolved
-statically: a module attribute annotated with an interface (`self.sub:
-OneArg`) holds a concrete submodule, its class type is the attribute's type
-in the IR, and `self.sub(x)` is `prim::CallMethod[name="forward"]` on that
-class (checked against the interface when the module is scripted).
+A module attribute annotated with an interface (`self.sub: OneArg`) holds
+a submodule checked to implement it when the module is scripted; the
+attribute's IR type is the interface, so `self.sub(x)` is
+`prim::CallMethod[name="forward"]` on an `Any` value, dispatched at run time
+and not inlined: assigning another ScriptModule implementing the interface
+after scripting (`api._check_assignment`, `why_not_implemented_by`) changes
+what the call runs, as in TorchScript.
 
-Elsewhere (a parameter, variable or attribute declared with an interface
-type) the value's IR type is `InterfaceType`, a frontend subclass of `Any`
-that prints as `Any`: `prim::CallMethod` on an `Any` receiver finds the
-method by the object's class at run time in every executor and in the
-archive (docs/archive.md §4), so nothing past the frontend knows interfaces.
+A value of an interface type (a parameter, variable or attribute declared
+with an interface type, module attributes included) has IR type
+`InterfaceType`, a frontend subclass of `Any` that prints as `Any`:
+`prim::CallMethod` on an `Any` receiver finds the method by the object's
+class at run time in every executor and in the archive (docs/archive.md §4;
+a submodule attribute of type `Any` is allowed there), so nothing past the
+frontend knows interfaces.
 A value converts to an interface type (`FunctionEmitter.try_convert` calls
 `InterfaceType.convert_from`) after its class is checked to conform, which
 compiles the methods the interface names on that class; `accepts` (what
@@ -106,6 +110,26 @@ class InterfaceType(AnyType):
         """`value` where this interface is expected; a CompileError at the current expression if it does not conform."""
         em.compiler.classes.check_implements(value.type, self, em.builder.loc)
         return value
+
+    def why_not_implemented_by(self, t: Type) -> Optional[str]:
+        """Why values of the compiled class `t` are not usable as this interface (None: they are).
+
+        Compiles nothing: `t`'s methods are those it has (a ScriptModule
+        assigned to an interface-typed attribute, `api._check_assignment`).
+        """
+        if not isinstance(t, ClassType):
+            return "only modules and script-class objects implement interfaces"
+        if self.is_module and not t.is_module:
+            return f"{self.display} is a module interface and {show_type(t)} is not a module"
+        for name, want in self.methods.items():
+            have = t.methods.get(name)
+            if have is None:
+                return f"it has no method '{name}'"
+            why = signature_mismatch(have, want)
+            if why is not None:
+                return why
+        self.verified.add(t)
+        return None
 
     def mismatch(self, other: "InterfaceType") -> Optional[str]:
         """Why interface `other` is not usable as this one (None: it is)."""

@@ -180,9 +180,12 @@ class ModuleTypes:
     def _check_interfaces(self, info: ModuleInfo) -> None:
         """Submodule attributes annotated with an interface (`self.sub: OneArg`) hold a module implementing it.
 
-        The attribute keeps the submodule's class type (calls resolve
-        statically, Note [Interface types]); `ClassRegistry.attr` gives
-        code an `InterfaceView` of it, so calls are typed by the interface.
+        The attribute's type becomes the `InterfaceType` (Note [Interface
+        types]): `self.sub(x)` is a `prim::CallMethod` resolved by the held
+        module's class at run time, so a ScriptModule of another class
+        implementing the interface can be assigned after scripting
+        (`api._check_assignment`). `ClassRegistry.attr` gives code an
+        `InterfaceView` of it, so calls are typed by the interface.
         """
         from .interfaces import is_interface_class, resolve_annotation
 
@@ -197,6 +200,7 @@ class ModuleTypes:
             with self.compiler.frame(f"{info.cls.__qualname__}.{name} (annotated {iface.display})", None):
                 registry.check_implements(sub.type, iface, _annotation_loc(info.cls, name) or loc, what=f"the module {sub.type.name.rsplit('.', 1)[-1] if sub.foreign else sub.cls.__qualname__} held by {info.cls.__qualname__}.{name}")
             info.interfaces[name] = iface
+            info.type.attributes[name] = iface  # calls dispatch at run time: any implementing module can be assigned
 
     def _from_store(self, key: Any, constants: Dict[str, Any]) -> Optional[ModuleInfo]:
         """A type an earlier script() call compiled for modules like this one (Note [Compile cache])."""
