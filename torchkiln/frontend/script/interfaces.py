@@ -121,22 +121,21 @@ class InterfaceType(AnyType):
             return "only modules and script-class objects implement interfaces"
         if self.is_module and not t.is_module:
             return f"{self.display} is a module interface and {show_type(t)} is not a module"
-        for name, want in self.methods.items():
-            have = t.methods.get(name)
-            if have is None:
-                return f"it has no method '{name}'"
-            why = signature_mismatch(have, want)
-            if why is not None:
-                return why
-        self.verified.add(t)
-        return None
+        why = self._methods_mismatch(t.methods)
+        if why is None:
+            self.verified.add(t)
+        return why
 
     def mismatch(self, other: "InterfaceType") -> Optional[str]:
         """Why interface `other` is not usable as this one (None: it is)."""
         if self.is_module and not other.is_module:
             return f"{other.display} is not a module interface"
+        return self._methods_mismatch(other.methods)
+
+    def _methods_mismatch(self, methods: Any) -> Optional[str]:
+        """Why `methods` (name -> Function) lack or mistype one of this interface's (None: they do not)."""
         for name, want in self.methods.items():
-            have = other.methods.get(name)
+            have = methods.get(name)
             if have is None:
                 return f"it has no method '{name}'"
             why = signature_mismatch(have, want)
