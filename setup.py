@@ -37,15 +37,13 @@ def _runtime_sources() -> list:
 
 
 def _sources_digest() -> str:
-    """A digest of the C++ sources (torchkiln/cpp_executor.py computes the same to spot a stale build)."""
-    import hashlib
+    """A digest of the C++ sources (torchkiln/csrc_digest.py, loaded by path: the package is not importable yet)."""
+    import importlib.util
 
-    h = hashlib.sha1()
-    for sub in ("include", "src", "python"):
-        for p in sorted((CSRC / sub).rglob("*")):
-            if p.is_file() and p.suffix in (".h", ".hpp", ".cpp"):
-                h.update(str(p.relative_to(CSRC)).encode() + b"\0" + p.read_bytes() + b"\0")
-    return h.hexdigest()
+    spec = importlib.util.spec_from_file_location("torchkiln_csrc_digest", ROOT / "torchkiln" / "csrc_digest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module.sources_digest(CSRC)
 
 
 def _warn(message: str) -> None:

@@ -47,6 +47,7 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 import torch
 
 from . import api
+from .csrc_digest import sources_digest
 from .diagnostics import ArgumentError, Error
 from .ir import types as T
 from .ir.core import CompilationUnit, Function
@@ -634,27 +635,13 @@ def _key_of(message: str) -> Any:
 # Registration
 # ---------------------------------------------------------------------------
 
-def _sources_digest(csrc: str) -> str:
-    """The digest setup.py stamps into `_C.sources` when it builds the extension."""
-    import hashlib
-    from pathlib import Path
-
-    root = Path(csrc)
-    h = hashlib.sha1()
-    for sub in ("include", "src", "python"):
-        for p in sorted((root / sub).rglob("*")):
-            if p.is_file() and p.suffix in (".h", ".hpp", ".cpp"):
-                h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes() + b"\0")
-    return h.hexdigest()
-
-
 def _check_stale() -> None:
     """Warns when torchkiln._C was built from other C++ sources than the ones in the package."""
     here = os.path.dirname(os.path.abspath(__file__))
     try:
         with open(os.path.join(here, "_C.sources")) as f:
             built = f.read().strip()
-        current = _sources_digest(os.path.join(here, "csrc"))
+        current = sources_digest(os.path.join(here, "csrc"))
     except OSError:
         return
     if built != current:
