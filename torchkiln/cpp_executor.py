@@ -249,12 +249,17 @@ def _has_class(t: T.Type, depth: int = 0) -> bool:
     return depth < 50 and any(_has_class(c, depth + 1) for c in t.contained())
 
 
-def _check_program(saver: Any) -> None:
-    """Refuses what the C++ executor cannot do the way the Python executor does."""
+def _saved_functions(saver: Any) -> List[Function]:
+    """Every function and method the program being built holds."""
     fns = list(saver.functions.values())
     for cls in saver.classes.values():
         fns.extend(cls.methods.values())
-    for fn in fns:
+    return fns
+
+
+def _check_program(saver: Any) -> None:
+    """Refuses what the C++ executor cannot do the way the Python executor does."""
+    for fn in _saved_functions(saver):
         for node in fn.graph.walk():
             if node.kind == "prim::Print":
                 # The runtime prints to the process's stdout, not to sys.stdout.
@@ -501,10 +506,7 @@ def _mutated_attributes(saver: Any) -> Set[Tuple[str, str]]:
     from . import ops
 
     out: Set[Tuple[str, str]] = set()
-    fns = list(saver.functions.values())
-    for cls in saver.classes.values():
-        fns.extend(cls.methods.values())
-    for fn in fns:
+    for fn in _saved_functions(saver):
         for node in fn.graph.walk():
             if node.kind == "prim::SetAttr":
                 t = node.inputs[0].type
