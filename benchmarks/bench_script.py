@@ -50,6 +50,24 @@ from bench_models import ResNet18  # noqa: E402
 warnings.filterwarnings("ignore")
 
 
+class LSTMLoop(nn.Module):
+    """An LSTM written as a Python loop over time steps (the pattern script must not slow down)."""
+
+    def __init__(self, input_size: int = 64, hidden: int = 64):
+        super().__init__()
+        self.cell = nn.LSTMCell(input_size, hidden)
+        self.hidden = hidden
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.zeros(x.size(1), self.hidden, dtype=x.dtype)
+        c = torch.zeros(x.size(1), self.hidden, dtype=x.dtype)
+        outs: List[torch.Tensor] = []
+        for t in range(x.size(0)):
+            h, c = self.cell(x[t], (h, c))
+            outs.append(h)
+        return torch.stack(outs)
+
+
 def make_resnet():
     return ResNet18().eval(), (torch.randn(1, 3, 224, 224),)
 

@@ -64,3 +64,22 @@ def test_purity():
     assert not ops.is_pure("aten::_assert_async.msg")  # returns nothing: a side effect
     assert not ops.is_pure("aten::nonexistent")
     assert ops.lookup("aten::rand").extra["nondeterministic"]
+
+
+def test_kernel_check_agrees_with_the_dispatchers_schema_lookup():
+    # `is_aten_op` asks `_dispatch_has_kernel`; the dispatcher's schema lookup is the definition.
+    from torchkiln.ops.aten import is_aten_op
+
+    checked = 0
+    for s in torch._C._jit_get_all_schemas():
+        if not s.name.startswith("aten::"):
+            continue
+        q = f"{s.name}.{s.overload_name}" if s.overload_name else s.name
+        try:
+            torch._C._dispatch_find_schema_or_throw(s.name, s.overload_name)
+            expected = True
+        except RuntimeError:
+            expected = False
+        assert is_aten_op(q) == expected, q
+        checked += 1
+    assert checked > 3000

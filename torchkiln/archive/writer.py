@@ -10,6 +10,7 @@ byte is written), then `_write_zip` writes the entries, deterministically.
 """
 from __future__ import annotations
 
+import functools
 import io
 import linecache
 import os
@@ -68,6 +69,9 @@ class _Saver:
         self.keep: List[Any] = []  # originals, so ids stay unique while saving
         self.ranges: List[Dict[str, Any]] = []
         self.range_ids: Dict[Tuple[Any, ...], int] = {}
+        # `_type`'s answers by the type object's identity (equal types may print
+        # differently: refined tensors); the entry keeps the type alive.
+        self.type_texts: Dict[int, Tuple[Type, str]] = {}
 
     def build(self, obj: Any, extra_files: Optional[Mapping[str, Any]]) -> Tuple[List[Entry], List[Tuple[str, torch.Tensor]]]:
         """The entries before `tensors.safetensors`, in order, and the tensors to store."""
@@ -339,10 +343,15 @@ class _Saver:
         }
 
     def _type(self, t: Any, where: str) -> str:
+        hit = self.type_texts.get(id(t))
+        if hit is not None and hit[0] is t:
+            return hit[1]  # its classes were added when it was first met
         if not isinstance(t, Type):
             raise ArchiveError(f"cannot save {where}: {t!r} is not an IR type")
         self._add_type(t)
-        return print_type(t)
+        text = print_type(t)
+        self.type_texts[id(t)] = (t, text)
+        return text
 
     def _function_doc(self, fn: Function, name: str) -> Dict[str, Any]:
         where = f"function {fn.name}"
@@ -463,7 +472,9 @@ def _extra_entries(extra_files: Optional[Mapping[str, Any]]) -> List[Tuple[str, 
     return out
 
 
+@functools.lru_cache(maxsize=1)
 def _torchkiln_version() -> str:
+    """The installed package's version (read once: the metadata lookup costs ~0.3 ms)."""
     try:
         from importlib.metadata import version
 

@@ -136,6 +136,36 @@ def _related(a: Type, b: Type) -> bool:
     return a.is_subtype_of(b) or b.is_subtype_of(a)
 
 
+_B_IN_A, _A_IN_B, _SAME, _CONTENTS, _UNRELATED = range(5)
+
+# `_relation` answers by the type objects' identities (as `_MUTABLE_CACHE`:
+# equal types need not answer alike, e.g. interface types); the entry keeps
+# the types alive, so an id is never reused while cached.
+_RELATION_CACHE: Dict[Tuple[int, int, bool], Tuple[Type, Type, int]] = {}
+
+
+def _relation(a: Type, b: Type, same_object: bool) -> int:
+    """How `AliasDb._relate` relates values of types `a` and `b` (a function of the types alone)."""
+    key = (id(a), id(b), same_object)
+    hit = _RELATION_CACHE.get(key)
+    if hit is not None and hit[0] is a and hit[1] is b:
+        return hit[2]
+    if any(_related(e, b) for e in _element_types(a)):
+        how = _B_IN_A
+    elif any(_related(e, a) for e in _element_types(b)):
+        how = _A_IN_B
+    elif same_object or not (_is_container(a) or _is_container(b)):
+        how = _SAME
+    elif _is_container(a) and _is_container(b):
+        how = _CONTENTS
+    else:
+        how = _UNRELATED
+    if len(_RELATION_CACHE) >= _MUTABLE_CACHE_MAX:
+        _RELATION_CACHE.clear()
+    _RELATION_CACHE[key] = (a, b, how)
+    return how
+
+
 # `_facts` answers by kind, with the op table entry they were computed from.
 _FACTS_CACHE: Dict[str, Tuple[object, tuple]] = {}
 
@@ -172,6 +202,7 @@ class _Anchor:
 
 
 Member = object  # a Value or an _Anchor
+_NO_NODES: List[Node] = []  # shared empty answer of `writers_view`; never changed
 
 
 class AliasDb:
@@ -208,8 +239,10 @@ class AliasDb:
         for v in graph.inputs:
             if is_mutable_type(v.type):
                 self._union(v, self._wildcard)
-        for node in graph.walk():
-            self._visit(node)
+        visit = self._visit
+        for node in graph.block.all_nodes():
+            if node.kind != CONSTANT:  # constants relate nothing
+                visit(node)
         for v in graph.outputs:
             if is_mutable_type(v.type):
                 self._escaping.append(v)
@@ -380,13 +413,14 @@ class AliasDb:
     def _relate(self, a: Value, b: Value, same_object: bool) -> None:
         """`b` may be an element of `a` or the reverse; else they are one level:
         an input and an output may be one object, two inputs' contents may mix."""
-        if any(_related(e, b.type) for e in _element_types(a.type)):
+        how = _relation(a.type, b.type, same_object)
+        if how == _B_IN_A:
             self._union(b, self._contents_of(a))
-        elif any(_related(e, a.type) for e in _element_types(b.type)):
+        elif how == _A_IN_B:
             self._union(a, self._contents_of(b))
-        elif same_object or not (_is_container(a.type) or _is_container(b.type)):
+        elif how == _SAME:
             self._union(a, b)
-        elif _is_container(a.type) and _is_container(b.type):
+        elif how == _CONTENTS:
             self._union(self._contents_of(a), self._contents_of(b))
 
     def _mark_effectful(self, node: Node, writes_all: bool) -> None:
@@ -452,6 +486,19 @@ class AliasDb:
                 return True
         return False
 
+    def must_keep(self, node: Node) -> bool:
+        """`is_effectful(node) or writes_escaping(node)`: dead-code elimination's roots."""
+        if node in self._effectful:
+            return True
+        return node in self._writes and self.writes_escaping(node)
+
+    def writers_view(self, v: Value) -> List[Node]:
+        """`writers(v)` without the copy: the caller must not change the list."""
+        if not is_mutable_type(v.type):
+            return _NO_NODES
+        self._refresh()
+        return self._writers_of_root(self._find(v))
+
     def is_effectful(self, node: Node) -> bool:
         """Side effects beyond writing inputs; see Note [Alias classes]."""
         return node in self._effectful
@@ -487,9 +534,22 @@ class AliasDb:
 # after another on an unchanged graph can share it. `run_pipeline` opens a
 # `sharing(graph)` scope; inside it `shared_db(graph)` hands out the analysis
 # built last, and the pipeline calls `invalidate(graph)` after every pass that
-# reports a change (and after any pass it does not know). A pass that changes
-# the graph without reporting it must call `invalidate` itself. Outside a
-# scope, `shared_db` builds a fresh analysis every time.
+# reports a change (and after any pass it does not know), except after a pass
+# listed as keeping the analysis exact (`manager._KEEPS_ALIAS_DB`: CSE, whose
+# merges leave every answer about the remaining values and nodes as a fresh
+# build would give it). A pass that changes the graph without reporting it
+# must call `invalidate` itself. Outside a scope, `shared_db` builds a fresh
+# analysis every time.
+#
+# Note [Lazy AliasDb]
+# -------------------
+# Building the analysis is most of a pass's cost on small graphs, and many
+# runs of a pass never ask it anything (no candidate for folding, no repeated
+# expression). Such passes hold a `LazyDb` and build (or take the shared) analysis
+# on the first question. The answers must be those of the analysis of the
+# graph as the pass found it, kept current by `replaced`: so the analysis is
+# built before the pass's first change to the graph, unless the pass asks
+# nothing after that change (then an unbuilt analysis needs no upkeep).
 
 class _Scopes(threading.local):
     def __init__(self) -> None:
@@ -523,6 +583,38 @@ def shared_db(graph: Graph) -> AliasDb:
             db = entry[1] = AliasDb(graph)
         return db  # type: ignore[return-value]
     return AliasDb(graph)
+
+
+def cached_db(graph: Graph) -> Optional[AliasDb]:
+    """The analysis `shared_db(graph)` would hand out without building one, or None."""
+    stack = _SCOPES.stack
+    if stack and stack[-1][0] is graph:
+        return stack[-1][1]  # type: ignore[return-value]
+    return None
+
+
+class LazyDb:
+    """`shared_db(graph)`, built on the first `get()` (Note [Lazy AliasDb]).
+
+    A pass that holds one must call `get()` before its first change to the
+    graph whenever it may query the analysis after that change.
+    """
+
+    __slots__ = ("graph", "_db")
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self._db: Optional[AliasDb] = cached_db(graph)
+
+    @property
+    def built(self) -> bool:
+        return self._db is not None
+
+    def get(self) -> AliasDb:
+        db = self._db
+        if db is None:
+            db = self._db = shared_db(self.graph)
+        return db
 
 
 def invalidate(graph: Graph) -> None:

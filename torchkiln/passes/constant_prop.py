@@ -64,7 +64,7 @@ from ..ir.types import (
     TupleType,
     Type,
 )
-from .alias import AliasDb, is_pure_node, shared_db
+from .alias import AliasDb, LazyDb, is_pure_node
 from .common import (
     CONSTANT,
     IF,
@@ -86,12 +86,18 @@ def run(graph: Graph) -> bool:
 
 
 def propagate_constants(graph: Graph) -> bool:
-    return _Folder(shared_db(graph)).block(graph.block)
+    return _Folder(LazyDb(graph)).block(graph.block)
 
 
 class _Folder:
-    def __init__(self, db: AliasDb):
-        self.db = db
+    """Folds one graph; the analysis is built on the first question or change (Note [Lazy AliasDb])."""
+
+    def __init__(self, lazy: LazyDb):
+        self.lazy = lazy
+
+    @property
+    def db(self) -> AliasDb:
+        return self.lazy.get()
 
     def block(self, block: Block) -> bool:
         changed = False
@@ -115,15 +121,17 @@ class _Folder:
         return changed
 
     def _fold_if(self, node: Node) -> None:
+        self.lazy.get()  # before the taken block's nodes move
         taken = node.blocks[0] if _constant_bool(node.inputs[0]) else node.blocks[1]
         self._replace(node, inline_block_before(taken, node))
 
     def _replace(self, node: Node, results: list) -> None:
+        db = self.db  # built before the change, if nothing asked for it yet
         for out, new in zip(node.outputs, results):
             if new.name is None and new.node is not None and new.node.kind == CONSTANT:
                 new.name = out.name
             out.replace_all_uses_with(new)
-            self.db.replaced(out, new)
+            db.replaced(out, new)
         node.destroy()
 
     def _try_fold(self, node: Node) -> bool:
@@ -153,6 +161,7 @@ class _Folder:
                 return False
             if isinstance(r, torch.Tensor) and (r.numel() > budget or self.db.is_written(out) or self.db.escapes(out)):
                 return False
+        self.lazy.get()  # before the constants go in
         self._replace(node, [insert_constant(node, r, out.type) for out, r in zip(node.outputs, results)])
         return True
 
@@ -161,6 +170,7 @@ class _Folder:
         value = constant_value(out)
         if _has_tensor(value) or not fits(value, out.type) or self.db.is_written(out):
             return False
+        self.lazy.get()
         self._replace(node, [insert_constant(node, value, out.type)])
         return True
 

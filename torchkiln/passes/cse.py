@@ -25,11 +25,10 @@ by the earlier one when
 """
 from __future__ import annotations
 
-from collections import ChainMap
-from typing import Dict, Hashable, Optional
+from typing import Dict, Hashable, List, Optional, Tuple
 
 from ..ir.core import Block, Graph, Node
-from .alias import AliasDb, is_pure_node, shared_db
+from .alias import LazyDb, is_pure_node
 from .common import GETATTR, value_key
 
 
@@ -39,44 +38,66 @@ def run(graph: Graph) -> bool:
 
 
 def eliminate_common_subexpressions(graph: Graph) -> bool:
-    return _cse_block(graph.block, ChainMap(), shared_db(graph), {})
+    return _cse_block(graph.block, {}, LazyDb(graph), {})
 
 
-def _cse_block(block: Block, outer: ChainMap, db: AliasDb, pure: Dict[str, bool]) -> bool:
-    seen = outer.new_child()
+def _cse_block(block: Block, seen: Dict[Hashable, Node], lazy: LazyDb, pure: Dict[str, bool]) -> bool:
+    """CSE in `block`; `seen` holds the keys of the enclosing blocks' nodes
+    (and, while this runs, this block's: they are taken out again at the end).
+
+    The analysis is asked only when a node meets an earlier one with its key
+    (Note [Lazy AliasDb]): a node whose inputs are written is recorded too,
+    but a later node with the same key has the same inputs, so it finds them
+    written and takes the entry over, as if neither had been recorded.
+    """
+    shadowed: List[Tuple[Hashable, Optional[Node]]] = []  # (key, entry before this block)
     changed = False
     for node in list(block.nodes):
-        for b in node.blocks:
-            changed |= _cse_block(b, seen, db, pure)
-        key = _key(node, db, pure)
+        if node.blocks:
+            for b in node.blocks:
+                changed |= _cse_block(b, seen, lazy, pure)
+            continue  # nodes with blocks are never merged
+        key = _key(node, pure)
         if key is None:
             continue
         earlier: Optional[Node] = seen.get(key)
-        if earlier is None or not all(db.can_replace(o, e) for o, e in zip(node.outputs, earlier.outputs)):
-            seen[key] = node
-            continue
-        for old, new in zip(node.outputs, earlier.outputs):
-            old.replace_all_uses_with(new)
-            db.replaced(old, new)
-        node.destroy()
-        changed = True
+        if earlier is not None:
+            db = lazy.get()
+            if not any(db.is_written(v) for v in node.inputs) and all(
+                db.can_replace(o, e) for o, e in zip(node.outputs, earlier.outputs)
+            ):
+                for old, new in zip(node.outputs, earlier.outputs):
+                    old.replace_all_uses_with(new)
+                    db.replaced(old, new)
+                node.destroy()
+                changed = True
+                continue
+        shadowed.append((key, earlier))
+        seen[key] = node
+    for key, before in reversed(shadowed):
+        if before is None:
+            del seen[key]
+        else:
+            seen[key] = before
     return changed
 
 
-def _key(node: Node, db: AliasDb, pure: Dict[str, bool]) -> Optional[Hashable]:
+def _key(node: Node, pure: Dict[str, bool]) -> Optional[Hashable]:
     """None, or what `node` computes; `pure` caches `is_pure_node` by kind (for nodes without blocks)."""
     if not node.outputs:
         return None
     kind = node.kind
     if kind != GETATTR:
-        if node.blocks:
-            return None
         ok = pure.get(kind)
         if ok is None:
             ok = pure[kind] = is_pure_node(node)
         if not ok:
             return None
-    if any(db.is_written(v) for v in node.inputs):
-        return None
-    attrs = tuple(sorted((name, value_key(value)) for name, value in node.attrs.items()))
-    return (node.kind, tuple(node.inputs), attrs, tuple(o.type for o in node.outputs))
+    attrs = node.attrs
+    if attrs:
+        attr_key: tuple = tuple(sorted((name, value_key(value)) for name, value in attrs.items()))
+    else:
+        attr_key = ()
+    outputs = node.outputs
+    out_types = (outputs[0].type,) if len(outputs) == 1 else tuple(o.type for o in outputs)
+    return (kind, tuple(node.inputs), attr_key, out_types)

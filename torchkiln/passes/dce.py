@@ -59,8 +59,8 @@ class _Liveness:
         self._work: List[Value] = []
         for v in graph.outputs:
             self.mark_value(v)
-        for node in graph.walk():
-            if db.is_effectful(node) or db.writes_escaping(node):
+        for node in graph.block.all_nodes():
+            if db.must_keep(node):
                 self.mark_node(node)
         while self._work:
             self._process(self._work.pop())
@@ -91,7 +91,7 @@ class _Liveness:
             self.mark_node(owner)
 
     def _process(self, v: Value) -> None:
-        for writer in self.db.writers(v):
+        for writer in self.db.writers_view(v):
             self.mark_node(writer)
         node = v.node
         if node is not None:

@@ -37,6 +37,12 @@ default_pipeline: List[Pass] = [inline.run, constant_prop.run, simplify.run, cse
 # Passes that change the graph only when they return True (they may share one AliasDb).
 _KNOWN_PASSES = tuple(default_pipeline)
 
+# Passes whose changes leave the shared AliasDb as a fresh build would answer
+# (Note [Shared AliasDb] in alias.py): CSE merges a pure node into an earlier
+# one with the same inputs, so every fact the removed node added is already
+# there, and `AliasDb.replaced` records the merge.
+_KEEPS_ALIAS_DB = (cse.run,)
+
 
 def pipeline_for(unit: Optional[CompilationUnit]) -> List[Pass]:
     """`default_pipeline` with an inliner that also sees `unit`'s free functions."""
@@ -111,7 +117,8 @@ def run_pipeline(
                     raise
                 reports = _reports_changes(p)
                 if pass_changed or not reports:
-                    alias.invalidate(graph)
+                    if not (reports and any(p is k for k in _KEEPS_ALIAS_DB)):
+                        alias.invalidate(graph)
                     clean.clear()
                 elif _skippable(p):
                     clean.append(id(p))

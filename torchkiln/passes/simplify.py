@@ -61,7 +61,7 @@ import torch
 
 from ..ir.core import Graph, Node, Value
 from ..ir.types import BOOL, NONE, AnyType, OptionalType, TensorType, UnionType
-from .alias import AliasDb, invalidate, shared_db
+from .alias import AliasDb, cached_db, invalidate, shared_db
 from .common import IF, LIST_CONSTRUCT, TUPLE_CONSTRUCT, insert_constant, scalar_of
 
 
@@ -71,9 +71,14 @@ def run(graph: Graph) -> bool:
 
 
 def simplify(graph: Graph) -> bool:
-    db = shared_db(graph)
+    nodes = graph.block.all_nodes()
+    # Note [Lazy AliasDb]: only some rules ask the analysis; without them the
+    # pass needs none (an unbuilt one needs no upkeep).
+    db = cached_db(graph)
+    if db is None:
+        db = shared_db(graph) if any(n.kind in _RULES_ASKING for n in nodes) else _NO_DB
     changed = False
-    for node in list(graph.walk()):
+    for node in nodes:
         if node.block is None:  # removed together with an enclosing node
             continue
         rule = _RULES.get(node.kind)
@@ -247,6 +252,21 @@ _RULES: Dict[str, Callable[[Node, AliasDb], Replacement]] = {
     "prim::isnot": _is_none_check,
     IF: _if_same_result,
 }
+
+# The rules that ask the analysis (the others only read the graph).
+_RULES_ASKING = frozenset(
+    [k for k, rule in _RULES.items() if rule in (_add_sub_zero, _mul_one, _div_one)] + ["prim::ListUnpack"]
+)
+
+
+class _NoAnalysis:
+    """Stands for the analysis in a run whose rules ask it nothing: keeps nothing current."""
+
+    def replaced(self, old: Value, new: Value) -> None:
+        pass
+
+
+_NO_DB: AliasDb = _NoAnalysis()  # type: ignore[assignment]
 
 # Random ops count as effectful, so dead-code elimination keeps them; with
 # `train=False` these draw nothing and go as soon as they are unused.

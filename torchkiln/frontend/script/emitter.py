@@ -39,7 +39,7 @@ from ...ir.types import (
     UnionType,
     unify,
 )
-from .environment import EXIT, LOAD, NOT_CONSTANT, STORE, Frame, PendingError, VarInfo
+from .environment import EXIT, LOAD, NOT_CONSTANT, STORE, WITH, Frame, PendingError, VarInfo
 from .source import ParsedSource
 from .sugared import SimpleValue, SugaredValue, TupleSugar
 
@@ -226,6 +226,9 @@ class FunctionEmitter:
         """What `name` means here: a local variable, or (Python's order) closure, global, builtin."""
         _, found = self.frame.find(name)
         if isinstance(found, VarInfo):
+            stored = found.value
+            if stored is not None and _reaches(self.builder.block, found.block):
+                return SimpleValue(stored)  # Note [Load forwarding]
             with self.at(node):
                 known = self.frame.constant(name)
                 if known is not NOT_CONSTANT:
@@ -264,7 +267,10 @@ class FunctionEmitter:
         known = NOT_CONSTANT
         if value.node is not None and value.node.kind == "prim::Constant" and store_type == value.type and constant_type(value.node.attrs.get("value")) is not None:
             known = value.node.attrs["value"]
-        self.frame.set_var(name, VarInfo(store_type, self.loc(node), known))
+        info = VarInfo(store_type, self.loc(node), known)
+        if store_type == value.type and self.builder.before is None:
+            info.value, info.block = value, self.builder.block
+        self.frame.set_var(name, info)
 
     def _loop_store_coerce(self, name: str, value: Value, outer: VarInfo, node: ast.AST) -> Value:
         if value.type.is_subtype_of(outer.type):
@@ -449,8 +455,22 @@ def unify_hint(a: Type, b: Type) -> str:
 
 
 def _is_empty_list(v: Value) -> bool:
+    """Whether `v` is an empty list literal used nowhere yet (a variable holding one may have grown)."""
     n = v.node
-    return n is not None and n.kind == "prim::ListConstruct" and not n.inputs and isinstance(v.type, ListType)
+    return n is not None and n.kind == "prim::ListConstruct" and not n.inputs and not v.uses and isinstance(v.type, ListType)
+
+
+_TRANSPARENT = ("prim::If", WITH)
+
+
+def _reaches(block: Block, target: Optional[Block]) -> bool:
+    """Whether `block` is `target` or nested in it through if/with bodies only (Note [Load forwarding])."""
+    while block is not target:
+        owner = block.owner
+        if owner is None or owner.kind not in _TRANSPARENT or owner.block is None:
+            return False
+        block = owner.block
+    return True
 
 
 __all__ = ["FunctionEmitter", "Cond", "constant_type", "candidates", "has_overloads"]

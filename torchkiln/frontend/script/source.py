@@ -17,6 +17,7 @@ import ast
 import inspect
 import linecache
 import operator
+import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple, Union
 
@@ -36,7 +37,15 @@ class ParsedSource:
     lines: List[str]  # the original lines, starting at line_offset + 1
 
     def loc(self, node: Optional[ast.AST]) -> SourceRange:
-        """The source range of an ast node (of this tree)."""
+        """The source range of an ast node (of this tree), computed when it is first read (`_LazyRange`)."""
+        r = _new(_LazyRange)
+        d = r.__dict__
+        d["_src"] = self
+        d["_node"] = node
+        return r
+
+    def eager_loc(self, node: Optional[ast.AST]) -> SourceRange:
+        """`loc(node)`, computed now."""
         if node is None or not hasattr(node, "lineno"):
             node = self.tree
         lineno = node.lineno  # type: ignore[attr-defined]
@@ -53,6 +62,44 @@ class ParsedSource:
     def line_text(self, lineno: int) -> str:
         index = lineno - 1
         return self.lines[index] if 0 <= index < len(self.lines) else ""
+
+
+class _LazyRange(SourceRange):
+    """A `SourceRange` whose fields are computed from its ast node when one is first read.
+
+    Every IR node the frontend makes carries the range of the syntax it came
+    from, and most are never printed or reported: computing each range when
+    it was made was a tenth of a cold `script()`. Until a field is read, the
+    instance's `__dict__` holds only the parsed source and the node;
+    `__getattr__` (called only for attributes not found) then fills in the
+    five fields. Equal to, and hashed like, the eager `SourceRange` of the
+    same place.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        d = self.__dict__
+        src = d.pop("_src", None)
+        if src is None:
+            raise AttributeError(name)
+        d.update(src.eager_loc(d.pop("_node")).__dict__)
+        return getattr(self, name)
+
+    def _fields(self) -> tuple:
+        return (self.filename, self.line, self.col, self.end_col, self.text)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SourceRange):
+            return NotImplemented
+        return self._fields() == (other.filename, other.line, other.col, other.end_col, other.text)
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return "SourceRange(filename=%r, line=%r, col=%r, end_col=%r, text=%r)" % self._fields()
+
+    def __reduce__(self):
+        return (SourceRange, self._fields())
 
 
 def _source_range(filename: str, line: int, col: int, end_col: Optional[int], text: Optional[str]) -> SourceRange:
@@ -73,6 +120,7 @@ def _source_range(filename: str, line: int, col: int, end_col: Optional[int], te
 
 
 _new = object.__new__
+_TYPE_COMMENT = re.compile(r"#\s*type:")
 _CACHE: Dict[Any, ParsedSource] = {}
 
 
@@ -116,7 +164,8 @@ def parse_source(obj: Any) -> ParsedSource:
     first_dedented = next((l for l in dedented.splitlines(True) if l.strip()), "")
     col_offset = len(first) - len(first_dedented)
     try:
-        module = ast.parse(dedented, filename=filename, type_comments=True)
+        # Type comments slow the parser by a third; parse them only where the text has one.
+        module = ast.parse(dedented, filename=filename, type_comments=_TYPE_COMMENT.search(dedented) is not None)
     except SyntaxError:
         # A lambda or a decorator line with trailing context: retry without type comments.
         try:
