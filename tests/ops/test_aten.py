@@ -66,6 +66,7 @@ def test_purity():
     assert ops.lookup("aten::rand").extra["nondeterministic"]
 
 
+
 def test_kernel_check_agrees_with_the_dispatchers_schema_lookup():
     # `is_aten_op` asks `_dispatch_has_kernel`; the dispatcher's schema lookup is the definition.
     from torchkiln.ops.aten import is_aten_op

@@ -51,9 +51,10 @@ def is_aten_op(qualified_name: str) -> bool:
 
     Every aten op the dispatcher has has a kernel, and a JIT-only
     registration (`aten::add.int`) has none, so `_dispatch_has_kernel`
-    answers (as of torch 2.13; `tests/ops/test_aten.py` checks it against
-    the dispatcher's schema lookup for every aten schema). It does not raise
-    for a missing op, which the schema lookup does, at ten times the cost.
+    answers (on torch 2.13, the pinned version; `tests/ops/test_aten.py`
+    checks it against the dispatcher's schema lookup for every aten schema).
+    It does not raise for a missing op, as the schema lookup does, at ten
+    times the cost; half the overloads a name lists are JIT-only.
     """
     if not qualified_name.startswith("aten::"):
         return False

@@ -42,7 +42,6 @@ runtime values of those types. `int[2] stride=1` has the default `[1, 1]`.
 from __future__ import annotations
 
 import ast
-import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -243,10 +242,18 @@ class Schema:
         """Whether the op writes to any argument (an `(a!)` annotation)."""
         return any(a.is_write for a in self.arguments)
 
-    @functools.cached_property
+    @property
     def supported(self) -> bool:
-        """False when an argument or return has an `UnsupportedType` (computed once: resolution asks per call)."""
-        return not any(_has(a.type, UnsupportedType) for a in self.arguments + self.returns)
+        """False when an argument or return has an `UnsupportedType` (computed once: resolution asks per call).
+
+        Cached in the instance's `__dict__` by hand: `functools.cached_property`
+        takes a lock on every first read in Python 3.11.
+        """
+        d = self.__dict__
+        found = d.get("_supported")
+        if found is None:
+            found = d["_supported"] = not any(_has(a.type, UnsupportedType) for a in self.arguments + self.returns)
+        return found
 
     @property
     def has_type_vars(self) -> bool:

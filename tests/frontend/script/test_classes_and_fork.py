@@ -49,6 +49,28 @@ def test_fork_and_wait_in_script():
     assert torch.equal(s(torch.ones(2)), torch.full((2,), 5.0))
 
 
+def _square_plus(x: torch.Tensor, k: int = 1) -> torch.Tensor:
+    return x * x + k
+
+
+SCRIPTED_SQUARE = torchkiln.script(_square_plus)
+TRACED_DOUBLE = torchkiln.trace(lambda x: x * 2, (torch.ones(3),))
+
+
+def forks_compiled_functions(x):
+    a = torchkiln.fork(SCRIPTED_SQUARE, x)
+    b = torch.jit.fork(SCRIPTED_SQUARE, x, k=3)
+    c = torchkiln.fork(TRACED_DOUBLE, x)
+    return torchkiln.wait(a) + torchkiln.wait(b) * torch.jit.wait(c)
+
+
+def test_fork_of_scripted_and_traced_functions():
+    s = scripted(forks_compiled_functions)
+    assert str(s.graph).count("prim::fork") == 3
+    x = torch.arange(4.0)
+    assert torch.equal(s(x), (x * x + 1) + (x * x + 3) * (x * 2))
+
+
 def test_fork_in_python_runs_on_a_thread_pool():
     from torchkiln.frontend.script import fork, wait
 

@@ -90,5 +90,12 @@ class ScriptFunctionValue(SugaredValue):
         function = em.compiler.import_script_function(self.fn)
         return call_compiled(em, node, function, args, kwargs)
 
+    def as_function(self, em, node, args, kwargs):
+        """(Function, input values) for `fork`."""
+        from .functions_value import compiled_arguments
+
+        function = em.compiler.import_script_function(self.fn)
+        return function, compiled_arguments(em, node, function, args, kwargs)
+
 
 __all__ = ["emit_call", "emit_args", "emit_kwargs", "BuiltinOp", "ScriptFunctionValue"]

@@ -192,6 +192,9 @@ class FunctionCompiler:
         """Signatures of `@torch.jit._overload` declarations of `fn`, in order (empty: none)."""
         import torch._jit_internal as internal
 
+        registered = internal._overloaded_fns
+        if not registered or not any(k.endswith("." + getattr(fn, "__name__", "")) for k in registered):
+            return []  # `_qualified_name` costs more than this scan of the few names torch registers
         try:
             decls = internal._get_fn_overloads(internal._qualified_name(fn)) or []
         except Exception:

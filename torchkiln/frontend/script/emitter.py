@@ -73,6 +73,11 @@ def constant_type(value: Any) -> Optional[Type]:
     return None
 
 
+_SCALAR_TYPES: Dict[type, Type] = {int: INT, float: FLOAT, bool: BOOL, str: STR, type(None): NONE}
+_SCALAR_TYPE_SET = frozenset(_SCALAR_TYPES.values())
+_BY_VALUE = frozenset((int, bool, str, type(None)))
+
+
 class FunctionEmitter:
     """Compiles one Python function (or method) body into `graph`.
 
@@ -123,16 +128,24 @@ class FunctionEmitter:
 
     def const(self, value: Any, typ: Optional[Type] = None) -> Value:
         """A pooled constant: one `prim::Constant` per value and type, at the top of the graph."""
+        vt = type(value)
         if typ is None:
-            typ = constant_type(value)
+            typ = _SCALAR_TYPES.get(vt) or constant_type(value)
             assert typ is not None, f"not a simple constant: {value!r}"
-        key = (type(value), repr(value), str(typ))
+        # By value for ints, bools, strings and None (type(value) keeps 1 and True apart); by text
+        # otherwise (floats: 0.0 and -0.0 are equal, and NaN is not equal to itself).
+        key = (vt, value if vt in _BY_VALUE else repr(value), typ if typ in _SCALAR_TYPE_SET else str(typ))
         pooled = self._constants.get(key)
-        if pooled is not None and pooled.node is not None and pooled.node.block is self.graph.block:
+        top_block = self.graph.block
+        if pooled is not None and pooled.node is not None and pooled.node.block is top_block:
             return pooled
-        top = Builder(self.graph.block, before=self.graph.block.nodes[self._n_constants] if len(self.graph.block.nodes) > self._n_constants else None, loc=self.builder.loc)
-        v = top.constant(value, typ)
-        self._n_constants = self.graph.block.nodes.index(v.node) + 1
+        nodes = top_block.nodes
+        n = self._n_constants
+        v = Builder(top_block, before=nodes[n] if len(nodes) > n else None, loc=self.builder.loc).constant(value, typ)
+        if n < len(nodes) and nodes[n] is v.node:
+            self._n_constants = n + 1
+        else:
+            self._n_constants = nodes.index(v.node) + 1
         self._constants[key] = v
         return v
 

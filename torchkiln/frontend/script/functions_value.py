@@ -85,6 +85,11 @@ def _call_node(em: FunctionEmitter, function: Function, values: List[Value]) -> 
 
 def call_compiled(em: FunctionEmitter, node: ast.AST, function: Function, args: Args, kwargs: Kwargs) -> SugaredValue:
     """Call an already compiled `Function` (a ScriptFunction's), binding by its `Argument`s."""
+    return _call_node(em, function, compiled_arguments(em, node, function, args, kwargs))
+
+
+def compiled_arguments(em: FunctionEmitter, node: ast.AST, function: Function, args: Args, kwargs: Kwargs) -> List[Value]:
+    """The input values of a call of an already compiled `Function`, bound by its `Argument`s."""
     params = function.args
     positional = [a for a in params if not a.kwarg_only]
     if len(args) > len(positional):
@@ -104,7 +109,7 @@ def call_compiled(em: FunctionEmitter, node: ast.AST, function: Function, args: 
         else:
             em.fail(node, f"{function.name}() missing required argument '{a.name}'")
         values.append(v)
-    return _call_node(em, function, values)
+    return values
 
 
 class BooleanDispatchValue(SugaredValue):
