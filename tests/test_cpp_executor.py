@@ -767,3 +767,81 @@ def test_batched_ops_on_parameters_match_eager_bit_for_bit():
         frozen.requires_grad_(False)
         got = torchkiln.script(frozen).with_executor("cpp")(x)
         assert same(list(got), list(frozen(x)))
+
+
+# -- the in-memory hand-off (Note [In-memory hand-off]) ------------------------------------
+
+
+def _archive_entries(obj):
+    """The entries of `obj`'s archive, in order, as (name, bytes), and the zip file's bytes."""
+    import zipfile
+
+    buf = io.BytesIO()
+    torchkiln.save(obj, buf)
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as zf:
+        entries = [(info.filename, zf.read(info)) for info in zf.infolist()]
+    return entries, buf.getvalue()
+
+
+def _load_error(load, data):
+    with pytest.raises(torchkiln.Error) as e:
+        load(data)
+    return str(e.value)
+
+
+def test_in_memory_entries_load_like_the_zip_and_keep_every_other_check():
+    from torchkiln import _C
+
+    torch.manual_seed(0)
+    s = torchkiln.script(Cell().eval())
+    entries, data = _archive_entries(s)
+    program = _C.load_entries(entries)
+    assert program.method_names() == _C.load(data).method_names()
+
+    def rezip(es):
+        import zipfile
+
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:
+            for name, content in es:
+                zf.writestr(name, content)
+        return out.getvalue()
+
+    bad = [(n, b.replace(b'"aten::', b'"aten::x', 1) if n == "ir.json" else b) for n, b in entries]
+    message = _load_error(_C.load_entries, bad)
+    assert "ir.json: " in message and "unknown op" in message
+    assert _load_error(_C.load, rezip(bad)) == message
+    bad_json = [(n, b"{" if n == "debug.json" else b) for n, b in entries]
+    assert _load_error(_C.load_entries, bad_json) == _load_error(_C.load, rezip(bad_json))
+    missing = [(n, b) for n, b in entries if n != "objects.json"]
+    assert _load_error(_C.load_entries, missing) == _load_error(_C.load, rezip(missing))
+    assert "appears twice" in _load_error(_C.load_entries, entries + entries[:1])
+    unexpected = entries + [("../evil", b"")]
+    assert _load_error(_C.load_entries, unexpected) == _load_error(_C.load, rezip(unexpected))
+
+
+def test_zip_archives_keep_their_crc_check():
+    from torchkiln import _C
+
+    entries, data = _archive_entries(torchkiln.script(Cell().eval()))
+    at = data.index(b'{"classes"')  # ir.json's data, flipped inside a string
+    corrupt = bytearray(data)
+    corrupt[at + 3] ^= 0x01
+    assert "CRC-32 mismatch" in _load_error(_C.load, bytes(corrupt))
+
+
+@pytest.mark.parametrize("collecting", [True, False])
+def test_first_call_leaves_the_garbage_collector_as_it_was(collecting):
+    import gc
+
+    s = torchkiln.script(Cell().eval())
+    x = torch.randn(2, 4)
+    was = gc.isenabled()
+    if not collecting:
+        gc.disable()
+    try:
+        s(x, x)
+        assert gc.isenabled() is collecting
+    finally:
+        if was:
+            gc.enable()

@@ -405,6 +405,27 @@ void bind(py::module_& m) {
       },
       "Loads an archive from a bytes-like object (torchkiln::load_from_buffer).");
 
+  m.def(
+      "load_entries",
+      [](const std::vector<std::pair<std::string, py::buffer>>& entries) {
+        // The buffers are held (and released) with the GIL; only the load runs without it.
+        std::vector<py::buffer_info> infos;
+        std::vector<std::pair<std::string, std::string_view>> views;
+        infos.reserve(entries.size());
+        views.reserve(entries.size());
+        for (const auto& [name, data] : entries) {
+          infos.push_back(data.request());
+          const py::buffer_info& info = infos.back();
+          views.emplace_back(name, std::string_view(static_cast<const char*>(info.ptr), size_t(info.size * info.itemsize)));
+        }
+        return translating([&] {
+          py::gil_scoped_release nogil;
+          return torchkiln::detail::load_trusted_entries(views);
+        });
+      },
+      "Loads an archive this process built, given as its entries in order: [(name, bytes-like)], "
+      "without a zip container or CRC-32 (Note [Trusted in-memory archives], loader.cpp).");
+
   py::class_<Object>(m, "Object")
       .def_property_readonly("type_name", [](const Object& o) { return o.obj->type()->name()->qualifiedName(); })
       .def("num_slots", [](const Object& o) { return o.obj->slots().size(); })

@@ -130,12 +130,29 @@ bool is_identifier(const std::string& s) {
 
 // ------------------------------------------------------------------ graphs
 
+// TYPE texts already parsed in this archive (value types repeat: most are
+// `Tensor`). Only successful parses are kept, so errors are the parser's own.
+class TypeCache {
+ public:
+  TypePtr parse(const Json& j, const ClassLookup& classes, const std::string& where) {
+    const std::string& text = json_str(j, where + ".type");
+    auto it = cache_.find(text);
+    if (it != cache_.end()) return it->second;
+    TypePtr t = parse_type(text, classes, where + ".type");
+    cache_.emplace(text, t);
+    return t;
+  }
+
+ private:
+  std::unordered_map<std::string, TypePtr> cache_;
+};
+
 // Reads one FUNCTION's graph into an IrFunction, checking ids, scoping and
 // nesting (docs/archive.md §4).
 class GraphReader {
  public:
-  GraphReader(IrFunction& fn, const ClassLookup& classes, size_t num_locs)
-      : fn_(fn), classes_(classes), num_locs_(num_locs) {}
+  GraphReader(IrFunction& fn, const ClassLookup& classes, TypeCache& types, size_t num_locs)
+      : fn_(fn), classes_(classes), types_(types), num_locs_(num_locs) {}
 
   void read(const Json& graph, const std::string& where) { read_block(graph, fn_.graph, where, 0); }
 
@@ -147,7 +164,7 @@ class GraphReader {
       fail(where, ": value id ", id, " is out of definition order (expected ", fn_.types.size(), ")");
     const Json& name = j["name"];
     if (!name.is_null()) json_str(name, where + ".name");
-    fn_.types.push_back(parse_type(json_str(j["type"], where + ".type"), classes_, where + ".type"));
+    fn_.types.push_back(types_.parse(j["type"], classes_, where));
     visible_.push_back(1);
     return uint32_t(id);
   }
@@ -203,6 +220,7 @@ class GraphReader {
 
   IrFunction& fn_;
   const ClassLookup& classes_;
+  TypeCache& types_;
   size_t num_locs_;
   std::vector<char> visible_;
 };
@@ -216,7 +234,7 @@ struct TensorEntry {
 
 class Loader {
  public:
-  Loader(const uint8_t* data, size_t size) : zip_(data, size), program_(std::make_shared<Program>()) {}
+  explicit Loader(ZipReader zip) : zip_(std::move(zip)), program_(std::make_shared<Program>()) {}
 
   std::shared_ptr<Program> load() {
     check_entry_names();
@@ -458,7 +476,7 @@ class Loader {
     Code& code = *pf.code;
     expect_fields(f, {"name", "args", "returns", "loc", "graph"}, w);
     ir.where = w + ".graph";
-    GraphReader(ir, class_lookup(), program_->locs.size()).read(f["graph"], w + ".graph");
+    GraphReader(ir, class_lookup(), types_, program_->locs.size()).read(f["graph"], w + ".graph");
     const Json& args = json_array(f["args"], w + ".args");
     if (args.size() != ir.graph.params.size())
       fail(w, ": ", args.size(), " args but the graph has ", ir.graph.params.size(), " inputs");
@@ -629,13 +647,27 @@ class Loader {
   Safetensors safetensors_;
   std::unordered_map<std::string, TensorEntry> tensors_;
   std::unique_ptr<ValueDecoder> decoder_;
+  TypeCache types_;
   std::vector<c10::IValue> objects_;
   std::vector<std::vector<size_t>> edges_;  // object -> objects it refers to
 };
 
-std::shared_ptr<const Program> load_bytes(const uint8_t* data, size_t size) {
+// Note [Trusted in-memory archives]
+// ----------------------------------
+// The C++ executor (torchkiln/cpp_executor.py) writes a ScriptModule as an
+// archive and loads it in the same process, on the module's first call. It
+// hands the entries over as separate buffers (`_C.load_entries`) instead of
+// a zip file: no container to write and parse, and no CRC-32 to compute on
+// either side. A CRC guards bytes that were stored or sent; these never
+// left the process. Everything else is checked as for a file: entry names,
+// strict JSON, every field and type, the verifier's invariants, tensors,
+// the object graph, with the same messages. A file or a buffer given to
+// load() / load_from_buffer() always goes through the zip reader and every
+// check; nothing read from outside the process reaches this path.
+template <typename Read>
+std::shared_ptr<const Program> load_checked(Read read) {
   try {
-    return Loader(data, size).load();
+    return Loader(read()).load();
   } catch (const Error&) {
     throw;
   } catch (const c10::Error& e) {
@@ -645,6 +677,10 @@ std::shared_ptr<const Program> load_bytes(const uint8_t* data, size_t size) {
   } catch (const std::exception& e) {
     fail("not a valid torchkiln archive: ", e.what());
   }
+}
+
+std::shared_ptr<const Program> load_bytes(const uint8_t* data, size_t size) {
+  return load_checked([&] { return ZipReader(data, size); });
 }
 
 // A read-only mapping of a whole file.
@@ -696,6 +732,10 @@ Module load(const std::string& path) {
 
 Module load_from_buffer(const void* data, size_t size) {
   return Module(detail::load_bytes(static_cast<const uint8_t*>(data), size));
+}
+
+Module detail::load_trusted_entries(const std::vector<std::pair<std::string, std::string_view>>& entries) {
+  return Module(detail::load_checked([&] { return ZipReader(entries); }));
 }
 
 Module load_from_buffer(const std::string& bytes) { return load_from_buffer(bytes.data(), bytes.size()); }

@@ -60,7 +60,16 @@ void read_zip64_extra(const uint8_t* extra, size_t len, uint64_t& usize, uint64_
 
 }  // namespace
 
-ZipReader::ZipReader(const uint8_t* data, size_t size) : data_(data), size_(size) {
+ZipReader::ZipReader(const std::vector<std::pair<std::string, std::string_view>>& entries) : check_crc_(false) {
+  order_.reserve(entries.size());
+  for (const auto& [name, bytes] : entries) {
+    Entry e{reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), 0};
+    if (!entries_.emplace(name, e).second) zip_error("entry '" + name + "' appears twice");
+    order_.push_back(name);
+  }
+}
+
+ZipReader::ZipReader(const uint8_t* data, size_t size) {
   if (size < kEndSize) zip_error("file too short to be a zip archive (" + std::to_string(size) + " bytes)");
   // The end record is the last 22 bytes plus a comment of at most 64 KiB.
   size_t end_pos = std::string::npos;
@@ -130,7 +139,7 @@ ZipReader::ZipReader(const uint8_t* data, size_t size) : data_(data), size_(size
       zip_error("entry '" + name + "' has a local header naming a different file");
     uint64_t data_offset = offset + kLocalSize + lname_len + lextra_len;
     if (!in_bounds(data_offset, usize, cd_offset)) zip_error("entry '" + name + "' extends past the end of the data");
-    auto [it, fresh] = entries_.emplace(name, Entry{data_offset, usize, crc});
+    auto [it, fresh] = entries_.emplace(name, Entry{data + data_offset, usize, crc});
     if (!fresh) zip_error("entry '" + name + "' appears twice");
     order_.push_back(name);
     spans.push_back({offset, data_offset + usize, &it->first});
@@ -145,8 +154,8 @@ std::string_view ZipReader::read(const std::string& name) const {
   auto it = entries_.find(name);
   if (it == entries_.end()) zip_error("missing entry '" + name + "'");
   const Entry& e = it->second;
-  const uint8_t* p = data_ + e.offset;
-  if (crc32(p, e.size) != e.crc) zip_error("entry '" + name + "' is corrupt (CRC-32 mismatch)");
+  const uint8_t* p = e.data;
+  if (check_crc_ && crc32(p, e.size) != e.crc) zip_error("entry '" + name + "' is corrupt (CRC-32 mismatch)");
   return {reinterpret_cast<const char*>(p), size_t(e.size)};
 }
 

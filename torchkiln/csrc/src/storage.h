@@ -27,20 +27,24 @@ class ZipReader {
   // local header; refuses compressed, encrypted and overlapping entries.
   ZipReader(const uint8_t* data, size_t size);
 
+  // Entries handed over without a container (Note [Trusted in-memory
+  // archives], loader.cpp): caller-owned views, in archive order, read
+  // without a CRC. Names must still be unique.
+  explicit ZipReader(const std::vector<std::pair<std::string, std::string_view>>& entries);
+
   bool contains(const std::string& name) const { return entries_.count(name) != 0; }
-  // The entry's bytes (a view into the buffer), CRC-32 checked on first read.
+  // The entry's bytes (a view into the buffer), CRC-32 checked (zip entries).
   std::string_view read(const std::string& name) const;
   // Names in central-directory order.
   const std::vector<std::string>& names() const { return order_; }
 
  private:
   struct Entry {
-    uint64_t offset;  // of the data
+    const uint8_t* data;
     uint64_t size;
     uint32_t crc;
   };
-  const uint8_t* data_;
-  size_t size_;
+  bool check_crc_ = true;
   std::unordered_map<std::string, Entry> entries_;
   std::vector<std::string> order_;
 };

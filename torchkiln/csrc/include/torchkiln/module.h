@@ -15,6 +15,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -121,6 +122,14 @@ class Module {
 Module load(const std::string& path);
 Module load_from_buffer(const void* data, size_t size);
 Module load_from_buffer(const std::string& bytes);
+
+namespace detail {
+// For the Python extension only (Note [Trusted in-memory archives],
+// loader.cpp): an archive's entries, in order, built by this same process
+// and handed over without a zip container, so without CRC-32 checks. Every
+// other check of load() runs. Never for bytes read from a file.
+Module load_trusted_entries(const std::vector<std::pair<std::string, std::string_view>>& entries);
+}  // namespace detail
 
 // A type in the IR's text form: `Tensor`, `int[]`, `Dict(str, Tensor)`.
 std::string type_str(const c10::TypePtr& type);
