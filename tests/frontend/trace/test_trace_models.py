@@ -158,6 +158,46 @@ def test_submodule_hierarchy_names_and_methods():
     assert "prim::Constant[value=tensor" not in graph.replace(" ", "")
 
 
+class Scaled(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x, scale: float = 1.0, bias=None):
+        y = self.fc(x) * scale
+        if bias is not None:
+            y = y + bias
+        return y
+
+
+class CallsWithKeywords(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = Scaled()
+        self.b = Scaled()
+
+    def forward(self, x):
+        return self.a(x, scale=2.0) + self.b(x, bias=x * 3)
+
+
+def test_submodules_called_with_keyword_arguments_get_a_forward():
+    # Tensor keyword arguments become inputs of the submodule's forward (as in
+    # torch.jit.trace); other keyword values are baked in as the call used them.
+    torch.manual_seed(0)
+    model = CallsWithKeywords().eval()
+    x = torch.randn(2, 4)
+    traced = torchkiln.trace(model, (x,))
+    _same(traced(x), model(x))
+    assert [a.name for a in traced.b.forward.schema.args] == ["self", "x", "bias"]
+    assert [a.name for a in traced.a.forward.schema.args] == ["self", "x"]
+    bias = torch.randn(2, 4)
+    with torch.no_grad():
+        _same(traced.b(x, bias), model.b(x, bias=bias))
+        _same(traced.b(x, bias=bias), model.b(x, bias=bias))
+        _same(traced.a(x), model.a(x, scale=2.0))
+    _check_against_oracle(traced.b, x, bias)
+
+
 def test_parameters_are_shared_and_state_dict_matches():
     torch.manual_seed(0)
     model = CNN().eval()

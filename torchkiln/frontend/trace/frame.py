@@ -119,6 +119,7 @@ class Frame:
         self._tensor_paths: Dict[int, Path] = {}
         self._module_paths: Dict[int, Path] = {}
         self.self_value: Optional[Value] = None
+        self.arg_names: List[str] = []  # the names of the inputs after `self` (a submodule's `forward`)
         if module is not None:
             assert class_type_of is not None
             self.self_value = graph.add_input(class_type_of(module), "self")

@@ -20,9 +20,12 @@ the stack (`frame.py`). Two hooks into PyTorch feed it:
   function level could not resolve. It is paused while a function-level op
   runs, so nothing is recorded twice. See docs/trace.md.
 
-Module calls are watched with global forward hooks: a call of a submodule of
-the traced module opens a frame that records that submodule's `forward`
-(ops are recorded into every open frame, so the caller's graph stays flat).
+Module calls are watched with forward hooks (global ones, and on the traced
+module's own submodules one that also sees keyword arguments): a call of a
+submodule of the traced module opens a frame that records that submodule's
+`forward` (ops are recorded into every open frame, so the caller's graph
+stays flat). Its inputs are the call's tensors, positional and keyword
+(`_tensor_inputs`); other keyword values are baked in.
 Calls of `ScriptFunction`s and `ScriptModule` methods arrive through
 `api.set_trace_recorder` and become `prim::CallFunction` /
 `prim::CallMethod` nodes.
@@ -124,6 +127,10 @@ class Recorder:
         self.merged: List[CompilationUnit] = []
         self.nondeterministic: List[str] = []
         self._module_stack: List[Tuple[nn.Module, Optional[Frame], str]] = []
+        # The traced hierarchy's modules (not compiled ones), watched with keyword arguments.
+        top = root.module
+        self._tree = [m for m in top.modules() if not isinstance(m, api.ScriptModule)] if isinstance(top, nn.Module) else []
+        self._tree_ids = {id(m) for m in self._tree}
         self._resolved: Dict[Any, Any] = {}
         self._function_mode: Optional[_FunctionRecorder] = None
         self._transparent: Dict[Any, Optional[Callable]] = {}
@@ -141,6 +148,9 @@ class Recorder:
         set_int_recorder(self.record_int_op)
         pre = nn.modules.module.register_module_forward_pre_hook(self._pre_hook)
         post = nn.modules.module.register_module_forward_hook(self._post_hook, always_call=True)
+        # Submodules of the traced module: a hook that also sees keyword arguments
+        # (global hooks see positional ones only); `_pre_hook` leaves these to it.
+        own = [m.register_forward_pre_hook(self._pre_hook_kwargs, with_kwargs=True) for m in self._tree]
         self._function_mode = _FunctionRecorder(self)
         try:
             with torch.no_grad(), _DispatchRecorder(self), self._function_mode:
@@ -148,6 +158,8 @@ class Recorder:
         finally:
             pre.remove()
             post.remove()
+            for handle in own:
+                handle.remove()
             set_int_recorder(None)
             api.set_trace_recorder(previous)
             _CURRENT[0] = None
@@ -417,12 +429,20 @@ class Recorder:
 
     # -- module calls ----------------------------------------------------------------
     def _pre_hook(self, module: nn.Module, args: tuple) -> None:
+        if id(module) in self._tree_ids:
+            return  # `_pre_hook_kwargs` sees this call
+        self._enter(module, args, {})
+
+    def _pre_hook_kwargs(self, module: nn.Module, args: tuple, kwargs: Dict[str, Any]) -> None:
+        self._enter(module, args, kwargs)
+
+    def _enter(self, module: nn.Module, args: tuple, kwargs: Dict[str, Any]) -> None:
         if threading.get_ident() != self._thread:
             return
         frame = None
         if not self.suspended:
             with self.paused():
-                frame = self._open_frame(module, args)
+                frame = self._open_frame(module, args, kwargs)
         self._module_stack.append((module, frame, type(module).__name__))
 
     def _post_hook(self, module: nn.Module, args: tuple, output: Any) -> None:
@@ -438,23 +458,25 @@ class Recorder:
             return
         with self.paused():
             try:
-                fn = finish_frame(frame, "forward", output, strict=True, arg_names=_arg_names(module.forward, len(args)))
+                fn = finish_frame(frame, "forward", output, strict=True, arg_names=frame.arg_names)
             except (TraceError, CapturedValue):
                 return
             self.methods.setdefault(id(module), fn)
 
-    def _open_frame(self, module: nn.Module, args: tuple) -> Optional[Frame]:
+    def _open_frame(self, module: nn.Module, args: tuple, kwargs: Dict[str, Any]) -> Optional[Frame]:
         if isinstance(module, api.ScriptModule) or id(module) in self.methods:
             return None
         if module is self.frames[0].module and not self._module_stack:
             return None  # the traced module itself
         if any(f.module is module for f in self.frames) or self.class_type_of(module) is None:
             return None
-        if not all(isinstance(a, torch.Tensor) for a in args):
+        inputs = _tensor_inputs(module.forward, args, kwargs)
+        if inputs is None:
             return None
         frame = Frame(Graph(), module, self.class_type_of, outer=self.frames[-1])
-        for name, a in zip(_arg_names(module.forward, len(args)), args):
+        for name, a in inputs:
             frame.add_input(a, name)
+        frame.arg_names = [name for name, _ in inputs]
         self.frames.append(frame)
         return frame
 
@@ -506,6 +528,36 @@ def output_value(frame: Frame, obj: Any, strict: bool, loc: Optional[SourceRange
     raise TraceError(
         f"a traced program can only output tensors, numbers and tuples, lists or dicts of them, not {type(obj).__name__}"
     )
+
+
+def _tensor_inputs(forward: Any, args: tuple, kwargs: Dict[str, Any]) -> Optional[List[Tuple[str, torch.Tensor]]]:
+    """The inputs of a submodule's standalone `forward`, named, in its signature's order; None: it has none.
+
+    Positional arguments must all be tensors. Keyword arguments that are
+    tensors become inputs too (TorchScript's tracer does the same); other
+    keyword values are baked in, as the call used them.
+    """
+    if not all(isinstance(a, torch.Tensor) for a in args):
+        return None
+    names = _arg_names(forward, len(args))
+    inputs = list(zip(names, args))
+    if not kwargs:
+        return inputs
+    import inspect
+
+    try:
+        bound = inspect.signature(forward).bind(*args, **kwargs)
+    except (TypeError, ValueError):
+        return None
+    params = inspect.signature(forward).parameters
+    for name, value in bound.arguments.items():
+        if name in names:
+            continue
+        if params[name].kind is inspect.Parameter.VAR_KEYWORD:
+            return None  # `**kwargs`: no parameter names to give the inputs
+        if isinstance(value, torch.Tensor):
+            inputs.append((name, value))
+    return inputs
 
 
 def _arg_names(fn: Any, n: int) -> List[str]:
