@@ -18,7 +18,9 @@ hidden 64), returning the stacked outputs. For each, side by side in one run:
   column is the honest total. *first call* is that call alone; for eager
   PyTorch it is the first forward call in a fresh process;
 - steady-state latency of one forward call for eager PyTorch, torchkiln and
-  torch.jit, under `torch.no_grad()`.
+  torch.jit, under `torch.no_grad()`; and, from the first call's time and
+  the steady one, after how many calls (first included) the compiled model
+  has spent less time than eager PyTorch would have.
 
 Compile times are the process's CPU time (`time.process_time`); the cold
 processes run torch on one thread, so a first call's CPU time is its work.
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import subprocess
 import sys
@@ -235,8 +238,18 @@ def main() -> None:
     for name, ck, cj, tk, tj, wk, wj, fe, fk, fj, e, k, j in rows:
         print(
             f"{name}: compile {cj / ck:.1f}x faster than torch.jit cold ({tj / tk:.1f}x with the first call), {wj / wk:.1f}x warm; "
-            f"first call {fk / fe:.2f}x eager's (torch.jit {fj / fe:.2f}x); forward {k / e:.3f}x eager time (torch.jit {j / e:.3f}x)"
+            f"first call {fk / fe:.2f}x eager's (torch.jit {fj / fe:.2f}x); forward {k / e:.3f}x eager time (torch.jit {j / e:.3f}x); "
+            f"calls, first included, until the total time is below eager's: {break_even(fe, e, fk, k)} (torch.jit {break_even(fe, e, fj, j)})"
         )
+
+
+def break_even(first_eager: float, eager: float, first: float, steady: float) -> str:
+    """The number of calls n (first call included) from which n calls take less time than n eager calls."""
+    if first <= first_eager:
+        return "1" if steady <= eager else "never"
+    if steady >= eager:
+        return "never"
+    return str(1 + math.ceil((first - first_eager) / (eager - steady)))
 
 
 if __name__ == "__main__":

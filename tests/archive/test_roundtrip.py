@@ -229,11 +229,20 @@ def test_tensors_entry_is_a_standard_safetensors_file():
     assert torch.equal(tensors["t0"], m.weight.detach())
 
 
+def _pyproject_version() -> str:
+    import pathlib
+    import re
+
+    text = (pathlib.Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
+    return re.search(r'^version = "([^"]+)"', text, re.M).group(1)
+
+
 def test_manifest():
     man = json.loads(entries(saved(make_module()))["manifest.json"])
     assert man["format"] == "torchkiln" and man["format_version"] == 1
     assert man["root"] == {"kind": "module", "class": "__torch__.Net"}
     assert man["producer"]["torch"] == torch.__version__
+    assert man["producer"]["torchkiln"] == torchkiln.__version__ == _pyproject_version()
     man = json.loads(entries(saved(make_function()))["manifest.json"])
     assert man["root"] == {"kind": "function", "function": "__torch__.f"}
 

@@ -10,7 +10,6 @@ byte is written), then `_write_zip` writes the entries, deterministically.
 """
 from __future__ import annotations
 
-import functools
 import io
 import linecache
 import os
@@ -472,17 +471,11 @@ def _extra_entries(extra_files: Optional[Mapping[str, Any]]) -> List[Tuple[str, 
     return out
 
 
-@functools.lru_cache(maxsize=1)
 def _torchkiln_version() -> str:
-    """The installed package's version (read once: the metadata lookup costs ~0.3 ms)."""
-    try:
-        from importlib.metadata import version
+    """The package's version (`torchkiln.__version__`; `tests/archive` checks it is pyproject.toml's)."""
+    import torchkiln
 
-        return version("torchkiln")
-    except Exception:  # noqa: BLE001 - not installed: the package's own constant
-        import torchkiln
-
-        return str(getattr(torchkiln, "__version__", "0"))
+    return torchkiln.__version__
 
 
 # -- the zip --------------------------------------------------------------------

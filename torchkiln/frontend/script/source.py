@@ -77,12 +77,18 @@ class _LazyRange(SourceRange):
     """
 
     def __getattr__(self, name: str) -> Any:
+        # Safe when threads race: each computes the same fields; `_node` is read before
+        # `_src` and dropped after it, so whoever sees no `_src` finds the fields set.
         d = self.__dict__
-        src = d.pop("_src", None)
-        if src is None:
-            raise AttributeError(name)
-        d.update(src.eager_loc(d.pop("_node")).__dict__)
-        return getattr(self, name)
+        node = d.get("_node")
+        src = d.get("_src")
+        if src is not None:
+            d.update(src.eager_loc(node).__dict__)
+            d.pop("_src", None)
+            d.pop("_node", None)
+        if name in _RANGE_FIELDS and name in d:
+            return d[name]
+        raise AttributeError(name)
 
     def _fields(self) -> tuple:
         return (self.filename, self.line, self.col, self.end_col, self.text)
@@ -100,6 +106,9 @@ class _LazyRange(SourceRange):
 
     def __reduce__(self):
         return (SourceRange, self._fields())
+
+
+_RANGE_FIELDS = frozenset(("filename", "line", "col", "end_col", "text"))
 
 
 def _source_range(filename: str, line: int, col: int, end_col: Optional[int], text: Optional[str]) -> SourceRange:

@@ -1,0 +1,108 @@
+"""Source ranges of script nodes: computed when first read, equal to eagerly computed ones.
+
+And Note [Load forwarding]: reads of variables use the stored value where that is
+what SSA construction would give, and a `prim::Load` where it is not.
+"""
+import copy
+import pickle
+import threading
+from typing import List, Optional
+
+import torch
+
+import torchkiln
+from torchkiln.diagnostics import SourceRange
+from torchkiln.frontend.script.source import parse_function
+
+from .script_testing import matches_eager
+
+
+def sample(x: torch.Tensor, n: int) -> torch.Tensor:
+    y = x * 2
+    if n > 0:
+        y = y + n
+    return y.relu()
+
+
+def _ranges():
+    src = parse_function(sample)
+    nodes = [node for stmt in src.tree.body for node in __import__("ast").walk(stmt) if hasattr(node, "lineno")]
+    return src, nodes
+
+
+def test_lazy_ranges_equal_eager_ones():
+    src, nodes = _ranges()
+    for node in nodes:
+        lazy, eager = src.loc(node), src.eager_loc(node)
+        assert type(eager) is SourceRange
+        assert lazy == eager and eager == lazy and hash(lazy) == hash(eager)
+        assert (lazy.filename, lazy.line, lazy.col, lazy.end_col, lazy.text) == (
+            eager.filename, eager.line, eager.col, eager.end_col, eager.text,
+        )
+        assert str(lazy) == str(eager) and lazy.render() == eager.render()
+    first = src.loc(nodes[0])
+    assert pickle.loads(pickle.dumps(first)) == first
+    assert copy.deepcopy(src.loc(nodes[1])) == src.eager_loc(nodes[1])  # copied before any field was read
+
+
+def test_lazy_ranges_read_by_many_threads():
+    src, nodes = _ranges()
+    for _ in range(20):
+        ranges = [src.loc(node) for node in nodes]
+        seen: List[Optional[tuple]] = []
+        barrier = threading.Barrier(4)
+
+        def read():
+            barrier.wait()
+            seen.append(tuple((r.line, r.col, r.end_col, r.text) for r in ranges))
+
+        threads = [threading.Thread(target=read) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        expected = tuple((r.line, r.col, r.end_col, r.text) for r in (src.eager_loc(n) for n in nodes))
+        assert seen == [expected] * 4
+
+
+def test_nodes_point_at_their_source():
+    s = torchkiln.script(sample)
+    lines = {n.loc.line for n in s.graph.block.nodes if n.loc is not None}
+    first = sample.__code__.co_firstlineno
+    assert {first + 1, first + 4} <= lines  # `y = x * 2`, `return y.relu()`
+
+
+def forwarded(x: torch.Tensor, flag: bool, n: int):
+    a = x + 1  # read below in the same block, in an if, in a with and in a loop
+    if flag:
+        b = a * 2
+    else:
+        b = a - 2
+    with torch.no_grad():
+        c = a + b
+        d = c * 3
+    total = d
+    for i in range(n):
+        total = total + a  # `total` is loop-carried; `a` is not changed by the loop
+        a = a * 1  # ...until here: the next iteration reads the new `a`
+    k: float = 1.5
+    m: Optional[int] = None
+    if n > 1:
+        m = n
+    return total, k, m, c
+
+
+def test_load_forwarding_keeps_semantics():
+    matches_eager(forwarded, (torch.ones(3), True, 0), (torch.ones(3), False, 3), (torch.arange(3.0), True, 2))
+
+
+def test_reads_in_the_same_block_need_no_load():
+    def chain(x: torch.Tensor) -> torch.Tensor:
+        a = x + 1
+        b = a * a
+        return b - a
+
+    s = torchkiln.script(chain)
+    kinds = [n.kind for n in s.graph.block.nodes]
+    assert "prim::Load" not in kinds and "prim::Store" not in kinds
+    assert torch.equal(s(torch.ones(2)), (torch.ones(2) + 1) ** 2 - 2)
