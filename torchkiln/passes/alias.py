@@ -172,7 +172,8 @@ _FACTS_CACHE: Dict[str, Tuple[object, tuple]] = {}
 
 def _facts(kind: str) -> tuple:
     """What `_visit` needs to know of an op: (info or None for an unknown op or
-    a call, is an aten op, nondeterministic, deletable, may write something)."""
+    a call, is an aten op, nondeterministic, deletable, may write something,
+    the schema's alias annotations as `_alias_plan` lists them)."""
     info = op_info(kind)
     hit = _FACTS_CACHE.get(kind)
     if hit is not None and hit[0] is info:
@@ -184,9 +185,27 @@ def _facts(kind: str) -> tuple:
 
 def _compute_facts(kind: str, info) -> tuple:
     if info is None or kind in _CALLS:
-        return (None, False, False, False, True)
-    may_write = kind == SETATTR or any(a.is_write for a in info.schema.arguments)
-    return (info, info.schema.namespace == "aten", is_nondeterministic(info), is_deletable(info), may_write)
+        return (None, False, False, False, True, ())
+    schema = info.schema
+    may_write = kind == SETATTR or any(a.is_write for a in schema.arguments)
+    is_aten = schema.namespace == "aten"
+    plan = _alias_plan(schema) if is_aten else ()
+    return (info, is_aten, is_nondeterministic(info), is_deletable(info), may_write, plan)
+
+
+def _alias_plan(schema) -> tuple:
+    """The annotated arguments, then returns (none for a vararg return), of an
+    aten schema: `(is_output, index, on_element, sets)` each, in the order
+    `AliasDb._union_by_schema` relates them. Most ops have none."""
+    plan = []
+    for i, a in enumerate(schema.arguments):
+        if a.alias is not None:
+            plan.append((False, i, a.alias.on_element, a.alias.sets + (a.alias.after or ())))
+    if not schema.is_varret:
+        for i, a in enumerate(schema.returns):
+            if a.alias is not None:
+                plan.append((True, i, a.alias.on_element, a.alias.sets + (a.alias.after or ())))
+    return tuple(plan)
 
 
 class _Anchor:
@@ -291,10 +310,6 @@ class AliasDb:
             self._version += 1  # `_reach` answers change
         return c
 
-    def _union_values(self, a: Value, b: Value) -> None:
-        if is_mutable_type(a.type) and is_mutable_type(b.type):
-            self._union(a, b)
-
     def _reach(self, x: Member) -> List[Member]:
         """The roots of `x`'s class and, transitively, of its contents."""
         out: List[Member] = []
@@ -314,14 +329,19 @@ class AliasDb:
             return
         if kind == IF:
             for i, out in enumerate(node.outputs):
-                for b in node.blocks:
-                    self._union_values(out, b.returns[i])
+                if is_mutable_type(out.type):  # one class with each block's result of a mutable type
+                    for b in node.blocks:
+                        v = b.return_node.inputs[i]
+                        if is_mutable_type(v.type):
+                            self._union(out, v)
             return
         if kind == LOOP:
             body = node.blocks[0]
             for k, out in enumerate(node.outputs):
-                for v in (node.inputs[k + 2], body.params[k + 1], body.returns[k + 1]):
-                    self._union_values(out, v)
+                if is_mutable_type(out.type):
+                    for v in (node.inputs[k + 2], body.params[k + 1], body.return_node.inputs[k + 1]):
+                        if is_mutable_type(v.type):
+                            self._union(out, v)
             return
         if node.blocks:
             everything = list(node.inputs) + list(node.outputs)
@@ -331,26 +351,33 @@ class AliasDb:
             self._mark_effectful(node, writes_all=True)
             return
         if kind == GETATTR:
+            out = node.outputs[0]
             key = self._attr_key(node) if self._attr_key is not None else None
             if key is not None:
                 anchor = self._attr_anchors.setdefault(key, _Anchor(f"attr {key}"))
-                self._union(node.output, anchor)
-            elif is_mutable_type(node.output.type):
-                self._union(node.output, self._contents_of(node.inputs[0]))
+                self._union(out, anchor)
+            elif type(out.type) is TensorType or is_mutable_type(out.type):
+                self._union(out, self._contents_of(node.inputs[0]))
             return
         facts = self._kind_facts.get(kind)
         if facts is None:
             facts = self._kind_facts[kind] = _facts(kind)
-        info, is_aten, nondet, deletable, any_write = facts
+        info, is_aten, nondet, deletable, any_write, plan = facts
         if info is None:
             self._union_all(list(node.inputs) + list(node.outputs))
             self._mark_effectful(node, writes_all=True)
             return
         writes = self._schema_writes(node, info) if any_write else []
         if is_aten:
-            self._union_by_schema(node, info.schema)
+            if plan:  # an op without alias annotations relates nothing
+                self._union_by_schema(node, plan)
+        elif writes:
+            self._union_by_types(node, relate_inputs=True)
         else:
-            self._union_by_types(node, relate_inputs=bool(writes))
+            for out in node.outputs:  # without a mutable output, `_union_by_types` relates nothing
+                if is_mutable_type(out.type):
+                    self._union_by_types(node, relate_inputs=False)
+                    break
         if writes:
             self._writes[node] = writes
         if nondet or (not deletable and not writes):
@@ -375,16 +402,19 @@ class AliasDb:
         for v in mutable[1:]:
             self._union(mutable[0], v)
 
-    def _union_by_schema(self, node: Node, schema) -> None:
+    def _union_by_schema(self, node: Node, plan: tuple) -> None:
+        """Values sharing an alias set of the schema (`_alias_plan`) are one class."""
         sets: Dict[str, List[Member]] = {}
-        pairs = list(zip(node.inputs, schema.arguments))
-        if not schema.is_varret:
-            pairs += list(zip(node.outputs, schema.returns))
-        for v, a in pairs:
-            if a.alias is None or not is_mutable_type(v.type):
+        inputs, outputs = node.inputs, node.outputs
+        for is_output, i, on_element, names in plan:
+            values = outputs if is_output else inputs
+            if i >= len(values):
                 continue
-            member = self._contents_of(v) if a.alias.on_element else v
-            for s in a.alias.sets + (a.alias.after or ()):
+            v = values[i]
+            if not is_mutable_type(v.type):
+                continue
+            member = self._contents_of(v) if on_element else v
+            for s in names:
                 sets.setdefault(s, []).append(member)
         for s, members in sets.items():
             if s == "*":
@@ -397,10 +427,10 @@ class AliasDb:
     def _union_by_types(self, node: Node, relate_inputs: bool) -> None:
         """`prim::` ops: relate inputs and outputs by their types' nesting
         (inputs among themselves only for a writer: `append` stores its element)."""
-        outs = [v for v in node.outputs if is_mutable_type(v.type)]
+        outs = [v for v in node.outputs if type(v.type) is TensorType or is_mutable_type(v.type)]
         if not outs and not relate_inputs:
             return
-        ins = [v for v in node.inputs if is_mutable_type(v.type)]
+        ins = [v for v in node.inputs if type(v.type) is TensorType or is_mutable_type(v.type)]
         if not ins or (not outs and len(ins) < 2):
             return
         for n, a in enumerate(ins):
@@ -494,7 +524,7 @@ class AliasDb:
 
     def writers_view(self, v: Value) -> List[Node]:
         """`writers(v)` without the copy: the caller must not change the list."""
-        if not is_mutable_type(v.type):
+        if not self._writes or not is_mutable_type(v.type):
             return _NO_NODES
         self._refresh()
         return self._writers_of_root(self._find(v))
@@ -550,6 +580,12 @@ class AliasDb:
 # graph as the pass found it, kept current by `replaced`: so the analysis is
 # built before the pass's first change to the graph, unless the pass asks
 # nothing after that change (then an unbuilt analysis needs no upkeep).
+# Questions whose answer the types alone give (`is_written` of a value of
+# an immutable type is False) are answered without building it; simplify
+# builds it before its first change only when a node that may ask comes
+# later; CSE's merges keep it exact, so CSE builds it at its first real
+# question even after merging; and dead-code elimination on a graph where
+# nothing writes (`effects_without_writes`) needs only the effectful nodes.
 
 class _Scopes(threading.local):
     def __init__(self) -> None:
@@ -624,9 +660,49 @@ def invalidate(graph: Graph) -> None:
             entry[1] = None
 
 
+def effects_without_writes(graph: Graph) -> Optional[Set[Node]]:
+    """The nodes `AliasDb(graph).is_effectful` names, when no node of `graph`
+    may write anything (else None): then `must_keep` is `is_effectful` and
+    every `writers` list is empty, whatever the alias classes, so a pass
+    needing only those answers (dead-code elimination) need not build them.
+
+    A node that may write is one `AliasDb` would give writes: a schema
+    `(a!)` argument or `prim::SetAttr`, a call or unknown op, a node with
+    blocks of a kind other than `prim::If`/`prim::Loop`.
+    """
+    effectful: Set[Node] = set()
+    kind_facts: Dict[str, tuple] = {}
+    for node in graph.block.all_nodes():
+        kind = node.kind
+        if kind == CONSTANT or kind == IF or kind == LOOP or kind == GETATTR:
+            continue
+        if node.blocks:
+            return None
+        facts = kind_facts.get(kind)
+        if facts is None:
+            facts = kind_facts[kind] = _facts(kind)
+        info, _, nondet, deletable, any_write, _ = facts
+        if info is None or any_write:
+            return None
+        if nondet or not deletable:
+            effectful.add(node)
+    return effectful
+
+
 def is_pure_node(node: Node) -> bool:
     """A node that only computes: a pure, deterministic table op without blocks."""
     if node.blocks or node.kind in _CALLS:
         return False
     info = op_info(node.kind)
-    return info is not None and info.pure and not info.schema.is_mutable and not is_nondeterministic(info)
+    if info is None:
+        return False
+    hit = _PURE_CACHE.get(node.kind)
+    if hit is not None and hit[0] is info:
+        return hit[1]
+    pure = info.pure and not info.schema.is_mutable and not is_nondeterministic(info)
+    _PURE_CACHE[node.kind] = (info, pure)
+    return pure
+
+
+# `is_pure_node`'s answer for an op without blocks, by kind, with the op table entry it came from.
+_PURE_CACHE: Dict[str, Tuple[object, bool]] = {}

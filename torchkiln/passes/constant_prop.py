@@ -64,7 +64,7 @@ from ..ir.types import (
     TupleType,
     Type,
 )
-from .alias import AliasDb, LazyDb, is_pure_node
+from .alias import AliasDb, LazyDb, is_mutable_type, is_pure_node
 from .common import (
     CONSTANT,
     IF,
@@ -134,17 +134,25 @@ class _Folder:
             db.replaced(out, new)
         node.destroy()
 
+    def _written(self, v) -> bool:
+        """`db.is_written(v)`, without building the analysis for a value of an immutable type."""
+        return is_mutable_type(v.type) and self.db.is_written(v)
+
     def _try_fold(self, node: Node) -> bool:
-        if not node.outputs or not all(has_constant_value(v) for v in node.inputs):
-            return False
-        if any(self.db.is_written(v) for v in node.inputs):  # reads state that changes
+        if not node.outputs or not _all_constant(node.inputs):
             return False
         if node.kind in (LIST_CONSTRUCT, TUPLE_CONSTRUCT):
+            if any(self._written(v) for v in node.inputs):  # reads state that changes
+                return False
             return self._fold_construct(node)
+        # The questions to the analysis come after the checks that need none
+        # (Note [Lazy AliasDb]: most all-constant nodes are not foldable ops).
         if not is_pure_node(node):
             return False
         info = op_info(node.kind)
         if info is None or info.structural or info.impl is None:
+            return False
+        if any(self._written(v) for v in node.inputs):  # reads state that changes
             return False
         args = [constant_value(v) for v in node.inputs]
         try:
@@ -168,11 +176,22 @@ class _Folder:
     def _fold_construct(self, node: Node) -> bool:
         out = node.output
         value = constant_value(out)
-        if _has_tensor(value) or not fits(value, out.type) or self.db.is_written(out):
+        if _has_tensor(value) or not fits(value, out.type) or self._written(out):
             return False
         self.lazy.get()
         self._replace(node, [insert_constant(node, value, out.type)])
         return True
+
+
+def _all_constant(values) -> bool:
+    """`all(has_constant_value(v) for v in values)`, without a call per plain constant."""
+    for v in values:
+        node = v.node
+        if node is None:
+            return False
+        if node.kind != CONSTANT and not (node.kind in (LIST_CONSTRUCT, TUPLE_CONSTRUCT) and has_constant_value(v)):
+            return False
+    return True
 
 
 def _constant_bool(v) -> Optional[bool]:

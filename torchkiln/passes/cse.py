@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import Dict, Hashable, List, Optional, Tuple
 
 from ..ir.core import Block, Graph, Node
-from .alias import LazyDb, is_pure_node
+from .alias import LazyDb, is_mutable_type, is_pure_node
 from .common import GETATTR, value_key
 
 
@@ -38,12 +38,13 @@ def run(graph: Graph) -> bool:
 
 
 def eliminate_common_subexpressions(graph: Graph) -> bool:
-    return _cse_block(graph.block, {}, LazyDb(graph), {})
+    return _cse_block(graph.block, {}, LazyDb(graph), {}, top=True)
 
 
-def _cse_block(block: Block, seen: Dict[Hashable, Node], lazy: LazyDb, pure: Dict[str, bool]) -> bool:
+def _cse_block(block: Block, seen: Dict[Hashable, Node], lazy: LazyDb, pure: Dict[str, bool], top: bool = False) -> bool:
     """CSE in `block`; `seen` holds the keys of the enclosing blocks' nodes
-    (and, while this runs, this block's: they are taken out again at the end).
+    (and, while this runs, this block's: they are taken out again at the end,
+    unless `block` is the graph's, `top`: then `seen` is dropped anyway).
 
     The analysis is asked only when a node meets an earlier one with its key
     (Note [Lazy AliasDb]): a node whose inputs are written is recorded too,
@@ -60,19 +61,21 @@ def _cse_block(block: Block, seen: Dict[Hashable, Node], lazy: LazyDb, pure: Dic
         key = _key(node, pure)
         if key is None:
             continue
-        earlier: Optional[Node] = seen.get(key)
-        if earlier is not None:
-            db = lazy.get()
-            if not any(db.is_written(v) for v in node.inputs) and all(
-                db.can_replace(o, e) for o, e in zip(node.outputs, earlier.outputs)
-            ):
-                for old, new in zip(node.outputs, earlier.outputs):
-                    old.replace_all_uses_with(new)
-                    db.replaced(old, new)
-                node.destroy()
-                changed = True
-                continue
-        shadowed.append((key, earlier))
+        earlier: Node = seen.setdefault(key, node)  # one hash of the key when it is new
+        if earlier is node:
+            if not top:
+                shadowed.append((key, None))
+            continue
+        if _mergeable(node, earlier, lazy):
+            for old, new in zip(node.outputs, earlier.outputs):
+                old.replace_all_uses_with(new)
+                if lazy.built:
+                    lazy.get().replaced(old, new)
+            node.destroy()
+            changed = True
+            continue
+        if not top:
+            shadowed.append((key, earlier))
         seen[key] = node
     for key, before in reversed(shadowed):
         if before is None:
@@ -80,6 +83,27 @@ def _cse_block(block: Block, seen: Dict[Hashable, Node], lazy: LazyDb, pure: Dic
         else:
             seen[key] = before
     return changed
+
+
+def _mergeable(node: Node, earlier: Node, lazy: LazyDb) -> bool:
+    """No input of `node` is written and each output may be replaced by `earlier`'s.
+
+    Values of immutable types need no analysis (`is_written` is False,
+    `can_replace` True): it is built only for a mutable one. A merge made
+    without it removes a pure node all of whose inputs and outputs are of
+    immutable types, from which the analysis learns nothing, so building it
+    after such merges gives the answers it would have given before them
+    (Note [Lazy AliasDb]).
+    """
+    needs_db = any(is_mutable_type(v.type) for v in node.inputs) or any(
+        is_mutable_type(o.type) and is_mutable_type(e.type) for o, e in zip(node.outputs, earlier.outputs)
+    )
+    if not needs_db:
+        return True
+    db = lazy.get()
+    if any(db.is_written(v) for v in node.inputs):
+        return False
+    return all(db.can_replace(o, e) for o, e in zip(node.outputs, earlier.outputs))
 
 
 def _key(node: Node, pure: Dict[str, bool]) -> Optional[Hashable]:
@@ -94,10 +118,13 @@ def _key(node: Node, pure: Dict[str, bool]) -> Optional[Hashable]:
         if not ok:
             return None
     attrs = node.attrs
-    if attrs:
-        attr_key: tuple = tuple(sorted((name, value_key(value)) for name, value in attrs.items()))
+    if not attrs:
+        attr_key: tuple = ()
+    elif len(attrs) == 1:
+        for name, value in attrs.items():
+            attr_key = ((name, value_key(value)),)
     else:
-        attr_key = ()
+        attr_key = tuple(sorted((name, value_key(value)) for name, value in attrs.items()))
     outputs = node.outputs
     out_types = (outputs[0].type,) if len(outputs) == 1 else tuple(o.type for o in outputs)
     return (kind, tuple(node.inputs), attr_key, out_types)

@@ -32,10 +32,10 @@ dead (with the initial value and the block result).
 """
 from __future__ import annotations
 
-from typing import List, Set
+from typing import Dict, List, Set
 
 from ..ir.core import Block, Graph, Node, Value
-from .alias import AliasDb, shared_db
+from .alias import AliasDb, cached_db, effects_without_writes, shared_db
 from .common import IF, LOOP
 
 
@@ -45,8 +45,33 @@ def run(graph: Graph) -> bool:
 
 
 def eliminate_dead_code(graph: Graph) -> bool:
-    live = _Liveness(graph, shared_db(graph))
+    db = cached_db(graph)
+    if db is None:
+        effects = effects_without_writes(graph)
+        if effects is not None:  # no writes: the alias classes do not matter
+            db = _EffectsOnly(effects)  # type: ignore[assignment]
+    live = _Liveness(graph, db if db is not None else shared_db(graph))
     return _sweep_block(graph.block, live)
+
+
+class _EffectsOnly:
+    """The answers `_Liveness` asks of `AliasDb` for a graph in which nothing
+    is written (`alias.effects_without_writes`): the effectful nodes are the
+    roots, and no value has writers."""
+
+    __slots__ = ("effectful",)
+
+    def __init__(self, effectful: Set[Node]):
+        self.effectful = effectful
+
+    def must_keep(self, node: Node) -> bool:
+        return node in self.effectful
+
+    def writers_view(self, v: Value) -> List[Node]:
+        return _NO_WRITERS
+
+
+_NO_WRITERS: List[Node] = []
 
 
 class _Liveness:
@@ -57,13 +82,17 @@ class _Liveness:
         self.values: Set[Value] = set()
         self.nodes: Set[Node] = set()
         self._work: List[Value] = []
+        self._done_writers: Dict[int, List[Node]] = {}  # `writers_view` lists already marked, by id
         for v in graph.outputs:
             self.mark_value(v)
+        must_keep = db.must_keep
         for node in graph.block.all_nodes():
-            if db.must_keep(node):
+            if must_keep(node):
                 self.mark_node(node)
-        while self._work:
-            self._process(self._work.pop())
+        work = self._work
+        process = self._process
+        while work:
+            process(work.pop())
 
     def mark_value(self, v: Value) -> None:
         if v not in self.values:
@@ -71,31 +100,42 @@ class _Liveness:
             self._work.append(v)
 
     def mark_node(self, node: Node) -> None:
-        if node in self.nodes:
-            return
-        self.nodes.add(node)
-        if node.kind == IF:
-            self.mark_value(node.inputs[0])
-        elif node.kind == LOOP:
-            self.mark_value(node.inputs[0])
-            self.mark_value(node.inputs[1])
-            self.mark_value(node.blocks[0].returns[0])
-        else:
-            for v in node.inputs:
-                self.mark_value(v)
-            for b in node.blocks:  # an unknown structured op: keep all of it
-                for v in b.returns:
-                    self.mark_value(v)
-        owner = node.block.owner if node.block is not None else None
-        if owner is not None:
-            self.mark_node(owner)
+        nodes = self.nodes
+        while node not in nodes:  # the node, then the nodes owning its block
+            nodes.add(node)
+            values, work = self.values, self._work
+            kind = node.kind
+            if kind == IF:
+                marked = (node.inputs[0],)
+            elif kind == LOOP:
+                marked = (node.inputs[0], node.inputs[1], node.blocks[0].returns[0])
+            elif node.blocks:  # an unknown structured op: keep all of it
+                marked = list(node.inputs)
+                for b in node.blocks:
+                    marked += b.returns
+            else:
+                marked = node.inputs
+            for v in marked:  # `mark_value(v)` each
+                if v not in values:
+                    values.add(v)
+                    work.append(v)
+            block = node.block
+            if block is None or block.owner is None:
+                return
+            node = block.owner
 
     def _process(self, v: Value) -> None:
-        for writer in self.db.writers_view(v):
-            self.mark_node(writer)
+        writers = self.db.writers_view(v)
+        if writers and id(writers) not in self._done_writers:
+            # `writers_view` hands out one list per alias class: mark its
+            # nodes once (the dict keeps it alive, so its id stays its own).
+            self._done_writers[id(writers)] = writers
+            for writer in writers:
+                self.mark_node(writer)
         node = v.node
         if node is not None:
-            self.mark_node(node)
+            if node not in self.nodes:
+                self.mark_node(node)
             if node.kind == IF:
                 for b in node.blocks:
                     self.mark_value(b.returns[v.offset])

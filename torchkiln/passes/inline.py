@@ -33,6 +33,7 @@ take the call's. The callee's graph is copied, never changed.
 """
 from __future__ import annotations
 
+from collections import deque
 from typing import Dict, List, Optional, Tuple
 
 from ..ir.core import CompilationUnit, Function, Graph, Node, clone_node
@@ -78,10 +79,10 @@ def inline_calls(graph: Graph, unit: Optional[CompilationUnit], max_nodes: Optio
     """Inline calls to callees of at most `max_nodes` nodes (None: `config.inline_max_nodes`)."""
     limit = config.inline_max_nodes if max_nodes is None else max_nodes
     chains: Dict[Node, Tuple[str, ...]] = {}
-    work: List[Node] = [n for n in graph.walk() if n.kind in _CALLS]
+    work = deque(n for n in graph.all_nodes() if n.kind in _CALLS)
     changed = False
     while work:
-        node = work.pop(0)
+        node = work.popleft()
         callee = callee_of(node, unit)
         chain = chains.get(node, ())
         if callee is None or not _inlinable(node, callee, chain, limit):

@@ -61,7 +61,7 @@ import torch
 
 from ..ir.core import Graph, Node, Value
 from ..ir.types import BOOL, NONE, AnyType, OptionalType, TensorType, UnionType
-from .alias import AliasDb, cached_db, invalidate, shared_db
+from .alias import AliasDb, LazyDb, invalidate
 from .common import IF, LIST_CONSTRUCT, TUPLE_CONSTRUCT, insert_constant, scalar_of
 
 
@@ -72,13 +72,14 @@ def run(graph: Graph) -> bool:
 
 def simplify(graph: Graph) -> bool:
     nodes = graph.block.all_nodes()
-    # Note [Lazy AliasDb]: only some rules ask the analysis; without them the
-    # pass needs none (an unbuilt one needs no upkeep).
-    db = cached_db(graph)
-    if db is None:
-        db = shared_db(graph) if any(n.kind in _RULES_ASKING for n in nodes) else _NO_DB
+    # Note [Lazy AliasDb]: only some rules ask the analysis, and only on
+    # nodes that pass their other checks. It is built on the first question,
+    # or before the first change when a node that may ask comes later;
+    # otherwise the pass needs none (an unbuilt one needs no upkeep).
+    db = _LazyAnalysis(graph)
+    last_asking = max((i for i, n in enumerate(nodes) if n.kind in _RULES_ASKING), default=-1)
     changed = False
-    for node in nodes:
+    for i, node in enumerate(nodes):
         if node.block is None:  # removed together with an enclosing node
             continue
         rule = _RULES.get(node.kind)
@@ -90,6 +91,8 @@ def simplify(graph: Graph) -> bool:
         for out, new in zip(node.outputs, replacement):
             if new is None or new is out:
                 continue
+            if not changed and last_asking > i:
+                db.build()  # before the first change: a later node may ask
             out.replace_all_uses_with(new)
             db.replaced(out, new)
             changed = True
@@ -259,14 +262,29 @@ _RULES_ASKING = frozenset(
 )
 
 
-class _NoAnalysis:
-    """Stands for the analysis in a run whose rules ask it nothing: keeps nothing current."""
+class _LazyAnalysis:
+    """The analysis the rules are given: `AliasDb`'s questions, built on the
+    first one (`LazyDb`); `replaced` keeps it current once built and does
+    nothing before (then no node that may ask is left, see `simplify`)."""
+
+    __slots__ = ("lazy",)
+
+    def __init__(self, graph: Graph):
+        self.lazy = LazyDb(graph)
+
+    def build(self) -> None:
+        self.lazy.get()
+
+    def can_replace(self, old: Value, new: Value) -> bool:
+        return self.lazy.get().can_replace(old, new)
+
+    def is_written(self, v: Value) -> bool:
+        return self.lazy.get().is_written(v)
 
     def replaced(self, old: Value, new: Value) -> None:
-        pass
+        if self.lazy.built:
+            self.lazy.get().replaced(old, new)
 
-
-_NO_DB: AliasDb = _NoAnalysis()  # type: ignore[assignment]
 
 # Random ops count as effectful, so dead-code elimination keeps them; with
 # `train=False` these draw nothing and go as soon as they are unused.
