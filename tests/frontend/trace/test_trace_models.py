@@ -198,6 +198,43 @@ def test_submodules_called_with_keyword_arguments_get_a_forward():
     _check_against_oracle(traced.b, x, bias)
 
 
+class Stepper(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.cell = nn.LSTMCell(4, 4)
+
+    def forward(self, x, state, scale: float = 1.0, n: int = 2):
+        h, c = self.cell(x, state)
+        return h * scale * n, c
+
+
+class SteppedLoop(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.step = Stepper()
+
+    def forward(self, x):
+        h = torch.zeros(2, 4)
+        c = torch.zeros(2, 4)
+        for t in range(3):
+            h, c = self.step(x[t], (h, c), 0.5, n=3)
+        return h
+
+
+def test_submodule_forward_takes_tuples_and_bakes_plain_values():
+    # A tuple of tensors is an input (as a trace's own inputs may be); numbers are baked in.
+    torch.manual_seed(0)
+    model = SteppedLoop().eval()
+    x = torch.randn(3, 2, 4)
+    traced = torchkiln.trace(model, (x,))
+    _same(traced(x), model(x))
+    assert [a.name for a in traced.step.forward.schema.args] == ["self", "x", "state"]
+    state = (torch.randn(2, 4), torch.randn(2, 4))
+    with torch.no_grad():
+        _same(traced.step(x[0], state), model.step(x[0], state, 0.5, n=3))
+    _check_against_oracle(traced.step, x[1], state)
+
+
 def test_parameters_are_shared_and_state_dict_matches():
     torch.manual_seed(0)
     model = CNN().eval()

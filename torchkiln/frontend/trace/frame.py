@@ -140,7 +140,7 @@ class Frame:
 
     def add_input(self, obj: Any, name: Optional[str]) -> Value:
         """A graph input for `obj`: a tensor, or a (nested) tuple/list of tensors."""
-        typ = _input_type(obj)
+        typ = input_type(obj)
         value = self.graph.add_input(typ, name)
         self._bind_structure(obj, value)
         return value
@@ -275,18 +275,18 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def _input_type(obj: Any) -> T.Type:
+def input_type(obj: Any) -> T.Type:
     if isinstance(obj, torch.Tensor):
         return T.TENSOR
     if isinstance(obj, tuple) and obj:
-        return T.TupleType([_input_type(x) for x in obj])
+        return T.TupleType([input_type(x) for x in obj])
     if isinstance(obj, list) and obj:
-        elems = {_input_type(x) for x in obj}
+        elems = {input_type(x) for x in obj}
         if len(elems) == 1:
             return T.ListType(elems.pop())
     if isinstance(obj, dict) and obj:
         keys = {type(k) for k in obj}
-        values = {_input_type(x) for x in obj.values()}
+        values = {input_type(x) for x in obj.values()}
         if len(keys) == 1 and keys <= {str, int} and len(values) == 1:
             return T.DictType(T.STR if keys == {str} else T.INT, values.pop())
     raise TraceError(

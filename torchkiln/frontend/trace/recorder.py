@@ -47,7 +47,7 @@ from ...diagnostics import CompileError, Error, SourceRange
 from ...ir import types as T
 from ...ir.core import Argument, CompilationUnit, Function, Graph
 from . import lowerings
-from .frame import CapturedValue, Frame, TraceError, type_of
+from .frame import CapturedValue, Frame, TraceError, input_type, type_of
 from .locations import user_location, warn
 from .special import SPECIAL, size_of
 from .sizes import TracedInt, set_int_recorder
@@ -530,33 +530,40 @@ def output_value(frame: Frame, obj: Any, strict: bool, loc: Optional[SourceRange
     )
 
 
-def _tensor_inputs(forward: Any, args: tuple, kwargs: Dict[str, Any]) -> Optional[List[Tuple[str, torch.Tensor]]]:
+def _tensor_inputs(forward: Any, args: tuple, kwargs: Dict[str, Any]) -> Optional[List[Tuple[str, Any]]]:
     """The inputs of a submodule's standalone `forward`, named, in its signature's order; None: it has none.
 
-    Positional arguments must all be tensors. Keyword arguments that are
-    tensors become inputs too (TorchScript's tracer does the same); other
-    keyword values are baked in, as the call used them.
+    Arguments holding tensors (a tensor, or tuples/lists/dicts of them, as a
+    trace's own inputs) become inputs, positional and keyword alike
+    (TorchScript's tracer does the same). Plain values (numbers, strings,
+    None, bools) are baked in as the call used them, and the parameter is
+    left out of the recorded `forward`. Anything else: no `forward`.
     """
-    if not all(isinstance(a, torch.Tensor) for a in args):
-        return None
     names = _arg_names(forward, len(args))
-    inputs = list(zip(names, args))
-    if not kwargs:
-        return inputs
-    import inspect
+    bound: List[Tuple[str, Any]] = list(zip(names, args))
+    if kwargs:
+        import inspect
 
-    try:
-        bound = inspect.signature(forward).bind(*args, **kwargs)
-    except (TypeError, ValueError):
-        return None
-    params = inspect.signature(forward).parameters
-    for name, value in bound.arguments.items():
-        if name in names:
-            continue
-        if params[name].kind is inspect.Parameter.VAR_KEYWORD:
-            return None  # `**kwargs`: no parameter names to give the inputs
-        if isinstance(value, torch.Tensor):
-            inputs.append((name, value))
+        try:
+            signature = inspect.signature(forward)
+            arguments = signature.bind(*args, **kwargs).arguments
+        except (TypeError, ValueError):
+            return None
+        for name, value in arguments.items():
+            if name in names:
+                continue
+            if signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
+                return None  # `**kwargs`: no parameter names to give the inputs
+            bound.append((name, value))
+    inputs = []
+    for name, value in bound:
+        if value is None or isinstance(value, (bool, int, float, str)):
+            continue  # baked
+        try:
+            input_type(value)
+        except TraceError:
+            return None
+        inputs.append((name, value))
     return inputs
 
 
