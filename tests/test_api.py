@@ -250,3 +250,50 @@ def test_attribute_assignment_is_type_checked():
     with pytest.raises(torchkiln.Error, match=r"cannot assign a _Scale to 'sub'"):
         m.sub = _Scale(1.0)  # a plain nn.Module: not compiled
     assert torch.equal(m(x), torch.full((2,), 7.0))  # the refused assignments changed nothing
+
+
+class _Containers(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Linear(3, 3), nn.Linear(3, 3)])
+        self.acts = nn.ModuleDict({"relu": nn.ReLU(), "tanh": nn.Tanh()})
+        self.empty = nn.Sequential()
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = self.acts["relu"](layer(x))
+        return self.empty(x)
+
+
+def test_containers_index_len_and_iterate_like_torch_jit(tmp_path):
+    torch.manual_seed(0)
+    seq = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2)).eval()
+    x = torch.randn(2, 4)
+    scripted = torchkiln.script(seq)
+    scripted.save(str(tmp_path / "seq.pt"))
+    for m in (scripted, torchkiln.trace(seq, (x,)), torchkiln.load(str(tmp_path / "seq.pt"))):
+        assert len(m) == 3 and bool(m)
+        assert [c.original_name for c in m] == ["Linear", "ReLU", "Linear"]
+        assert m[-1] is m[2] and isinstance(m[0], ScriptModule)
+        with torch.no_grad():
+            torch.testing.assert_close(m[0](x), seq[0](x))
+            torch.testing.assert_close(m[1:](seq[0](x)), seq[1:](seq[0](x)))
+        assert isinstance(m[1:], nn.Sequential) and len(m[1:]) == 2
+        with pytest.raises(IndexError, match="out of range"):
+            m[3]
+        with pytest.raises(TypeError, match="integers or slices"):
+            m["0"]
+
+    holder = torchkiln.script(_Containers())
+    assert len(holder.layers) == 2 and holder.layers[1] is list(holder.layers)[1]
+    assert isinstance(holder.layers[0:1], nn.ModuleList)
+    assert list(holder.acts) == ["relu", "tanh"] and "tanh" in holder.acts and "gelu" not in holder.acts
+    assert holder.acts["tanh"].original_name == "Tanh" and len(holder.acts) == 2
+    with pytest.raises(KeyError):
+        holder.acts["gelu"]
+    assert not holder.empty and len(holder.empty) == 0  # as an empty nn.Sequential
+    assert bool(holder)  # not a container: always true
+    with pytest.raises(TypeError):
+        len(holder)
+    copied = copy.deepcopy(holder)
+    assert len(copied.layers) == 2 and copied.acts["relu"].original_name == "ReLU"

@@ -34,9 +34,11 @@ once compile once.
 """
 from __future__ import annotations
 
+import operator
+import re
 import threading
 import weakref
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -509,6 +511,8 @@ class ScriptModule(nn.Module):
         `eager`, methods compile now (the first call runs at full speed);
         otherwise each compiles on its first call.
         """
+        if cls is ScriptModule:
+            cls = _container_class(class_type)
         m = cls.__new__(cls)
         nn.Module.__init__(m)
         d = m.__dict__
@@ -664,6 +668,78 @@ class ScriptModule(nn.Module):
 # ---------------------------------------------------------------------------
 # Helpers shared by both result kinds
 # ---------------------------------------------------------------------------
+
+
+class _ScriptModuleList(ScriptModule):
+    """A compiled `nn.Sequential` or `nn.ModuleList`: indexing, `len()` and iteration
+    over its submodules from Python, as torch.jit's modules allow."""
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[nn.Module]:
+        return iter(self._modules.values())
+
+    def __getitem__(self, index: Any) -> nn.Module:
+        items = list(self._modules.values())
+        if isinstance(index, slice):
+            if _container_kind(self._kiln_type) == "Sequential":
+                return nn.Sequential(*items[index])
+            return nn.ModuleList(items[index])
+        try:
+            i = operator.index(index)
+        except TypeError:
+            raise TypeError(f"{self.original_name} indices must be integers or slices, not {type(index).__name__}") from None
+        if not -len(items) <= i < len(items):
+            raise IndexError(f"index {i} is out of range for a {self.original_name} of {len(items)} modules")
+        return items[i]
+
+    def __bool__(self) -> bool:
+        return bool(self._modules)
+
+
+class _ScriptModuleDict(ScriptModule):
+    """A compiled `nn.ModuleDict`: `m[key]`, `key in m`, `len()` and iteration over its keys from Python."""
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._modules
+
+    def __getitem__(self, key: str) -> nn.Module:
+        try:
+            return self._modules[key]  # type: ignore[return-value]
+        except KeyError:
+            raise KeyError(key) from None
+
+    def __bool__(self) -> bool:
+        return bool(self._modules)
+
+
+def _container_class(class_type: T.ClassType) -> type:
+    """The ScriptModule class for a module of `class_type`: a container's (by its
+    original name and submodules named as the container names them), or ScriptModule."""
+    kind = _container_kind(class_type)
+    if kind is None:
+        return ScriptModule
+    if kind == "ModuleDict":
+        return _ScriptModuleDict
+    subs = [n for n, k in class_type.attr_kinds.items() if k == "module"]
+    return _ScriptModuleList if subs == [str(i) for i in range(len(subs))] else ScriptModule
+
+
+def _container_kind(class_type: T.ClassType) -> Optional[str]:
+    """"Sequential", "ModuleList" or "ModuleDict" for a class type of that name (`Sequential_1`:
+    a second Sequential type, Note [Compile cache]), else None."""
+    found = _CONTAINER_NAME.match(class_type.name.rsplit(".", 1)[-1])
+    return found.group(1) if found is not None else None
+
+
+_CONTAINER_NAME = re.compile(r"(Sequential|ModuleList|ModuleDict)(?:_\d+)?$")
 
 
 def _check_assignment(cls: T.ClassType, name: str, value: Any) -> None:
