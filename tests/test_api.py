@@ -297,3 +297,12 @@ def test_containers_index_len_and_iterate_like_torch_jit(tmp_path):
         len(holder)
     copied = copy.deepcopy(holder)
     assert len(copied.layers) == 2 and copied.acts["relu"].original_name == "ReLU"
+
+
+def test_second_class_type_of_a_class_keeps_its_original_name():
+    # TorchScript's naming: `...container.___torch_mangle_1.Sequential`, so `original_name` is the class's.
+    a = torchkiln.script(nn.Sequential(nn.Linear(2, 2)))
+    b = torchkiln.script(nn.Sequential(nn.Linear(2, 3), nn.ReLU()))
+    assert a._kiln_type is not b._kiln_type and a._kiln_type.name != b._kiln_type.name
+    assert a.original_name == b.original_name == "Sequential"
+    assert repr(b).startswith("Sequential(")

@@ -120,7 +120,7 @@ class ClassRegistry:
             return info
         if is_interface_class(cls):
             raise CompileError(f"{cls.__qualname__} is an interface: it only declares methods and cannot be scripted or constructed", loc, hint="script the classes that implement it, and annotate parameters or attributes with it")
-        t = ClassType(self.compiler.unique_name(_qualified(cls)), is_module=False)
+        t = ClassType(self.compiler.unique_name(_qualified(cls), mangle_path=True), is_module=False)
         info = ScriptClassInfo(t, cls)
         self.script_classes[cls] = info
         self.by_type[t] = info

@@ -74,13 +74,24 @@ class Compiler:
         self.imported: Dict[int, Any] = {}
         self.error_chain: Optional[List[CallFrame]] = None  # where an internal error happened
 
-    def unique_name(self, base: str) -> str:
-        """A qualified name no other function or class in this process has (Note [Compile cache])."""
+    def unique_name(self, base: str, mangle_path: bool = False) -> str:
+        """A qualified name no other function or class in this process has (Note [Compile cache]).
+
+        The second `a.b.f` is `a.b.f_1`; with `mangle_path` (class types) it is
+        `a.b.___torch_mangle_1.f`, as TorchScript names them, so the last part
+        stays the class's own name (`ScriptModule.original_name`).
+        """
         with STORE.lock:  # two threads must never get one name
             n = STORE.names.get(base)
             STORE.names[base] = 0 if n is None else n + 1
-        name = base if n is None else f"{base}_{n + 1}"
-        return name if name not in self.unit.functions and name not in self.unit.classes else self.unique_name(base)
+        if n is None:
+            name = base
+        elif mangle_path:
+            prefix, _, last = base.rpartition(".")
+            name = f"{prefix}.___torch_mangle_{n + 1}.{last}" if prefix else f"___torch_mangle_{n + 1}.{last}"
+        else:
+            name = f"{base}_{n + 1}"
+        return name if name not in self.unit.functions and name not in self.unit.classes else self.unique_name(base, mangle_path)
 
     def import_unit(self, unit: CompilationUnit) -> Dict[str, str]:
         from .imports import import_unit

@@ -158,7 +158,7 @@ class ModuleTypes:
         if cached is not None:
             self.by_module[id(module)] = cached
             return cached
-        qual = self.compiler.unique_name(_type_name(cls))
+        qual = self.compiler.unique_name(_type_name(cls), mangle_path=True)
         t = ClassType(qual, is_module=True)
         for name, (typ, kind) in attrs.items():
             t.add_attribute(name, typ, kind)
