@@ -38,7 +38,6 @@ because of it.
 """
 from __future__ import annotations
 
-import gc
 import os
 import threading
 import warnings
@@ -219,27 +218,21 @@ def _load(obj: Any) -> Tuple[Any, Any]:
     Note [In-memory hand-off]: the archive's entries go to `_C.load_entries`
     as they are, without a zip file around them (no CRC-32 either: the bytes
     never leave this process; Note [Trusted in-memory archives] in
-    csrc/src/loader.cpp). Every other check of a file load runs. The cyclic
-    garbage collector is paused meanwhile: the writer makes tens of thousands
-    of short-lived, acyclic dicts and lists, and a collection they set off
-    would walk the whole heap (torch's and the program's objects) for nothing.
+    csrc/src/loader.cpp). Every other check of a file load runs. The garbage
+    collector is left alone: building the archive also runs the pass pipeline
+    on graphs not yet optimized (Note [Lazy optimization]), whose results live
+    on, and pausing collection would only move that work later.
     """
     from .archive import format as F
 
     if not _SAVER:
         _SAVER.append(_saver_class())
     saver = _SAVER[0]()
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        entries, tensors = saver.build(obj, None)
-        _check_program(saver)
-        header, ordered = F.safetensors_header(tensors)
-        entries.append((F.TENSORS, b"".join([header, *(F.tensor_bytes(t) for _, t in ordered)])))
-        return _C.load_entries(entries), saver
-    finally:
-        if collecting:
-            gc.enable()
+    entries, tensors = saver.build(obj, None)
+    _check_program(saver)
+    header, ordered = F.safetensors_header(tensors)
+    entries.append((F.TENSORS, b"".join([header, *(F.tensor_bytes(t) for _, t in ordered)])))
+    return _C.load_entries(entries), saver
 
 
 def _refreshable(t: Optional[T.Type]) -> bool:

@@ -24,8 +24,8 @@ Module calls are watched with forward hooks (global ones, and on the traced
 module's own submodules one that also sees keyword arguments): a call of a
 submodule of the traced module opens a frame that records that submodule's
 `forward` (ops are recorded into every open frame, so the caller's graph
-stays flat). Its inputs are the call's tensors, positional and keyword
-(`_tensor_inputs`); other keyword values are baked in.
+stays flat). Its inputs are the call's arguments holding tensors,
+positional and keyword (`_tensor_inputs`); numbers and strings are baked in.
 Calls of `ScriptFunction`s and `ScriptModule` methods arrive through
 `api.set_trace_recorder` and become `prim::CallFunction` /
 `prim::CallMethod` nodes.
