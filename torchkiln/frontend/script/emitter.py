@@ -102,17 +102,18 @@ class FunctionEmitter:
         self.unrolled_depth = 0
         self.loop_depth = 0
         self._constants: Dict[Any, Value] = {}
-        self._locs: Dict[int, Tuple[ast.AST, SourceRange]] = {}
         self._n_constants = 0  # pooled constants open the graph's top block
 
     # -- locations and errors ----------------------------------------------------------------
     def loc(self, node: Optional[ast.AST]) -> SourceRange:
         if node is None:
             return self.src.loc(None)
-        key = id(node)
-        found = self._locs.get(key)
-        if found is None or found[0] is not node:
-            found = self._locs[key] = (node, self.src.loc(node))
+        # Kept on the ast node itself (the parse is cached, so later compiles find it too),
+        # with the source it was computed for.
+        found = getattr(node, "_kiln_loc", None)
+        if found is None or found[0] is not self.src:
+            found = (self.src, self.src.loc(node))
+            node._kiln_loc = found  # type: ignore[attr-defined]
         return found[1]
 
     def fail(self, node: Optional[ast.AST], what: str, hint: Optional[str] = None) -> NoReturn:
