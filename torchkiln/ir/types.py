@@ -327,6 +327,9 @@ class ClassType(Type):
 def python_value_type(value: object) -> Optional[Type]:
     """The IR type of a plain Python constant (None, bool, int, float, str,
     torch.device, torch.dtype), or None for anything else."""
+    exact = _SCALARS.get(type(value))  # the common case, one lookup; subclasses (IntEnum...) below
+    if exact is not None:
+        return exact
     if value is None:
         return NONE
     if isinstance(value, bool):
@@ -344,6 +347,9 @@ def python_value_type(value: object) -> Optional[Type]:
     if isinstance(value, torch.dtype):
         return SCALAR_TYPE
     return None
+
+
+_SCALARS: Dict[type, Type] = {type(None): NONE, bool: BOOL, int: INT, float: FLOAT, str: STR}
 
 
 def unify(a: Type, b: Type) -> Optional[Type]:

@@ -73,8 +73,7 @@ def constant_type(value: Any) -> Optional[Type]:
     return None
 
 
-_SCALAR_TYPES: Dict[type, Type] = {int: INT, float: FLOAT, bool: BOOL, str: STR, type(None): NONE}
-_SCALAR_TYPE_SET = frozenset(_SCALAR_TYPES.values())
+_SCALAR_TYPE_SET = frozenset((INT, FLOAT, BOOL, STR, NONE))
 _BY_VALUE = frozenset((int, bool, str, type(None)))
 
 
@@ -131,7 +130,7 @@ class FunctionEmitter:
         """A pooled constant: one `prim::Constant` per value and type, at the top of the graph."""
         vt = type(value)
         if typ is None:
-            typ = _SCALAR_TYPES.get(vt) or constant_type(value)
+            typ = constant_type(value)
             assert typ is not None, f"not a simple constant: {value!r}"
         # By value for ints, bools, strings and None (type(value) keeps 1 and True apart); by text
         # otherwise (floats: 0.0 and -0.0 are equal, and NaN is not equal to itself).
