@@ -37,7 +37,7 @@ class Type:
                 return all(t.is_subtype_of(other) for t in self.members)
             return any(self.is_subtype_of(m) for m in other.members)
         if isinstance(other, ScalarNumberType):
-            return self in (INT, FLOAT, BOOL, SCALAR)
+            return self in (INT, FLOAT, BOOL, SCALAR) or isinstance(self, UnionType) and all(m.is_subtype_of(other) for m in self.members)
         return False
 
     def contained(self) -> Tuple["Type", ...]:

@@ -168,6 +168,11 @@ def _range_list(start, stop, step):
     return list(range(start, stop, step))
 
 
+@declare_prim("prim::broadcast_shapes(int[][] shapes) -> int[]")
+def _broadcast_shapes(shapes):
+    return list(torch.broadcast_shapes(*shapes))
+
+
 # -- strings -----------------------------------------------------------------------------------
 
 declare_prim("prim::add.str(str a, str b) -> str", emit="({0} + {1})")(operator.add)

@@ -99,6 +99,41 @@ void range_list(Stack& s) {
   push(s, std::move(out));
 }
 
+std::string int_list_text(c10::ArrayRef<int64_t> l) {
+  std::string out = "[";
+  for (size_t i = 0; i < l.size(); ++i) out += (i ? ", " : "") + std::to_string(l[i]);
+  return out + "]";
+}
+
+// torch.broadcast_shapes (torch._refs._broadcast_shapes), with its errors.
+void broadcast_shapes(Stack& s) {
+  auto shapes = pop(s).toList();
+  size_t rank = 0;
+  for (size_t i = 0; i < shapes.size(); ++i) rank = std::max(rank, shapes.get(i).toListRef().size());
+  std::vector<int64_t> common(rank, 1);
+  for (size_t arg = 0; arg < shapes.size(); ++arg) {
+    c10::List<int64_t> shape = shapes.get(arg).toIntList();
+    const int64_t n = int64_t(shape.size());
+    for (int64_t idx = -1; idx >= -n; --idx) {
+      int64_t dim = shape.get(size_t(n + idx));
+      int64_t& c = common[size_t(int64_t(rank) + idx)];
+      if (dim == c) continue;
+      if (c == 1) {
+        if (dim < 0) raise_python("ValueError", "Attempting to broadcast a dimension with negative length!");
+        c = dim;
+      }
+      if (dim == 1) continue;
+      if (c != dim) {
+        raise_python("RuntimeError", "Attempting to broadcast a dimension of length " + std::to_string(dim) + " at " +
+                                         std::to_string(idx) + "! Mismatching argument at index " + std::to_string(arg) +
+                                         " had " + int_list_text(shape.vec()) + "; but expected shape should be broadcastable to " +
+                                         int_list_text(common));
+      }
+    }
+  }
+  push(s, c10::List<int64_t>(common));
+}
+
 // --------------------------------------------------------------- lists
 
 void len_list(Stack& s) { push(s, int64_t(pop(s).toList().size())); }
@@ -334,6 +369,7 @@ void add_container_prims(std::vector<PrimDef>& t) {
       {"prim::sorted(t[] l, bool reverse) -> t[]", plain<sorted>},
       {"prim::range_length(int start, int stop, int step) -> int", plain<range_length>},
       {"prim::range_list(int start, int stop, int step) -> int[]", plain<range_list>},
+      {"prim::broadcast_shapes(int[][] shapes) -> int[]", plain<broadcast_shapes>},
       {"prim::len.list(t[] l) -> int", plain<len_list>},
       {"prim::getitem.list(t[] l, int index) -> t", plain<getitem_list>},
       {"prim::contains.list(t[] l, t el) -> bool", plain<contains_list>},

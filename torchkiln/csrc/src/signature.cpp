@@ -141,6 +141,11 @@ bool accepts(const TypePtr& want, const TypePtr& have, int depth) {
     case K::NumberType:
     case K::ComplexType: {
       auto k = have->kind();
+      if (k == K::UnionType) {  // `int | float`: every member is a number
+        for (const TypePtr& m : have->containedTypes())
+          if (!accepts(want, m, depth + 1)) return false;
+        return true;
+      }
       return k == K::IntType || k == K::FloatType || k == K::BoolType || k == K::NumberType || k == K::ComplexType;
     }
     case K::ListType:

@@ -203,11 +203,11 @@ class FunctionCompiler:
         """Signatures of `@torch.jit._overload` declarations of `fn`, in order (empty: none)."""
         import torch._jit_internal as internal
 
-        registered = internal._overloaded_fns
+        registered = _known_overloads()
         if not registered or not any(k.endswith("." + getattr(fn, "__name__", "")) for k in registered):
             return []  # `_qualified_name` costs more than this scan of the few names torch registers
         try:
-            decls = internal._get_fn_overloads(internal._qualified_name(fn)) or []
+            decls = registered.get(internal._qualified_name(fn)) or []
         except Exception:
             decls = []
         out = []
@@ -302,5 +302,24 @@ def qualified_name(obj: Any) -> str:
     qual = qual.replace("<locals>", "___locals").replace("<", "_").replace(">", "_")
     return f"__torch__.{module}.{qual}"
 
+
+
+# torch.jit.script deletes a function's `@_overload` declarations from
+# `torch._jit_internal._overloaded_fns` once it has compiled them, so a model
+# scripted by torch.jit first (F.interpolate in nn.Upsample) would lose them
+# here. Every declaration seen is kept.
+_SEEN_OVERLOADS: Dict[str, list] = {}
+
+
+def _known_overloads() -> Dict[str, list]:
+    import torch._jit_internal as internal
+
+    for name, decls in internal._overloaded_fns.items():
+        if _SEEN_OVERLOADS.get(name) != decls:
+            _SEEN_OVERLOADS[name] = list(decls)
+    return _SEEN_OVERLOADS
+
+
+_known_overloads()
 
 __all__ = ["Compiler", "FunctionCompiler", "Store", "STORE", "CacheMiss", "qualified_name"]

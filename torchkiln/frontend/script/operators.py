@@ -30,6 +30,7 @@ from ...ir.types import (
     TensorType,
     TupleType,
     Type,
+    UnionType,
 )
 from .conditions import ConditionSugar, none_cond
 from .emitter import Cond, FunctionEmitter
@@ -77,6 +78,14 @@ def _is_number(t: Type) -> bool:
     return t in NUMBERS
 
 
+def _number_union_as_scalar(em: FunctionEmitter, v: Value) -> Value:
+    """A `Union` of number types (`int | float`) is a `Scalar` in arithmetic, as in TorchScript."""
+    t = v.type
+    if isinstance(t, UnionType) and all(m in NUMBERS for m in t.members):
+        return em.op("prim::unchecked_cast", [v], [SCALAR]).output
+    return v
+
+
 def _folded(em: FunctionEmitter, fn, *operands: SugaredValue) -> Optional[SugaredValue]:
     """The constant result of a number or string operation on constants (None: emit the op)."""
     statics = [o.static_value() for o in operands]
@@ -109,7 +118,7 @@ def binary(em: FunctionEmitter, node: ast.AST, left: SugaredValue, right: Sugare
         folded = _folded(em, _PY_BINARY[kind], left, right)
         if folded is not None:
             return folded
-    lv, rv = left.as_value(em, node), right.as_value(em, node)
+    lv, rv = _number_union_as_scalar(em, left.as_value(em, node)), _number_union_as_scalar(em, right.as_value(em, node))
     lt, rt = lv.type, rv.type
     if isinstance(lt, TensorType) or isinstance(rt, TensorType):
         return SimpleValue(_tensor_binary(em, node, lv, rv, kind))
@@ -215,7 +224,7 @@ def unary(em: FunctionEmitter, node: ast.AST, operand: SugaredValue, op: ast.una
     folded = _folded(em, fn, operand)
     if folded is not None:
         return folded
-    v = operand.as_value(em, node)
+    v = _number_union_as_scalar(em, operand.as_value(em, node))
     t = v.type
     if isinstance(op, ast.UAdd):
         if isinstance(t, TensorType) or _is_number(t):
@@ -306,6 +315,7 @@ def compare_one(em: FunctionEmitter, node: ast.AST, left: SugaredValue, op: ast.
 
 
 def compare_values(em: FunctionEmitter, node: ast.AST, lv: Value, rv: Value, name: str) -> Value:
+    lv, rv = _number_union_as_scalar(em, lv), _number_union_as_scalar(em, rv)
     lt, rt = lv.type, rv.type
     if isinstance(lt, TensorType) or isinstance(rt, TensorType):
         if isinstance(lt, TensorType):

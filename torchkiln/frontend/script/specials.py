@@ -305,6 +305,23 @@ def _pair_like(n: int):
     return impl
 
 
+def _broadcast_shapes(em, node, args, kwargs):
+    """`torch.broadcast_shapes(*shapes)`: each shape an int, a tuple or a list of ints -> int[]."""
+    if kwargs:
+        em.fail(node, "torch.broadcast_shapes() takes no keyword arguments")
+    shapes = []
+    for sv in args:
+        v = sv.as_value(em, node)
+        if v.type in (INT, BOOL):
+            v = em.op("prim::ListConstruct", [v], [ListType(INT)]).output
+        converted = em.try_convert(v, ListType(INT))
+        if converted is None:
+            em.fail(node, f"torch.broadcast_shapes() takes ints, tuples of ints or lists of ints (shapes), not {v.type}")
+        shapes.append(converted)
+    listed = em.op("prim::ListConstruct", shapes, [ListType(ListType(INT))]).output
+    return SimpleValue(em.op("prim::broadcast_shapes", [listed], [ListType(INT)]).output)
+
+
 def _list_with_default(em, node, args, kwargs):
     from . import helpers as helpers_nn
     from .functions_value import PythonFunctionValue
@@ -398,6 +415,7 @@ def _build() -> Dict[int, SugaredValue]:
         "aten::list_with_default": Helper("_list_with_default", _list_with_default),
         "aten::_assert_int_or_pair": Helper("_assert_int_or_pair", _no_op),
         "aten::tensor": Helper("torch.tensor", _tensor),
+        "aten::broadcast_shapes": Helper("torch.broadcast_shapes", _broadcast_shapes),
     })  # fmt: skip
     return table
 
