@@ -25,7 +25,7 @@ import torch
 
 from ..diagnostics import ArchiveError, Error, SourceRange, VerifyError
 from ..ir.core import Argument, Block, CompilationUnit, Function, Graph, Node, Value
-from ..ir.types import AnyType, ClassType, OptionalType, TensorType, TupleType, Type
+from ..ir.types import NONE, AnyType, ClassType, OptionalType, TensorType, TupleType, Type
 from . import format as F
 
 _TAG_FIELDS: Dict[str, Tuple[str, ...]] = {
@@ -404,8 +404,9 @@ class _Loader:
                 raise F.fail(q, f"two attributes are named {name!r}")
             t = self.type(a["type"], q + ".type")
             base = t.elem if isinstance(t, OptionalType) else t
-            if kind in ("parameter", "buffer") and not isinstance(base, TensorType):
-                raise F.fail(q, f"a {kind} must have type Tensor or Tensor?, not {t}")
+            if kind in ("parameter", "buffer") and not isinstance(base, TensorType) and t != NONE:
+                # NoneType: `register_parameter(name, None)` (MultiheadAttention's q_proj_weight)
+                raise F.fail(q, f"a {kind} must have type Tensor, Tensor? or NoneType, not {t}")
             if kind == "module" and not (isinstance(base, ClassType) and base.is_module) and not isinstance(t, AnyType):
                 raise F.fail(q, f"a module attribute must have a module class type or Any, not {t}")
             if kind != "attribute" and not cls.is_module:

@@ -102,3 +102,84 @@ def test_bce_loss_with_weight():
     x, y = torch.rand(4, 6), torch.rand(4, 6)
     _module_matches(nn.BCELoss(weight=torch.rand(6)), x, y)
     _module_matches(nn.BCELoss(), x, y)
+
+
+# -- parameters registered as None save and load (MultiheadAttention) ---------------------------------
+
+
+@pytest.mark.parametrize("kdim", [None, 8])
+def test_multihead_attention_with_none_parameters_saves_and_loads(tmp_path, kdim):
+    # kdim=None: q_proj_weight & co. are None parameters; kdim=8: in_proj_weight is
+    torch.manual_seed(0)
+    mha = nn.MultiheadAttention(16, 4, kdim=kdim, vdim=kdim).eval()
+    q = torch.randn(3, 2, 16)
+    # key and value are different tensors: the differential check copies arguments, and
+    # multi_head_attention_forward takes another path when `key is value`
+    k, v = torch.randn(5, 2, kdim or 16), torch.randn(5, 2, kdim or 16)
+    compiled = torchkiln.script(mha)
+    path = tmp_path / "mha.kiln"
+    torchkiln.save(compiled, str(path))
+    loaded = torchkiln.load(str(path))
+    with torch.no_grad():
+        expected = mha(q, k, v)
+        for _ in range(2):
+            assert same(compiled(q, k, v), expected)
+            assert same(loaded(q, k, v), expected)
+
+
+# -- Class.static_method(...) and Class.CONSTANT ------------------------------------------------------
+
+
+class StaticHelper:
+    SCALE = 3
+
+    def __init__(self, x: int):
+        self.x = x
+
+    @staticmethod
+    def double(v: int) -> int:
+        return v * 2
+
+
+def calls_static_method(a: int) -> int:
+    h = StaticHelper(a)
+    return StaticHelper.double(h.x) + StaticHelper.SCALE
+
+
+class WithStatic(nn.Module):
+    LIMIT = 5
+
+    @staticmethod
+    def clip(x: torch.Tensor, v: float) -> torch.Tensor:
+        return x.clamp(-v, v)
+
+    def forward(self, x):
+        return WithStatic.clip(x, 1.0) + WithStatic.LIMIT + self.clip(x, 0.5)
+
+
+class TransformerWithMask(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.t = nn.Transformer(16, 2, 1, 1, 32, batch_first=True, dropout=0.0)
+
+    def forward(self, src, tgt):
+        mask = nn.Transformer.generate_square_subsequent_mask(tgt.size(1))
+        return self.t(src, tgt, tgt_mask=mask, tgt_is_causal=True)
+
+
+def test_static_methods_and_class_constants():
+    matches_eager(calls_static_method, (4,), (-1,))
+    _module_matches(WithStatic(), torch.randn(6) * 3)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        _module_matches(TransformerWithMask(), torch.randn(2, 5, 16), torch.randn(2, 4, 16))
+
+
+def uses_plain_method_on_class(a: int) -> int:
+    return StaticHelper.__init__(a)
+
+
+def test_method_read_from_a_class_is_refused():
+    with pytest.raises(torchkiln.CompileError, match=r"`StaticHelper.__init__` is a method") as e:
+        torchkiln.script(uses_plain_method_on_class)
+    assert "test_torch_compat.py" in str(e.value)

@@ -644,6 +644,9 @@ class ScriptClassConstructor(SugaredValue):
             em.fail(node, f"{self.info.cls.__qualname__}() takes no arguments")
         return SimpleValue(obj)
 
+    def attr(self, em, node, name):
+        return class_level_attr(em, node, self.info.cls, name, self.describe())
+
 
 class ModuleClassValue(SugaredValue):
     def __init__(self, cls: type):
@@ -654,6 +657,23 @@ class ModuleClassValue(SugaredValue):
 
     def call(self, em, node, args, kwargs):
         em.fail(node, f"modules ({self.cls.__qualname__}) cannot be created inside scripted code", hint="create it in __init__ and call it through self")
+
+    def attr(self, em, node, name):
+        return class_level_attr(em, node, self.cls, name, self.describe())
+
+
+def class_level_attr(em: FunctionEmitter, node: ast.AST, cls: type, name: str, what: str) -> SugaredValue:
+    """`Class.name` in script: a static method (compiled as a function) or a constant class attribute."""
+    value = _static_attr(cls, name, _MISSING)
+    if isinstance(value, staticmethod):
+        from .functions_value import function_value
+
+        return function_value(em, node, value.__func__, f"{cls.__qualname__}.{name}")
+    if value is not _MISSING and _is_constant(value):
+        return constant_value(em, node, value)
+    if isinstance(value, (types.FunctionType, classmethod)):
+        em.fail(node, f"`{cls.__qualname__}.{name}` is a method: script calls methods on an object, not on its class", hint="call it on an instance, or make it a @staticmethod")
+    em.fail(node, f"{what} has no attribute '{name}'", hint="script reads static methods and constant values (numbers, strings, tuples of those) from a class")
 
     def static_value(self):
         return self.cls
