@@ -6,7 +6,7 @@ the C++ executor).
 """
 from __future__ import annotations
 
-from typing import List, Union
+from typing import List, Tuple, Union
 
 import pytest
 import torch
@@ -183,3 +183,79 @@ def test_method_read_from_a_class_is_refused():
     with pytest.raises(torchkiln.CompileError, match=r"`StaticHelper.__init__` is a method") as e:
         torchkiln.script(uses_plain_method_on_class)
     assert "test_torch_compat.py" in str(e.value)
+
+
+# -- Tensor.norm with Python's defaults, torch.as_tensor -------------------------------------------------
+
+
+def norms(x: torch.Tensor) -> torch.Tensor:
+    return (
+        x.norm(dim=1, keepdim=True)
+        + x.norm()
+        + x.norm(p="fro", dim=[0, 1])
+        + x.norm(1, dim=0).sum()
+        + x.norm(dim=(0, 1), dtype=torch.float64).float()
+    )
+
+
+def as_tensors(x: torch.Tensor, n: int) -> torch.Tensor:
+    a = torch.as_tensor(x)
+    b = torch.as_tensor(x, dtype=torch.float64)
+    c = torch.as_tensor([n, 2 * n], dtype=torch.int64, device="cpu")
+    d = torch.as_tensor([0.5, 1.5])
+    return a.double() + b + c.double() + d.double()
+
+
+def test_tensor_norm_defaults_and_as_tensor():
+    matches_eager(norms, (torch.randn(3, 4),))
+    matches_eager(as_tensors, (torch.randn(2), 3))
+
+
+def as_tensor_keeps_the_tensor(x: torch.Tensor) -> bool:
+    return torch.as_tensor(x) is x
+
+
+def test_as_tensor_of_a_tensor_is_that_tensor():
+    s = torchkiln.script(as_tensor_keeps_the_tensor)
+    assert s(torch.randn(2)) is True
+
+
+# -- nn.LSTM called with a PackedSequence (an overloaded forward), a NamedTuple subclass ----------------
+
+
+class Tagger(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(30, 8)
+        self.lstm = nn.LSTM(8, 6, batch_first=True, bidirectional=True)
+        self.fc = nn.Linear(12, 4)
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> Tuple[torch.Tensor, List[List[int]]]:
+        packed = nn.utils.rnn.pack_padded_sequence(self.emb(tokens), lengths, batch_first=True, enforce_sorted=False)
+        out, _ = self.lstm(packed)
+        padded, lens = nn.utils.rnn.pad_packed_sequence(out, batch_first=True)
+        logits = self.fc(padded)
+        tags = logits.argmax(-1)
+        result: List[List[int]] = []
+        for i in range(tags.size(0)):
+            row: List[int] = tags[i, : int(lens[i])].tolist()
+            result.append(row)
+        return logits, result
+
+
+def test_lstm_on_a_packed_sequence_saves_and_loads(tmp_path):
+    torch.manual_seed(0)
+    model = Tagger().eval()
+    tokens, lengths = torch.randint(0, 30, (3, 5)), torch.tensor([5, 2, 3])
+    compiled = torchkiln.script(model)
+    # the LSTM's forward declared for a Tensor keeps the name; the PackedSequence one is forward__1
+    assert {"forward", "forward__1"} <= set(compiled.lstm._kiln_type.methods)
+    with torch.no_grad():
+        expected = model(tokens, lengths)
+        for _ in range(3):
+            assert same(compiled(tokens, lengths), expected)
+        path = tmp_path / "tagger.kiln"
+        torchkiln.save(compiled, str(path))
+        assert same(torchkiln.load(str(path))(tokens, lengths), expected)
+        x = torch.randn(2, 4, 8)
+        assert same(compiled.lstm(x), model.lstm(x))

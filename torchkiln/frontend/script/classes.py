@@ -83,7 +83,9 @@ class ClassRegistry:
         if done is not None:
             return done
         fields = list(cls._fields)  # type: ignore[attr-defined]
-        anns = getattr(cls, "__annotations__", {})
+        anns: Dict[str, Any] = {}
+        for klass in reversed(cls.__mro__):  # a subclass (PackedSequence of PackedSequence_) has no annotations of its own
+            anns.update(klass.__dict__.get("__annotations__", {}))
         types_: List[Type] = []
         for f in fields:
             ann = anns.get(f)
@@ -372,7 +374,39 @@ class ClassRegistry:
                 em.fail(node, f"{_short(t)} has no {what}", hint="define it on the class")
         return self._compile_method(t, cls, name, em.loc(node), fn=fn)
 
-    def _compile_method(self, t: ClassType, cls: type, name: str, call_site: Optional[SourceRange], fn: Any = None, init_info: Optional[ScriptClassInfo] = None) -> Function:
+    def method_overload(self, em: FunctionEmitter, node: ast.AST, t: ClassType, name: str, fn: Any, args, kwargs):
+        """For a method with several `@_overload_method` declarations (nn.LSTM.forward takes a Tensor
+        or a PackedSequence): (the name of the method compiled for the first declaration the
+        arguments fit, that method), or None when `fn` is not overloaded so.
+
+        The first declaration keeps the method's name (the entry point Python calls); the
+        declaration i > 0 is compiled as `name__i`, with its own types.
+        """
+        info = self._module(t)
+        cls = info.cls if info is not None else (self.by_type[t].cls if t in self.by_type else None)
+        if cls is None or info is not None and info.foreign:
+            return None
+        if fn is None:
+            fn = _method_of(cls, name)
+        if not isinstance(fn, types.FunctionType):
+            return None
+        decls = _method_overload_signatures(self.compiler, fn, cls)
+        if len(decls) < 2:
+            return None
+        arg_types = [a.as_value(em, node).type if a.is_value() else None for a in args]
+        kw_types = {k: (v.as_value(em, node).type if v.is_value() else None) for k, v in kwargs.items()}
+        chosen = 0
+        for i, sig in enumerate(decls):
+            if _fits(sig, arg_types, kw_types):
+                chosen = i
+                break
+        mangled = name if chosen == 0 else f"{name}__{chosen}"
+        done = t.methods.get(mangled)
+        if done is None:
+            done = self._compile_method(t, cls, mangled, em.loc(node), fn=fn, sig=decls[chosen])
+        return mangled, done
+
+    def _compile_method(self, t: ClassType, cls: type, name: str, call_site: Optional[SourceRange], fn: Any = None, init_info: Optional[ScriptClassInfo] = None, sig: Any = None) -> Function:
         if fn is None:
             fn = cls.__dict__.get(name) or getattr(cls, name)
         owner = self.modules.by_type[t] if t in self.modules.by_type else self.by_type[t]
@@ -394,7 +428,8 @@ class ClassRegistry:
                     return self._unused_method(t, cls, name, fn)
                 src = parse_function(fn)
                 ns = Namespace(fn)
-                sig = _method_overload_signature(compiler, fn, cls) or read_signature(compiler, src, ns, fn, has_self=True)
+                if sig is None:
+                    sig = _method_overload_signature(compiler, fn, cls) or read_signature(compiler, src, ns, fn, has_self=True)
                 types_: List[Type] = [t] + [p.type if p.type is not None else TENSOR for p in sig.params[1:]]
                 graph = Graph()
                 for p, pt in zip(sig.params, types_):
@@ -439,16 +474,46 @@ def _method_overload_signature(compiler, fn: Any, cls: type):
     TorchScript compiles an overloaded method's body with the declared
     types; the first declaration script can type is used.
     """
+    decls = _method_overload_signatures(compiler, fn, cls)
+    return decls[0] if decls else None
+
+
+def _method_overload_signatures(compiler, fn: Any, cls: type) -> list:
+    """The signatures of the `@torch.jit._overload_method` declarations of `fn` script can type, in order."""
     try:
         decls = torch._jit_internal._get_overloaded_methods(fn, cls) or []
     except Exception:
-        return None
+        return []
+    out = []
     for decl in decls:
         try:
-            return read_signature(compiler, parse_function(decl), Namespace(decl), decl, has_self=True)
+            out.append(read_signature(compiler, parse_function(decl), Namespace(decl), decl, has_self=True))
         except CompileError:
             continue
-    return None
+    return out
+
+
+def _fits(sig, arg_types: List[Optional[Type]], kw_types: Dict[str, Optional[Type]]) -> bool:
+    """Whether arguments of these types (None: not a plain value) bind to the parameters of `sig` after self."""
+    params = sig.params[1:]
+    positional = [p for p in params if not p.kwarg_only]
+    if len(arg_types) > len(positional):
+        return False
+    given = dict(zip((p.name for p in positional), arg_types))
+    for k, t in kw_types.items():
+        if k in given or all(p.name != k for p in params):
+            return False
+        given[k] = t
+    for p in params:
+        if p.name not in given:
+            if not p.has_default:
+                return False
+            continue
+        t = given[p.name]
+        want = p.type if p.type is not None else TENSOR
+        if t is None or not t.is_subtype_of(want):
+            return False
+    return True
 
 
 class MethodValue(SugaredValue):
@@ -472,9 +537,14 @@ class MethodValue(SugaredValue):
             from .functions_value import IgnoredFunctionValue
 
             return IgnoredFunctionValue(fn, self.name).call(em, node, [SimpleValue(self.obj)] + list(args), kwargs)
-        function = self.registry.method(em, node, self.obj.type, self.name, fn)  # type: ignore[arg-type]
+        name = self.name
+        overload = self.registry.method_overload(em, node, self.obj.type, name, fn, args, kwargs)
+        if overload is not None:
+            name, function = overload
+        else:
+            function = self.registry.method(em, node, self.obj.type, name, fn)  # type: ignore[arg-type]
         values = _bind_arguments(em, node, function, args, kwargs)
-        return SimpleValue(em.op("prim::CallMethod", [self.obj] + values, [function.returns], {"name": self.name}).output)
+        return SimpleValue(em.op("prim::CallMethod", [self.obj] + values, [function.returns], {"name": name}).output)
 
     def as_function(self, em, node, args, kwargs):
         """(the fork wrapper, input values) for `fork(obj.method, ...)`."""

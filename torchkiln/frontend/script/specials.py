@@ -288,6 +288,24 @@ def _tensor(em, node, args, kwargs):
     return SimpleValue(em.op("prim::tensor", [data, dtype, device, grad], [TENSOR]).output)
 
 
+def _as_tensor(em, node, args, kwargs):
+    """`torch.as_tensor(data, dtype=None, device=None)`: a tensor is converted only where it must be."""
+    if len(args) != 1:
+        em.fail(node, "torch.as_tensor() takes one data argument")
+    for k in kwargs:
+        if k not in ("dtype", "device"):
+            em.fail(node, f"torch.as_tensor() got an unsupported keyword argument '{k}'")
+    data = args[0].as_value(em, node)
+    if not isinstance(data.type, TensorType):
+        return _tensor(em, node, args, kwargs)
+    kw = {k: v.as_value(em, node) for k, v in kwargs.items()}
+    if "device" in kw and kw["device"].type == STR:
+        kw["device"] = em.op("prim::device.str", [kw["device"]], [DEVICE]).output
+    if not kw:
+        return SimpleValue(data)
+    return em.call_op_sugar(node, "aten::to", [], kw, self_value=data, what="torch.as_tensor")
+
+
 def _pair_like(n: int):
     def impl(em, node, args, kwargs):
         sv = args[0]
@@ -407,6 +425,7 @@ def _build() -> Dict[int, SugaredValue]:
         "`torch.from_numpy` cannot be used in script: numpy arrays are not script values",
         "make the tensor outside the scripted code and pass it in, or build it with torch.tensor([...])")))
     add(torch.tensor, Helper("torch.tensor", _tensor))
+    add(torch.as_tensor, Helper("torch.as_tensor", _as_tensor))
     _ATEN.update({
         "aten::_pair": Helper("_pair", _pair_like(2)),
         "aten::_single": Helper("_single", _pair_like(1)),

@@ -211,6 +211,26 @@ def _tensor_tolist(em, node, x, args, kwargs):
     return SimpleValue(em.op("prim::tolist", [x], [hint]).output)
 
 
+def _tensor_norm(em, node, x, args, kwargs):
+    """`x.norm(p="fro", dim=None, keepdim=False, dtype=None)` (torch.Tensor.norm's Python defaults).
+
+    The ATen overloads taking `dim` have no default for `p`; "fro" is the
+    2-norm over the given dims (torch.norm computes it as a vector norm).
+    """
+    a = _values(em, node, args)
+    kw = _values(em, node, kwargs)
+    if not a and "p" not in kw and kw:
+        kw["p"] = em.const(2)
+    if a and a[0].type == STR and a[0].node is not None and a[0].node.attrs.get("value") == "fro":
+        a[0] = em.const(2)
+    if kw.get("p") is not None and kw["p"].type == STR and kw["p"].node is not None and kw["p"].node.attrs.get("value") == "fro":
+        kw["p"] = em.const(2)
+    has_dim = len(a) > 1 or "dim" in kw
+    if "dtype" in kw and has_dim and len(a) < 3 and "keepdim" not in kw:
+        kw["keepdim"] = em.const(False)
+    return em.call_op_sugar(node, "aten::norm", a, kw, self_value=x, what="Tensor.norm")
+
+
 def _refuse(what: str, hint: str):
     def impl(em, node, x, args, kwargs):
         em.fail(node, what, hint=hint)
@@ -224,6 +244,7 @@ _SPECIAL_TENSOR_METHODS = {
     "cpu": _device_method("cpu"),
     "cuda": _device_method("cuda"),
     "tolist": _tensor_tolist,
+    "norm": _tensor_norm,
     "numpy": _refuse("Tensor.numpy() cannot be used in script: numpy arrays are not values here", "keep working with tensors, or convert outside the scripted code"),
     "register_hook": _refuse("Tensor.register_hook cannot be used in script", "register hooks outside the scripted code"),
 }
