@@ -259,3 +259,66 @@ def test_lstm_on_a_packed_sequence_saves_and_loads(tmp_path):
         assert same(torchkiln.load(str(path))(tokens, lengths), expected)
         x = torch.randn(2, 4, 8)
         assert same(compiled.lstm(x), model.lstm(x))
+
+
+# -- super() (Note [super()] in classes.py; torch.jit refuses it) ----------------------------------------
+
+
+class ScaleBase(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.linspace(-1.0, 1.0, 3))
+
+    def forward(self, x):
+        return x * self.w
+
+
+class PlusOne(ScaleBase):
+    def forward(self, x):
+        return super().forward(x) + 1
+
+
+class Twice(PlusOne):
+    def forward(self, x):
+        return super(Twice, self).forward(x) * 2 + super(PlusOne, self).forward(x)
+
+
+class Counter:
+    def __init__(self, v: int):
+        self.v = v
+
+    def get(self) -> int:
+        return self.v
+
+
+class BigCounter(Counter):
+    def __init__(self, v: int):
+        super().__init__(v * 10)
+        self.extra = 1
+
+    def get(self) -> int:
+        return super().get() + self.extra
+
+
+def counters(v: int) -> int:
+    return BigCounter(v).get() + Counter(v).get()
+
+
+def test_super_in_modules_and_classes(tmp_path):
+    x = torch.randn(3)
+    for cls in (PlusOne, Twice):
+        _module_matches(cls(), x)
+    compiled = torchkiln.script(Twice())
+    torchkiln.save(compiled, str(tmp_path / "twice.kiln"))
+    assert same(torchkiln.load(str(tmp_path / "twice.kiln"))(x), Twice()(x))
+    matches_eager(counters, (2,), (-3,))
+
+
+def super_outside_a_method(x: int) -> int:
+    return super().get()
+
+
+def test_super_outside_a_method_is_refused():
+    with pytest.raises(torchkiln.CompileError, match="super\\(\\) is used outside a method") as e:
+        torchkiln.script(super_outside_a_method)
+    assert "test_torch_compat.py" in str(e.value)

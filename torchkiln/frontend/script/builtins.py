@@ -433,6 +433,12 @@ def _pow(em, node, args, kwargs):
     return binary(em, node, args[0], args[1], ast.Pow())
 
 
+def _super(em, node, args, kwargs):
+    from .classes import super_value
+
+    return super_value(em, node, args, kwargs)
+
+
 def _refused(name: str, hint: str) -> Handler:
     def impl(em, node, args, kwargs):
         em.fail(node, f"{name}() is not supported in script", hint=hint)
@@ -512,13 +518,14 @@ def _build() -> Dict[int, SugaredValue]:
     for fn, why in ((b.iter, "iterate with a for loop"), (b.next, "iterate with a for loop"), (b.type, "use isinstance()"),
                     (b.id, "compare with `is`"), (b.hash, "use the value itself as a dict key"), (b.open, "do file I/O outside the scripted code"),
                     (b.input, "read input outside the scripted code"), (b.eval, "write the code directly"), (b.exec, "write the code directly"),
-                    (b.super, "call the parent's method on a submodule, or copy the code"), (b.callable, "check before scripting"),
+                    (b.callable, "check before scripting"),
                     (b.set, "use a list or a dict with the items as keys"), (b.map, "use a list comprehension"), (b.filter, "use a list comprehension with `if`"),
                     (b.divmod, "use // and %"), (b.vars, None), (b.globals, None), (b.locals, None), (b.setattr, "assign the attribute directly")):  # fmt: skip
         entries.append((fn, fn.__name__, _refused(fn.__name__, why or "restructure the code"), None))
     table: Dict[int, SugaredValue] = {}
     for obj, name, impl, fold in entries:
         table[id(obj)] = BuiltinFunction(name, impl, fold)
+    table[id(b.super)] = BuiltinFunction("super", _super)
     table[id(b.any)] = _AnyAll("any", _any_all("any"))
     table[id(b.all)] = _AnyAll("all", _any_all("all"))
     for fname in _MATH_FLOAT + tuple(_MATH_RESULT) + _MATH_BINARY + ("log", "gcd", "factorial"):

@@ -435,6 +435,7 @@ class ClassRegistry:
                 for p, pt in zip(sig.params, types_):
                     graph.add_input(pt, p.name)
                 em = FunctionEmitter(compiler, src, ns, graph, local_names(fn), name)
+                em.method_of = (t, cls, fn)
                 for p, v in zip(sig.params, graph.inputs):
                     em.assign(p.name, SimpleValue(v), p.node or src.tree)
                 declared = sig.returns
@@ -731,6 +732,9 @@ class ModuleClassValue(SugaredValue):
     def attr(self, em, node, name):
         return class_level_attr(em, node, self.cls, name, self.describe())
 
+    def static_value(self):
+        return self.cls
+
 
 def class_level_attr(em: FunctionEmitter, node: ast.AST, cls: type, name: str, what: str) -> SugaredValue:
     """`Class.name` in script: a static method (compiled as a function) or a constant class attribute."""
@@ -745,8 +749,84 @@ def class_level_attr(em: FunctionEmitter, node: ast.AST, cls: type, name: str, w
         em.fail(node, f"`{cls.__qualname__}.{name}` is a method: script calls methods on an object, not on its class", hint="call it on an instance, or make it a @staticmethod")
     em.fail(node, f"{what} has no attribute '{name}'", hint="script reads static methods and constant values (numbers, strings, tuples of those) from a class")
 
-    def static_value(self):
-        return self.cls
+
+# Note [super()]
+# --------------
+# `super().m(...)` inside a method of class C (an object of class type T)
+# calls the `m` found after the class defining the running method in the
+# MRO of C. That function is compiled as one more method of T, named
+# `__super_<Base>_m`, with `self` typed T: so a base's code runs on the
+# subclass's attributes, as in Python. `super().__init__()` reaching
+# `object` does nothing. torch.jit refuses super().
+
+
+def super_value(em: FunctionEmitter, node: ast.AST, args, kwargs) -> SugaredValue:
+    if kwargs or len(args) not in (0, 2):
+        em.fail(node, "super() takes no arguments here (or a class and self)")
+    if em.method_of is None:
+        em.fail(node, "super() is used outside a method", hint="call super() in a method of a module or script class")
+    t, cls, fn = em.method_of
+    if args:
+        start = args[0].static_value()
+        if not isinstance(start, type) or not issubclass(cls, start):
+            em.fail(node, "super(C, self) needs C to be the class, or a base class, of self")
+        obj = args[1].as_value(em, node)
+    else:
+        start = next((k for k in cls.__mro__ if any(v is fn or getattr(v, "__func__", None) is fn for v in k.__dict__.values())), cls)
+        obj = em.lookup(_first_param(em), node).as_value(em, node)
+    return SuperValue(em.compiler.classes, obj, cls, start)
+
+
+def _first_param(em: FunctionEmitter) -> str:
+    args = em.src.tree.args  # type: ignore[union-attr]
+    params = args.posonlyargs + args.args
+    if not params:
+        raise CompileError("super() needs the method's self parameter", em.src.loc(em.src.tree))
+    return params[0].arg
+
+
+class SuperValue(SugaredValue):
+    def __init__(self, registry: "ClassRegistry", obj: Value, cls: type, start: type):
+        self.registry = registry
+        self.obj = obj
+        self.cls = cls
+        self.start = start
+
+    def describe(self) -> str:
+        return f"super() of {self.cls.__qualname__}"
+
+    def attr(self, em, node, name):
+        mro = self.cls.__mro__
+        for klass in mro[mro.index(self.start) + 1 :]:
+            if name not in klass.__dict__:
+                continue
+            value = klass.__dict__[name]
+            if klass is object and name == "__init__":
+                return _NoOp("object.__init__")
+            if klass is nn.Module and name == "__init__":
+                return _NoOp("nn.Module.__init__")
+            if isinstance(value, staticmethod):
+                from .functions_value import function_value
+
+                return function_value(em, node, value.__func__, f"{klass.__qualname__}.{name}")
+            if isinstance(value, types.FunctionType):
+                mangled = f"__super_{klass.__name__}_{name}"
+                return MethodValue(self.registry, self.obj, mangled, value)
+            if _is_constant(value):
+                return constant_value(em, node, value)
+            break
+        em.fail(node, f"super() of {self.cls.__qualname__} has no method '{name}' that script can call")
+
+
+class _NoOp(SugaredValue):
+    def __init__(self, name: str):
+        self.name = name
+
+    def describe(self) -> str:
+        return self.name
+
+    def call(self, em, node, args, kwargs):
+        return SimpleValue(em.const(None))
 
 
 def constant_value(em: FunctionEmitter, node: ast.AST, value: Any) -> SugaredValue:

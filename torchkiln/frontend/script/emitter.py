@@ -98,6 +98,7 @@ class FunctionEmitter:
         self.declared_return: Optional[Type] = None
         self.return_types: List[Tuple[Type, SourceRange]] = []
         self.self_sugar: Optional[SugaredValue] = None  # `self` of a method, when it is not a plain value
+        self.method_of: Optional[Tuple[Any, type, Any]] = None  # (class type, Python class, function) of a method: super()
         self.unrolled_depth = 0
         self.loop_depth = 0
         self._constants: Dict[Any, Value] = {}
