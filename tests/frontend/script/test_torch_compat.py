@@ -322,3 +322,27 @@ def test_super_outside_a_method_is_refused():
     with pytest.raises(torchkiln.CompileError, match="super\\(\\) is used outside a method") as e:
         torchkiln.script(super_outside_a_method)
     assert "test_torch_compat.py" in str(e.value)
+
+
+class Doubler:
+    def __init__(self, v: int):
+        self.v = v
+
+    def get(self) -> int:
+        return self.v
+
+    def twice(self) -> int:
+        return self.get() * 2
+
+
+class ShiftedDoubler(Doubler):  # inherits __init__ and twice; twice calls the override of get
+    def get(self) -> int:
+        return self.v + 1
+
+
+def inherited_methods(v: int) -> int:
+    return ShiftedDoubler(v).twice() * 100 + Doubler(v).twice()
+
+
+def test_script_class_inherits_init_and_methods():
+    matches_eager(inherited_methods, (3,), (0,))

@@ -127,12 +127,13 @@ class ClassRegistry:
         self.script_classes[cls] = info
         self.by_type[t] = info
         self.compiler.unit.add_class(t)
-        for name, ann in getattr(cls, "__annotations__", {}).items():
-            at = self.type_of_python_annotation(ann)
-            if at is not None:
-                t.add_attribute(name, at)
-        init = cls.__dict__.get("__init__")
-        if init is not None:
+        for klass in reversed(cls.__mro__):  # inherited annotations and __init__ too
+            for name, ann in klass.__dict__.get("__annotations__", {}).items():
+                at = self.type_of_python_annotation(ann)
+                if at is not None:
+                    t.add_attribute(name, at)
+        init = _static_attr(cls, "__init__", None)
+        if isinstance(init, types.FunctionType):
             self._compile_method(t, cls, "__init__", loc, init_info=info)
         return info
 
