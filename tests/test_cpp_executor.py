@@ -845,3 +845,20 @@ def test_first_call_leaves_the_garbage_collector_as_it_was(collecting):
     finally:
         if was:
             gc.enable()
+
+
+def grad_of(x: torch.Tensor) -> Optional[torch.Tensor]:
+    return x.grad
+
+
+@pytest.mark.parametrize("executor", ["python", "interpreter", "cpp"])
+def test_grad_attribute_is_read_at_each_call(executor):
+    # outside tests/frontend: the differential recorder copies arguments, and a copy has no .grad
+    s = torchkiln.script(grad_of)
+    run = api.ScriptFunction(s._kiln_unit, s._kiln_fn, executor=executor)
+    x = torch.ones(2, requires_grad=True)
+    for _ in range(2):
+        assert run(x) is None
+    (x * 3).sum().backward()
+    for _ in range(2):
+        assert torch.equal(run(x), torch.full((2,), 3.0))

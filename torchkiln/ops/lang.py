@@ -359,8 +359,21 @@ def _python_op(*args, name):
 
 for _flag in ("is_nested", "is_sparse", "is_quantized", "is_meta", "is_cpu", "is_mkldnn"):
     declare_prim(f"prim::{_flag}(Tensor a) -> bool", emit="{0}.%s" % _flag)(operator.attrgetter(_flag))
+for _flag in ("is_xla", "is_xpu", "is_mps", "is_vulkan", "is_ipu", "is_sparse_csr", "is_maia", "is_mtia"):
+    declare_prim(f"prim::{_flag}(Tensor a) -> bool", emit="{0}.%s" % _flag)(operator.attrgetter(_flag))
+declare_prim("prim::nbytes(Tensor a) -> int", emit="{0}.nbytes")(operator.attrgetter("nbytes"))
+declare_prim("prim::itemsize(Tensor a) -> int", emit="{0}.itemsize")(operator.attrgetter("itemsize"))
+declare_prim("prim::name(Tensor a) -> str?", emit="{0}.name")(operator.attrgetter("name"))
+declare_prim("prim::stride(Tensor a) -> int[]", emit="list({0}.stride())")(lambda a: list(a.stride()))
+# .grad changes when backward() runs: not pure (no CSE or hoisting)
+declare_prim("prim::grad(Tensor a) -> Tensor?", pure=False, emit="{0}.grad")(operator.attrgetter("grad"))
 declare_prim("prim::device_type(Device d) -> str", emit="{0}.type")(operator.attrgetter("type"))
 declare_prim("prim::device_index(Device d) -> int?", emit="{0}.index")(operator.attrgetter("index"))
+
+
+@declare_prim("prim::manual_seed(int seed) -> ()", pure=False, emit="torch.manual_seed({0})")
+def _manual_seed(seed):
+    torch.manual_seed(seed)
 
 
 @declare_prim("prim::is_autocast_enabled() -> bool", pure=False, deletable=True, emit="torch.is_autocast_enabled()")

@@ -6,7 +6,7 @@ the C++ executor).
 """
 from __future__ import annotations
 
-from typing import List, Tuple, Union
+from typing import List, Optional, Tuple, Union
 
 import pytest
 import torch
@@ -346,3 +346,63 @@ def inherited_methods(v: int) -> int:
 
 def test_script_class_inherits_init_and_methods():
     matches_eager(inherited_methods, (3,), (0,))
+
+
+# -- torch functions and Tensor attributes (a sweep of 1,137 calls against torch.jit) -----------------
+
+
+def max_fields_after_assignment(x: torch.Tensor) -> torch.Tensor:
+    r = x.max(1)
+    s = torch.sort(x, dim=0, descending=True)
+    return r.values + r.indices.float() + s.values[0] + s.indices[0].float()
+
+
+def list_indices(x: torch.Tensor) -> torch.Tensor:
+    y = x[[0, 2]] + x[[0, 1], [1, 2]].sum()
+    x[[1, 2]] = 0.0
+    return y + x.sum()
+
+
+def tensor_attributes(x: torch.Tensor) -> Tuple[bool, bool, int, int, List[int], int, bool, bool]:
+    return (
+        x.is_leaf,
+        x.grad is None,
+        x.nbytes,
+        x.itemsize,
+        list(x.stride()),  # a tuple in eager, int[] in script (as TorchScript)
+        x.element_size(),
+        x.is_mps or x.is_xla or x.is_xpu or x.is_sparse_csr,
+        x.name is None,
+    )
+
+
+def type_conversion(x: torch.Tensor) -> torch.Tensor:
+    return x.type(torch.float64) + torch.tensor(data=[1.0, 2.0, 3.0], dtype=torch.float64)
+
+
+def norms_of_torch_norm(x: torch.Tensor) -> torch.Tensor:
+    return torch.norm(x, p=2, dim=1, keepdim=True).sum() + torch.norm(x, "fro") + torch.norm(x)
+
+
+def seeded(x: torch.Tensor) -> torch.Tensor:
+    torch.manual_seed(7)
+    return x + torch.rand(3)
+
+
+def test_torch_functions_and_tensor_attributes():
+    x = torch.randn(3, 3)
+    matches_eager(max_fields_after_assignment, (x,))
+    matches_eager(list_indices, (x,))
+    matches_eager(tensor_attributes, (x,), (torch.arange(6).view(2, 3),))
+    matches_eager(type_conversion, (torch.randn(3),))
+    matches_eager(norms_of_torch_norm, (x,))
+    matches_eager(seeded, (torch.zeros(3),))
+
+
+def bool_index(x: torch.Tensor) -> torch.Tensor:
+    return x[True]
+
+
+def test_bool_index_is_refused():
+    with pytest.raises(torchkiln.CompileError, match="indexing a tensor with a bool is not supported"):
+        torchkiln.script(bool_index)

@@ -285,6 +285,36 @@ void is_mkldnn(Stack& s) { push(s, pop(s).toTensor().is_mkldnn()); }
 void is_nested(Stack& s) { push(s, pop(s).toTensor().is_nested()); }
 void is_quantized(Stack& s) { push(s, pop(s).toTensor().is_quantized()); }
 void is_sparse(Stack& s) { push(s, pop(s).toTensor().is_sparse()); }
+void is_sparse_csr(Stack& s) { push(s, pop(s).toTensor().is_sparse_csr()); }
+void is_xla(Stack& s) { push(s, pop(s).toTensor().is_xla()); }
+void is_xpu(Stack& s) { push(s, pop(s).toTensor().is_xpu()); }
+void is_mps(Stack& s) { push(s, pop(s).toTensor().is_mps()); }
+void is_vulkan(Stack& s) { push(s, pop(s).toTensor().is_vulkan()); }
+void is_ipu(Stack& s) { push(s, pop(s).toTensor().is_ipu()); }
+void is_maia(Stack& s) { push(s, pop(s).toTensor().is_maia()); }
+void is_mtia(Stack& s) { push(s, pop(s).toTensor().is_mtia()); }
+void nbytes(Stack& s) { push(s, int64_t(pop(s).toTensor().nbytes())); }
+void itemsize(Stack& s) { push(s, int64_t(pop(s).toTensor().itemsize())); }
+void stride(Stack& s) { push(s, c10::List<int64_t>(pop(s).toTensor().strides())); }
+// Tensor.name: None unless the tensor was given a name (as Python's property).
+void tensor_name(Stack& s) {
+  at::Tensor t = pop(s).toTensor();
+  const std::string& name = t.name();
+  if (name.empty())
+    push(s, c10::IValue());
+  else
+    push(s, name);
+}
+// Tensor.grad: None while no gradient was accumulated.
+void grad(Stack& s) {
+  at::Tensor g = pop(s).toTensor().grad();
+  if (g.defined())
+    push(s, std::move(g));
+  else
+    push(s, c10::IValue());
+}
+// torch.manual_seed(seed): a negative seed wraps around as in Python.
+void manual_seed(Stack& s) { at::manual_seed(uint64_t(pop(s).toInt())); }
 
 }  // namespace
 
@@ -338,6 +368,20 @@ void add_core_prims(std::vector<PrimDef>& t) {
                         {"prim::is_nested(Tensor a) -> bool", plain<is_nested>},
                         {"prim::is_quantized(Tensor a) -> bool", plain<is_quantized>},
                         {"prim::is_sparse(Tensor a) -> bool", plain<is_sparse>},
+                        {"prim::is_sparse_csr(Tensor a) -> bool", plain<is_sparse_csr>},
+                        {"prim::is_xla(Tensor a) -> bool", plain<is_xla>},
+                        {"prim::is_xpu(Tensor a) -> bool", plain<is_xpu>},
+                        {"prim::is_mps(Tensor a) -> bool", plain<is_mps>},
+                        {"prim::is_vulkan(Tensor a) -> bool", plain<is_vulkan>},
+                        {"prim::is_ipu(Tensor a) -> bool", plain<is_ipu>},
+                        {"prim::is_maia(Tensor a) -> bool", plain<is_maia>},
+                        {"prim::is_mtia(Tensor a) -> bool", plain<is_mtia>},
+                        {"prim::nbytes(Tensor a) -> int", plain<nbytes>},
+                        {"prim::itemsize(Tensor a) -> int", plain<itemsize>},
+                        {"prim::stride(Tensor a) -> int[]", plain<stride>},
+                        {"prim::name(Tensor a) -> str?", plain<tensor_name>},
+                        {"prim::grad(Tensor a) -> Tensor?", plain<grad>},
+                        {"prim::manual_seed(int seed) -> ()", plain<manual_seed>},
                     });
 }
 

@@ -36,6 +36,7 @@ from ...ir.types import (
     LAYOUT,
     MEMORY_FORMAT,
     NONE,
+    SCALAR,
     SCALAR_TYPE,
     STR,
     TENSOR,
@@ -63,6 +64,18 @@ _SIMPLE = {
     torch.Generator: GENERATOR,
     typing.Any: ANY,
     complex: None,
+}
+
+_NUMBER = "__torchscript_number__"  # TorchScript's `number` (Scalar), only in type comments
+_TYPING_FALLBACK = {
+    "Optional": typing.Optional,
+    "List": typing.List,
+    "Dict": typing.Dict,
+    "Tuple": typing.Tuple,
+    "Union": typing.Union,
+    "Any": typing.Any,
+    "Tensor": torch.Tensor,
+    "number": _NUMBER,
 }
 
 _HINT = "use int, float, bool, str, Tensor, List[T], Tuple[...], Dict[K, V], Optional[T], Union[...], a NamedTuple or a script class"
@@ -128,6 +141,10 @@ class TypeParser:
             try:
                 return self.lookup(node.id)
             except KeyError:
+                if node.id in _TYPING_FALLBACK:
+                    # TorchScript knows these names where the module does not import them
+                    # (torch/functional.py's `# type:` comments use Optional, List, number unimported).
+                    return _TYPING_FALLBACK[node.id]
                 raise CompileError(f"unknown type `{node.id}` in an annotation", self.loc(node), hint=_HINT) from None
         if isinstance(node, ast.Attribute):
             base = self._object(node.value)
@@ -190,6 +207,8 @@ class TypeParser:
         if obj is None:
             return NONE
         if isinstance(obj, str):
+            if obj == _NUMBER:
+                return SCALAR
             try:
                 node = ast.parse(obj, mode="eval").body
             except SyntaxError:

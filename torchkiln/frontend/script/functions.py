@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ...diagnostics import CompileError
 from ...ir.core import Argument, Value
-from ...ir.types import BOOL, FLOAT, INT, NONE, TENSOR, ListType, OptionalType, TupleType, Type, unify
+from ...ir.types import BOOL, FLOAT, INT, NONE, SCALAR_TYPE, TENSOR, ListType, OptionalType, TupleType, Type, python_value_type, unify
 from . import exits, to_ssa
 from .emitter import FunctionEmitter, constant_type
 from .source import ParsedSource, type_comment_signature
@@ -141,6 +141,10 @@ def _param(parser, src: ParsedSource, arg: ast.arg, default: Any, kwarg_only: bo
         annotated, broadcast = parsed.type, parsed.broadcast
     if annotated is None and default is not NO_DEFAULT:
         annotated = _type_of_default(default)
+    if arg.arg == "dtype" and comment_types is not None and annotated in (INT, OptionalType(INT)):
+        # TorchScript's dtypes are ints, and torch's own `# type:` comments (torch.norm) spell
+        # `dtype` as Optional[int]; here dtypes are ScalarType values.
+        annotated = SCALAR_TYPE if annotated == INT else OptionalType(SCALAR_TYPE)
     if broadcast is not None and default is not NO_DEFAULT and isinstance(default, (int, float)) and not isinstance(default, bool):
         default = [default] * broadcast
     return Param(arg.arg, annotated, default, broadcast, kwarg_only, arg)
@@ -261,9 +265,22 @@ def _unify_returns(em: FunctionEmitter) -> Type:
 def make_arguments(params: Sequence[Param], types: Sequence[Type]) -> List[Argument]:
     out = []
     for p, t in zip(params, types):
-        default = p.default if p.has_default else None
-        out.append(Argument(p.name, t, p.has_default, default, p.kwarg_only))
+        has_default = p.has_default and _default_fits(p.default, t)
+        out.append(Argument(p.name, t, has_default, p.default if has_default else None, p.kwarg_only))
     return out
+
+
+def _default_fits(default: Any, t: Type) -> bool:
+    """False for a number or string default of a parameter whose type holds no such value.
+
+    torch.norm's `@overload` declarations give `p: Optional[number]` the
+    default "fro" (TorchScript checks no defaults of declarations). Such a
+    default can never be passed, so the compiled function records none.
+    """
+    vt = python_value_type(default) if default is not None else None
+    if vt is None or vt.is_subtype_of(t):
+        return True
+    return vt in (INT, BOOL) and FLOAT.is_subtype_of(t)
 
 
 __all__ = ["Param", "Signature", "Namespace", "read_signature", "bind_call", "argument_values", "compile_body", "make_arguments", "local_names"]

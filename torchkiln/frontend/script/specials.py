@@ -245,6 +245,18 @@ def _warn(em, node, args, kwargs):
     return SimpleValue(em.const(None))
 
 
+def _manual_seed(em, node, args, kwargs):
+    """`torch.manual_seed(seed)` (TorchScript's aten::manual_seed); returns None, not the Generator."""
+    seed = args[0] if args else kwargs.get("seed")
+    if seed is None or len(args) + len(kwargs) != 1:
+        em.fail(node, "torch.manual_seed() takes one int seed")
+    v = seed.as_value(em, node)
+    if v.type != INT:
+        em.fail(node, f"torch.manual_seed() takes an int seed, not {v.type}")
+    em.op("prim::manual_seed", [v], [])
+    return SimpleValue(em.const(None))
+
+
 def _tracing_state(em, node, args, kwargs):
     return SimpleValue(em.const(None))
 
@@ -272,6 +284,9 @@ def _device(em, node, args, kwargs):
 
 
 def _tensor(em, node, args, kwargs):
+    if not args and "data" in kwargs:
+        kwargs = dict(kwargs)
+        args = [kwargs.pop("data")]
     if len(args) != 1:
         em.fail(node, "torch.tensor() takes one data argument")
     data = args[0].as_value(em, node)
@@ -425,6 +440,7 @@ def _build() -> Dict[int, SugaredValue]:
         "`torch.from_numpy` cannot be used in script: numpy arrays are not script values",
         "make the tensor outside the scripted code and pass it in, or build it with torch.tensor([...])")))
     add(torch.tensor, Helper("torch.tensor", _tensor))
+    add(torch.manual_seed, Helper("torch.manual_seed", _manual_seed))
     add(torch.as_tensor, Helper("torch.as_tensor", _as_tensor))
     _ATEN.update({
         "aten::_pair": Helper("_pair", _pair_like(2)),

@@ -191,8 +191,11 @@ def _views(em: FunctionEmitter, node: ast.AST, x: Value, index: SugaredValue):
         if isinstance(v.type, (TensorType, ListType)) or v.type == BOOL:
             if remaining is not None:
                 em.fail(node, "tensor indices after `...` are not supported", hint="index explicitly with `:` for each leading dim")
+            if v.type == BOOL:
+                em.fail(node, "indexing a tensor with a bool is not supported", hint="use x.unsqueeze(0) for x[True]")
             if not isinstance(v.type, TensorType):
-                v = em.call_op(node, "aten::tensor", [v])[0][0]
+                none_dtype, none_device = em.const(None, OptionalType(SCALAR_TYPE)), em.const(None, OptionalType(DEVICE))
+                v = em.op("prim::tensor", [v, none_dtype, none_device, em.const(False)], [TENSOR]).output
             advanced.append((at, v))
             dim += 1
             continue

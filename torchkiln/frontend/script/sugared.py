@@ -163,7 +163,7 @@ class TupleSugar(SugaredValue):
 
     def as_value(self, em, node) -> Value:
         values = [item.as_value(em, node) for item in self.items]
-        t = TupleType([v.type for v in values], self.type_name, self.names if self.type_name else None)
+        t = TupleType([v.type for v in values], self.type_name, self.names)
         return em.op("prim::TupleConstruct", values, [t]).output
 
     def attr(self, em, node, name):

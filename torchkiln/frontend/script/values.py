@@ -55,6 +55,13 @@ TENSOR_PROPERTIES: Dict[str, Tuple[str, Type]] = {
     "real": ("aten::real", TENSOR),
     "imag": ("aten::imag", TENSOR),
     **{flag: (f"prim::{flag}", BOOL) for flag in ("is_nested", "is_sparse", "is_quantized", "is_meta", "is_cpu", "is_mkldnn")},
+    **{flag: (f"prim::{flag}", BOOL) for flag in ("is_xla", "is_xpu", "is_mps", "is_vulkan", "is_ipu", "is_sparse_csr", "is_maia", "is_mtia")},
+    "is_leaf": ("aten::is_leaf", BOOL),
+    "retains_grad": ("aten::retains_grad", BOOL),
+    "grad": ("prim::grad", OptionalType(TENSOR)),
+    "nbytes": ("prim::nbytes", INT),
+    "itemsize": ("prim::itemsize", INT),
+    "name": ("prim::name", OptionalType(STR)),
 }
 DEVICE_PROPERTIES: Dict[str, Tuple[str, Type]] = {"type": ("prim::device_type", STR), "index": ("prim::device_index", OptionalType(INT))}
 
@@ -180,6 +187,30 @@ def _tensor_size(em, node, x, args, kwargs):
     return em.call_op_sugar(node, "aten::size", _values(em, node, args), _values(em, node, kwargs), self_value=x, what="Tensor.size")
 
 
+def _tensor_stride(em, node, x, args, kwargs):
+    if not args and not kwargs:
+        return SimpleValue(em.op("prim::stride", [x], [ListType(INT)]).output)
+    return em.call_op_sugar(node, "aten::stride", _values(em, node, args), _values(em, node, kwargs), self_value=x, what="Tensor.stride")
+
+
+def _tensor_element_size(em, node, x, args, kwargs):
+    if args or kwargs:
+        em.fail(node, "Tensor.element_size() takes no arguments")
+    return SimpleValue(em.op("prim::itemsize", [x], [INT]).output)
+
+
+def _tensor_type(em, node, x, args, kwargs):
+    """`x.type(dtype)`: as `x.to(dtype)` (TorchScript's reading); `x.type()` (a type string) is not supported."""
+    a = _values(em, node, args)
+    kw = _values(em, node, kwargs)
+    if not a and not kw:
+        em.fail(node, "x.type() with no arguments (the tensor type's name) is not supported in script", hint="compare x.dtype instead")
+    dtype = a[0] if a else kw.pop("dtype", None)
+    if dtype is None or dtype.type != SCALAR_TYPE:
+        em.fail(node, "x.type() takes a dtype here (x.type(torch.float64))")
+    return em.call_op_sugar(node, "aten::to", [dtype], kw, self_value=x, what="Tensor.type")
+
+
 def _tensor_to(em, node, x, args, kwargs):
     a = _values(em, node, args)
     kw = _values(em, node, kwargs)
@@ -240,6 +271,9 @@ def _refuse(what: str, hint: str):
 
 _SPECIAL_TENSOR_METHODS = {
     "size": _tensor_size,
+    "stride": _tensor_stride,
+    "type": _tensor_type,
+    "element_size": _tensor_element_size,
     "to": _tensor_to,
     "cpu": _device_method("cpu"),
     "cuda": _device_method("cuda"),
