@@ -106,6 +106,10 @@ def _len(em, node, args, kwargs):
     elif isinstance(t, TensorType):
         op = "prim::len.Tensor"
     if op is None:
+        r = em.compiler.classes.dunder(em, node, v, "__len__", [])
+        if r is not None:
+            return r
+    if op is None:
         em.fail(node, f"len() of a value of type {t} is not supported")
     return SimpleValue(em.op(op, [v], [INT]).output)
 

@@ -292,6 +292,9 @@ class ClassRegistry:
     def getitem(self, em: FunctionEmitter, node: ast.AST, obj: Value, index: SugaredValue) -> SugaredValue:
         info = self._module(obj.type)
         if info is None or info.container is None:
+            r = self.dunder(em, node, obj, "__getitem__", [index])
+            if r is not None:
+                return r
             em.fail(node, f"{_short(obj.type)} cannot be indexed")
         key = index.static_value()
         if info.container == "dict":
@@ -309,6 +312,17 @@ class ClassRegistry:
         if not -len(names) <= key < len(names):
             em.fail(node, f"index {key} is out of range for a module container of {len(names)}")
         return self.attr(em, node, obj, names[key])
+
+    def dunder(self, em: FunctionEmitter, node: ast.AST, obj: Value, name: str, args) -> Optional[SugaredValue]:
+        """Call the script-class method `name` (a magic method) on obj; None when its class has none."""
+        t = obj.type
+        if not isinstance(t, ClassType) or t.is_module:
+            return None
+        info = self._module(t)
+        py_cls = info.cls if info is not None else self.by_type[t].cls if t in self.by_type else None
+        if name not in t.methods and (py_cls is None or _method_of(py_cls, name) is None):
+            return None
+        return self.attr(em, node, obj, name).call(em, node, [a if isinstance(a, SugaredValue) else SimpleValue(a) for a in args], {})
 
     def static_len(self, t: Type) -> Optional[int]:
         info = self._module(t)

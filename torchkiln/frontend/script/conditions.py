@@ -112,6 +112,10 @@ def truth_value(em: FunctionEmitter, node: ast.AST, v: Value) -> Value:
             return em.const(False)
         if isinstance(t, OptionalType):
             return _optional_truth(em, node, v)
+        for name in ("__bool__", "__len__"):
+            r = em.compiler.classes.dunder(em, node, v, name, [])
+            if r is not None:
+                return truth_value(em, node, r.as_value(em, node))
     em.fail(node, f"a value of type {t} cannot be used as a condition", hint="compare it explicitly (e.g. `x is not None`, `len(x) > 0`)")
 
 

@@ -61,6 +61,9 @@ def emit_if(em: FunctionEmitter, node: ast.If) -> None:
 
 def join_if(em: FunctionEmitter, tf: Frame, ff: Frame, node: ast.AST) -> None:
     parent = em.frame
+    for f in (tf, ff):
+        if f.exits:
+            parent.note_escaped(f.vars)
     if tf.exits and ff.exits:
         parent.exits = True
         return
@@ -106,7 +109,10 @@ def _branch_binding(frame: Frame, name: str, before):
 def _take_live_branch(em: FunctionEmitter, parent: Frame, name: str, live: Frame, dead: Frame) -> None:
     if name in live.vars:
         info = live.vars[name]
-        _store_uninitialized(em, dead.block, name, info)
+        if not isinstance(parent.find(name)[1], VarInfo):
+            # Only a name new here needs a value in the exited branch: one defined before
+            # keeps its value there, and a `break`/`continue` carries that value on.
+            _store_uninitialized(em, dead.block, name, info)
         parent.set_var(name, info)
     elif name in live.sugared:
         parent.set_sugared(name, live.sugared[name])
@@ -304,7 +310,14 @@ def _emit_else(em: FunctionEmitter, node, loop: Node, bodies) -> None:
 def join_loop(em: FunctionEmitter, lf: Frame) -> None:
     """After a loop: variables first set inside it are local to it."""
     parent = em.frame
-    for name in lf.names():
+    names = lf.names()
+    for name in lf.escaped:
+        if name in names:
+            continue
+        before = parent.find(name)[1]
+        if isinstance(before, VarInfo):
+            parent.set_var(name, VarInfo(before.type, before.loc))  # set on a path that left the body early
+    for name in names:
         before = parent.find(name)[1]
         if isinstance(before, VarInfo) and name in lf.vars:
             parent.set_var(name, VarInfo(before.type, before.loc))  # the value changed: no longer a known constant

@@ -220,6 +220,10 @@ class FunctionEmitter:
         v = sv.as_value(self, node)
         if v.type == STR:
             return v
+        for name in ("__str__", "__repr__"):
+            r = self.compiler.classes.dunder(self, node, v, name, [])
+            if r is not None:
+                return r.as_value(self, node)
         return self.op("prim::str", [v], [STR]).output
 
     def to_bool(self, v: Value, node: ast.AST) -> Value:

@@ -97,6 +97,19 @@ class Frame:
         self.sugared: Dict[str, "SugaredValue"] = {}
         self.errors: Dict[str, PendingError] = {}
         self.exits = False
+        # Loop frames only: names stored on paths that left the loop body early
+        # (`x = 1; break`). Their values reach the code after the loop and the next
+        # iteration, though join_if drops them from the frames that go on.
+        self.escaped: Dict[str, None] = {}
+
+    def note_escaped(self, names) -> None:
+        """Record on the innermost enclosing loop frame that `names` were stored on a path that exited."""
+        f: Optional[Frame] = self
+        while f is not None and f.kind not in ("loop", "comprehension", "function"):
+            f = f.parent
+        if f is not None and f.kind != "function":
+            for n in names:
+                f.escaped.setdefault(n, None)
 
     def ancestors(self) -> Iterator["Frame"]:
         f: Optional[Frame] = self

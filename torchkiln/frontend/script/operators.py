@@ -110,6 +110,13 @@ _PY_BINARY = {
 _PY_COMPARE = {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge}
 
 
+_BINARY_DUNDER = {
+    ast.Add: "__add__", ast.Sub: "__sub__", ast.Mult: "__mul__", ast.Div: "__truediv__", ast.FloorDiv: "__floordiv__",
+    ast.Mod: "__mod__", ast.Pow: "__pow__", ast.BitAnd: "__and__", ast.BitOr: "__or__", ast.BitXor: "__xor__",
+    ast.LShift: "__lshift__", ast.RShift: "__rshift__", ast.MatMult: "__matmul__",
+}  # fmt: skip
+
+
 def binary(em: FunctionEmitter, node: ast.AST, left: SugaredValue, right: SugaredValue, op: ast.operator) -> SugaredValue:
     kind = type(op)
     if isinstance(left, TupleSugar) and isinstance(right, TupleSugar) and kind is ast.Add:
@@ -120,6 +127,12 @@ def binary(em: FunctionEmitter, node: ast.AST, left: SugaredValue, right: Sugare
             return folded
     lv, rv = _number_union_as_scalar(em, left.as_value(em, node)), _number_union_as_scalar(em, right.as_value(em, node))
     lt, rt = lv.type, rv.type
+    if kind in _BINARY_DUNDER:
+        r = em.compiler.classes.dunder(em, node, lv, _BINARY_DUNDER[kind], [rv])
+        if r is None:
+            r = em.compiler.classes.dunder(em, node, rv, "__r" + _BINARY_DUNDER[kind][2:], [lv])
+        if r is not None:
+            return r
     if isinstance(lt, TensorType) or isinstance(rt, TensorType):
         return SimpleValue(_tensor_binary(em, node, lv, rv, kind))
     if _is_number(lt) and _is_number(rt):
@@ -131,6 +144,8 @@ def binary(em: FunctionEmitter, node: ast.AST, left: SugaredValue, right: Sugare
     if lt == STR and kind is ast.Mod:
         items = right.items if isinstance(right, TupleSugar) else [right]
         args = [i.as_value(em, node) for i in items]
+        if len(args) == 1 and isinstance(args[0].type, TupleType):  # `fmt % t`, t a tuple value
+            args = list(em.op("prim::TupleUnpack", [args[0]], list(args[0].type.elems)).outputs) if args[0].type.elems else []
         return SimpleValue(em.op("prim::percent_format", [lv] + args, [STR]).output)
     if isinstance(lt, ListType) and kind is ast.Add and isinstance(rt, ListType):
         if lt != rt:
@@ -226,6 +241,9 @@ def unary(em: FunctionEmitter, node: ast.AST, operand: SugaredValue, op: ast.una
         return folded
     v = _number_union_as_scalar(em, operand.as_value(em, node))
     t = v.type
+    r = em.compiler.classes.dunder(em, node, v, {ast.UAdd: "__pos__", ast.USub: "__neg__", ast.Invert: "__invert__"}[type(op)], [])
+    if r is not None:
+        return r
     if isinstance(op, ast.UAdd):
         if isinstance(t, TensorType) or _is_number(t):
             return SimpleValue(_int(em, v) if t == BOOL else v)
@@ -317,6 +335,12 @@ def compare_one(em: FunctionEmitter, node: ast.AST, left: SugaredValue, op: ast.
 def compare_values(em: FunctionEmitter, node: ast.AST, lv: Value, rv: Value, name: str) -> Value:
     lv, rv = _number_union_as_scalar(em, lv), _number_union_as_scalar(em, rv)
     lt, rt = lv.type, rv.type
+    r = em.compiler.classes.dunder(em, node, lv, f"__{name}__", [rv])
+    if r is None:
+        r = em.compiler.classes.dunder(em, node, rv, f"__{FLIPPED[name]}__", [lv])
+    if r is not None:
+        result = r.as_value(em, node)
+        return result if result.type == BOOL else em.to_bool(result, node)
     if isinstance(lt, TensorType) or isinstance(rt, TensorType):
         if isinstance(lt, TensorType):
             outs, _ = em.call_op(node, f"aten::{name}", [lv, rv], what=f"`{COMPARE_SYMBOL[name]}`")
@@ -372,6 +396,9 @@ def _contains(em: FunctionEmitter, node: ast.AST, container: SugaredValue, item:
     cv = container.as_value(em, node)
     iv = item.as_value(em, node)
     t = cv.type
+    r = em.compiler.classes.dunder(em, node, cv, "__contains__", [iv])
+    if r is not None:
+        return Cond(r.as_value(em, node))
     if isinstance(t, ListType):
         iv = em.coerce(iv, t.elem, node, f"cannot look for a {iv.type} in a list of {t.elem}")
         return Cond(em.op("prim::contains.list", [cv, iv], [BOOL]).output)

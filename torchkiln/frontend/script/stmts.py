@@ -9,7 +9,7 @@ from ...ir.types import ListType, TupleType, Type
 from .conditions import refine_in_frame
 from .control import emit_break, emit_continue, emit_for, emit_if, emit_while, emit_with
 from .emitter import FunctionEmitter
-from .environment import PendingError, VarInfo
+from .environment import STORE, PendingError, VarInfo
 from .sugared import ExceptionClassValue, ExceptionValue, SimpleValue, SugaredValue, TupleSugar
 
 
@@ -169,10 +169,10 @@ def emit_aug_assign(em: FunctionEmitter, node: ast.AugAssign) -> None:
         setter(em, target, target.attr, result.as_value(em, node))
         return
     if isinstance(target, ast.Subscript):
-        from .subscripts import emit_setitem
+        from .subscripts import emit_index, emit_setitem
 
         container = em.emit_expr(target.value)
-        index = em.emit_expr(target.slice)
+        index = emit_index(em, target.slice)
         current = container.getitem(em, target, index)
         result = augmented(em, node, current, em.emit_expr(node.value), node.op)
         emit_setitem(em, target, result.as_value(em, node), container=container, index=index)
@@ -192,7 +192,11 @@ def emit_return(em: FunctionEmitter, node: ast.Return) -> None:
     if declared is not None:
         v = em.coerce(v, declared, node, f"the function is declared to return {declared} but this returns {v.type}")
     em.return_types.append((v.type, em.loc(node)))
-    em.store_internal("$ret", v)
+    if declared is not None and v.type != declared:
+        # keep the declared type (a Union): the value reaches the end through joins (to_ssa.py)
+        em.op(STORE, [v], [], {"name": "$ret", "type": declared})
+    else:
+        em.store_internal("$ret", v)
     em.exit("return")
 
 

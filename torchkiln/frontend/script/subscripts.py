@@ -247,6 +247,8 @@ def emit_setitem(em: FunctionEmitter, target: ast.Subscript, value: Value, conta
             value = em.coerce(value, t.value, target, f"a dict with {t.value} values cannot hold a value of type {value.type}")
             em.op("prim::setitem.dict", [c, key, value], [])
             return
+        if em.compiler.classes.dunder(em, target, c, "__setitem__", [index, value]) is not None:
+            return
     em.fail(target, f"a value of type {t} does not support item assignment")
 
 

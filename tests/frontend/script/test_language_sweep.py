@@ -1,0 +1,200 @@
+"""Language cases a sweep of 464 programs against eager Python and torch.jit found wrong.
+
+Each is compared with eager Python on every executor (`matches_eager`), on
+inputs that reach every branch.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Tuple, Union
+
+import pytest
+import torch
+
+from .script_testing import matches_eager
+
+# -- a value stored just before `break` / `continue` reaches the code after the loop -----------------
+
+
+def flag_before_break(n: int) -> bool:
+    found = False
+    for j in range(n):
+        if j == 1:
+            found = True
+            break
+    return found
+
+
+def value_before_break_while(n: int) -> int:
+    found = 0
+    j = 0
+    while j < n:
+        if j == 2:
+            found = j * 10
+            break
+        j += 1
+    return found
+
+
+def else_branch_value_with_break(n: int) -> int:
+    x = 0
+    for j in range(n):
+        if j == 3:
+            break
+        else:
+            x = j + 5
+    return x
+
+
+def value_before_continue(a: List[int]) -> int:
+    y = 0
+    last = -1
+    for v in a:
+        if v < 0:
+            last = v
+            continue
+        else:
+            y = y + v
+    return y * 100 + last
+
+
+def nested_break_flags(rows: List[List[int]], target: int) -> Tuple[bool, int]:
+    hit = False
+    where = -1
+    for i, row in enumerate(rows):
+        for v in row:
+            if v == target:
+                hit = True
+                where = i
+                break
+        if hit:
+            break
+    return hit, where
+
+
+def search_dict(d: Dict[str, int], want: int) -> str:
+    key = "none"
+    for k, v in d.items():
+        if v == want:
+            key = k
+            break
+    return key
+
+
+def test_values_stored_before_break_and_continue():
+    matches_eager(flag_before_break, (0,), (1,), (4,))
+    matches_eager(value_before_break_while, (0,), (2,), (5,))
+    matches_eager(else_branch_value_with_break, (0,), (2,), (6,))
+    matches_eager(value_before_continue, ([],), ([1, -1, 2],), ([-3, 4, -5],))
+    matches_eager(nested_break_flags, ([[1, 2], [3, 4]], 3), ([[1], [2]], 9), ([], 1))
+    matches_eager(search_dict, ({"a": 1, "b": 2}, 2), ({"a": 1}, 5))
+
+
+# -- returning a Union ------------------------------------------------------------------------------------
+
+
+def union_return(x: int) -> Union[int, str]:
+    if x > 0:
+        return x
+    return "neg"
+
+
+def test_union_return_on_every_path():
+    matches_eager(union_return, (1,), (-1,), (0,))
+
+
+# -- magic methods of script classes ---------------------------------------------------------------------
+
+
+class Box:
+    def __init__(self, x: int):
+        self.x = x
+        self.items = [x, x + 1]
+
+    def __add__(self, o: "Box") -> "Box":
+        return Box(self.x + o.x)
+
+    def __eq__(self, o: "Box") -> bool:
+        return self.x == o.x
+
+    def __lt__(self, o: "Box") -> bool:
+        return self.x < o.x
+
+    def __contains__(self, v: int) -> bool:
+        return v == self.x
+
+    def __getitem__(self, i: int) -> int:
+        return self.items[i]
+
+    def __setitem__(self, i: int, v: int):
+        self.items[i] = v
+
+    def __len__(self) -> int:
+        return len(self.items) + self.x
+
+    def __bool__(self) -> bool:
+        return self.x != 0
+
+    def __str__(self) -> str:
+        return "Box" + str(self.x)
+
+    def __neg__(self) -> "Box":
+        return Box(-self.x)
+
+
+def box_ops(a: int) -> Tuple[int, bool, bool, bool, int, int, int, str, int, int]:
+    b = Box(a)
+    c = Box(1)
+    b2 = Box(a)
+    b2[0] = 9
+    truth = 1 if b else 0
+    d = Box(a)
+    d += Box(2)
+    return ((b + c).x, b == c, b < c, a in c, b[1], b2[0], len(b), str(b), (-b).x * 10 + truth, d.x)
+
+
+def test_magic_methods_of_script_classes():
+    matches_eager(box_ops, (0,), (1,), (3,))
+
+
+# -- augmented assignment to slices; `%` with a tuple value ------------------------------------------------
+
+
+def augmented_slices(x: torch.Tensor) -> torch.Tensor:
+    y = x.clone()
+    y[1:] += 1
+    y[:, 1:] *= 2
+    return y
+
+
+def percent_tuple(a: int, s: str) -> str:
+    t = (a, s)
+    return "%d:%s" % t
+
+
+def test_augmented_slice_assignment_and_percent_of_a_tuple():
+    matches_eager(augmented_slices, (torch.arange(6.0).view(2, 3),))
+    matches_eager(percent_tuple, (1, "a"), (-20, ""))
+
+
+@pytest.mark.parametrize("n", [0, 3])
+def test_break_flag_in_a_module_loop_after_save_and_load(tmp_path, n):
+    import torchkiln
+
+    class Finder(torch.nn.Module):
+        def forward(self, x: torch.Tensor, n: int) -> Tuple[bool, torch.Tensor]:
+            found = False
+            for j in range(n):
+                if j == 1:
+                    found = True
+                    x = x + j
+                    break
+            return found, x
+
+    m = torchkiln.script(Finder())
+    torchkiln.save(m, str(tmp_path / "f.kiln"))
+    loaded = torchkiln.load(str(tmp_path / "f.kiln"))
+    x = torch.zeros(2)
+    expected = Finder()(x, n)
+    for run in (m, loaded):
+        got = run(x, n)
+        assert got[0] == expected[0] and torch.equal(got[1], expected[1])
