@@ -862,3 +862,25 @@ def test_grad_attribute_is_read_at_each_call(executor):
     (x * 3).sum().backward()
     for _ in range(2):
         assert torch.equal(run(x), torch.full((2,), 3.0))
+
+
+def warns_in_script(x: torch.Tensor) -> torch.Tensor:
+    warnings.warn("careful: " + str(x.dim()))
+    return x + 1
+
+
+@pytest.mark.parametrize("executor", ["python", "cpp"])
+def test_warnings_from_script_are_python_warnings(executor):
+    # as TorchScript: caught by catch_warnings, filtered, raised under simplefilter("error")
+    s = torchkiln.script(warns_in_script)
+    run = api.ScriptFunction(s._kiln_unit, s._kiln_fn, executor=executor)
+    for _ in range(2):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            run(torch.zeros(2))
+        assert [str(w.message) for w in caught] == ["careful: 1"]
+        assert caught[0].category is UserWarning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UserWarning, match="careful: 1"):
+            run(torch.zeros(2))

@@ -188,6 +188,26 @@ def _device_str(a):
     return torch.device(a)
 
 
+# TorchScript's dtypes are ints (c10::ScalarType numbering): an int fits a ScalarType argument.
+_DTYPE_OF_INT = [
+    torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.float16, torch.float32, torch.float64,
+    torch.complex32, torch.complex64, torch.complex128, torch.bool, torch.qint8, torch.quint8, torch.qint32,
+    torch.bfloat16,
+]  # fmt: skip
+
+
+@declare_prim("prim::dtype.int(int a) -> ScalarType")
+def _dtype_int(a):
+    if not 0 <= a < len(_DTYPE_OF_INT):
+        raise RuntimeError(f"{a} is not a dtype number supported here")
+    return _DTYPE_OF_INT[a]
+
+
+@declare_prim("prim::dtype.int_optional(int? a) -> ScalarType?")
+def _dtype_int_optional(a):
+    return None if a is None else _dtype_int(a)
+
+
 @declare_prim("prim::tolist(Tensor a) -> Any", emit="{0}.tolist()")
 def _tolist(a):
     return a.tolist()

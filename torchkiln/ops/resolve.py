@@ -61,6 +61,7 @@ from ..ir.types import (
     INT,
     NONE,
     SCALAR,
+    SCALAR_TYPE,
     STR,
     DictType,
     FutureType,
@@ -86,6 +87,8 @@ SCALAR_OF_TENSOR = "aten::item"
 FLOAT_OF_SCALAR = "prim::Float.Scalar"
 INT_OF_SCALAR = "prim::Int.Scalar"
 DEVICE_OF_STR = "prim::device.str"
+DTYPE_OF_INT = "prim::dtype.int"
+DTYPE_OF_OPTIONAL_INT = "prim::dtype.int_optional"
 RETYPE = "prim::unchecked_cast"
 
 
@@ -375,6 +378,12 @@ def _fit(actual: Type, formal: Type, allow: bool) -> Optional[Tuple[Optional[str
         return RETYPE, None  # `Tensor[]` for `Tensor?[]`: the same list, typed as the argument
     if not allow:
         return None
+    # TorchScript's dtypes are ints: an int (int?) fits ScalarType (ScalarType?). In the conversion
+    # round only, so that `x.view(-1)` stays `view(int[])` rather than `view.dtype`.
+    if actual == INT and target == SCALAR_TYPE:
+        return DTYPE_OF_INT, None
+    if actual == OptionalType(INT) and formal == OptionalType(SCALAR_TYPE):
+        return DTYPE_OF_OPTIONAL_INT, None
     if isinstance(actual, TensorType):
         convert = {FLOAT: FLOAT_OF_TENSOR, INT: INT_OF_TENSOR, SCALAR: SCALAR_OF_TENSOR}.get(target)
     elif actual == SCALAR:

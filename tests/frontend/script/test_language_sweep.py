@@ -198,3 +198,14 @@ def test_break_flag_in_a_module_loop_after_save_and_load(tmp_path, n):
     for run in (m, loaded):
         got = run(x, n)
         assert got[0] == expected[0] and torch.equal(got[1], expected[1])
+
+
+# -- str.split / rsplit with a maximum keep the rest as Python does ----------------------------------------
+
+
+def split_max(s: str) -> Tuple[List[str], List[str], List[str]]:
+    return s.split(None, 1), s.rsplit(None, 1), s.split()
+
+
+def test_split_with_a_maximum_keeps_the_rest():
+    matches_eager(split_max, (" a b  c ",), ("abc",), ("   ",), ("x  y\tz\n",))

@@ -11,6 +11,7 @@ from typing import List, Optional, Tuple, Union
 import pytest
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 import torchkiln
 
@@ -406,3 +407,54 @@ def bool_index(x: torch.Tensor) -> torch.Tensor:
 def test_bool_index_is_refused():
     with pytest.raises(torchkiln.CompileError, match="indexing a tensor with a bool is not supported"):
         torchkiln.script(bool_index)
+
+
+# -- from a sweep of torch.nn.functional -------------------------------------------------------------------
+
+
+def pool_with_empty_stride(x: torch.Tensor) -> torch.Tensor:
+    return F.max_pool2d(x, 2, [])
+
+
+def int_dtypes(x: torch.Tensor, dt: int, odt: Optional[int]) -> torch.Tensor:
+    # TorchScript's dtypes are ints (c10 numbering): code written for torch.jit passes them so
+    return torch.softmax(x, 1, dt) + F.softmax(x, 1, dtype=odt).to(dt)
+
+
+def test_empty_list_argument_and_int_dtypes():
+    x = torch.randn(1, 2, 4, 4)
+    matches_eager(pool_with_empty_stride, (x,))
+    s = torchkiln.script(int_dtypes)
+    x = torch.randn(2, 3)
+    for _ in range(3):  # eager torch.softmax refuses int dtypes: the expected value uses torch.dtype
+        assert same(s(x, 7, 7), torch.softmax(x, 1, torch.float64) * 2)
+        assert same(s(x, 6, None), torch.softmax(x, 1, torch.float32) + F.softmax(x, 1))
+
+
+class Square(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, k: float):
+        ctx.save_for_backward(x)
+        ctx.k = k
+        return x * x * k
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return 2 * x * g * ctx.k, None
+
+
+class UsesAutogradFunction(nn.Module):
+    def forward(self, x):
+        return Square.apply(x, 3.0) + 1
+
+
+def test_autograd_function_apply_runs_in_python():
+    m = UsesAutogradFunction()
+    with pytest.warns(Warning, match="Python executor"):
+        s = torchkiln.script(m)
+        x = torch.randn(4, requires_grad=True)
+        y = s(x)
+    y.sum().backward()
+    assert same(y.detach(), (x * x * 3 + 1).detach())
+    assert same(x.grad, 6 * x.detach())

@@ -33,6 +33,7 @@
 // holds the very same tensors.
 #include <Python.h>
 #include <structmember.h>
+#include <torch/csrc/Exceptions.h>
 #include <torch/csrc/autograd/python_variable.h>
 #include <torch/csrc/jit/python/pybind_utils.h>
 #include <torch/csrc/utils/pybind.h>
@@ -156,10 +157,25 @@ py::object to_python(c10::IValue value, const MethodInfo& info) {
 }
 
 c10::IValue run(const torchkiln::Module& module, const std::string& name, std::vector<c10::IValue> inputs) {
-  return translating([&] {
-    py::gil_scoped_release nogil;
-    return module.run_method(name, std::move(inputs));
-  });
+  // As TorchScript's HANDLE_TH_ERRORS: warnings the program raises (TORCH_WARN: prim::warn, ops'
+  // deprecation warnings) are buffered and issued as Python warnings (filters, catch_warnings) on return.
+  c10::IValue out;
+  try {
+    torch::PyWarningHandler warnings;
+    try {
+      out = translating([&] {
+        py::gil_scoped_release nogil;
+        return module.run_method(name, std::move(inputs));
+      });
+    } catch (...) {
+      warnings.set_in_exception();
+      throw;
+    }
+  } catch (python_error& e) {  // a warning filter turned a warning into an error
+    e.restore();
+    throw py::error_already_set();
+  }
+  return out;
 }
 
 // ----------------------------------------------------------------- state

@@ -205,6 +205,14 @@ void int_scalar(Stack& s) {
   raise_python("TypeError", cat("int() argument must be a number, not '", v.tagKind(), "'"));
 }
 
+// A ScalarType is an int here already (TorchScript's representation): only the number is checked,
+// against the dtypes prim::dtype.int knows in Python (uint8 ... bfloat16, c10's numbers 0-15).
+void dtype_int(Stack& s) {
+  const c10::IValue& v = s.back();
+  if (v.isNone()) return;
+  int64_t a = v.toInt();
+  if (a < 0 || a >= 16) raise_python("RuntimeError", cat(a, " is not a dtype number supported here"));
+}
 void device_str(Stack& s) {
   std::string text = pop(s).toStringRef();
   try {
@@ -352,6 +360,8 @@ void add_core_prims(std::vector<PrimDef>& t) {
                         {"prim::Float.Scalar(Scalar a) -> float", plain<float_scalar>},
                         {"prim::Int.Scalar(Scalar a) -> int", plain<int_scalar>},
                         {"prim::device.str(str a) -> Device", plain<device_str>},
+                        {"prim::dtype.int(int a) -> ScalarType", plain<dtype_int>},
+                        {"prim::dtype.int_optional(int? a) -> ScalarType?", plain<dtype_int>},
                         {"prim::tolist(Tensor a) -> Any", plain<tolist>},
                         {"prim::NumToTensor.Scalar(Scalar a) -> Tensor", plain<num_to_tensor>},
                         {"prim::size(Tensor self) -> int[]", plain<size>},

@@ -260,7 +260,10 @@ Operation str_op(const PrimNode& node) {
 }
 // ------------------------------------------------------------- effects
 
-void warn(Stack& s) { TORCH_WARN(pop(s).toStringRef()); }
+// verbatim, as TorchScript's warn: the Python warning's message is the script's message alone.
+void warn(Stack& s) {
+  c10::warn(c10::Warning(c10::Warning::UserWarning(), {__func__, __FILE__, uint32_t(__LINE__)}, pop(s).toStringRef(), /*verbatim=*/true));
+}
 // torch.is_autocast_enabled() without a device: CUDA's, as in PyTorch.
 void is_autocast_enabled(Stack& s) { push(s, !c10::impl::tls_is_dispatch_key_excluded(c10::DispatchKey::AutocastCUDA)); }
 void device_type(Stack& s) { push(s, c10::DeviceTypeName(pop(s).toDevice().type(), /*lower_case=*/true)); }

@@ -290,9 +290,7 @@ std::vector<std::string> split_ws(const std::string& str, int64_t maxsplit, bool
       while (i < n && py_space(str[i])) ++i;
       if (i >= n) break;
       if (maxsplit >= 0 && int64_t(parts.size()) == maxsplit) {
-        size_t e = n;
-        while (e > i && py_space(str[e - 1])) --e;
-        parts.push_back(str.substr(i, e - i));
+        parts.push_back(str.substr(i));  // the rest, trailing whitespace kept (as Python)
         break;
       }
       size_t j = i;
@@ -307,9 +305,7 @@ std::vector<std::string> split_ws(const std::string& str, int64_t maxsplit, bool
     while (e > 0 && py_space(str[e - 1])) --e;
     if (e == 0) break;
     if (maxsplit >= 0 && int64_t(parts.size()) == maxsplit) {
-      size_t b = 0;
-      while (b < e && py_space(str[b])) ++b;
-      parts.push_back(str.substr(b, e - b));
+      parts.push_back(str.substr(0, e));  // the rest, leading whitespace kept (as Python)
       break;
     }
     size_t b = e;

@@ -166,10 +166,10 @@ class FunctionEmitter:
         kwargs = dict(kwargs or {})
         consts: Dict[Any, Any] = {}
         for i, v in enumerate(args):
-            if _is_empty_list(v):
+            if is_empty_list(v):
                 consts[i] = []
         for k, v in kwargs.items():
-            if _is_empty_list(v):
+            if is_empty_list(v):
                 consts[k] = []
         try:
             match = _resolve(
@@ -319,6 +319,10 @@ class FunctionEmitter:
         convert = getattr(inner, "convert_from", None)  # interface types check conformance (interfaces.py)
         if convert is not None:
             return convert(self, value)
+        if value.type == INT and inner == SCALAR_TYPE:  # TorchScript's dtypes are ints
+            return self.op("prim::dtype.int", [value], [SCALAR_TYPE]).output
+        if value.type == OptionalType(INT) and target == OptionalType(SCALAR_TYPE):
+            return self.op("prim::dtype.int_optional", [value], [target]).output
         if value.type in (INT, BOOL) and inner == FLOAT:
             return self.op("prim::Float.Scalar", [value], [FLOAT]).output
         if isinstance(value.type, TupleType) and isinstance(inner, ListType) and all(e.is_subtype_of(inner.elem) for e in value.type.elems):
@@ -472,7 +476,7 @@ def unify_hint(a: Type, b: Type) -> str:
     return f"Union[{a}, {b}]"
 
 
-def _is_empty_list(v: Value) -> bool:
+def is_empty_list(v: Value) -> bool:
     """Whether `v` is an empty list literal used nowhere yet (a variable holding one may have grown)."""
     n = v.node
     return n is not None and n.kind == "prim::ListConstruct" and not n.inputs and not v.uses and isinstance(v.type, ListType)

@@ -21,7 +21,7 @@ from ...diagnostics import CompileError
 from ...ir.core import Argument, Value
 from ...ir.types import BOOL, FLOAT, INT, NONE, SCALAR_TYPE, TENSOR, ListType, OptionalType, TupleType, Type, python_value_type, unify
 from . import exits, to_ssa
-from .emitter import FunctionEmitter, constant_type
+from .emitter import FunctionEmitter, is_empty_list, constant_type
 from .source import ParsedSource, type_comment_signature
 from .sugared import SimpleValue, SugaredValue, TupleSugar
 
@@ -205,6 +205,10 @@ def argument_values(em: FunctionEmitter, node: ast.AST, name: str, bound: List[T
                 v = em.op("prim::ListConstruct", parts, [ListType(v.type.elems[0])]).output
         target = p.type if p.type is not None else v.type
         if p.type is not None:
+            inner = p.type.elem if isinstance(p.type, OptionalType) else p.type
+            if isinstance(inner, ListType) and v.type != inner and is_empty_list(v):
+                # As TorchScript's tryConvertToType: an empty list literal takes the parameter's list type.
+                v = em.op("prim::ListConstruct", [], [inner]).output
             converted = em.try_convert(v, p.type)
             if converted is None:
                 em.fail(node, f"{name}() expects a value of type {p.type} for argument '{p.name}' but got {v.type}")

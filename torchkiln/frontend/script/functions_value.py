@@ -176,4 +176,38 @@ class IgnoredFunctionValue(SugaredValue):
         return SimpleValue(em.op("prim::PythonOp", values, [ret], {"name": key}).output)
 
 
-__all__ = ["function_value", "PythonFunctionValue", "call_compiled", "BooleanDispatchValue", "UnusedFunctionValue", "IgnoredFunctionValue"]
+class AutogradFunctionValue(SugaredValue):
+    """A `torch.autograd.Function` subclass: `Fn.apply(...)` becomes `prim::PythonOp` returning a Tensor
+    (as TorchScript, which leaves such a class to Python; not saved, Python only)."""
+
+    def __init__(self, cls: Any, name: str):
+        self.cls = cls
+        self.name = name
+
+    def describe(self) -> str:
+        return f"the autograd Function {self.name}"
+
+    def attr(self, em, node, name):
+        if name != "apply":
+            return super().attr(em, node, name)
+        return _AutogradApply(self.cls, f"{self.name}.apply")
+
+
+class _AutogradApply(SugaredValue):
+    def __init__(self, cls: Any, name: str):
+        self.cls = cls
+        self.name = name
+
+    def describe(self) -> str:
+        return self.name
+
+    def call(self, em, node, args, kwargs):
+        if kwargs:
+            em.fail(node, f"{self.name}() takes no keyword arguments")
+        values = [a.as_value(em, node) for a in args]
+        key = f"{getattr(self.cls, '__module__', '')}.{self.cls.__qualname__}.apply#{id(self.cls)}"
+        register_python_function(key, self.cls.apply)
+        return SimpleValue(em.op("prim::PythonOp", values, [TENSOR], {"name": key}).output)
+
+
+__all__ = ["AutogradFunctionValue", "function_value", "PythonFunctionValue", "call_compiled", "BooleanDispatchValue", "UnusedFunctionValue", "IgnoredFunctionValue"]

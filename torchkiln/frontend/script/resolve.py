@@ -36,7 +36,7 @@ from .emitter import FunctionEmitter, constant_type
 from .sugared import ExceptionClassValue, PythonModuleValue, SimpleValue, SugaredValue, TupleSugar
 from . import builtins as script_builtins, specials  # noqa: I001
 from .calls import BuiltinOp, ScriptFunctionValue
-from .functions_value import function_value
+from .functions_value import AutogradFunctionValue, function_value
 
 try:
     from torch.jit._builtins import _find_builtin as _torch_find_builtin
@@ -182,6 +182,8 @@ class Resolver:
             if lib is not None:
                 em.fail(node, f"`{name}` is a function of the Python library '{lib}', which script cannot compile", hint="compute this with torch functions, or mark the calling code @torchkiln.ignore")
             return function_value(em, node, obj, name)
+        if isinstance(obj, type) and issubclass(obj, torch.autograd.Function):
+            return AutogradFunctionValue(obj, name)
         if isinstance(obj, type):
             return self.compiler.classes.class_value(em, node, obj, name)
         if isinstance(obj, (types.BuiltinFunctionType, types.BuiltinMethodType)) or callable(obj) and not isinstance(obj, torch.nn.Module):
