@@ -5,7 +5,7 @@ inputs that reach every branch.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import pytest
 import torch
@@ -209,3 +209,45 @@ def split_max(s: str) -> Tuple[List[str], List[str], List[str]]:
 
 def test_split_with_a_maximum_keeps_the_rest():
     matches_eager(split_max, (" a b  c ",), ("abc",), ("   ",), ("x  y\tz\n",))
+
+
+# -- `and` / `or` as values: the operand that decides (Python's meaning) ----------------------------------
+
+
+def or_ints(a: int, b: int) -> int:
+    return a or b
+
+
+def or_default_str(s: str) -> str:
+    return s or "default"
+
+
+def or_default_optional(opt: Optional[int]) -> int:
+    return opt or 7
+
+
+def and_chain(a: int, b: int, c: int) -> int:
+    return a and b and c
+
+
+def none_or_value(lst: List[int]) -> bool:
+    x = lst.append(5) or 10
+    return 1 < x < 20
+
+
+def and_refines(opt: Optional[int]) -> Optional[int]:
+    return opt and opt + 1
+
+
+def condition_and(x: Optional[torch.Tensor], n: int) -> bool:
+    return x is not None and x.numel() > n
+
+
+def test_and_or_values():
+    matches_eager(or_ints, (0, 3), (2, 3), (0, 0))
+    matches_eager(or_default_str, ("",), ("x",))
+    matches_eager(or_default_optional, (None,), (0,), (4,))
+    matches_eager(and_chain, (1, 2, 3), (1, 0, 3), (0, 1, 1))
+    matches_eager(none_or_value, ([],), ([1],))
+    matches_eager(and_refines, (None,), (0,), (3,))
+    matches_eager(condition_and, (None, 1), (torch.zeros(3), 1), (torch.zeros(3), 5))

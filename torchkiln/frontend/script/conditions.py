@@ -34,6 +34,7 @@ from ...ir.types import (
     TupleType,
     Type,
     UnionType,
+    unify,
 )
 from .emitter import Cond, FunctionEmitter
 from .environment import Frame
@@ -135,8 +136,65 @@ def _optional_truth(em: FunctionEmitter, node: ast.AST, v: Value) -> Value:
 # -- and / or ----------------------------------------------------------------------------------
 
 
-def _emit_bool_op(em: FunctionEmitter, node: ast.BoolOp, values: List[ast.expr], is_and: bool) -> Cond:
-    first = emit_condition(em, values[0])
+def emit_bool_value(em: FunctionEmitter, node: ast.BoolOp, hint: Optional[Type]) -> SugaredValue:
+    """`a or b` / `a and b` used as a value: Python's meaning, the operand that decides.
+
+    A bool first operand (a comparison, `x is None`...) keeps the condition
+    form (refinements hold in the later operands; the result is a bool, as in
+    TorchScript). Otherwise `a or b` is `a if a else b` and `a and b` is
+    `b if a else a`, each operand evaluated once and only when needed:
+    `dim = dim or -1` with `dim: Optional[int]` gives an int.
+    """
+    is_and = isinstance(node.op, ast.And)
+    first = em.emit_expr(node.values[0])
+    static = first.static_value()
+    if not isinstance(first, ConditionSugar) and static is not NO_STATIC and isinstance(static, (bool, int, float, str, type(None), tuple)):
+        if bool(static) != is_and:
+            return first  # `x or ...` with x truthy, `x and ...` with x falsy: x, and the rest is not compiled
+        if len(node.values) == 2:
+            return em.emit_expr(node.values[1], hint)
+        return emit_bool_value(em, ast.copy_location(ast.BoolOp(op=node.op, values=node.values[1:]), node), hint)
+    if isinstance(first, ConditionSugar) or not first.is_value():
+        return ConditionSugar(_emit_bool_op(em, node, node.values, is_and, cond_of(em, node.values[0], first)))
+    v = first.as_value(em, node)
+    if v.type == BOOL:
+        return ConditionSugar(_emit_bool_op(em, node, node.values, is_and, Cond(v)))
+    return SimpleValue(_bool_value(em, node, v, node.values[1:], is_and, hint))
+
+
+def _bool_value(em: FunctionEmitter, node: ast.BoolOp, v: Value, rest: List[ast.expr], is_and: bool, hint: Optional[Type]) -> Value:
+    if not rest:
+        return v
+    truth = truth_value(em, node, v)
+    with em.at(node):
+        if_node = em.op("prim::If", [truth], [], n_blocks=2)
+    keep_block, rest_block = (if_node.blocks[1], if_node.blocks[0]) if is_and else (if_node.blocks[0], if_node.blocks[1])
+    with em.builder.at_block(keep_block):
+        kept = v
+        if not is_and and isinstance(v.type, OptionalType):  # truthy: not None
+            kept = em.op("prim::unchecked_cast", [v], [v.type.elem]).output
+    first_node = node.values[len(node.values) - len(rest) - 1]
+    refs: Dict[str, Type] = {}
+    if is_and and isinstance(first_node, ast.Name) and isinstance(v.type, OptionalType):
+        refs[first_node.id] = v.type.elem  # `x and x + 1`: x is not None in the rest
+    with em.child_frame("if", rest_block), _refined(em, refs):
+        nxt = em.emit_expr(rest[0]).as_value(em, node)
+        other = _bool_value(em, node, nxt, rest[1:], is_and, hint) if len(rest) > 1 else nxt
+    def fits(t: Type) -> bool:
+        return hint is not None and (t.is_subtype_of(hint) or t in (INT, BOOL) and hint == FLOAT)
+
+    joined = hint if fits(kept.type) and fits(other.type) else unify(kept.type, other.type)
+    if joined is None:
+        joined = UnionType((kept.type, other.type))  # Python's result: either operand
+    for block, value in ((keep_block, kept), (rest_block, other)):
+        with em.builder.at_block(block):
+            block.add_return(em.coerce(value, joined, node, f"cannot use {value.type} as {joined}"))
+    return if_node.add_output(joined)
+
+
+def _emit_bool_op(em: FunctionEmitter, node: ast.BoolOp, values: List[ast.expr], is_and: bool, first: Optional[Cond] = None) -> Cond:
+    if first is None:
+        first = emit_condition(em, values[0])
     if len(values) == 1:
         return first
     if first.static is not None:

@@ -10,7 +10,7 @@ from typing import Callable, Dict, List, Optional, Type as PyType
 
 from ...ir.core import Value
 from ...ir.types import STR, TENSOR, DictType, ListType, OptionalType, TupleType, Type, unify
-from .conditions import ConditionSugar, _refined
+from .conditions import ConditionSugar, _refined, emit_bool_value
 from .emitter import FunctionEmitter, constant_type
 from .sugared import SimpleValue, SugaredValue, TupleSugar
 from . import calls, operators  # modules, read at call time (neither imports this one)
@@ -69,7 +69,7 @@ def emit_unary_op(em: FunctionEmitter, node: ast.UnaryOp, hint: Optional[Type]) 
 
 
 def emit_bool_op(em: FunctionEmitter, node: ast.BoolOp, hint: Optional[Type]) -> SugaredValue:
-    return ConditionSugar(em.emit_condition(node))
+    return emit_bool_value(em, node, hint)
 
 
 def emit_compare(em: FunctionEmitter, node: ast.Compare, hint: Optional[Type]) -> SugaredValue:
