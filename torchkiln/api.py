@@ -34,6 +34,8 @@ once compile once.
 """
 from __future__ import annotations
 
+import enum
+
 import operator
 import re
 import threading
@@ -296,6 +298,7 @@ class _Binder:
         for a in self.args[: len(args)]:
             if a.name in kwargs:
                 raise ArgumentError(f"{sig}: got multiple values for argument '{a.name}'")
+        bound = [v.value if isinstance(v, enum.Enum) else v for v in bound]  # a member is its value (Note [Enums])
         for a, value in zip(self.args, bound):
             if not _deep_ok(value, a.type):
                 raise ArgumentError(

@@ -10,6 +10,8 @@ byte is written), then `_write_zip` writes the entries, deterministically.
 """
 from __future__ import annotations
 
+import enum
+
 import io
 import linecache
 import os
@@ -249,6 +251,8 @@ class _Saver:
             typ = typ.elem
         if v is None:
             return {"tag": "none"}
+        if isinstance(v, enum.Enum):  # an Enum member is saved as its value (a module constant)
+            v = v.value
         if isinstance(v, bool):
             return {"tag": "bool", "value": v}
         if isinstance(v, int):

@@ -18,6 +18,7 @@ Pair(a, b)             prim::TupleConstruct (NamedTuple)
 from __future__ import annotations
 
 import ast
+import enum
 import inspect
 import types
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from .functions import Namespace, compile_body, local_names, make_arguments, rea
 from .interfaces import InterfaceMethod, InterfaceType, declared_methods, is_interface_class, raise_not_implemented, set_active_registry, show_type, signature_mismatch
 from .loops import Unrolled
 from .modules import ModuleInfo, ModuleTypes
+from .enums import EnumClassValue, enum_type, is_enum_class, member_value
 from .source import parse_function
 from .sugared import ClassObjectValue, SimpleValue, SugaredValue, TupleSugar
 
@@ -67,6 +69,8 @@ class ClassRegistry:
             return self.interface_type(cls, loc)
         if issubclass(cls, tuple) and hasattr(cls, "_fields"):
             return self.named_tuple_type(cls, loc)
+        if is_enum_class(cls):
+            return enum_type(cls, loc)
         if issubclass(cls, nn.Module) or cls.__module__ in ("builtins", "typing") or cls.__module__.startswith("torch"):
             return None
         return self.script_class(cls, loc).type
@@ -102,6 +106,8 @@ class ClassRegistry:
             return InterfaceClassValue(cls)
         if issubclass(cls, tuple) and hasattr(cls, "_fields"):
             return NamedTupleConstructor(self.named_tuple_type(cls, em.loc(node)), cls)
+        if is_enum_class(cls):
+            return EnumClassValue(cls)
         if issubclass(cls, nn.Module):
             return ModuleClassValue(cls)
         if cls.__module__ in ("builtins", "typing", "collections") or cls.__module__.startswith("torch"):
@@ -845,12 +851,16 @@ class _NoOp(SugaredValue):
 
 
 def constant_value(em: FunctionEmitter, node: ast.AST, value: Any) -> SugaredValue:
+    if isinstance(value, enum.Enum):
+        return SimpleValue(member_value(em, node, value))
     if isinstance(value, tuple):
         return TupleSugar([constant_value(em, node, v) for v in value])
     return SimpleValue(em.const(value))
 
 
 def _is_constant(value: Any) -> bool:
+    if isinstance(value, enum.Enum):
+        return True
     if isinstance(value, tuple):
         return all(_is_constant(v) for v in value)
     return constant_type(value) is not None and not isinstance(value, type)

@@ -165,7 +165,9 @@ class Compiler:
         optimized.
         """
         from ...passes import manager
+        from .enums import erase_unit
 
+        erase_unit(self.compiled, self.unit.classes.values())  # Note [Enums]: run time sees the values' types
         if manager.config.verify:  # what the pipeline would check first, checked now (tests set it)
             for fn in self.compiled:
                 manager.verify_graph(fn.graph)

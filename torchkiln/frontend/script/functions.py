@@ -13,10 +13,12 @@ form, lower exits (`exits.py`), build SSA (`to_ssa.py`).
 from __future__ import annotations
 
 import ast
+import enum
 import inspect
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from .enums import member_value
 from ...diagnostics import CompileError
 from ...ir.core import Argument, Value
 from ...ir.types import BOOL, FLOAT, INT, NONE, SCALAR_TYPE, TENSOR, ListType, OptionalType, TupleType, Type, python_value_type, unify
@@ -222,6 +224,8 @@ def default_value(em: FunctionEmitter, node: ast.AST, p: Param) -> Value:
     d = p.default
     if p.type is not None and d is None:
         return em.const(None)
+    if isinstance(d, enum.Enum):
+        return member_value(em, node, d)
     t = constant_type(d)
     if t is not None:
         return em.const(d)

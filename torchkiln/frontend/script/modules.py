@@ -18,6 +18,8 @@ which the error shows if code uses them.
 """
 from __future__ import annotations
 
+import enum
+
 import types
 import typing
 from dataclasses import dataclass, field
@@ -264,6 +266,9 @@ class ModuleTypes:
             attrs[name] = (info.type if info is not None else NONE, "module")
         for name, value in module.__dict__.items():
             if name in _NN_INTERNAL or name == "training" or name.startswith("__"):
+                continue
+            if isinstance(value, enum.Enum) and name not in annotations:
+                constants[name] = value  # an Enum member held by a module is a constant (Note [Enums])
                 continue
             if name in constant_names:
                 if _is_constant_value(value):

@@ -17,6 +17,7 @@ import ast
 import operator
 from typing import Optional, Tuple
 
+from .enums import EnumType
 from ...ir.core import Value
 from ...ir.types import (
     BOOL,
@@ -379,6 +380,8 @@ def _identity(em: FunctionEmitter, node: ast.AST, left: SugaredValue, right: Sug
                 return Cond(em.op("prim::not", [cond.value], [BOOL]).output, None, cond.false_refs, cond.true_refs)
             return cond
     lv, rv = left.as_value(em, node), right.as_value(em, node)
+    if isinstance(lv.type, EnumType) or isinstance(rv.type, EnumType):  # members are singletons: `is` is `==`
+        return Cond(compare_values(em, node, lv, rv, "ne" if negate else "eq"))
     return Cond(em.op("prim::isnot" if negate else "prim::is", [lv, rv], [BOOL]).output)
 
 

@@ -15,6 +15,7 @@ from typing import Dict, Tuple
 
 import torch
 
+from .enums import EnumType, enum_attr
 from ...ir.core import Value
 from ...ir.types import (
     BOOL,
@@ -84,6 +85,8 @@ def value_attr(em: FunctionEmitter, node: ast.AST, sv: SimpleValue, name: str) -
         return TensorMethod(v, name)._check(em, node)
     if isinstance(t, ClassType):
         return em.compiler.classes.attr(em, node, v, name)
+    if isinstance(t, EnumType):
+        return enum_attr(em, node, v, name)
     if isinstance(t, InterfaceType):
         return InterfaceView(v, t).attr(em, node, name)
     if isinstance(t, TupleType) and t.fields is not None and name in t.fields:
