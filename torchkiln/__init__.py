@@ -24,9 +24,48 @@ from .frontend.script import Final, annotate, export, fork, ignore, interface, i
 from .frontend.trace import TracingCheckError, is_tracing, trace, trace_module
 from .inference import freeze, optimize_for_inference
 from . import cpp_executor as _cpp_executor  # noqa: E402,F401  (executor "cpp"; the default where torchkiln._C is built)
+from .compat import (
+    CompilationUnit,
+    RecursiveScriptModule,
+    ScriptWarning,
+    TopLevelTracedModule,
+    TracedModule,
+    enable_onednn_fusion,
+    export_opnames,
+    fuser,
+    last_executed_optimized_graph,
+    onednn_fusion_enabled,
+    optimized_execution,
+    run_frozen_optimizations,
+    set_fusion_strategy,
+    strict_fusion,
+)
+
+import torch.jit as _torch_jit  # noqa: E402
+
+Attribute = _torch_jit.Attribute  # torch.jit's own objects, as the markers above
+isinstance = _torch_jit.isinstance  # noqa: A001
+Future = _torch_jit.Future
 
 __all__ = [
     "ArchiveError",
+    "Attribute",
+    "CompilationUnit",
+    "Future",
+    "RecursiveScriptModule",
+    "ScriptWarning",
+    "TopLevelTracedModule",
+    "TracedModule",
+    "enable_onednn_fusion",
+    "export_opnames",
+    "fuser",
+    "isinstance",
+    "last_executed_optimized_graph",
+    "onednn_fusion_enabled",
+    "optimized_execution",
+    "run_frozen_optimizations",
+    "set_fusion_strategy",
+    "strict_fusion",
     "CompileError",
     "Error",
     "Final",

@@ -164,7 +164,11 @@ def _compiled(fn: Function, unit: CompilationUnit, executor: Executor) -> Callab
         entry = per_fn.get(executor.name)
         if entry is None:
             entry = per_fn[executor.name] = executor.compile(fn, unit)
+            LAST_COMPILED.fn = fn  # compat.last_executed_optimized_graph
         return entry
+
+
+LAST_COMPILED = threading.local()
 
 
 # ---------------------------------------------------------------------------

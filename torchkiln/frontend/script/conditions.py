@@ -254,8 +254,8 @@ def refine_in_frame(em: FunctionEmitter, refs: Dict[str, Type], node: ast.AST) -
     for name, t in refs.items():
         sv = em.lookup(name, node)
         v = sv.as_value(em, node)
-        if v.type == t:
-            continue
+        if v.type == t or v.type.is_subtype_of(t) and v.type != ANY:
+            continue  # already as narrow (refined further on the path that goes on)
         with em.at(node):
             cast = em.op("prim::unchecked_cast", [v], [t]).output
         em.assign(name, SimpleValue(cast), node)

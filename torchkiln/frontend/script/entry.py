@@ -20,6 +20,7 @@ import types
 import weakref
 from typing import Any, Dict, Iterator
 
+import torch
 import torch.nn as nn
 
 from ...diagnostics import CompileError
@@ -185,7 +186,10 @@ def _build(compiler: Compiler, module: nn.Module, done: Dict[int, Any]):
         elif name == "training":
             values[name] = module.training
         else:
-            values[name] = as_script_value(getattr(module, name), t.attributes[name])
+            value = getattr(module, name)
+            if isinstance(value, torch.jit.Attribute):  # torch.jit.Attribute(value, type): the value
+                value = value.value
+            values[name] = as_script_value(value, t.attributes[name])
     sm = api.ScriptModule.create(compiler.unit, t, values, eager=False)
     done[id(module)] = sm
     return sm

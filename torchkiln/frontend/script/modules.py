@@ -292,6 +292,11 @@ class ModuleTypes:
         return attrs, failed, constants, functions
 
     def _attribute_type(self, name: str, value: Any, annotation: Any) -> Tuple[Optional[Type], str]:
+        if isinstance(value, torch.jit.Attribute):  # `self.x = torch.jit.Attribute(value, type)`: the type given
+            t = self.compiler.classes.type_of_python_annotation(value.type)
+            if t is None:
+                return None, f"its torch.jit.Attribute type {value.type!r} is not a script type"
+            return t, ""
         if annotation is not None and not _is_final(annotation):
             t = self.compiler.classes.type_of_python_annotation(annotation)
             if t is not None:

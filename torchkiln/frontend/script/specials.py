@@ -406,6 +406,7 @@ def _build() -> Dict[int, SugaredValue]:
         add(obj, SpecialForm("annotate", _annotate))
     add(typing.cast, SpecialForm("cast", _cast))
     add(isinstance, SpecialForm("isinstance", _isinstance))
+    add(torch.jit.isinstance, SpecialForm("isinstance", _isinstance))  # torch.jit.isinstance(x, List[int])
     add(hasattr, SpecialForm("hasattr", _hasattr))
     add(getattr, SpecialForm("getattr", _getattr))
     forks = [torch.jit.fork, getattr(torch.jit, "_fork", None)]
