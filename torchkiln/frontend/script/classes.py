@@ -502,6 +502,10 @@ def _method_overload_signature(compiler, fn: Any, cls: type):
 
 def _method_overload_signatures(compiler, fn: Any, cls: type) -> list:
     """The signatures of the `@torch.jit._overload_method` declarations of `fn` script can type, in order."""
+    registered = torch._jit_internal._overloaded_methods  # qualified method name -> declarations
+    suffix = "." + getattr(fn, "__name__", "")
+    if not any(k.endswith(suffix) for k in registered):
+        return []  # torch's lookup (a qualified name per call) costs more than this scan of a few names
     try:
         decls = torch._jit_internal._get_overloaded_methods(fn, cls) or []
     except Exception:
