@@ -251,3 +251,21 @@ def test_and_or_values():
     matches_eager(none_or_value, ([],), ([1],))
     matches_eager(and_refines, (None,), (0,), (3,))
     matches_eager(condition_and, (None, 1), (torch.zeros(3), 1), (torch.zeros(3), 5))
+
+
+# -- a comprehension's variables are its own (Python 3) ---------------------------------------------------
+
+
+def comprehension_scope(n: int) -> Tuple[int, List[int], int, Dict[int, str], int]:
+    x = 5
+    over_range = [x * 2 for x in range(n)]
+    over_tuple = {x: str(x) for x in (7, 8)}
+    s = 0
+    for i in range(n):
+        s += x  # reads x through a load: the comprehensions' stores of x must not reach it
+    nested = [x + y for x in range(2) for y in [x, x + 1]]
+    return x, over_range + nested, s, over_tuple, [x for x in [x]][0]
+
+
+def test_comprehension_variables_do_not_leak():
+    matches_eager(comprehension_scope, (0,), (3,))

@@ -112,6 +112,7 @@ def _generators(em: FunctionEmitter, node, gens: List[ast.comprehension], result
 
     gen, rest = gens[0], gens[1:]
     it = em.emit_expr(gen.iter).iterate(em, gen.iter)
+    em.rename_in_comprehension([n.id for n in ast.walk(gen.target) if isinstance(n, ast.Name)])  # Python 3 scoping
     if isinstance(it, Unrolled) and not rest and not gen.ifs and not result.is_dict and len(gens) == 1 and result.value.node is not None and not result.value.uses:
         # `[f(m) for m in self.layers]`: one element per item, known when compiling: a list literal.
         for item in it.items:

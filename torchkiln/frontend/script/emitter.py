@@ -99,6 +99,8 @@ class FunctionEmitter:
         self.return_types: List[Tuple[Type, SourceRange]] = []
         self.self_sugar: Optional[SugaredValue] = None  # `self` of a method, when it is not a plain value
         self.method_of: Optional[Tuple[Any, type, Any]] = None  # (class type, Python class, function) of a method: super()
+        self.renamed = False  # a comprehension renamed its targets (Frame.renames)
+        self._fresh = 0
         self.unrolled_depth = 0
         self.loop_depth = 0
         self._constants: Dict[Any, Value] = {}
@@ -231,6 +233,17 @@ class FunctionEmitter:
         return conditions.truth_value(self, node, v)
 
     # -- frames ----------------------------------------------------------------------------------------
+    def rename_in_comprehension(self, names: Sequence[str]) -> None:
+        """Store these comprehension targets under names of their own (Frame.renames)."""
+        f = self.frame
+        while f.kind != "comprehension":
+            f = f.parent  # type: ignore[assignment]
+        for name in names:
+            if name not in f.renames:
+                self._fresh += 1
+                f.renames[name] = f"{name}$c{self._fresh}"
+        self.renamed = True
+
     def child_frame(self, kind: str, block: Block) -> "_ChildFrame":
         """`with em.child_frame(kind, block) as frame:` emits into `block` in a new frame."""
         return _ChildFrame(self, Frame(kind, block, self.frame))
@@ -242,7 +255,7 @@ class FunctionEmitter:
     # -- variables -----------------------------------------------------------------------------------
     def lookup(self, name: str, node: ast.AST) -> SugaredValue:
         """What `name` means here: a local variable, or (Python's order) closure, global, builtin."""
-        _, found = self.frame.find(name)
+        where, found = self.frame.find(name)
         if isinstance(found, VarInfo):
             stored = found.value
             if stored is not None and _reaches(self.builder.block, found.block):
@@ -251,7 +264,8 @@ class FunctionEmitter:
                 known = self.frame.constant(name)
                 if known is not NOT_CONSTANT:
                     return SimpleValue(self.const(known, found.type))
-                return SimpleValue(self.op(LOAD, [], [found.type], {"name": name}).output)
+                stored_as = self.frame.store_name(name, where) if self.renamed else name
+                return SimpleValue(self.op(LOAD, [], [found.type], {"name": stored_as}).output)
         if isinstance(found, SugaredValue):
             return found
         if isinstance(found, PendingError):
@@ -277,7 +291,7 @@ class FunctionEmitter:
         if outer is not None and not store_type.is_subtype_of(outer.type):
             value = self._loop_store_coerce(name, value, outer, node)
             store_type = outer.type
-        attrs: Dict[str, Any] = {"name": name}
+        attrs: Dict[str, Any] = {"name": self.frame.store_name(name, self.frame) if self.renamed else name}
         if store_type != value.type:
             attrs["type"] = store_type  # the declared type, for loop-carried values (to_ssa.py)
         with self.at(node):

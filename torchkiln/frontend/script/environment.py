@@ -101,6 +101,22 @@ class Frame:
         # (`x = 1; break`). Their values reach the code after the loop and the next
         # iteration, though join_if drops them from the frames that go on.
         self.escaped: Dict[str, None] = {}
+        # Comprehension frames only: the names the comprehension's targets are stored
+        # under (`x` -> `x$c1`), so that they do not overwrite the function's own `x`.
+        self.renames: Dict[str, str] = {}
+
+    def store_name(self, name: str, found: Optional["Frame"]) -> str:
+        """The name `name`, bound in frame `found`, is stored under (see `renames`)."""
+        f: Optional[Frame] = self
+        seen = False
+        while f is not None:
+            if f is found:
+                seen = True
+            renamed = f.renames.get(name)
+            if renamed is not None:
+                return renamed if seen else name
+            f = f.parent
+        return name
 
     def note_escaped(self, names) -> None:
         """Record on the innermost enclosing loop frame that `names` were stored on a path that exited."""
@@ -156,6 +172,8 @@ class Frame:
             if name in f.vars or name in f.sugared or name in f.errors:
                 found = f.vars.get(name)
                 return found if crossed and found is not None else None
+            if name in f.renames:
+                return None  # a comprehension's own variable
             if f.kind in ("loop", "comprehension"):
                 crossed = True
             f = f.parent
