@@ -158,6 +158,12 @@ def _sorted(lst, reverse):
     return sorted(lst, reverse=reverse)
 
 
+@declare_prim("prim::argsort.list(t[] keys, bool reverse) -> int[]")
+def _argsort_list(keys, reverse):
+    """The positions of `keys` in sorted order: stable, equal keys keep their order (reverse too, as Python)."""
+    return sorted(range(len(keys)), key=keys.__getitem__, reverse=reverse)
+
+
 @declare_prim("prim::range_length(int start, int stop, int step) -> int", emit="len(range({0}, {1}, {2}))")
 def _range_length(start, stop, step):
     return len(range(start, stop, step))

@@ -260,12 +260,14 @@ def test_global_tensor():
 
 
 def lambda_user(x):
-    f = lambda y: y  # noqa: E731
+    f = lambda *ys: ys[0]  # noqa: E731
     return f(x)
 
 
-def test_lambda():
-    assert "lambda" in refused(lambda_user)
+def test_lambda_with_varargs():
+    message = refused(lambda_user)
+    assert "lambdas with *args" in message
+    assert_points_at(message, lambda_user, "lambda *ys")
 
 
 def wrong_user_call(x):

@@ -269,3 +269,25 @@ def comprehension_scope(n: int) -> Tuple[int, List[int], int, Dict[int, str], in
 
 def test_comprehension_variables_do_not_leak():
     matches_eager(comprehension_scope, (0,), (3,))
+
+
+# -- lambdas and key= (frontend/script/lambdas.py) ---------------------------------------------------------
+
+
+def sort_by_keys(xs: List[Tuple[float, str]], r: bool) -> List[str]:
+    ys = sorted(xs, key=lambda p: p[0], reverse=r)
+    scale = 2
+    g = lambda v, w=1: v * scale + w  # noqa: E731
+    out = [p[1] + str(g(i)) for i, p in enumerate(ys)]
+    xs.sort(key=lambda p: len(p[1]))
+    return out + [p[1] for p in xs]
+
+
+def key_functions(a: List[int]) -> List[int]:
+    return sorted(a, key=abs) + sorted(a, key=lambda v: -v) + sorted(a, key=None)
+
+
+def test_lambdas_and_sort_keys():
+    xs = [(3.0, "c"), (1.0, "aaa"), (2.0, "bb"), (1.0, "z")]
+    matches_eager(sort_by_keys, (xs, False), (xs, True), ([], False))
+    matches_eager(key_functions, ([3, -1, 2, -3, 1],), ([],))

@@ -79,6 +79,20 @@ void sorted(Stack& s) {
   push(s, make_list(list.elementType(), std::move(items)));
 }
 
+// The positions of the keys in sorted order, stable: Python's sorted(range(n), key=keys.__getitem__,
+// reverse=reverse), which keeps equal keys in their order in both directions.
+void argsort_list(Stack& s) {
+  bool reverse = pop(s).toBool();
+  auto keys = pop(s).toList();
+  std::vector<c10::IValue> items(keys.begin(), keys.end());
+  std::vector<int64_t> order(items.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = int64_t(i);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return reverse ? py_lt(items[size_t(b)], items[size_t(a)]) : py_lt(items[size_t(a)], items[size_t(b)]);
+  });
+  push(s, c10::List<int64_t>(order));
+}
+
 int64_t range_len(int64_t start, int64_t stop, int64_t step) {
   if (step == 0) raise_python("ValueError", "range() arg 3 must not be zero");
   __int128 a = start, b = stop, st = step, n = 0;
@@ -367,6 +381,7 @@ void add_container_prims(std::vector<PrimDef>& t) {
       {"prim::min.list(t[] l) -> t", plain<min_max_list<true>>},
       {"prim::max.list(t[] l) -> t", plain<min_max_list<false>>},
       {"prim::sorted(t[] l, bool reverse) -> t[]", plain<sorted>},
+      {"prim::argsort.list(t[] keys, bool reverse) -> int[]", plain<argsort_list>},
       {"prim::range_length(int start, int stop, int step) -> int", plain<range_length>},
       {"prim::range_list(int start, int stop, int step) -> int[]", plain<range_list>},
       {"prim::broadcast_shapes(int[][] shapes) -> int[]", plain<broadcast_shapes>},

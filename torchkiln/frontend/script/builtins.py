@@ -11,6 +11,7 @@ import builtins as py_builtins
 import math
 from typing import Any, Callable, Dict, List, Optional
 
+from .lambdas import reverse_flag, sorted_by_key
 from ...ir.core import Value
 from ...ir.types import (
     BOOL,
@@ -154,11 +155,14 @@ def _reversed(em, node, args, kwargs):
 
 
 def _sorted(em, node, args, kwargs):
-    _expect(em, node, "sorted", args, kwargs, 1, 1, kw_ok=("reverse",))
+    _expect(em, node, "sorted", args, kwargs, 1, 1, kw_ok=("reverse", "key"))
     v = _value(em, node, args[0])
     if not isinstance(v.type, ListType):
         em.fail(node, f"sorted() of a value of type {v.type} is not supported")
-    reverse = _value(em, node, kwargs["reverse"]) if "reverse" in kwargs else em.const(False)
+    reverse = reverse_flag(em, node, kwargs)
+    key = kwargs.get("key")
+    if key is not None and key.static_value() is not None:
+        return SimpleValue(sorted_by_key(em, node, v, key, reverse))
     return SimpleValue(em.op("prim::sorted", [v, reverse], [v.type]).output)
 
 

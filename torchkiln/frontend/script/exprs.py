@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 from typing import Callable, Dict, List, Optional, Type as PyType
 
+from .lambdas import emit_lambda
 from ...ir.core import Value
 from ...ir.types import STR, TENSOR, DictType, ListType, OptionalType, TupleType, Type, unify
 from .conditions import ConditionSugar, _refined, emit_bool_value
@@ -252,13 +253,13 @@ EXPRESSIONS: Dict[PyType[ast.AST], Callable] = {
     ast.ListComp: emit_comprehension,
     ast.DictComp: emit_comprehension,
     ast.GeneratorExp: emit_comprehension,
+    ast.Lambda: emit_lambda,
 }
 
 UNSUPPORTED = {
     ast.Yield: ("`yield` is not supported: generators cannot be compiled", "build and return a list instead"),
     ast.YieldFrom: ("`yield from` is not supported: generators cannot be compiled", "build and return a list instead"),
     ast.Await: ("`await` is not supported", "use torchkiln.fork / torchkiln.wait for asynchronous calls"),
-    ast.Lambda: ("lambdas are not supported", "define a function with def at module level"),
     ast.Set: ("sets are not supported", "use a list or a dict with the items as keys"),
     ast.SetComp: ("set comprehensions are not supported", "use a list or dict comprehension"),
     ast.Starred: ("`*` unpacking is only supported in calls and tuple literals", None),

@@ -15,6 +15,7 @@ from typing import Dict, Tuple
 
 import torch
 
+from .lambdas import reverse_flag, sort_in_place_by_key
 from .enums import EnumType, enum_attr
 from ...ir.core import Value
 from ...ir.types import (
@@ -338,9 +339,13 @@ def _list_pop(em, node, lst, args, kwargs):
 
 
 def _list_sort(em, node, lst, args, kwargs):
-    _arity(em, node, "sort", args, kwargs, 0, 0, kw_ok=("reverse",))
-    reverse = kwargs["reverse"].as_value(em, node) if "reverse" in kwargs else em.const(False)
-    em.op("prim::sort.list", [lst, reverse], [])
+    _arity(em, node, "sort", args, kwargs, 0, 0, kw_ok=("reverse", "key"))
+    reverse = reverse_flag(em, node, kwargs)
+    key = kwargs.get("key")
+    if key is not None and key.static_value() is not None:
+        sort_in_place_by_key(em, node, lst, key, reverse)
+    else:
+        em.op("prim::sort.list", [lst, reverse], [])
     return SimpleValue(em.const(None))
 
 
