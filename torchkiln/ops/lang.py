@@ -22,7 +22,11 @@ C++ (`torchkiln/csrc`):
 - methods of `str` are `prim::str_<method>`; functions of the `math` module
   are `prim::math_<function>`;
 - ops that Python spells as statements returning None (`l.append(x)`,
-  `d[k] = v`) return `()`; the compiler supplies the None.
+  `d[k] = v`) return `()`; the compiler supplies the None;
+- ops whose Python result is a fixed-size tuple (`divmod`, `math.modf`,
+  `str.partition`, `dict.popitem`) have one output per item, and the
+  compiler builds the tuple (`prim::TupleConstruct`): no prim returns a tuple
+  type.
 
 Semantics are Python's: `//` and `%` floor, `/` is true division,
 `int(x)` truncates, `round` rounds half to even, `str(1.5)` is `'1.5'`.
@@ -78,6 +82,14 @@ for _t in ("int", "float", "Scalar"):
 for _t in ("int", "float"):
     declare_prim(f"prim::min.{_t}({_t} a, {_t} b) -> {_t}", emit="min({0}, {1})")(min)
     declare_prim(f"prim::max.{_t}({_t} a, {_t} b) -> {_t}", emit="max({0}, {1})")(max)
+
+
+# `divmod` has two outputs (the quotient and the remainder); the compiler builds the tuple.
+declare_prim("prim::divmod.int(int a, int b) -> (int, int)", emit="divmod({0}, {1})")(divmod)
+declare_prim("prim::divmod.float(float a, float b) -> (float, float)", emit="divmod({0}, {1})")(divmod)
+declare_prim("prim::hex(int i) -> str", emit="hex({0})")(hex)
+declare_prim("prim::oct(int i) -> str", emit="oct({0})")(oct)
+declare_prim("prim::bin(int i) -> str", emit="bin({0})")(bin)
 
 
 @declare_prim("prim::round.float(float a) -> int", emit="round({0})")
@@ -142,6 +154,7 @@ for _name in ("pow", "atan2", "fmod", "copysign", "hypot", "remainder"):
 declare_prim("prim::math_log.base(float x, float base) -> float")(math.log)
 declare_prim("prim::math_gcd(int a, int b) -> int")(math.gcd)
 declare_prim("prim::math_factorial(int a) -> int")(math.factorial)
+declare_prim("prim::math_modf(float x) -> (float, float)")(math.modf)  # two outputs: (fractional, integral)
 
 # -- builtins over lists ---------------------------------------------------------------------
 
@@ -213,10 +226,14 @@ _STR_METHODS = (
     ("isspace", "", "bool"), ("islower", "", "bool"), ("isupper", "", "bool"), ("isidentifier", "", "bool"),
     ("strip", ", str? chars", "str"), ("lstrip", ", str? chars", "str"), ("rstrip", ", str? chars", "str"),
     ("split", ", str? sep, int maxsplit", "str[]"), ("rsplit", ", str? sep, int maxsplit", "str[]"),
-    ("splitlines", "", "str[]"), ("join", ", str[] items", "str"),
-    ("startswith", ", str prefix", "bool"), ("endswith", ", str suffix", "bool"),
-    ("find", ", str sub", "int"), ("rfind", ", str sub", "int"), ("index", ", str sub", "int"),
-    ("rindex", ", str sub", "int"), ("count", ", str sub", "int"),
+    ("splitlines", ", bool keepends", "str[]"), ("join", ", str[] items", "str"),
+    ("startswith", ", str prefix, int? start, int? end", "bool"), ("endswith", ", str suffix, int? start, int? end", "bool"),
+    ("find", ", str sub, int? start, int? end", "int"), ("rfind", ", str sub, int? start, int? end", "int"),
+    ("index", ", str sub, int? start, int? end", "int"), ("rindex", ", str sub, int? start, int? end", "int"),
+    ("count", ", str sub, int? start, int? end", "int"),
+    ("partition", ", str sep", "(str, str, str)"), ("rpartition", ", str sep", "(str, str, str)"),
+    ("expandtabs", ", int tabsize", "str"), ("isdecimal", "", "bool"), ("isnumeric", "", "bool"),
+    ("istitle", "", "bool"), ("isprintable", "", "bool"),
     ("replace", ", str old, str new, int count", "str"), ("zfill", ", int width", "str"),
     ("center", ", int width, str fillchar", "str"), ("ljust", ", int width, str fillchar", "str"),
     ("rjust", ", int width, str fillchar", "str"),
@@ -296,6 +313,14 @@ declare_prim("prim::update(Dict(k, v)(a!) self, Dict(k, v) other) -> ()", emit="
 declare_prim("prim::pop.dict(Dict(k, v)(a!) self, k key) -> v", emit="{0}.pop({1})")(dict.pop)
 declare_prim("prim::pop.dict_default(Dict(k, v)(a!) self, k key, v default) -> v", emit="{0}.pop({1}, {2})")(dict.pop)
 declare_prim("prim::clear.dict(Dict(k, v)(a!) self) -> ()", emit="{0}.clear()")(dict.clear)
+# two outputs (the key and the value); the compiler builds the tuple
+declare_prim("prim::popitem(Dict(k, v)(a!) self) -> (k, v)", emit="{0}.popitem()")(dict.popitem)
+
+
+@declare_prim("prim::dict_zip(k[] keys, v[] values) -> Dict(k, v)", emit="dict(zip({0}, {1}))")
+def _dict_zip(keys, values):
+    """`dict(zip(keys, values))`: the shorter list decides the length; a repeated key keeps its last value."""
+    return dict(zip(keys, values))
 
 
 @declare_prim("prim::setitem.dict(Dict(k, v)(a!) self, k key, v value) -> ()", emit="{0}.__setitem__({1}, {2})")

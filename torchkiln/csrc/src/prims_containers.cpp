@@ -360,6 +360,27 @@ void pop_dict_default(Stack& s) {
   push(s, std::move(v));
 }
 void clear_dict(Stack& s) { pop(s).toGenericDict().clear(); }
+// dict.popitem(): the last inserted item, as two outputs (key, value).
+void popitem(Stack& s) {
+  auto dict = pop(s).toGenericDict();
+  if (dict.empty()) raise_python("KeyError", "'popitem(): dictionary is empty'");
+  auto last = dict.begin();
+  for (auto it = dict.begin(); it != dict.end(); ++it) last = it;
+  c10::IValue key = last->key(), value = last->value();
+  (void)dict.erase(key);
+  push(s, std::move(key));
+  push(s, std::move(value));
+}
+// dict(zip(keys, values)): as long as the shorter list; a repeated key keeps its last value.
+void dict_zip(Stack& s) {
+  auto values = pop(s).toList();
+  auto keys = pop(s).toList();
+  c10::impl::GenericDict dict(keys.elementType(), values.elementType());
+  size_t n = std::min(keys.size(), values.size());
+  dict.reserve(n);
+  for (size_t i = 0; i < n; ++i) dict.insert_or_assign(keys.get(i), values.get(i));
+  push(s, std::move(dict));
+}
 void setitem_dict(Stack& s) {
   c10::IValue value = pop(s), key = pop(s);
   pop(s).toGenericDict().insert_or_assign(std::move(key), std::move(value));
@@ -419,6 +440,8 @@ void add_container_prims(std::vector<PrimDef>& t) {
       {"prim::pop.dict(Dict(k, v)(a!) self, k key) -> v", plain<pop_dict>},
       {"prim::pop.dict_default(Dict(k, v)(a!) self, k key, v default) -> v", plain<pop_dict_default>},
       {"prim::clear.dict(Dict(k, v)(a!) self) -> ()", plain<clear_dict>},
+      {"prim::popitem(Dict(k, v)(a!) self) -> (k, v)", plain<popitem>},
+      {"prim::dict_zip(k[] keys, v[] values) -> Dict(k, v)", plain<dict_zip>},
       {"prim::setitem.dict(Dict(k, v)(a!) self, k key, v value) -> ()", plain<setitem_dict>},
       {"prim::delitem.dict(Dict(k, v)(a!) self, k key) -> ()", plain<delitem_dict>},
   });

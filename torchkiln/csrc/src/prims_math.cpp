@@ -266,6 +266,16 @@ void math_factorial(Stack& s) {
   push(s, r);
 }
 
+// math.modf(x): two outputs, (fractional part, integral part), both with x's sign.
+void math_modf(Stack& s) {
+  double x = pop(s).toDouble();
+  double integral;
+  double frac = std::isinf(x) ? std::copysign(0.0, x) : std::modf(x, &integral);
+  if (std::isinf(x)) integral = x;
+  push(s, frac);
+  push(s, integral);
+}
+
 }  // namespace
 
 void add_math_prims(std::vector<PrimDef>& t) {
@@ -311,6 +321,7 @@ void add_math_prims(std::vector<PrimDef>& t) {
       {"prim::math_log.base(float x, float base) -> float", plain<float_binary<m_log_base>>},
       {"prim::math_gcd(int a, int b) -> int", plain<int_binary<m_gcd>>},
       {"prim::math_factorial(int a) -> int", plain<math_factorial>},
+      {"prim::math_modf(float x) -> (float, float)", plain<math_modf>},
   });
 }
 

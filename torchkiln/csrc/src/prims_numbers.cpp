@@ -5,6 +5,7 @@
 //
 // ints are int64: where Python would grow a bigger int, these ops raise
 // OverflowError instead of wrapping around.
+#include <algorithm>
 #include <cmath>
 #include <complex>
 #include <cstdio>
@@ -46,7 +47,7 @@ int64_t int_floordiv(int64_t a, int64_t b) {
   return q;
 }
 int64_t int_mod(int64_t a, int64_t b) {
-  if (b == 0) raise_python("ZeroDivisionError", "integer division or modulo by zero");
+  if (b == 0) raise_python("ZeroDivisionError", "integer modulo by zero");
   if (b == -1) return 0;
   int64_t r = a % b;
   if (r != 0 && ((r < 0) != (b < 0))) r += b;
@@ -104,6 +105,34 @@ double float_pow(double a, double b) {
   double r = std::pow(a, b);
   if (std::isinf(r) && std::isfinite(a) && std::isfinite(b)) raise_python("OverflowError", "(34, 'Numerical result out of range')");
   return r;
+}
+
+// divmod(a, b): two outputs, Python's messages (`divmod(1, 0)` is int floor division's).
+void divmod_int(Stack& s) {
+  int64_t b = pop(s).toInt(), a = pop(s).toInt();
+  int64_t q = int_floordiv(a, b);
+  push(s, q);
+  push(s, int_mod(a, b));
+}
+void divmod_float(Stack& s) {
+  double b = pop(s).toDouble(), a = pop(s).toDouble();
+  auto [q, r] = float_divmod(a, b, "float divmod()");
+  push(s, q);
+  push(s, r);
+}
+
+// hex/oct/bin: Python's prefix, a '-' before it for negative numbers.
+template <int Bits>
+void int_to_base(Stack& s) {
+  int64_t i = pop(s).toInt();
+  uint64_t m = i < 0 ? uint64_t(0) - uint64_t(i) : uint64_t(i);
+  std::string digits;
+  do {
+    digits += "0123456789abcdef"[m & ((1u << Bits) - 1)];
+    m >>= Bits;
+  } while (m);
+  std::reverse(digits.begin(), digits.end());
+  push(s, std::string(i < 0 ? "-" : "") + (Bits == 4 ? "0x" : Bits == 3 ? "0o" : "0b") + digits);
 }
 
 void int_truediv_op(Stack& s) {
@@ -284,6 +313,11 @@ void add_number_prims(std::vector<PrimDef>& t) {
       {"prim::max.int(int a, int b) -> int", plain<int_binary<i_max>>},
       {"prim::min.float(float a, float b) -> float", plain<float_binary<f_min>>},
       {"prim::max.float(float a, float b) -> float", plain<float_binary<f_max>>},
+      {"prim::divmod.int(int a, int b) -> (int, int)", plain<divmod_int>},
+      {"prim::divmod.float(float a, float b) -> (float, float)", plain<divmod_float>},
+      {"prim::hex(int i) -> str", plain<int_to_base<4>>},
+      {"prim::oct(int i) -> str", plain<int_to_base<3>>},
+      {"prim::bin(int i) -> str", plain<int_to_base<1>>},
       {"prim::round.float(float a) -> int", plain<round_float>},
       {"prim::round.ndigits(float a, int ndigits) -> float", plain<round_ndigits>},
   });

@@ -41,13 +41,6 @@ bool is_ascii(const std::string& s) {
 
 int64_t cp_length(const std::string& s) { return is_ascii(s) ? int64_t(s.size()) : int64_t(code_points(s).size() - 1); }
 
-// Code point index of byte offset `byte` (a code point boundary).
-static int64_t cp_index(const std::string& s, size_t byte) {
-  if (is_ascii(s)) return int64_t(byte);
-  auto at = code_points(s);
-  return int64_t(std::lower_bound(at.begin(), at.end(), byte) - at.begin());
-}
-
 std::vector<std::string> split_chars(const std::string& s) {
   auto at = code_points(s);
   std::vector<std::string> out;
@@ -212,6 +205,18 @@ bool alpha_cp(uint32_t c) {
   return !space_cp(c);
 }
 bool alnum_cp(uint32_t c) { return alpha_cp(c) || digit_cp(c); }
+// Decimal digits and numeric characters: exact for Latin-1 (as digit_cp), ASCII digits beyond.
+bool decimal_cp(uint32_t c) { return c >= '0' && c <= '9'; }
+bool numeric_cp(uint32_t c) { return digit_cp(c) || (c >= 0xBC && c <= 0xBE); }
+// Printable: not a control, format, private-use or surrogate code point, nor a separator other than ' '.
+bool printable_cp(uint32_t c) {
+  if (c < 0x20 || (c >= 0x7F && c <= 0xA0) || c == 0xAD) return false;
+  if (c != ' ' && space_cp(c)) return false;
+  if ((c >= 0x200B && c <= 0x200F) || (c >= 0x202A && c <= 0x202E) || (c >= 0x2060 && c <= 0x2064) || c == 0xFEFF ||
+      (c >= 0xD800 && c <= 0xF8FF))
+    return false;
+  return true;
+}
 
 enum class CaseOp { Lower, Upper, Swap, Capitalize, Title };
 
@@ -354,6 +359,7 @@ void split(Stack& s) {
 }
 
 void splitlines(Stack& s) {
+  bool keepends = pop(s).toBool();
   std::string str = pop(s).toStringRef();
   std::vector<std::string> parts;
   auto chars = split_chars(str);
@@ -366,7 +372,11 @@ void splitlines(Stack& s) {
       cur += c;
       continue;
     }
-    if (c == "\r" && i + 1 < chars.size() && chars[i + 1] == "\n") ++i;
+    if (keepends) cur += c;
+    if (c == "\r" && i + 1 < chars.size() && chars[i + 1] == "\n") {
+      ++i;
+      if (keepends) cur += "\n";
+    }
     parts.push_back(std::move(cur));
     cur.clear();
   }
@@ -386,33 +396,145 @@ void join(Stack& s) {
   push(s, std::move(out));
 }
 
-void startswith(Stack& s) {
-  std::string p = pop(s).toStringRef();
-  push(s, pop(s).toStringRef().rfind(p, 0) == 0);
+// CPython's ADJUST_INDICES for the optional start/end of find, count, startswith...: code
+// point indices, end clipped to [0, len], start clipped below only (it may exceed len).
+struct Span {
+  int64_t start, end;
+};
+Span adjust_indices(int64_t len, const c10::IValue& start_v, const c10::IValue& end_v) {
+  int64_t start = start_v.isNone() ? 0 : start_v.toInt();
+  int64_t end = end_v.isNone() ? len : end_v.toInt();
+  if (end > len) {
+    end = len;
+  } else if (end < 0) {
+    end += len;
+    if (end < 0) end = 0;
+  }
+  if (start < 0) {
+    start += len;
+    if (start < 0) start = 0;
+  }
+  return {start, end};
 }
-void endswith(Stack& s) {
-  std::string p = pop(s).toStringRef();
+// A string with the byte offsets of code point indices (0 <= i <= length).
+struct Indexed {
+  const std::string& str;
+  bool ascii;
+  std::vector<size_t> at;
+  explicit Indexed(const std::string& s) : str(s), ascii(is_ascii(s)) {
+    if (!ascii) at = code_points(s);
+  }
+  int64_t length() const { return ascii ? int64_t(str.size()) : int64_t(at.size() - 1); }
+  size_t byte(int64_t i) const { return ascii ? size_t(i) : at[size_t(i)]; }
+  int64_t index(size_t byte) const {
+    return ascii ? int64_t(byte) : int64_t(std::lower_bound(at.begin(), at.end(), byte) - at.begin());
+  }
+};
+
+// startswith/endswith(sub, start, end): CPython's tailmatch.
+template <bool End>
+void tailmatch(Stack& s) {
+  c10::IValue end_v = pop(s), start_v = pop(s);
+  std::string sub = pop(s).toStringRef();
   std::string str = pop(s).toStringRef();
-  push(s, str.size() >= p.size() && str.compare(str.size() - p.size(), p.size(), p) == 0);
+  Indexed ix(str);
+  auto [b, e] = adjust_indices(ix.length(), start_v, end_v);
+  if (e - b < cp_length(sub)) return push(s, false);
+  if (sub.empty()) return push(s, true);
+  size_t bb = ix.byte(b), be = ix.byte(e);
+  if (End) return push(s, be - bb >= sub.size() && str.compare(be - sub.size(), sub.size(), sub) == 0);
+  push(s, be - bb >= sub.size() && str.compare(bb, sub.size(), sub) == 0);
 }
 template <bool Reverse, bool Raise>
 void find(Stack& s) {
+  c10::IValue end_v = pop(s), start_v = pop(s);
   std::string sub = pop(s).toStringRef();
   std::string str = pop(s).toStringRef();
-  size_t at = Reverse ? str.rfind(sub) : str.find(sub);
-  if (at == std::string::npos) {
-    if (Raise) raise_python("ValueError", "substring not found");
-    return push(s, int64_t(-1));
+  Indexed ix(str);
+  auto [b, e] = adjust_indices(ix.length(), start_v, end_v);
+  int64_t result = -1;
+  if (e - b >= cp_length(sub)) {
+    size_t bb = ix.byte(b), be = ix.byte(e);
+    if (!Reverse) {
+      size_t at = str.find(sub, bb);
+      if (at != std::string::npos && at + sub.size() <= be) result = ix.index(at);
+    } else if (be >= sub.size()) {
+      size_t at = str.rfind(sub, be - sub.size());
+      if (at != std::string::npos && at >= bb) result = ix.index(at);
+    }
   }
-  push(s, cp_index(str, at));
+  if (result < 0 && Raise) raise_python("ValueError", "substring not found");
+  push(s, result);
 }
 void count(Stack& s) {
+  c10::IValue end_v = pop(s), start_v = pop(s);
   std::string sub = pop(s).toStringRef();
   std::string str = pop(s).toStringRef();
-  if (sub.empty()) return push(s, cp_length(str) + 1);
+  Indexed ix(str);
+  auto [b, e] = adjust_indices(ix.length(), start_v, end_v);
+  if (e - b < cp_length(sub)) return push(s, int64_t(0));
+  if (sub.empty()) return push(s, e - b + 1);
+  size_t be = ix.byte(e);
   int64_t n = 0;
-  for (size_t at = str.find(sub); at != std::string::npos; at = str.find(sub, at + sub.size())) ++n;
+  for (size_t at = str.find(sub, ix.byte(b)); at != std::string::npos && at + sub.size() <= be; at = str.find(sub, at + sub.size())) ++n;
   push(s, n);
+}
+// partition/rpartition: three outputs.
+template <bool Reverse>
+void partition(Stack& s) {
+  std::string sep = pop(s).toStringRef();
+  std::string str = pop(s).toStringRef();
+  if (sep.empty()) raise_python("ValueError", "empty separator");
+  size_t at = Reverse ? str.rfind(sep) : str.find(sep);
+  if (at == std::string::npos) {
+    push(s, Reverse ? std::string() : str);
+    push(s, std::string());
+    push(s, Reverse ? str : std::string());
+    return;
+  }
+  push(s, str.substr(0, at));
+  push(s, sep);
+  push(s, str.substr(at + sep.size()));
+}
+void expandtabs(Stack& s) {
+  int64_t tabsize = pop(s).toInt();
+  if (tabsize < INT32_MIN || tabsize > INT32_MAX) raise_python("OverflowError", "Python int too large to convert to C int");
+  std::string out;
+  int64_t col = 0;
+  for (const std::string& c : split_chars(pop(s).toStringRef())) {
+    if (c == "\t") {
+      if (tabsize > 0) {
+        int64_t n = tabsize - col % tabsize;
+        out.append(size_t(n), ' ');
+        col += n;
+      }
+    } else {
+      out += c;
+      col = (c == "\n" || c == "\r") ? 0 : col + 1;
+    }
+  }
+  push(s, std::move(out));
+}
+// istitle: cased characters only in title-case runs; at least one cased character.
+void istitle(Stack& s) {
+  bool cased = false, prev_cased = false;
+  for (uint32_t c : decode_all(pop(s).toStringRef())) {
+    if (is_upper_cp(c)) {
+      if (prev_cased) return push(s, false);
+      prev_cased = cased = true;
+    } else if (is_lower_cp(c)) {
+      if (!prev_cased) return push(s, false);
+      prev_cased = cased = true;
+    } else {
+      prev_cased = false;
+    }
+  }
+  push(s, cased);
+}
+void isprintable(Stack& s) {
+  for (uint32_t c : decode_all(pop(s).toStringRef()))
+    if (!printable_cp(c)) return push(s, false);
+  push(s, true);
 }
 void replace(Stack& s) {
   int64_t count = pop(s).toInt();
@@ -490,15 +612,22 @@ void add_str_prims(std::vector<PrimDef>& t) {
       {"prim::str_rstrip(str self, str? chars) -> str", plain<strip<false, true>>},
       {"prim::str_split(str self, str? sep, int maxsplit) -> str[]", plain<split<false>>},
       {"prim::str_rsplit(str self, str? sep, int maxsplit) -> str[]", plain<split<true>>},
-      {"prim::str_splitlines(str self) -> str[]", plain<splitlines>},
+      {"prim::str_splitlines(str self, bool keepends) -> str[]", plain<splitlines>},
       {"prim::str_join(str self, str[] items) -> str", plain<join>},
-      {"prim::str_startswith(str self, str prefix) -> bool", plain<startswith>},
-      {"prim::str_endswith(str self, str suffix) -> bool", plain<endswith>},
-      {"prim::str_find(str self, str sub) -> int", plain<find<false, false>>},
-      {"prim::str_rfind(str self, str sub) -> int", plain<find<true, false>>},
-      {"prim::str_index(str self, str sub) -> int", plain<find<false, true>>},
-      {"prim::str_rindex(str self, str sub) -> int", plain<find<true, true>>},
-      {"prim::str_count(str self, str sub) -> int", plain<count>},
+      {"prim::str_startswith(str self, str prefix, int? start, int? end) -> bool", plain<tailmatch<false>>},
+      {"prim::str_endswith(str self, str suffix, int? start, int? end) -> bool", plain<tailmatch<true>>},
+      {"prim::str_find(str self, str sub, int? start, int? end) -> int", plain<find<false, false>>},
+      {"prim::str_rfind(str self, str sub, int? start, int? end) -> int", plain<find<true, false>>},
+      {"prim::str_index(str self, str sub, int? start, int? end) -> int", plain<find<false, true>>},
+      {"prim::str_rindex(str self, str sub, int? start, int? end) -> int", plain<find<true, true>>},
+      {"prim::str_count(str self, str sub, int? start, int? end) -> int", plain<count>},
+      {"prim::str_partition(str self, str sep) -> (str, str, str)", plain<partition<false>>},
+      {"prim::str_rpartition(str self, str sep) -> (str, str, str)", plain<partition<true>>},
+      {"prim::str_expandtabs(str self, int tabsize) -> str", plain<expandtabs>},
+      {"prim::str_isdecimal(str self) -> bool", plain<all_chars<decimal_cp>>},
+      {"prim::str_isnumeric(str self) -> bool", plain<all_chars<numeric_cp>>},
+      {"prim::str_istitle(str self) -> bool", plain<istitle>},
+      {"prim::str_isprintable(str self) -> bool", plain<isprintable>},
       {"prim::str_replace(str self, str old, str new, int count) -> str", plain<replace>},
       {"prim::str_zfill(str self, int width) -> str", plain<zfill>},
       {"prim::str_center(str self, int width, str fillchar) -> str", plain<justify<'^'>>},

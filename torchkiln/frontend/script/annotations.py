@@ -198,6 +198,13 @@ class TypeParser:
     # -- from objects -------------------------------------------------------
     def from_object(self, obj: Any, loc: SourceRange) -> Type:
         """The type an annotation object (not source) means."""
+        bare = _BARE_CONTAINERS.get(obj) if isinstance(obj, type) or obj in (typing.List, typing.Dict) else None
+        if bare is not None:
+            raise CompileError(
+                f"a bare `{_show(obj)}` annotation does not give the type of the items",
+                loc,
+                hint=f"write {bare} (torch.jit refuses a bare dict, and cannot call a function whose parameter is a bare list or tuple)",
+            )
         t = self.try_object(obj, loc)
         if t is None:
             raise CompileError(f"unsupported type annotation `{_show(obj)}`", loc, hint=_HINT)
@@ -244,6 +251,11 @@ class TypeParser:
         if isinstance(obj, type):
             return self.class_type(obj, loc)
         return None
+
+
+# bare container annotations (`-> list`), refused with the form to write instead
+_BARE_CONTAINERS = {list: "List[T], e.g. List[int]", dict: "Dict[K, V], e.g. Dict[str, Tensor]", tuple: "Tuple[...], e.g. Tuple[int, str]",
+                    typing.List: "List[T], e.g. List[int]", typing.Dict: "Dict[K, V], e.g. Dict[str, Tensor]"}  # fmt: skip
 
 
 def _origin(obj: Any) -> Any:

@@ -121,8 +121,8 @@ def _range(em, node, args, kwargs):
     if len(values) == 1:
         return RangeValue(em.const(0), values[0], em.const(1), True, True)
     step = values[2] if len(values) == 3 else em.const(1)
-    if len(values) == 3 and args[2].static_value() == 0:
-        em.fail(node, "range() step must not be zero")
+    # a zero step raises ValueError("range() arg 3 must not be zero") when the program runs
+    # (prim::range_length / prim::range_list), as in Python
     default_step = len(values) == 2 or args[2].static_value() == 1
     default_start = args[0].static_value() == 0 and default_step
     return RangeValue(values[0], values[1], step, default_start, default_step)
@@ -405,6 +405,9 @@ def _dict(em, node, args, kwargs):
     if not args and not kwargs:
         t = hint if isinstance(hint, DictType) else DictType(STR, TENSOR)
         return SimpleValue(em.op("prim::DictConstruct", [], [t]).output)
+    if args and not kwargs and len(args) == 1 and isinstance(args[0], ZipValue) and len(args[0].inners) == 2:
+        keys, values = (_list(em, node, [inner], {}).as_value(em, node) for inner in args[0].inners)
+        return SimpleValue(em.op("prim::dict_zip", [keys, values], [DictType(keys.type.elem, values.type.elem)]).output)
     if args and not kwargs and len(args) == 1:
         v = _value(em, node, args[0])
         if isinstance(v.type, DictType):
@@ -430,6 +433,32 @@ def _simple(op: str, arg: Type, ret: Type):
         if v.type != arg:
             em.fail(node, f"{op.split('::')[1]}() expects {arg}, not {v.type}")
         return SimpleValue(em.op(op, [v], [ret]).output)
+
+    return impl
+
+
+def _divmod(em, node, args, kwargs):
+    _expect(em, node, "divmod", args, kwargs, 2, 2)
+    from .operators import promote
+
+    a, b = (_value(em, node, x) for x in args)
+    if not all(v.type in (INT, FLOAT, BOOL, SCALAR) for v in (a, b)):
+        em.fail(node, f"divmod() of values of types {a.type} and {b.type} is not supported")
+    a, b, overload = promote(em, a, b)
+    if overload == "Scalar":
+        em.fail(node, "divmod() of numbers of unknown kind (Scalar) is not supported", hint="convert with int() or float() first")
+    t = a.type
+    q, r = em.op(f"prim::divmod.{overload}", [a, b], [t, t]).outputs
+    return SimpleValue(em.op("prim::TupleConstruct", [q, r], [TupleType([t, t])]).output)
+
+
+def _int_to_base(name: str) -> Handler:
+    def impl(em, node, args, kwargs):
+        _expect(em, node, name, args, kwargs, 1, 1)
+        v = _value(em, node, args[0])
+        if v.type not in (INT, BOOL):
+            em.fail(node, f"{name}() takes an int, not {v.type}")
+        return SimpleValue(em.op(f"prim::{name}", [_to_int(em, node, v, f"{name}()'s argument")], [STR]).output)
 
     return impl
 
@@ -478,6 +507,10 @@ def _math(fname: str) -> Handler:
             values = [_as_float(em, node, a, fname) for a in args]
             op = "prim::math_log" if len(values) == 1 else "prim::math_log.base"
             return SimpleValue(em.op(op, values, [FLOAT]).output)
+        if fname == "modf":
+            _expect(em, node, "math.modf", args, kwargs, 1, 1)
+            frac, whole = em.op("prim::math_modf", [_as_float(em, node, args[0], fname)], [FLOAT, FLOAT]).outputs
+            return SimpleValue(em.op("prim::TupleConstruct", [frac, whole], [TupleType([FLOAT, FLOAT])]).output)
         if fname in ("gcd", "factorial"):
             n = 2 if fname == "gcd" else 1
             _expect(em, node, f"math.{fname}", args, kwargs, n, n)
@@ -522,13 +555,17 @@ def _build() -> Dict[int, SugaredValue]:
         (b.ord, "ord", _simple("prim::ord", STR, INT), ord),
         (b.chr, "chr", _simple("prim::chr", INT, STR), chr),
         (b.pow, "pow", _pow, pow),
+        (b.divmod, "divmod", _divmod, None),
+        (b.hex, "hex", _int_to_base("hex"), hex),
+        (b.oct, "oct", _int_to_base("oct"), oct),
+        (b.bin, "bin", _int_to_base("bin"), bin),
     ]
     for fn, why in ((b.iter, "iterate with a for loop"), (b.next, "iterate with a for loop"), (b.type, "use isinstance()"),
                     (b.id, "compare with `is`"), (b.hash, "use the value itself as a dict key"), (b.open, "do file I/O outside the scripted code"),
                     (b.input, "read input outside the scripted code"), (b.eval, "write the code directly"), (b.exec, "write the code directly"),
                     (b.callable, "check before scripting"),
                     (b.set, "use a list or a dict with the items as keys"), (b.map, "use a list comprehension"), (b.filter, "use a list comprehension with `if`"),
-                    (b.divmod, "use // and %"), (b.vars, None), (b.globals, None), (b.locals, None), (b.setattr, "assign the attribute directly")):  # fmt: skip
+                    (b.vars, None), (b.globals, None), (b.locals, None), (b.setattr, "assign the attribute directly")):  # fmt: skip
         entries.append((fn, fn.__name__, _refused(fn.__name__, why or "restructure the code"), None))
     table: Dict[int, SugaredValue] = {}
     for obj, name, impl, fold in entries:
@@ -536,7 +573,7 @@ def _build() -> Dict[int, SugaredValue]:
     table[id(b.super)] = BuiltinFunction("super", _super)
     table[id(b.any)] = _AnyAll("any", _any_all("any"))
     table[id(b.all)] = _AnyAll("all", _any_all("all"))
-    for fname in _MATH_FLOAT + tuple(_MATH_RESULT) + _MATH_BINARY + ("log", "gcd", "factorial"):
+    for fname in _MATH_FLOAT + tuple(_MATH_RESULT) + _MATH_BINARY + ("log", "gcd", "factorial", "modf"):
         fn = getattr(math, fname)
         table[id(fn)] = BuiltinFunction(f"math.{fname}", _math(fname), fn)
     return table

@@ -73,7 +73,7 @@ def _over_list(em, lst: Value) -> Counted:
 
 
 class RangeValue(SugaredValue):
-    """`range(start, stop, step)` with int values (step a non-zero constant or value)."""
+    """`range(start, stop, step)` with int values (a zero step raises ValueError when the program runs)."""
 
     def __init__(self, start: Value, stop: Value, step: Value, default_start: bool, default_step: bool):
         self.start, self.stop, self.step = start, stop, step

@@ -142,6 +142,8 @@ def binary(em: FunctionEmitter, node: ast.AST, left: SugaredValue, right: Sugare
         return SimpleValue(em.op("prim::add.str", [lv, rv], [STR]).output)
     if lt == STR and kind is ast.Mult and rt in (INT, BOOL):
         return SimpleValue(em.op("prim::mul.str", [lv, _int(em, rv)], [STR]).output)
+    if rt == STR and kind is ast.Mult and lt in (INT, BOOL):  # 2 * "ab"
+        return SimpleValue(em.op("prim::mul.str", [rv, _int(em, lv)], [STR]).output)
     if lt == STR and kind is ast.Mod:
         items = right.items if isinstance(right, TupleSugar) else [right]
         args = [i.as_value(em, node) for i in items]
@@ -154,6 +156,8 @@ def binary(em: FunctionEmitter, node: ast.AST, left: SugaredValue, right: Sugare
         return SimpleValue(em.op("prim::add.list", [lv, rv], [lt]).output)
     if isinstance(lt, ListType) and kind is ast.Mult and rt in (INT, BOOL):
         return SimpleValue(em.op("prim::mul.list", [lv, _int(em, rv)], [lt]).output)
+    if isinstance(rt, ListType) and kind is ast.Mult and lt in (INT, BOOL):  # 2 * [0]
+        return SimpleValue(em.op("prim::mul.list", [rv, _int(em, lv)], [rt]).output)
     if isinstance(lt, TupleType) and isinstance(rt, TupleType) and kind is ast.Add:
         parts = em.op("prim::TupleUnpack", [lv], list(lt.elems)).outputs + em.op("prim::TupleUnpack", [rv], list(rt.elems)).outputs
         return SimpleValue(em.op("prim::TupleConstruct", parts, [TupleType(list(lt.elems) + list(rt.elems))]).output)

@@ -448,7 +448,15 @@ def _dict_copy(em, node, d, args, kwargs):
     return SimpleValue(em.op("prim::copy.dict", [d], [d.type]).output)
 
 
+def _dict_popitem(em, node, d, args, kwargs):
+    _arity(em, node, "popitem", args, kwargs, 0, 0)
+    t = d.type
+    key, value = em.op("prim::popitem", [d], [t.key, t.value]).outputs
+    return SimpleValue(em.op("prim::TupleConstruct", [key, value], [TupleType([t.key, t.value])]).output)
+
+
 DICT_METHODS = {
+    "popitem": _dict_popitem,
     "keys": _dict_view("keys"),
     "values": _dict_view("values"),
     "items": _dict_view("items"),
@@ -463,20 +471,27 @@ DICT_METHODS = {
 
 # -- strings -----------------------------------------------------------------------------------------
 
-# name -> (argument defaults after `self`: value or REQUIRED, result type)
+# name -> (argument defaults after `self`: value, REQUIRED or NO_INT (an `int?` None), result type);
+# a tuple result means an op with one output per item, returned as a tuple.
 REQUIRED = object()
+NO_INT = object()
+_RANGE = (REQUIRED, NO_INT, NO_INT)  # (sub, start=None, end=None)
 STR_METHODS = {
     "lower": ((), STR), "upper": ((), STR), "capitalize": ((), STR), "title": ((), STR), "swapcase": ((), STR),
     "isdigit": ((), BOOL), "isalpha": ((), BOOL), "isalnum": ((), BOOL), "isspace": ((), BOOL),
-    "islower": ((), BOOL), "isupper": ((), BOOL), "isidentifier": ((), BOOL), "splitlines": ((), ListType(STR)),
+    "islower": ((), BOOL), "isupper": ((), BOOL), "isidentifier": ((), BOOL), "splitlines": ((False,), ListType(STR)),
+    "isdecimal": ((), BOOL), "isnumeric": ((), BOOL), "istitle": ((), BOOL), "isprintable": ((), BOOL),
     "strip": ((None,), STR), "lstrip": ((None,), STR), "rstrip": ((None,), STR),
     "split": ((None, -1), ListType(STR)), "rsplit": ((None, -1), ListType(STR)),
-    "join": ((REQUIRED,), STR), "startswith": ((REQUIRED,), BOOL), "endswith": ((REQUIRED,), BOOL),
-    "find": ((REQUIRED,), INT), "rfind": ((REQUIRED,), INT), "index": ((REQUIRED,), INT),
-    "rindex": ((REQUIRED,), INT), "count": ((REQUIRED,), INT),
+    "join": ((REQUIRED,), STR), "startswith": (_RANGE, BOOL), "endswith": (_RANGE, BOOL),
+    "find": (_RANGE, INT), "rfind": (_RANGE, INT), "index": (_RANGE, INT), "rindex": (_RANGE, INT), "count": (_RANGE, INT),
     "replace": ((REQUIRED, REQUIRED, -1), STR), "zfill": ((REQUIRED,), STR),
     "center": ((REQUIRED, " "), STR), "ljust": ((REQUIRED, " "), STR), "rjust": ((REQUIRED, " "), STR),
+    "partition": ((REQUIRED,), TupleType([STR, STR, STR])), "rpartition": ((REQUIRED,), TupleType([STR, STR, STR])),
+    "expandtabs": ((8,), STR),
 }  # fmt: skip
+# methods that take their argument by keyword too: name -> the keyword
+_STR_KEYWORDS = {"splitlines": "keepends", "expandtabs": "tabsize"}
 
 
 def _str_method(em, node, s: Value, args, kwargs, name: str):
@@ -486,15 +501,50 @@ def _str_method(em, node, s: Value, args, kwargs, name: str):
         return SimpleValue(em.op("prim::format", [s] + [a.as_value(em, node) for a in args], [STR]).output)
     defaults, result = STR_METHODS[name]
     if kwargs:
-        em.fail(node, f"str.{name} with keyword arguments is not supported", hint="pass the arguments by position")
+        kw = _STR_KEYWORDS.get(name)
+        if kw is None or set(kwargs) != {kw} or args:
+            em.fail(node, f"str.{name} with keyword arguments is not supported", hint="pass the arguments by position")
+        args = [kwargs[kw]]
     if len(args) > len(defaults):
         em.fail(node, f"str.{name}() takes at most {len(defaults)} arguments ({len(args)} given)")
+    if name in ("startswith", "endswith") and args:
+        prefixes = _str_tuple_items(em, node, args[0])
+        if prefixes is not None:  # s.startswith(("a", "b")): any of them
+            rest = list(args[1:])
+            acc = None
+            for p in prefixes:
+                r = _str_method(em, node, s, [SimpleValue(p)] + rest, {}, name).value
+                acc = r if acc is None else em.op("prim::or.bool", [acc, r], [BOOL]).output
+            return SimpleValue(acc if acc is not None else em.const(False))
     values = [a.as_value(em, node) for a in args]
     for d in defaults[len(args):]:
         if d is REQUIRED:
             em.fail(node, f"str.{name}() is missing an argument")
-        values.append(em.const(d, OptionalType(STR)) if d is None else em.const(d))
+        if d is NO_INT:
+            values.append(em.const(None, OptionalType(INT)))
+        else:
+            values.append(em.const(d, OptionalType(STR)) if d is None else em.const(d))
+    if isinstance(result, TupleType):
+        outs = em.op(f"prim::str_{name}", [s] + values, list(result.elems)).outputs
+        return SimpleValue(em.op("prim::TupleConstruct", list(outs), [result]).output)
     return SimpleValue(em.op(f"prim::str_{name}", [s] + values, [result]).output)
+
+
+def _str_tuple_items(em, node, sv: SugaredValue):
+    """The str values of a tuple argument (`s.startswith(("a", "b"))`), or None when it is no tuple."""
+    from .sugared import TupleSugar
+
+    if isinstance(sv, TupleSugar):
+        items = [i.as_value(em, node) for i in sv.items]
+    else:
+        v = sv.as_value(em, node)
+        if not isinstance(v.type, TupleType):
+            return None
+        items = list(em.op("prim::TupleUnpack", [v], list(v.type.elems)).outputs) if v.type.elems else []
+    for i in items:
+        if i.type != STR:
+            em.fail(node, f"a tuple of prefixes must hold str values, not {i.type}")
+    return items
 
 
 __all__ = ["value_attr", "call_value", "TensorMethod", "BoundMethod"]
