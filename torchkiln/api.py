@@ -668,6 +668,14 @@ class ScriptModule(nn.Module):
         new._kiln_bind_methods()
         return new
 
+    def __getattr__(self, name: str) -> Any:
+        # A compiled `@property` (its getter is the method `__<name>_getter`) reads as in eager.
+        if not name.startswith("__"):
+            getter = self.__dict__.get(f"__{name}_getter")
+            if isinstance(getter, ScriptMethod):
+                return getter()
+        return super().__getattr__(name)
+
     def __dir__(self):
         return sorted(set(super().__dir__()) | set(self._kiln_type.methods))
 

@@ -505,8 +505,24 @@ def _sync_back(module: Any) -> None:
                 continue
             v = pm._buffers[name] = co.get(slot)
         else:
-            v = pm.__dict__[name] = co.get(slot)
+            v = co.get(slot)
+            old = pm.__dict__.get(name)
+            # Keep the Python list/dict object (code holding `m.history` sees the
+            # appends, as in eager); its contents become the program's.
+            if type(old) is list and type(v) is list:
+                old[:] = v
+                v = old
+            elif type(old) is dict and type(v) is dict:
+                old.clear()
+                old.update(v)
+                v = old
+            else:
+                pm.__dict__[name] = v
         e.last = v
+
+
+# Ops whose result is (an alias of) an element of their first input.
+_ELEMENT_OPS = frozenset(("prim::getitem.list", "prim::getitem.dict", "prim::get.dict", "prim::get.default", "prim::TupleIndex"))
 
 
 def _mutated_attributes(saver: Any) -> Set[Tuple[str, str]]:
@@ -528,6 +544,16 @@ def _mutated_attributes(saver: Any) -> Set[Tuple[str, str]]:
                 continue
             for v in node.inputs:
                 src = v.node
+                # `self.ll[0].append(x)`, `self.d["k"].append(x)`: the mutated list is an
+                # element of the attribute (getitem returns the element itself, no copy).
+                while (
+                    src is not None
+                    and src.kind in _ELEMENT_OPS
+                    and src.inputs
+                    and isinstance(src.inputs[0].type, (T.ListType, T.DictType, T.TupleType))
+                ):
+                    v = src.inputs[0]
+                    src = v.node
                 if (
                     src is not None
                     and src.kind == "prim::GetAttr"

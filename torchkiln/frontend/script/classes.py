@@ -291,7 +291,7 @@ class ClassRegistry:
         info = self._module(obj.type)
         if info is None or info.container is None:
             em.fail(node, f"cannot iterate over {_short(obj.type)}")
-        if info.container == "dict":
+        if info.container in ("dict", "pdict"):
             return Unrolled([SimpleValue(em.const(k)) for k in info.order])
         return Unrolled([self.attr(em, node, obj, k) for k in info.order if k in obj.type.attributes and obj.type.attributes[k] != NONE])
 
@@ -303,7 +303,7 @@ class ClassRegistry:
                 return r
             em.fail(node, f"{_short(obj.type)} cannot be indexed")
         key = index.static_value()
-        if info.container == "dict":
+        if info.container in ("dict", "pdict"):
             if not isinstance(key, str) or key not in info.order:
                 em.fail(node, "a ModuleDict must be indexed with a constant key it has")
             return self.attr(em, node, obj, key)
@@ -330,6 +330,13 @@ class ClassRegistry:
             return None
         return self.attr(em, node, obj, name).call(em, node, [a if isinstance(a, SugaredValue) else SimpleValue(a) for a in args], {})
 
+    def static_contains(self, t: Type, key: Any) -> Optional[bool]:
+        """`key in self.d` for a ModuleDict / ParameterDict and a constant key, else None."""
+        info = self._module(t)
+        if info is None or info.container not in ("dict", "pdict") or not isinstance(key, str):
+            return None
+        return key in info.order
+
     def static_len(self, t: Type) -> Optional[int]:
         info = self._module(t)
         if info is not None and info.container is not None:
@@ -340,7 +347,7 @@ class ClassRegistry:
         info = self._module(obj.type)
         if info is not None and name in _MODULE_LISTINGS:
             return _Returns(self._listing(em, node, obj, name))
-        if info is None or info.container != "dict" or name not in ("items", "keys", "values"):
+        if info is None or info.container not in ("dict", "pdict") or name not in ("items", "keys", "values"):
             return None
         keys = [SimpleValue(em.const(k)) for k in info.order]
         mods = [self.attr(em, node, obj, k) for k in info.order]

@@ -18,6 +18,7 @@ which the error shows if code uses them.
 """
 from __future__ import annotations
 
+import ast
 import enum
 
 import types
@@ -28,6 +29,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 import torch.nn as nn
 
+from ...diagnostics import CompileError
 from ...ir.types import BOOL, NONE, TENSOR, ClassType, DictType, ListType, TupleType, Type, unify
 from .emitter import constant_type
 
@@ -167,7 +169,8 @@ class ModuleTypes:
         t.constants.update(constants)
         info = ModuleInfo(t, cls, {k: v for k, v in submodules.items() if v is not None}, failed=failed, functions=functions, key=key)
         info.container = _CONTAINERS.get(cls) if cls in _CONTAINERS else next((v for k, v in _CONTAINERS.items() if isinstance(module, k) and k in (nn.ModuleList, nn.ModuleDict)), None)
-        info.order = list(module._modules)
+        # ParameterList / ParameterDict hold their entries as parameters, not submodules.
+        info.order = list(module._parameters) if info.container in ("plist", "pdict") else list(module._modules)
         info.instance_constants.append(constants)
         self.compiler.unit.add_class(t)
         self.by_type[t] = info
@@ -279,7 +282,7 @@ class ModuleTypes:
             if _is_function(value):
                 functions[name] = value
                 continue
-            typ, why = self._attribute_type(name, value, annotations.get(name))
+            typ, why = self._attribute_type(name, value, annotations.get(name), cls)
             if typ is None:
                 failed[name] = why
                 continue
@@ -291,7 +294,7 @@ class ModuleTypes:
                     constants[name] = _freeze_constant(value)
         return attrs, failed, constants, functions
 
-    def _attribute_type(self, name: str, value: Any, annotation: Any) -> Tuple[Optional[Type], str]:
+    def _attribute_type(self, name: str, value: Any, annotation: Any, cls: Optional[type] = None) -> Tuple[Optional[Type], str]:
         if isinstance(value, torch.jit.Attribute):  # `self.x = torch.jit.Attribute(value, type)`: the type given
             t = self.compiler.classes.type_of_python_annotation(value.type)
             if t is None:
@@ -303,8 +306,32 @@ class ModuleTypes:
                 return t, ""
         t = infer_value_type(value, self.compiler)
         if t is None:
+            t = self._init_annotation(cls, name) if cls is not None else None
+        if t is None:
             return None, f"its value of type {type(value).__name__} has no script type"
         return t, ""
+
+    def _init_annotation(self, cls: type, name: str) -> Optional[Type]:
+        """The type of `self.<name>: T = ...` in `__init__` of `cls` (or a base class), if written so."""
+        from .functions import Namespace
+        from .source import parse_function
+
+        for klass in cls.__mro__:
+            init = klass.__dict__.get("__init__")
+            if not isinstance(init, types.FunctionType) or klass.__module__.startswith("torch."):
+                continue
+            try:
+                src = parse_function(init)
+            except CompileError:
+                continue
+            for node in ast.walk(src.tree):
+                if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Attribute) and node.target.attr == name
+                        and isinstance(node.target.value, ast.Name) and node.target.value.id == "self"):  # fmt: skip
+                    try:
+                        return self.compiler.type_parser(Namespace(init), src).parse(node.annotation)
+                    except CompileError:
+                        return None
+        return None
 
     def _key(self, module, attrs, submodules, constants, failed, functions):
         if "forward" in module.__dict__:

@@ -401,6 +401,9 @@ def _contains(em: FunctionEmitter, node: ast.AST, container: SugaredValue, item:
             result = _or_values(em, result, cond)
         return result
     cv = container.as_value(em, node)
+    static = em.compiler.classes.static_contains(cv.type, item.static_value())
+    if static is not None:  # `"name" in self.module_dict`: decided by the module's keys
+        return Cond(static=static)
     iv = item.as_value(em, node)
     t = cv.type
     r = em.compiler.classes.dunder(em, node, cv, "__contains__", [iv])
