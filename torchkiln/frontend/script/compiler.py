@@ -13,6 +13,7 @@ import contextlib
 import threading
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from .. import names
 from ...diagnostics import CallFrame, CompileError, SourceRange
 from ...ir.core import CompilationUnit, Function, Graph
 from ...ir.types import TENSOR, Type
@@ -34,7 +35,7 @@ class Store:
     by their sharing key (Note [Type sharing]), script classes by class.
     Each entry keeps the unit it was compiled in; a later compile that uses
     it imports that unit (same objects: graphs are never changed after
-    compilation, and names are unique in the process, so units never clash).
+    compilation, and names are unique in the process (`frontend/names.py`), so units never clash).
     A cached type is closed: if a later compile needs a method it does not
     have, `CacheMiss` makes that compile start again without the cache.
     """
@@ -44,7 +45,6 @@ class Store:
         self.functions: Dict[Any, Tuple[Function, CompilationUnit]] = {}
         self.module_types: Dict[Any, List[Tuple[Any, CompilationUnit]]] = {}
         self.classes: Dict[Any, Tuple[Any, CompilationUnit]] = {}
-        self.names: Dict[str, int] = {}
 
     def clear(self) -> None:
         with self.lock:
@@ -81,17 +81,8 @@ class Compiler:
         `a.b.___torch_mangle_1.f`, as TorchScript names them, so the last part
         stays the class's own name (`ScriptModule.original_name`).
         """
-        with STORE.lock:  # two threads must never get one name
-            n = STORE.names.get(base)
-            STORE.names[base] = 0 if n is None else n + 1
-        if n is None:
-            name = base
-        elif mangle_path:
-            prefix, _, last = base.rpartition(".")
-            name = f"{prefix}.___torch_mangle_{n + 1}.{last}" if prefix else f"___torch_mangle_{n + 1}.{last}"
-        else:
-            name = f"{base}_{n + 1}"
-        return name if name not in self.unit.functions and name not in self.unit.classes else self.unique_name(base, mangle_path)
+        unit = self.unit
+        return names.unique_name(base, mangle_path, lambda name: name in unit.functions or name in unit.classes)
 
     def import_unit(self, unit: CompilationUnit) -> Dict[str, str]:
         from .imports import import_unit

@@ -23,6 +23,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 import torch
 import torch.nn as nn
 
+from ..names import unique_name
 from ... import api
 from ...diagnostics import Error, TracerWarning
 from ...ir import types as T
@@ -192,13 +193,13 @@ class _ClassTypes:
         return cls
 
     def _unique(self, qualname: str) -> str:
-        """`__torch__.Linear`, then `__torch__.___torch_mangle_1.Linear`, ... (the last part stays the class name)."""
-        name = f"__torch__.{qualname}"
-        i = 0
-        while name in self.unit.classes or name in self.unit.functions:
-            i += 1
-            name = f"__torch__.___torch_mangle_{i}.{qualname}"
-        return name
+        """`__torch__.Linear`, then `__torch__.___torch_mangle_1.Linear`, ... (the last part stays the class name).
+
+        Unique in the process, as the script compiler's names (and torch.jit's):
+        two modules traced apart can be held by one module and saved together.
+        """
+        unit = self.unit
+        return unique_name(f"__torch__.{qualname}", True, lambda name: name in unit.classes or name in unit.functions)
 
     def _merge(self, unit: CompilationUnit) -> None:
         for name, cls in unit.classes.items():
