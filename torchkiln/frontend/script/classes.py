@@ -70,6 +70,7 @@ class ClassRegistry:
         if issubclass(cls, tuple) and hasattr(cls, "_fields"):
             return self.named_tuple_type(cls, loc)
         if is_enum_class(cls):
+            self.compiler.uses_enums = True
             return enum_type(cls, loc)
         if issubclass(cls, nn.Module) or cls.__module__ in ("builtins", "typing") or cls.__module__.startswith("torch"):
             return None

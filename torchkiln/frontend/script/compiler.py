@@ -71,6 +71,7 @@ class Compiler:
         self.functions = FunctionCompiler(self)
         self.classes = ClassRegistry(self, relaxed_sharing)
         self.compiled: List[Function] = []  # everything compiled here, for the pass pipeline
+        self.uses_enums = False  # an Enum type appeared: erase it when finishing (Note [Enums])
         self.imported: Dict[int, Any] = {}
         self.error_chain: Optional[List[CallFrame]] = None  # where an internal error happened
 
@@ -158,7 +159,8 @@ class Compiler:
         from ...passes import manager
         from .enums import erase_unit
 
-        erase_unit(self.compiled, self.unit.classes.values())  # Note [Enums]: run time sees the values' types
+        if self.uses_enums:
+            erase_unit(self.compiled, self.unit.classes.values())  # Note [Enums]: run time sees the values' types
         if manager.config.verify:  # what the pipeline would check first, checked now (tests set it)
             for fn in self.compiled:
                 manager.verify_graph(fn.graph)

@@ -102,6 +102,7 @@ def is_enum_class(obj: Any) -> bool:
 
 def member_value(em: FunctionEmitter, node: ast.AST, member: enum.Enum) -> Value:
     """A member as a constant of its class's EnumType."""
+    em.compiler.uses_enums = True
     return em.const(member.value, enum_type(type(member), em.loc(node)))
 
 
