@@ -291,3 +291,16 @@ def test_lambdas_and_sort_keys():
     xs = [(3.0, "c"), (1.0, "aaa"), (2.0, "bb"), (1.0, "z")]
     matches_eager(sort_by_keys, (xs, False), (xs, True), ([], False))
     matches_eager(key_functions, ([3, -1, 2, -3, 1],), ([],))
+
+
+def extremes_by_key(words: List[str]) -> Tuple[str, str]:
+    return min(words, key=len), max(words, key=lambda w: (len(w), w[0]))
+
+
+def test_min_max_with_key():
+    matches_eager(extremes_by_key, (["bb", "a", "ccc", "d", "eee"],), (["x"],))
+    import torchkiln
+
+    s = torchkiln.script(extremes_by_key)
+    with pytest.raises(ValueError, match=r"min\(\) arg is an empty sequence"):
+        s([])

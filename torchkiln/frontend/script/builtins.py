@@ -11,7 +11,7 @@ import builtins as py_builtins
 import math
 from typing import Any, Callable, Dict, List, Optional
 
-from .lambdas import reverse_flag, sorted_by_key
+from .lambdas import extreme_by_key, reverse_flag, sorted_by_key
 from ...ir.core import Value
 from ...ir.types import (
     BOOL,
@@ -171,9 +171,14 @@ def _sorted(em, node, args, kwargs):
 
 def _min_max(which: str):
     def impl(em, node, args, kwargs):
-        _expect(em, node, which, args, kwargs, 1, 16)
+        _expect(em, node, which, args, kwargs, 1, 16, kw_ok=("key",))
         if len(args) == 1 and isinstance(args[0], TupleSugar):
             args = args[0].items
+        key = kwargs.get("key")
+        if key is not None and key.static_value() is not None:
+            if len(args) == 1 and isinstance(_value(em, node, args[0]).type, ListType):
+                return SimpleValue(extreme_by_key(em, node, _value(em, node, args[0]), key, which))
+            em.fail(node, f"{which}(..., key=...) takes one list here", hint=f"write {which}([a, b, ...], key=...)")
         if len(args) == 1:
             v = _value(em, node, args[0])
             if isinstance(v.type, ListType):

@@ -111,6 +111,18 @@ def sort_in_place_by_key(em: FunctionEmitter, node: ast.AST, lst: Value, key: Su
     em.op("prim::extend.list", [lst, ordered], [])
 
 
+def extreme_by_key(em: FunctionEmitter, node: ast.AST, lst: Value, key: SugaredValue, which: str) -> Value:
+    """`min(lst, key=f)` / `max(lst, key=f)`: the first item whose key is smallest (largest), as Python."""
+    assert isinstance(lst.type, ListType)
+    ordered = sorted_by_key(em, node, lst, key, em.const(which == "max"))  # stable: the first extreme comes first
+    n = em.op("prim::len.list", [ordered], [INT]).output
+    empty = em.op("prim::eq", [n, em.const(0)], [BOOL]).output
+    if_node = em.op("prim::If", [empty], [], n_blocks=2)
+    with em.builder.at_block(if_node.blocks[0]):
+        em.op("prim::RaiseException", [em.const(f"{which}() arg is an empty sequence")], [], {"cls": "ValueError"})
+    return em.op("prim::getitem.list", [ordered, em.const(0)], [lst.type.elem]).output
+
+
 def reverse_flag(em: FunctionEmitter, node: ast.AST, kwargs: Dict[str, SugaredValue]) -> Value:
     if "reverse" not in kwargs:
         return em.const(False)
@@ -120,4 +132,4 @@ def reverse_flag(em: FunctionEmitter, node: ast.AST, kwargs: Dict[str, SugaredVa
     return v
 
 
-__all__ = ["LambdaValue", "emit_lambda", "sorted_by_key", "sort_in_place_by_key", "reverse_flag"]
+__all__ = ["LambdaValue", "emit_lambda", "sorted_by_key", "sort_in_place_by_key", "extreme_by_key", "reverse_flag"]
