@@ -496,6 +496,16 @@ def finish_frame(frame: Frame, name: str, output: Any, strict: bool, arg_names: 
     return Function(name, frame.graph, args, value.type)
 
 
+def _same_types(what: str, types: List[Any]) -> None:
+    """A list or dict output holds one type (as torch.jit: 'must have consistent type')."""
+    for t in types[1:]:
+        if t != types[0]:
+            raise TraceError(
+                f"a traced program's {what}s must have a consistent type; found {types[0]} and {t}: "
+                "return a tuple instead"
+            )
+
+
 def output_value(frame: Frame, obj: Any, strict: bool, loc: Optional[SourceRange] = None) -> Any:
     """The Value for a traced program's output: tensors, tuples, lists, dicts of them."""
     if isinstance(obj, (torch.Tensor, TracedInt)) or obj is None or isinstance(obj, (int, float, bool)):
@@ -511,6 +521,7 @@ def output_value(frame: Frame, obj: Any, strict: bool, loc: Optional[SourceRange
             )
         items = [output_value(frame, x, strict, loc) for x in obj]
         elem = items[0].type if items else T.TENSOR
+        _same_types("list", [v.type for v in items])
         return frame.builder.op("prim::ListConstruct", items, [T.ListType(elem)], loc=loc).output
     if isinstance(obj, dict):
         if strict:
@@ -522,6 +533,8 @@ def output_value(frame: Frame, obj: Any, strict: bool, loc: Optional[SourceRange
         for k, v in obj.items():
             flat.append(frame.value_of(k, None, loc))
             flat.append(output_value(frame, v, strict, loc))
+        _same_types("dict key", [v.type for v in flat[0::2]])
+        _same_types("dict value", [v.type for v in flat[1::2]])
         key_t = flat[0].type if flat else T.STR
         val_t = flat[1].type if flat else T.TENSOR
         return frame.builder.op("prim::DictConstruct", flat, [T.DictType(key_t, val_t)], loc=loc).output

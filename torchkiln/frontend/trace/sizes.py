@@ -37,9 +37,30 @@ def _record_unary(kind: str, a: int, result: int) -> int:
     return result if traced is None else traced
 
 
-def _binary(plain: Callable[[int, Any], Any], kind: str, swapped: bool) -> Callable[[Any, Any], Any]:
+def _warn_baked(result: Any) -> None:
+    """A size turned into a number the recorder cannot follow (`n * 0.5`, `n ** -0.5`): warn, it is baked."""
+    record = _RECORD[0]
+    if record is None or getattr(getattr(record, "__self__", None), "suspended", 0):
+        return
+    from .locations import warn
+
+    warn(
+        f"Converting a tensor size to the Python number {result!r} might cause the trace to be incorrect: "
+        "float arithmetic on sizes is not recorded, so this value will be treated as a constant in the "
+        "future. This means that the trace might not generalize to inputs of other sizes!"
+    )
+
+
+def _binary(plain: Callable[[int, Any], Any], kind: Optional[str], swapped: bool) -> Callable[[Any, Any], Any]:
     def op(self: int, other: Any) -> Any:
         result = plain(int(self), other)
+        if result is NotImplemented and type(other) is float:
+            result = getattr(float, plain.__name__)(float(self), other)  # `n * 0.5`: as Python would, via float
+        if isinstance(result, (int, float)) and not isinstance(result, bool) and isinstance(other, (int, float)) and (
+            kind is None or isinstance(result, float) or not isinstance(other, int) or type(other) is bool
+        ):
+            _warn_baked(result)
+            return result
         if result is NotImplemented or type(other) is bool or not isinstance(other, int) or not isinstance(result, int):
             return result
         record = _RECORD[0]
@@ -78,3 +99,7 @@ class TracedInt(int):
     __rfloordiv__ = _binary(int.__rfloordiv__, "prim::floordiv.int", True)
     __mod__ = _binary(int.__mod__, "prim::mod.int", False)
     __rmod__ = _binary(int.__rmod__, "prim::mod.int", True)
+    __truediv__ = _binary(int.__truediv__, None, False)
+    __rtruediv__ = _binary(int.__rtruediv__, None, True)
+    __pow__ = _binary(int.__pow__, None, False)  # type: ignore[assignment]
+    __rpow__ = _binary(int.__rpow__, None, True)  # type: ignore[assignment]

@@ -71,6 +71,17 @@ def _conversion(rec: Any, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any
         return func(*args, **kwargs)
 
 
+def _tensor_of(rec: Any, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
+    """`torch.tensor(n)` of a size stays dynamic (`aten::scalar_tensor`, as torch.jit's
+    `prim::NumToTensor`); other data runs unrecorded and becomes a constant."""
+    data = args[0] if args else kwargs.get("data")
+    extra = set(kwargs) - {"data", "dtype", "device"}
+    if isinstance(data, TracedInt) and len(args) <= 1 and not extra:
+        dtype = kwargs.get("dtype") or torch.int64
+        return rec.on_function(torch.scalar_tensor, (data,), {"dtype": dtype, "device": kwargs.get("device")})
+    return _passthrough(rec, func, args, kwargs)
+
+
 def _passthrough(rec: Any, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
     """Runs without recording: metadata, printing, tensors made from Python data."""
     with rec.paused():
@@ -83,6 +94,16 @@ def _has_traced_int(item: Any) -> bool:
     return isinstance(item, TracedInt)
 
 
+def _symbolic_index(x: Any, index: Any) -> bool:
+    """True for a basic index (ints, slices, None, one `...`) holding a `TracedInt`."""
+    items = index if isinstance(index, tuple) else (index,)
+    simple = all(i is None or i is Ellipsis or isinstance(i, (int, slice)) for i in items)
+    if not isinstance(x, torch.Tensor) or not simple or not any(_has_traced_int(i) for i in items):
+        return False
+    consuming = sum(1 for i in items if i is not None and i is not Ellipsis and not isinstance(i, bool))
+    return not (any(isinstance(i, bool) for i in items) or sum(1 for i in items if i is Ellipsis) > 1 or consuming > x.dim())
+
+
 def _getitem(rec: Any, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
     """`x[...]` with a size in an index or slice bound (`x[:n]`, `x[n - 1]`) stays dynamic.
 
@@ -93,13 +114,10 @@ def _getitem(rec: Any, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
     the dispatch level as before.
     """
     x, index = args[0], args[1]
-    items = index if isinstance(index, tuple) else (index,)
-    simple = all(i is None or i is Ellipsis or isinstance(i, (int, slice)) for i in items)
-    if not isinstance(x, torch.Tensor) or not simple or not any(_has_traced_int(i) for i in items):
+    if not _symbolic_index(x, index):
         return func(*args, **kwargs)  # recorded at the dispatch level
+    items = index if isinstance(index, tuple) else (index,)
     consuming = sum(1 for i in items if i is not None and i is not Ellipsis and not isinstance(i, bool))
-    if any(isinstance(i, bool) for i in items) or sum(1 for i in items if i is Ellipsis) > 1 or consuming > x.dim():
-        return func(*args, **kwargs)
     result, dim = x, 0
     for item in items:
         if item is None:
@@ -119,6 +137,25 @@ def _getitem(rec: Any, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
     return result
 
 
+def _setitem(rec: Any, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
+    """`x[...] = v` with a size in an index or slice bound (`x[n - 1] = 0`, `x[: n // 2] = y`).
+
+    As `_getitem`: the indexed view is recorded with the size kept symbolic,
+    then the value is written into it (`aten::fill_` for a number,
+    `aten::copy_` for a tensor, as torch.jit records it). Other assignments go
+    to the dispatch level.
+    """
+    x, index, value = args[0], args[1], args[2]
+    if not _symbolic_index(x, index) or not isinstance(value, (torch.Tensor, int, float, bool)):
+        return func(*args, **kwargs)
+    view = _getitem(rec, torch.Tensor.__getitem__, (x, index), {})
+    if isinstance(value, torch.Tensor):
+        rec.on_function(torch.Tensor.copy_, (view, value), {})
+    else:
+        rec.on_function(torch.Tensor.fill_, (view, value), {})
+    return None
+
+
 def _plain_int(rec: Any, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
     with rec.paused():
         return func(*args, **kwargs)
@@ -127,6 +164,7 @@ def _plain_int(rec: Any, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
 SPECIAL: Dict[Any, Callable[[Any, Any, tuple, Dict[str, Any]], Any]] = {
     torch.Tensor.size: size_of,
     torch.Tensor.__getitem__: _getitem,
+    torch.Tensor.__setitem__: _setitem,
     torch.Tensor.numel: _numel,
     torch.Tensor.nelement: _numel,
     torch.Tensor.__len__: _len,
@@ -141,8 +179,8 @@ SPECIAL: Dict[Any, Callable[[Any, Any, tuple, Dict[str, Any]], Any]] = {
     torch.Tensor.tolist: _conversion,
     torch.Tensor.numpy: _conversion,
     torch.Tensor.__array__: _conversion,
-    torch.tensor: _passthrough,
-    torch.as_tensor: _passthrough,
+    torch.tensor: _tensor_of,
+    torch.as_tensor: _tensor_of,
     torch.Tensor.new_tensor: _passthrough,
     torch.Tensor.__repr__: _passthrough,
     torch.Tensor.__str__: _passthrough,

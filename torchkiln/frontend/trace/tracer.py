@@ -151,7 +151,7 @@ def trace_module(
             for method_name, args in checks.items():
                 eager = mod if method_name == "forward" else getattr(mod, method_name)
                 _check(eager, getattr(result, method_name) if method_name != "forward" else result,
-                       [args], check_tolerance, nondeterministic)  # fmt: skip
+                       [args], check_tolerance, nondeterministic, mod)  # fmt: skip
     return result
 
 
@@ -288,10 +288,16 @@ def _optimize(fn: Function, unit: CompilationUnit) -> None:
 # -- check_trace ------------------------------------------------------------------------------
 
 
-def _check(eager: Callable, traced: Callable, input_sets: Sequence[tuple], tolerance: float, nondeterministic: List[str]) -> None:
+def _check(
+    eager: Callable, traced: Callable, input_sets: Sequence[tuple], tolerance: float, nondeterministic: List[str],
+    module: Optional[nn.Module] = None,
+) -> None:
     """Run both on each input set and compare; a mismatch raises, or only warns
-    when the trace has ops that draw random numbers (as torch.jit does)."""
+    when the trace has ops that draw random numbers or the module's buffers
+    change from run to run (`self.count += 1`: the two runs see different
+    state; torch.jit only warns on output mismatches too)."""
     for inputs in input_sets:
+        before = [b.clone() for b in module.buffers()] if module is not None else []
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", TracerWarning)
             expected = eager(*_clone(inputs))
@@ -299,6 +305,17 @@ def _check(eager: Callable, traced: Callable, input_sets: Sequence[tuple], toler
         problem = _difference(expected, got, tolerance, "output")
         if problem is None:
             continue
+        stateful = module is not None and any(
+            not torch.equal(a, b) for a, b in zip(before, module.buffers())
+        )
+        if stateful:
+            warnings.warn(
+                f"the trace does not reproduce the original ({problem}), but the module's buffers "
+                "changed while it ran, which may explain it",
+                TracerWarning,
+                stacklevel=3,
+            )
+            return
         if nondeterministic:
             warnings.warn(
                 f"the trace does not reproduce the original ({problem}), but it has nondeterministic "
