@@ -180,3 +180,20 @@ def test_tensor_of_a_size_stays_dynamic(fn):
             for _ in range(3):
                 got, expected = g(x), fn(x)
                 assert got.dtype == expected.dtype and torch.allclose(got, expected)
+
+
+class _TwoMethods(torch.nn.Module):
+    def forward(self, x):
+        return x + 1
+
+    def scale(self, x):
+        return x * 3
+
+
+def test_trace_of_a_bound_method_gives_that_method():
+    m = _TwoMethods()
+    x = torch.randn(2)
+    traced = torchkiln.trace(m.scale, (x,))
+    for _ in range(2):
+        assert torch.equal(traced(x), m.scale(x))
+    assert torch.equal(torchkiln.trace(m.forward, (x,))(x), m(x))

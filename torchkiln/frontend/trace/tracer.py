@@ -75,7 +75,9 @@ def trace(
     if isinstance(owner, nn.Module) and inspect.ismethod(func):
         inputs = _example(func, example_inputs, example_kwarg_inputs)
         checks = None if check_inputs is None else [{func.__name__: c} for c in check_inputs]
-        return trace_module(owner, {func.__name__: inputs}, None, check_trace, checks, check_tolerance, strict, executor=executor)
+        traced = trace_module(owner, {func.__name__: inputs}, None, check_trace, checks, check_tolerance, strict, executor=executor)
+        # `trace(m.method, x)` gives that method of the traced module (torch.jit.trace refuses bound methods)
+        return traced if func.__name__ == "forward" else getattr(traced, func.__name__)
     if not callable(func):
         raise TraceError(f"trace expects a function or an nn.Module, not {type(func).__name__}")
     inputs = _example(func, example_inputs, example_kwarg_inputs)
