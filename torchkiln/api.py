@@ -213,6 +213,10 @@ _SIMPLE: Dict[T.Type, Tuple[type, ...]] = {
 
 def _deep_ok(value: Any, t: T.Type) -> bool:
     """Slow, full check of `value` against `t` (containers element by element)."""
+    if isinstance(t, T.ClassType) and not t.is_module:
+        # A script-class object: not None and has the class's attributes (the
+        # executors read them; an int or None would fail deep inside a call).
+        return value is not None and all(hasattr(value, name) for name in t.attributes)
     if isinstance(t, (T.AnyType, T.ClassType, T.FutureType, T.UnionType)) or t.__class__.__name__ == "TypeVarType":
         if isinstance(t, T.UnionType):
             return any(_deep_ok(value, m) for m in t.members)
@@ -269,7 +273,8 @@ class _Binder:
     def __init__(self, fn: Function, skip_self: bool):
         self.fn = fn
         self.args: List[Argument] = fn.args[1:] if skip_self else list(fn.args)
-        self.checks = tuple(_python_classes(a.type) or (object,) for a in self.args)
+        # A script-class argument has no Python class to test: `()` sends it to `bind`'s deep check.
+        self.checks = tuple(() if isinstance(a.type, T.ClassType) and not a.type.is_module else _python_classes(a.type) or (object,) for a in self.args)
         self.positional = sum(1 for a in self.args if not a.kwarg_only)
         self.n = len(self.args) if self.positional == len(self.args) else -1
 

@@ -257,6 +257,8 @@ def compile_body(em: FunctionEmitter, body: List[ast.stmt], declared: Optional[T
 
 
 def _unify_returns(em: FunctionEmitter) -> Type:
+    if not em.return_types:  # every path raises: the function returns None, as Python's would
+        return NONE
     t, loc = em.return_types[0]
     for other, other_loc in em.return_types[1:]:
         joined = unify(t, other)

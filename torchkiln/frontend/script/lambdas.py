@@ -19,12 +19,16 @@ included), and the items taken in that order.
 from __future__ import annotations
 
 import ast
+import threading
 from typing import Any, Dict, List
 
 from ...ir.core import Value
 from ...ir.types import BOOL, INT, TENSOR, ListType
 from .emitter import FunctionEmitter
 from .sugared import SimpleValue, SugaredValue
+
+
+_ACTIVE = threading.local()  # ids of the lambdas being inlined, per thread
 
 
 class LambdaValue(SugaredValue):
@@ -52,11 +56,18 @@ class LambdaValue(SugaredValue):
                 if p not in defaults:
                     em.fail(node, f"the lambda is missing the argument '{p}'")
                 given[p] = em.emit_expr(defaults[p])
-        with em.child_frame("comprehension", em.frame.block):
-            em.rename_in_comprehension(params)
-            for p in params:
-                em.assign(p, given[p], self.node)
-            return SimpleValue(em.emit_value(self.node.body))
+        active = _ACTIVE.__dict__.setdefault("nodes", set())
+        if id(self.node) in active:  # each call is inlined: a lambda calling itself never ends
+            em.fail(node, "a lambda cannot call itself (lambdas are inlined where they are called)", hint="write the recursion as a loop, or as a def function")
+        active.add(id(self.node))
+        try:
+            with em.child_frame("comprehension", em.frame.block):
+                em.rename_in_comprehension(params)
+                for p in params:
+                    em.assign(p, given[p], self.node)
+                return SimpleValue(em.emit_value(self.node.body))
+        finally:
+            active.discard(id(self.node))
 
 
 def emit_lambda(em: FunctionEmitter, node: ast.Lambda, hint: Any) -> SugaredValue:

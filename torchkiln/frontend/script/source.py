@@ -130,13 +130,17 @@ def _source_range(filename: str, line: int, col: int, end_col: Optional[int], te
 
 _new = object.__new__
 _TYPE_COMMENT = re.compile(r"#\s*type:")
-_CACHE: Dict[Any, ParsedSource] = {}
+_CACHE: Dict[Any, Tuple[Any, ParsedSource]] = {}
 
 
 def _source_key(obj: Any) -> Any:
+    # By identity: code objects compare equal across files (co_filename is not
+    # part of their equality), and functions with equal bodies but different
+    # annotations or defaults have equal code. The entry holds `code`, so its id
+    # is not reused while cached.
     code = getattr(obj, "__code__", None)
     if code is not None:
-        return code
+        return ("code", id(code))
     return obj
 
 
@@ -150,9 +154,10 @@ def _where(obj: Any) -> Optional[SourceRange]:
 def parse_source(obj: Any) -> ParsedSource:
     """Parse the source of a function or class; CompileError when there is none."""
     key = _source_key(obj)
+    code = getattr(obj, "__code__", None)
     cached = _CACHE.get(key)
-    if cached is not None:
-        return cached
+    if cached is not None and (code is None or cached[0] is code):
+        return cached[1]
     name = getattr(obj, "__qualname__", repr(obj))
     try:
         found = _function_lines(obj)
@@ -192,7 +197,10 @@ def parse_source(obj: Any) -> ParsedSource:
             hint="write it as a def function",
         )
     parsed = ParsedSource(module.body[0], filename, start - 1, col_offset, lines)
-    return _CACHE.setdefault(key, parsed)  # one ParsedSource per function, also when threads race
+    entry = _CACHE.setdefault(key, (code, parsed))  # one ParsedSource per function, also when threads race
+    if entry[0] is not code:
+        _CACHE[key] = entry = (code, parsed)
+    return entry[1]
 
 
 def _dedent(text: str) -> str:

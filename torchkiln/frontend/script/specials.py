@@ -273,7 +273,11 @@ def _device(em, node, args, kwargs):
         em.fail(node, "torch.device() takes a device string (and an index)")
     statics = [a.static_value() for a in args]
     if all(s is not NO_STATIC for s in statics):
-        return SimpleValue(em.const(torch.device(*statics)))
+        try:
+            device = torch.device(*statics)
+        except (TypeError, ValueError, RuntimeError) as e:
+            em.fail(node, f"invalid torch.device({', '.join(map(repr, statics))}): {str(e).splitlines()[0]}", hint="pass a device string such as 'cpu' or 'cuda:0' (and an int index)")
+        return SimpleValue(em.const(device))
     if len(args) == 1:
         v = args[0].as_value(em, node)
         if v.type == STR:

@@ -95,6 +95,8 @@ def static_tuple_index(em: FunctionEmitter, node: ast.AST, items: List[SugaredVa
         bounds = [p.static_value() if p is not None else None for p in (index.start, index.stop, index.step)]
         if any(b is NO_STATIC or not (b is None or isinstance(b, int)) for b in bounds):
             em.fail(node, "tuple slices need constant bounds")
+        if bounds[2] == 0:
+            em.fail(node, "slice step cannot be zero", hint="use a nonzero step")
         return TupleSugar(items[slice(*bounds)])
     k = index.static_value()
     if isinstance(k, bool) or not isinstance(k, int):
