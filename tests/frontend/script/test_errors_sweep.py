@@ -102,3 +102,19 @@ def test_script_class_argument_of_wrong_type_is_an_argument_error(executor, bad)
     assert f(Point(3)) == 3
     with pytest.raises(torchkiln.diagnostics.ArgumentError, match="expected a value of type .*Point for argument 'p'"):
         f(bad)
+
+
+class _HoldsItself(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.g = []
+        self.g.append(self.g)
+
+    def forward(self, x):
+        return len(self.g)
+
+
+def test_attribute_holding_itself_is_refused_at_its_use():
+    with pytest.raises(torchkiln.CompileError, match="the module attribute 'g' cannot be used in script") as e:
+        torchkiln.script(_HoldsItself())
+    assert "test_errors_sweep.py" in str(e.value) and "len(self.g)" in str(e.value)

@@ -422,8 +422,8 @@ def _freeze_constant(value: Any) -> Any:
     return value
 
 
-def infer_value_type(value: Any, compiler) -> Optional[Type]:
-    """The script type of a Python value held by a module, or None."""
+def infer_value_type(value: Any, compiler, _inside: Optional[set] = None) -> Optional[Type]:
+    """The script type of a Python value held by a module, or None (also for a container holding itself)."""
     t = constant_type(value)
     if t is not None:
         return t
@@ -431,22 +431,35 @@ def infer_value_type(value: Any, compiler) -> Optional[Type]:
         return TENSOR
     if isinstance(value, tuple) and hasattr(value, "_fields"):
         return compiler.classes.type_of_python_annotation(type(value))
+    if isinstance(value, (tuple, list, dict)):
+        inside = _inside if _inside is not None else set()
+        if id(value) in inside:
+            return None  # `self.g.append(self.g)`: no script type holds itself
+        inside.add(id(value))
+        try:
+            return _container_type(value, compiler, inside)
+        finally:
+            inside.discard(id(value))
+    return None
+
+
+def _container_type(value: Any, compiler, inside: set) -> Optional[Type]:
     if isinstance(value, tuple):
-        parts = [infer_value_type(v, compiler) for v in value]
+        parts = [infer_value_type(v, compiler, inside) for v in value]
         return None if any(p is None for p in parts) else TupleType(parts)  # type: ignore[arg-type]
     if isinstance(value, list):
         if not value:
             return None  # unknown element type: annotate the attribute
-        elem: Optional[Type] = infer_value_type(value[0], compiler)
+        elem: Optional[Type] = infer_value_type(value[0], compiler, inside)
         for v in value[1:]:
-            other = infer_value_type(v, compiler)
+            other = infer_value_type(v, compiler, inside)
             elem = unify(elem, other) if elem is not None and other is not None else None
         return ListType(elem) if elem is not None else None
     if isinstance(value, dict):
         if not value:
             return None
-        keys = {infer_value_type(k, compiler) for k in value}
-        vals = [infer_value_type(v, compiler) for v in value.values()]
+        keys = {infer_value_type(k, compiler, inside) for k in value}
+        vals = [infer_value_type(v, compiler, inside) for v in value.values()]
         if len(keys) != 1 or None in keys or any(v is None for v in vals):
             return None
         vt: Optional[Type] = vals[0]
