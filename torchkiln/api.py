@@ -262,6 +262,20 @@ def format_signature(fn: Function) -> str:
     return f"{fn.name.rsplit('.', 1)[-1]}({', '.join(parts)}) -> {fn.returns}"
 
 
+class _LazySignature:
+    """`format_signature(fn)`, made when first shown."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Function):
+        self.fn = fn
+
+    def __format__(self, spec: str) -> str:
+        return format(format_signature(self.fn), spec)
+
+    __str__ = lambda self: format_signature(self.fn)  # noqa: E731
+
+
 class _Binder:
     """Binds call arguments to a Function's user-visible args (self excluded)."""
 
@@ -286,7 +300,7 @@ class _Binder:
 
     def bind(self, args: tuple, kwargs: Mapping[str, Any]) -> tuple:
         """Full binding: keywords, defaults, deep type checks, clear errors."""
-        sig = format_signature(self.fn)
+        sig = _LazySignature(self.fn)  # formatted only for an error message (keyword calls bind every time)
         if len(args) > self.positional:
             raise ArgumentError(
                 f"{sig}: expected at most {self.positional} positional argument"
