@@ -304,3 +304,11 @@ def test_min_max_with_key():
     s = torchkiln.script(extremes_by_key)
     with pytest.raises(ValueError, match=r"min\(\) arg is an empty sequence"):
         s([])
+
+
+def negative_constant_power(n: int) -> float:
+    return n ** -2 + 2 ** -1
+
+
+def test_int_to_a_negative_constant_power_is_a_float():
+    matches_eager(negative_constant_power, (2,), (-3,), (1,))

@@ -207,6 +207,10 @@ def number_binary(em: FunctionEmitter, node: ast.AST, a: Value, b: Value, kind) 
         if a.type != INT or b.type != INT:
             _fail_operands(em, node, SYMBOL[kind], a.type, b.type)
         return em.op(f"prim::{base}.int", [a, b], [INT]).output
+    if base == "pow" and a.type in (INT, BOOL) and b.node is not None and b.node.kind == "prim::Constant":
+        exponent = b.node.attrs.get("value")
+        if type(exponent) is int and exponent < 0:  # `n ** -2` is a float in Python: so here
+            a = em.op("prim::Float.Scalar", [a], [FLOAT]).output
     a, b, overload = promote(em, a, b)
     result = _RESULT[overload]
     if base == "truediv":
