@@ -2,6 +2,7 @@
 the Python executor for scripted, traced and loaded programs; module state shared
 with Python; errors mapped; GIL released; concurrent callers."""
 import io
+import re
 import subprocess
 import sys
 import threading
@@ -884,3 +885,16 @@ def test_warnings_from_script_are_python_warnings(executor):
         warnings.simplefilter("error")
         with pytest.raises(UserWarning, match="careful: 1"):
             run(torch.zeros(2))
+
+
+def sums_items(x: List[float], t: Tuple[int, str]) -> float:
+    return sum(x) + t[0]
+
+
+@pytest.mark.parametrize("executor", ["python", "cpp"])
+def test_container_arguments_are_checked_item_by_item(executor):
+    s = api.ScriptFunction(torchkiln.script(sums_items)._kiln_unit, torchkiln.script(sums_items)._kiln_fn, executor=executor)
+    assert s([1.0, 2.0], (3, "a")) == 6.0
+    for bad, name in ((([1.0, "a"], (1, "a")), "x"), (([1.0], (1,)), "t"), (([1.0], (1, "a", 3)), "t")):
+        with pytest.raises(ArgumentError, match=re.escape(f"argument '{name}'")):
+            s(*bad)

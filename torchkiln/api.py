@@ -197,6 +197,15 @@ def _python_classes(t: T.Type) -> Optional[Tuple[type, ...]]:
     return _SIMPLE.get(t)
 
 
+def _has_items(t: T.Type) -> bool:
+    """A list, tuple or dict type (also inside Optional) whose items have a checkable type."""
+    if isinstance(t, T.OptionalType):
+        return _has_items(t.elem)
+    if isinstance(t, T.ListType):
+        return not isinstance(t.elem, T.AnyType)
+    return isinstance(t, (T.TupleType, T.DictType))
+
+
 _SIMPLE: Dict[T.Type, Tuple[type, ...]] = {
     T.INT: (int,),
     T.FLOAT: (float, int),
@@ -242,6 +251,8 @@ def _deep_ok(value: Any, t: T.Type) -> bool:
 def _type_name(value: Any) -> str:
     if isinstance(value, torch.Tensor):
         return "Tensor"
+    if isinstance(value, tuple) and len(value) <= 8:  # a tuple's items in order: (int, str, int)
+        return "(" + ", ".join(_type_name(v) for v in value) + ")"
     if isinstance(value, (list, tuple)) and value:
         inner = ", ".join(sorted({_type_name(v) for v in value}))
         return f"{type(value).__name__}[{inner}]"
@@ -284,11 +295,17 @@ class _Binder:
     # `n` is the argument count the fast path accepts: every argument given
     # positionally; -1 when keyword-only arguments rule the fast path out.
 
-    def __init__(self, fn: Function, skip_self: bool):
+    def __init__(self, fn: Function, skip_self: bool, deep_containers: bool = False):
         self.fn = fn
         self.args: List[Argument] = fn.args[1:] if skip_self else list(fn.args)
-        # A script-class argument has no Python class to test: `()` sends it to `bind`'s deep check.
-        self.checks = tuple(() if isinstance(a.type, T.ClassType) and not a.type.is_module else _python_classes(a.type) or (object,) for a in self.args)
+        # A script-class argument has no Python class to test: `()` sends it to `bind`'s deep check;
+        # so do containers where the executor would not check their items itself (`deep_containers`:
+        # the generated-Python executor; the C++ executor's conversion checks every item).
+        self.checks = tuple(
+            () if isinstance(a.type, T.ClassType) and not a.type.is_module or deep_containers and _has_items(a.type)
+            else _python_classes(a.type) or (object,)
+            for a in self.args
+        )  # fmt: skip
         self.positional = sum(1 for a in self.args if not a.kwarg_only)
         self.n = len(self.args) if self.positional == len(self.args) else -1
 
@@ -368,7 +385,7 @@ class ScriptFunction:
         self._kiln_unit = unit
         self._kiln_fn = fn
         self._executor = get_executor(executor)
-        self._binder = _Binder(fn, skip_self=False)
+        self._binder = _Binder(fn, skip_self=False, deep_containers=self._executor.name != "cpp")
         self._n = self._binder.n
         self._checks = self._binder.checks
         self._call = _compiled(fn, unit, self._executor) if eager else self._compile_then_call
@@ -447,7 +464,7 @@ class ScriptMethod:
         self._module = module
         self._fn = fn
         self._unit = unit
-        self._binder = _Binder(fn, skip_self=True)
+        self._binder = _Binder(fn, skip_self=True, deep_containers=executor.name != "cpp")
         self._n = self._binder.n
         self._checks = self._binder.checks
         self._executor = executor
