@@ -1,6 +1,5 @@
 """Inputs an error sweep found mishandled: each now gives a clean CompileError (or compiles)."""
 import importlib.util
-import inspect
 
 import pytest
 import torch
@@ -8,13 +7,7 @@ import torch
 import torchkiln
 from torchkiln import CompileError
 
-
-def line_of(fn, needle: str) -> int:
-    lines, start = inspect.getsourcelines(fn)
-    for offset, text in enumerate(lines):
-        if needle in text:
-            return start + offset
-    raise AssertionError(needle)
+from .test_errors import line_of
 
 
 def refused(fn, needle: str) -> str:
