@@ -290,7 +290,7 @@ class _LazySignature:
 class _Binder:
     """Binds call arguments to a Function's user-visible args (self excluded)."""
 
-    __slots__ = ("fn", "args", "checks", "n", "positional")
+    __slots__ = ("fn", "args", "checks", "n", "positional", "floats")
 
     # `n` is the argument count the fast path accepts: every argument given
     # positionally; -1 when keyword-only arguments rule the fast path out.
@@ -303,9 +303,11 @@ class _Binder:
         # the generated-Python executor; the C++ executor's conversion checks every item).
         self.checks = tuple(
             () if isinstance(a.type, T.ClassType) and not a.type.is_module or deep_containers and _has_items(a.type)
+            else (float,) if deep_containers and a.type == T.FLOAT  # an int goes through `bind`, which makes it a float
             else _python_classes(a.type) or (object,)
             for a in self.args
         )  # fmt: skip
+        self.floats = tuple(i for i, a in enumerate(self.args) if a.type in (T.FLOAT, T.OptionalType(T.FLOAT)))
         self.positional = sum(1 for a in self.args if not a.kwarg_only)
         self.n = len(self.args) if self.positional == len(self.args) else -1
 
@@ -339,6 +341,9 @@ class _Binder:
             if a.name in kwargs:
                 raise ArgumentError(f"{sig}: got multiple values for argument '{a.name}'")
         bound = [v.value if isinstance(v, enum.Enum) else v for v in bound]  # a member is its value (Note [Enums])
+        for i in self.floats:  # an int where a float is declared is that float (as the C++ executor converts)
+            if type(bound[i]) is int:
+                bound[i] = float(bound[i])
         for a, value in zip(self.args, bound):
             if not _deep_ok(value, a.type):
                 raise ArgumentError(

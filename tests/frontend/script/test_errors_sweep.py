@@ -111,3 +111,18 @@ def test_attribute_holding_itself_is_refused_at_its_use():
     with pytest.raises(torchkiln.CompileError, match="the module attribute 'g' cannot be used in script") as e:
         torchkiln.script(_HoldsItself())
     assert "test_errors_sweep.py" in str(e.value) and "len(self.g)" in str(e.value)
+
+
+def wrong_default(a: int = "x") -> int:
+    return a
+
+
+def implicit_optional(a: float = 1, d: int = None) -> float:  # noqa: RUF013 - the old implicit Optional
+    return a if d is None else a + d
+
+
+def test_defaults_are_checked_and_none_makes_optional():
+    message = refused(wrong_default, 'a: int = "x"')
+    assert "the default value of 'a' ('x') is not a int" in message
+    s = torchkiln.script(implicit_optional)
+    assert s() == 1.0 and s(2.0, 3) == 5.0

@@ -143,12 +143,20 @@ def _param(parser, src: ParsedSource, arg: ast.arg, default: Any, kwarg_only: bo
         annotated, broadcast = parsed.type, parsed.broadcast
     if annotated is None and default is not NO_DEFAULT:
         annotated = _type_of_default(default)
+    elif default is None and annotated is not None and not NONE.is_subtype_of(annotated):
+        annotated = OptionalType(annotated)  # `x: int = None` means Optional[int] (TorchScript, PEP 484's old rule)
     if arg.arg == "dtype" and comment_types is not None and annotated in (INT, OptionalType(INT)):
         # TorchScript's dtypes are ints, and torch's own `# type:` comments (torch.norm) spell
         # `dtype` as Optional[int]; here dtypes are ScalarType values.
         annotated = SCALAR_TYPE if annotated == INT else OptionalType(SCALAR_TYPE)
     if broadcast is not None and default is not NO_DEFAULT and isinstance(default, (int, float)) and not isinstance(default, bool):
         default = [default] * broadcast
+    if arg.annotation is not None and default is not NO_DEFAULT and annotated is not None and not _default_fits(default, annotated):
+        raise CompileError(
+            f"the default value of '{arg.arg}' ({default!r}) is not a {annotated}",
+            src.loc(arg),
+            hint=f"give '{arg.arg}' a default of its type, or annotate it with a type that holds {default!r}",
+        )
     return Param(arg.arg, annotated, default, broadcast, kwarg_only, arg)
 
 
