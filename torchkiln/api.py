@@ -197,6 +197,13 @@ def _python_classes(t: T.Type) -> Optional[Tuple[type, ...]]:
     return _SIMPLE.get(t)
 
 
+def _dtype_number(dtype: torch.dtype) -> Any:
+    """c10's number of `dtype` (`prim::dtype.int` maps it back); a dtype without one stays as it is."""
+    from .ops.prim import _DTYPE_OF_INT
+
+    return _DTYPE_OF_INT.index(dtype) if dtype in _DTYPE_OF_INT else dtype
+
+
 def _has_items(t: T.Type) -> bool:
     """A list, tuple or dict type (also inside Optional) whose items have a checkable type."""
     if isinstance(t, T.OptionalType):
@@ -290,7 +297,7 @@ class _LazySignature:
 class _Binder:
     """Binds call arguments to a Function's user-visible args (self excluded)."""
 
-    __slots__ = ("fn", "args", "checks", "n", "positional", "floats")
+    __slots__ = ("fn", "args", "checks", "n", "positional", "floats", "ints")
 
     # `n` is the argument count the fast path accepts: every argument given
     # positionally; -1 when keyword-only arguments rule the fast path out.
@@ -308,6 +315,7 @@ class _Binder:
             for a in self.args
         )  # fmt: skip
         self.floats = tuple(i for i, a in enumerate(self.args) if a.type in (T.FLOAT, T.OptionalType(T.FLOAT)))
+        self.ints = tuple(i for i, a in enumerate(self.args) if a.type in (T.INT, T.OptionalType(T.INT)))
         self.positional = sum(1 for a in self.args if not a.kwarg_only)
         self.n = len(self.args) if self.positional == len(self.args) else -1
 
@@ -344,6 +352,9 @@ class _Binder:
         for i in self.floats:  # an int where a float is declared is that float (as the C++ executor converts)
             if type(bound[i]) is int:
                 bound[i] = float(bound[i])
+        for i in self.ints:  # a dtype where an int is declared is its number (TorchScript's dtypes are ints)
+            if isinstance(bound[i], torch.dtype):
+                bound[i] = _dtype_number(bound[i])
         for a, value in zip(self.args, bound):
             if not _deep_ok(value, a.type):
                 raise ArgumentError(

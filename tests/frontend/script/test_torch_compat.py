@@ -429,6 +429,8 @@ def test_empty_list_argument_and_int_dtypes():
     for _ in range(3):  # eager torch.softmax refuses int dtypes: the expected value uses torch.dtype
         assert same(s(x, 7, 7), torch.softmax(x, 1, torch.float64) * 2)
         assert same(s(x, 6, None), torch.softmax(x, 1, torch.float32) + F.softmax(x, 1))
+        # a torch.dtype passed from Python for an int (dtype) parameter is its number, as in TorchScript
+        assert same(s(x, torch.float64, torch.float64), torch.softmax(x, 1, torch.float64) * 2)
 
 
 class Square(torch.autograd.Function):
