@@ -199,9 +199,9 @@ def _python_classes(t: T.Type) -> Optional[Tuple[type, ...]]:
 
 def _dtype_number(dtype: torch.dtype) -> Any:
     """c10's number of `dtype` (`prim::dtype.int` maps it back); a dtype without one stays as it is."""
-    from .ops.prim import _DTYPE_OF_INT
+    from .ops.prim import DTYPE_OF_INT
 
-    return _DTYPE_OF_INT.index(dtype) if dtype in _DTYPE_OF_INT else dtype
+    return DTYPE_OF_INT.index(dtype) if dtype in DTYPE_OF_INT else dtype
 
 
 def _has_items(t: T.Type) -> bool:

@@ -189,7 +189,7 @@ def _device_str(a):
 
 
 # TorchScript's dtypes are ints (c10::ScalarType numbering): an int fits a ScalarType argument.
-_DTYPE_OF_INT = [
+DTYPE_OF_INT = [
     torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.float16, torch.float32, torch.float64,
     torch.complex32, torch.complex64, torch.complex128, torch.bool, torch.qint8, torch.quint8, torch.qint32,
     torch.bfloat16,
@@ -198,9 +198,9 @@ _DTYPE_OF_INT = [
 
 @declare_prim("prim::dtype.int(int a) -> ScalarType")
 def _dtype_int(a):
-    if not 0 <= a < len(_DTYPE_OF_INT):
+    if not 0 <= a < len(DTYPE_OF_INT):
         raise RuntimeError(f"{a} is not a dtype number supported here")
-    return _DTYPE_OF_INT[a]
+    return DTYPE_OF_INT[a]
 
 
 @declare_prim("prim::dtype.int_optional(int? a) -> ScalarType?")

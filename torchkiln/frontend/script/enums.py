@@ -187,25 +187,15 @@ def erase(t: Type) -> Type:
     return t
 
 
-def _has_enum(t: Type) -> bool:
-    return erase(t) is not t
-
-
 def erase_graph(graph: Graph) -> None:
-    for v in _values(graph):
-        if _has_enum(v.type):
+    for v in graph.inputs:
+        v.type = erase(v.type)  # `erase` returns the type itself when it holds no Enum
+    for node in graph.all_nodes():
+        for b in node.blocks:
+            for v in b.params:
+                v.type = erase(v.type)
+        for v in node.outputs:
             v.type = erase(v.type)
-
-
-def _values(graph: Graph) -> Iterable[Value]:
-    yield from graph.inputs
-    stack = [graph.block]
-    while stack:
-        block = stack.pop()
-        yield from block.params
-        for node in block.nodes:
-            yield from node.outputs
-            stack.extend(node.blocks)
 
 
 def erase_unit(functions: Iterable[Any], classes: Iterable[Any]) -> None:
@@ -213,16 +203,13 @@ def erase_unit(functions: Iterable[Any], classes: Iterable[Any]) -> None:
     for fn in functions:
         erase_graph(fn._graph)  # before the deferred pipeline (compiler.finish)
         for a in fn.args:
-            if _has_enum(a.type):
-                a.type = erase(a.type)
-                if isinstance(a.default, enum.Enum):
-                    a.default = a.default.value
-        if _has_enum(fn.returns):
-            fn.returns = erase(fn.returns)
+            a.type = erase(a.type)
+            if isinstance(a.default, enum.Enum):
+                a.default = a.default.value
+        fn.returns = erase(fn.returns)
     for cls in classes:
         for name, at in list(cls.attributes.items()):
-            if _has_enum(at):
-                cls.attributes[name] = erase(at)
+            cls.attributes[name] = erase(at)
 
 
 __all__ = ["EnumType", "EnumClassValue", "enum_type", "is_enum_class", "member_value", "enum_attr", "erase", "erase_unit"]
