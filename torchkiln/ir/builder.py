@@ -47,16 +47,17 @@ class Builder:
         """Create and insert `kind(inputs) -> out_types`."""
         node = Node(kind, attrs, loc)
         # `node.add_input(v)` / `node.add_output(t)` for each, inlined: every node is made here.
-        ins = node.inputs
-        for i, v in enumerate(inputs):
-            v.uses.append(_use(Use, (node, i)))
-            ins.append(v)
-        outs = node.outputs
-        for i, t in enumerate(out_types):
-            out = Value(t)
-            out.node = node
-            out.offset = i
-            outs.append(out)
+        if inputs:
+            node.inputs = ins = list(inputs)
+            for i, v in enumerate(ins):
+                v.uses.append(_use(Use, (node, i)))
+        if out_types:
+            node.outputs = outs = []
+            for i, t in enumerate(out_types):
+                out = Value(t)
+                out.node = node
+                out.offset = i
+                outs.append(out)
         for _ in range(n_blocks):
             node.add_block()
         if node.loc is None:
@@ -71,7 +72,7 @@ class Builder:
 
     def constant(self, value: Any, typ: Type, loc: Optional[SourceRange] = None) -> Value:
         """`prim::Constant[value=...]() -> typ` (value None for a None constant)."""
-        return self.op(CONSTANT, [], [typ], {"value": value}, loc).output
+        return self.op(CONSTANT, (), (typ,), {"value": value}, loc).outputs[0]
 
     def at_block(self, block: Block, before: Optional[Node] = None) -> "_AtBlock":
         """`with b.at_block(block):` inserts into `block` (before `before`), then back where it was."""

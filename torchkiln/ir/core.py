@@ -87,22 +87,38 @@ class Value:
         return f"%{self.name or ''}#{self.id}"
 
 
+# Note [Empty node lists]
+# ~~~~~~~~~~~~~~~~~~~~~~~
+# A node's `inputs`, `outputs` and `blocks` are lists, except that an empty
+# one may be this shared empty tuple: most nodes have no blocks, constants no
+# inputs, stores and raises no outputs, and a list per empty slot was an
+# eighth of the objects a cold `script()` left for the garbage collector.
+# Read them as sequences; add to them only through `add_input`,
+# `add_output` and `add_block` (which make the list), and change a
+# non-empty one in place as before (it is always a list).
+_EMPTY: tuple = ()
+
+
 class Node:
     __slots__ = ("kind", "inputs", "outputs", "attrs", "blocks", "block", "loc")
 
     def __init__(self, kind: str, attrs: Optional[Dict[str, Any]] = None, loc: Optional[SourceRange] = None):
         self.kind = kind
-        self.inputs: List[Value] = []
-        self.outputs: List[Value] = []
+        self.inputs: List[Value] = _EMPTY  # type: ignore[assignment]  # Note [Empty node lists]
+        self.outputs: List[Value] = _EMPTY  # type: ignore[assignment]
         self.attrs: Dict[str, Any] = dict(attrs) if attrs else {}
-        self.blocks: List[Block] = []
+        self.blocks: List[Block] = _EMPTY  # type: ignore[assignment]
         self.block: Optional[Block] = None
         self.loc = loc
 
     # -- inputs -------------------------------------------------------------
     def add_input(self, value: Value) -> None:
-        value.uses.append(_use(Use, (self, len(self.inputs))))
-        self.inputs.append(value)
+        inputs = self.inputs
+        value.uses.append(_use(Use, (self, len(inputs))))
+        if inputs:
+            inputs.append(value)
+        else:
+            self.inputs = [value]
 
     def replace_input(self, index: int, value: Value) -> None:
         old = self.inputs[index]
@@ -120,14 +136,18 @@ class Node:
     def drop_inputs(self) -> None:
         for i, v in enumerate(self.inputs):
             v.uses.remove((self, i))  # equal to Use(self, i)
-        self.inputs = []
+        self.inputs = _EMPTY  # type: ignore[assignment]  # Note [Empty node lists]
 
     # -- outputs ------------------------------------------------------------
     def add_output(self, type: Type, name: Optional[str] = None) -> Value:
         v = Value(type, name)
         v.node = self
-        v.offset = len(self.outputs)
-        self.outputs.append(v)
+        outputs = self.outputs
+        v.offset = len(outputs)
+        if outputs:
+            outputs.append(v)
+        else:
+            self.outputs = [v]
         return v
 
     def remove_output(self, index: int) -> None:
@@ -144,7 +164,10 @@ class Node:
     # -- blocks -------------------------------------------------------------
     def add_block(self) -> "Block":
         b = Block(owner=self)
-        self.blocks.append(b)
+        if self.blocks:
+            self.blocks.append(b)
+        else:
+            self.blocks = [b]
         return b
 
     # -- placement ----------------------------------------------------------

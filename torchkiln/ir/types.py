@@ -28,7 +28,7 @@ class Type:
 
     def is_subtype_of(self, other: "Type") -> bool:
         """Whether a value of `self` may be used where `other` is expected."""
-        if self == other or (isinstance(other, AnyType) and other.accepts(self)):
+        if self is other or self == other or (isinstance(other, AnyType) and other.accepts(self)):
             return True
         if isinstance(other, OptionalType):
             return self == NONE or self.is_subtype_of(other.elem)
@@ -56,7 +56,7 @@ class _Singleton(Type):
     __str__ = __repr__
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other._name == self._name  # type: ignore[attr-defined]
+        return other is self or (type(other) is type(self) and other._name == self._name)  # type: ignore[attr-defined]
 
     def __hash__(self) -> int:
         return hash(self._name)

@@ -106,3 +106,65 @@ def test_reads_in_the_same_block_need_no_load():
     kinds = [n.kind for n in s.graph.block.nodes]
     assert "prim::Load" not in kinds and "prim::Store" not in kinds
     assert torch.equal(s(torch.ones(2)), (torch.ones(2) + 1) ** 2 - 2)
+
+
+# -- Note [Function extent] and Note [Indented source] ------------------------------------------
+
+
+def _ends_in_a_dedented_string(x: torch.Tensor) -> torch.Tensor:
+    note = """a string whose lines
+start at column 0"""
+    return x + len(note)
+
+
+def _ends_in_a_dedented_bracket(x: torch.Tensor) -> torch.Tensor:
+    return torch.cat([x,
+x], dim=0
+)
+
+
+class _Holder(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x * 3
+        return (
+            y
+            + 1
+        )
+        # a comment after the last statement, inside the method
+
+    # a comment before the next method, at its indentation
+    def other(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+def test_function_extent_ends_at_the_dedent_and_falls_back_when_cut_inside_a_string_or_bracket():
+    import ast
+    import inspect
+
+    for fn in (_ends_in_a_dedented_string, _ends_in_a_dedented_bracket, _Holder.forward, _Holder.other, sample):
+        src = parse_function(fn)
+        lines, start = inspect.getsourcelines(fn)
+        assert src.tree.name == fn.__name__
+        # Same statements as Python's own reading of the source, at the file's lines and columns.
+        expected = ast.parse("if 1:\n" + "".join(lines) if lines[0][:1] == " " else "".join(lines)).body[0]
+        if isinstance(expected, ast.If):
+            expected = expected.body[0]
+        assert ast.dump(src.tree) == ast.dump(expected)
+        last = src.tree.body[-1]
+        assert src.loc(last).line == start + (last.lineno - expected.lineno) + (fn.__code__.co_firstlineno - start)
+        assert src.loc(last).text == src.eager_loc(last).text
+    x = torch.randn(2)
+    assert matches_eager(_ends_in_a_dedented_string, (x,))
+    assert matches_eager(_ends_in_a_dedented_bracket, (x,))
+    m = torchkiln.script(_Holder())
+    torch.testing.assert_close(m(x), _Holder()(x))
+
+
+def test_indented_source_keeps_file_columns():
+    src = parse_function(_Holder.forward)
+    assign = src.tree.body[0]
+    r = src.loc(assign.value)
+    assert r.text == "        y = x * 3"
+    assert (r.col, r.end_col) == (12, 17)
+    assert r.line == _Holder.forward.__code__.co_firstlineno + 1
+    assert "y = x * 3" in r.render() and "^^^^^" in r.render()

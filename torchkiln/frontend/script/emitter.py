@@ -203,7 +203,7 @@ class FunctionEmitter:
 
     # -- expressions and statements ------------------------------------------------------------------
     def emit_expr(self, node: ast.expr, hint: Optional[Type] = None) -> SugaredValue:
-        return exprs.emit_expr(self, node, hint)
+        return exprs.emit_expr(self, node, hint)  # replaced by `exprs.emit_expr` itself (end of the module)
 
     def emit_value(self, node: ast.expr, hint: Optional[Type] = None) -> Value:
         return self.emit_expr(node, hint).as_value(self, node)
@@ -272,7 +272,8 @@ class FunctionEmitter:
             found.raise_at(self.loc(node))
         if name in self.local_names:
             self.fail(node, f"local variable '{name}' is used before it is assigned", hint=f"assign '{name}' on every path before this line")
-        return self.compiler.resolver.resolve_name(self, node, name)
+        with self.at(node):  # nodes made for a global (a constant) carry the name's range
+            return self.compiler.resolver.resolve_name(self, node, name)
 
     def assign(self, name: str, sv: SugaredValue, node: ast.AST, annotated: Optional[Type] = None) -> None:
         """Bind `name` to `sv` in the current frame (a `prim::Store` for values)."""
@@ -292,16 +293,21 @@ class FunctionEmitter:
             value = self._loop_store_coerce(name, value, outer, node)
             store_type = outer.type
         attrs: Dict[str, Any] = {"name": self.frame.store_name(name, self.frame) if self.renamed else name}
-        if store_type != value.type:
+        same_type = store_type is value.type or store_type == value.type
+        if not same_type:
             attrs["type"] = store_type  # the declared type, for loop-carried values (to_ssa.py)
-        with self.at(node):
-            self.op(STORE, [value], [], attrs)
+        loc = self.loc(node)
+        builder = self.builder
+        saved, builder.loc = builder.loc, loc  # `with self.at(node):`, spelled out (one per assignment)
+        builder.op(STORE, [value], [], attrs)
+        builder.loc = saved
         known = NOT_CONSTANT
-        if value.node is not None and value.node.kind == "prim::Constant" and store_type == value.type and constant_type(value.node.attrs.get("value")) is not None:
-            known = value.node.attrs["value"]
-        info = VarInfo(store_type, self.loc(node), known)
-        if store_type == value.type and self.builder.before is None:
-            info.value, info.block = value, self.builder.block
+        producer = value.node
+        if producer is not None and producer.kind == "prim::Constant" and same_type and constant_type(producer.attrs.get("value")) is not None:
+            known = producer.attrs["value"]
+        info = VarInfo(store_type, loc, known)
+        if same_type and builder.before is None:
+            info.value, info.block = value, builder.block
         self.frame.set_var(name, info)
 
     def _loop_store_coerce(self, name: str, value: Value, outer: VarInfo, node: ast.AST) -> Value:
@@ -516,3 +522,6 @@ __all__ = ["FunctionEmitter", "Cond", "constant_type", "candidates", "has_overlo
 # function costs about a microsecond, and `emit_expr` runs per syntax node).
 from . import conditions, exprs  # noqa: E402
 from . import stmts as _stmts  # noqa: E402
+
+# `emit_expr` runs for every expression: the method is `exprs.emit_expr` itself, not a call forwarding to it.
+FunctionEmitter.emit_expr = exprs.emit_expr  # type: ignore[method-assign]

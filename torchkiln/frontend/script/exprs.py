@@ -18,6 +18,8 @@ from . import calls, operators  # modules, read at call time (neither imports th
 
 
 def emit_expr(em: FunctionEmitter, node: ast.expr, hint: Optional[Type] = None) -> SugaredValue:
+    if type(node) is _NAME:  # almost half of all expressions; `lookup` places what it makes itself
+        return em.lookup(node.id, node)
     handler = EXPRESSIONS.get(type(node))
     if handler is None:
         what, why = UNSUPPORTED.get(type(node), (f"`{type(node).__name__}` expressions are not supported", None))
@@ -39,6 +41,9 @@ def emit_constant(em: FunctionEmitter, node: ast.Constant, hint: Optional[Type])
     if constant_type(value) is None:
         em.fail(node, f"constants of type {type(value).__name__} are not supported", hint="use int, float, bool, str or None")
     return SimpleValue(em.const(value))
+
+
+_NAME = ast.Name
 
 
 class EllipsisValue(SugaredValue):

@@ -385,9 +385,12 @@ def entry_methods(cls: type) -> List[str]:
     if forward is not None and isinstance(forward, types.FunctionType):
         if torch._jit_internal.get_torchscript_modifier(forward) not in (modifiers.IGNORE, getattr(modifiers, "_DROP", None)):
             names.append("forward")
+    export, function = modifiers.EXPORT, types.FunctionType
     for klass in reversed(cls.__mro__):
         for name, value in vars(klass).items():
-            if isinstance(value, types.FunctionType) and torch._jit_internal.get_torchscript_modifier(value) is modifiers.EXPORT and name not in names:
+            # `get_torchscript_modifier(value) is EXPORT` for a plain function, without the call per method
+            # of every class in the MRO (nn.Module alone has a hundred).
+            if isinstance(value, function) and getattr(value, "_torchscript_modifier", None) is export and name not in names:
                 names.append(name)
     return names
 

@@ -159,7 +159,7 @@ def binary(em: FunctionEmitter, node: ast.AST, left: SugaredValue, right: Sugare
     if isinstance(rt, ListType) and kind is ast.Mult and lt in (INT, BOOL):  # 2 * [0]
         return SimpleValue(em.op("prim::mul.list", [rv, _int(em, lv)], [rt]).output)
     if isinstance(lt, TupleType) and isinstance(rt, TupleType) and kind is ast.Add:
-        parts = em.op("prim::TupleUnpack", [lv], list(lt.elems)).outputs + em.op("prim::TupleUnpack", [rv], list(rt.elems)).outputs
+        parts = list(em.op("prim::TupleUnpack", [lv], list(lt.elems)).outputs) + list(em.op("prim::TupleUnpack", [rv], list(rt.elems)).outputs)
         return SimpleValue(em.op("prim::TupleConstruct", parts, [TupleType(list(lt.elems) + list(rt.elems))]).output)
     _fail_operands(em, node, SYMBOL[kind], lt, rt)
 

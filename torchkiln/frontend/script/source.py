@@ -5,9 +5,10 @@ src = parse_function(fn)          # ParsedSource: the FunctionDef, file, offsets
 src.loc(node)                     # SourceRange(file, line, col, end_col, text)
 ```
 
-Source is read once per code object (`inspect.getsourcelines`), dedented for
-`ast.parse`, and the line/column offsets are added back so every range points
-at the user's real file, line and column. `text` in the range is the original
+Source is read once per code object (from `linecache`, with the function's
+extent found from its line table), parsed under an `if 1:` when it is
+indented (Note [Indented source]), and the line offset is added back so every
+range points at the user's real file, line and column. `text` in the range is the original
 line, so errors render even when the file is not in `linecache` (a REPL, a
 notebook).
 """
@@ -39,9 +40,8 @@ class ParsedSource:
     def loc(self, node: Optional[ast.AST]) -> SourceRange:
         """The source range of an ast node (of this tree), computed when it is first read (`_LazyRange`)."""
         r = _new(_LazyRange)
-        d = r.__dict__
-        d["_src"] = self
-        d["_node"] = node
+        _set_src(r, self)
+        _set_node(r, node)
         return r
 
     def eager_loc(self, node: Optional[ast.AST]) -> SourceRange:
@@ -70,28 +70,32 @@ class _LazyRange(SourceRange):
     Every IR node the frontend makes carries the range of the syntax it came
     from, and most are never printed or reported: computing each range when
     it was made was a tenth of a cold `script()`. Until a field is read, the
-    instance's `__dict__` holds only the parsed source and the node;
-    `__getattr__` (called only for attributes not found) then fills in the
-    five fields. Equal to, and hashed like, the eager `SourceRange` of the
-    same place.
+    instance holds only the parsed source and the node, in slots (no
+    `__dict__` is made: one per range was a sixth of the objects a cold
+    `script()` left for the garbage collector to scan). Each field is a
+    property: the dataclass's fields with defaults (`col`, `end_col`,
+    `text`) are class attributes of `SourceRange`, which plain attribute
+    look-up would find before any fallback. Equal to, and hashed like, the
+    eager `SourceRange` of the same place.
     """
 
-    def __getattr__(self, name: str) -> Any:
-        # Safe when threads race: each computes the same fields; `_node` is read before
-        # `_src` and dropped after it, so whoever sees no `_src` finds the fields set.
-        d = self.__dict__
-        node = d.get("_node")
-        src = d.get("_src")
-        if src is not None:
-            d.update(src.eager_loc(node).__dict__)
-            d.pop("_src", None)
-            d.pop("_node", None)
-        if name in _RANGE_FIELDS and name in d:
-            return d[name]
-        raise AttributeError(name)
+    __slots__ = ("_src", "_node", "_done")
 
     def _fields(self) -> tuple:
-        return (self.filename, self.line, self.col, self.end_col, self.text)
+        # Safe when threads race: each computes the same tuple.
+        try:
+            return self._done
+        except AttributeError:
+            r = self._src.eager_loc(self._node)
+            done = (r.filename, r.line, r.col, r.end_col, r.text)
+            _set_done(self, done)
+            return done
+
+    filename = property(lambda self: self._fields()[0])  # type: ignore[assignment]
+    line = property(lambda self: self._fields()[1])  # type: ignore[assignment]
+    col = property(lambda self: self._fields()[2])  # type: ignore[assignment]
+    end_col = property(lambda self: self._fields()[3])  # type: ignore[assignment]
+    text = property(lambda self: self._fields()[4])  # type: ignore[assignment]
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, SourceRange):
@@ -108,7 +112,10 @@ class _LazyRange(SourceRange):
         return (SourceRange, self._fields())
 
 
-_RANGE_FIELDS = frozenset(("filename", "line", "col", "end_col", "text"))
+# The slots' own setters: `SourceRange` is a frozen dataclass, whose `__setattr__` refuses.
+_set_src = _LazyRange._src.__set__  # type: ignore[attr-defined]
+_set_node = _LazyRange._node.__set__  # type: ignore[attr-defined]
+_set_done = _LazyRange._done.__set__  # type: ignore[attr-defined]
 
 
 def _source_range(filename: str, line: int, col: int, end_col: Optional[int], text: Optional[str]) -> SourceRange:
@@ -151,8 +158,21 @@ def _where(obj: Any) -> Optional[SourceRange]:
     return SourceRange(code.co_filename, code.co_firstlineno, 0)
 
 
-def parse_source(obj: Any) -> ParsedSource:
-    """Parse the source of a function or class; CompileError when there is none."""
+# Note [Indented source]
+# ~~~~~~~~~~~~~~~~~~~~~~
+# A method's or nested function's text is indented. Rather than removing the
+# indentation (a pass over every line, and columns to add back), the text is
+# parsed as the body of an `if 1:`, which Python accepts at any consistent
+# indentation: ast columns are then the file's columns, and only the line
+# numbers move, by the one line added (`lines` gets the same line, so
+# `lines[ast_line - 1]` stays the text of an ast line).
+
+
+def parse_source(obj: Any, exact: bool = False) -> ParsedSource:
+    """Parse the source of a function or class; CompileError when there is none.
+
+    `exact`: find a function's last line from every instruction's position (Note [Function extent]).
+    """
     key = _source_key(obj)
     code = getattr(obj, "__code__", None)
     cached = _CACHE.get(key)
@@ -160,7 +180,7 @@ def parse_source(obj: Any) -> ParsedSource:
         return cached[1]
     name = getattr(obj, "__qualname__", repr(obj))
     try:
-        found = _function_lines(obj)
+        found = _function_lines(obj, exact)
         if found is None:
             lines, start = inspect.getsourcelines(obj)
             filename = inspect.getsourcefile(obj) or inspect.getfile(obj)
@@ -173,75 +193,60 @@ def parse_source(obj: Any) -> ParsedSource:
             hint="define it in a .py file (script compiles Python source), or mark it @torchkiln.ignore",
         ) from None
     text = "".join(lines)
-    dedented = _dedent(text)
     first = next((l for l in lines if l.strip()), "")
-    first_dedented = next((l for l in dedented.splitlines(True) if l.strip()), "")
-    col_offset = len(first) - len(first_dedented)
+    indented = first[:1] in (" ", "\t")
+    if indented:
+        # Note [Indented source]: parsed under `if 1:` rather than dedented.
+        text = "if 1:\n" + text
+        lines = ["if 1:\n"] + lines
+    line_offset = start - 2 if indented else start - 1
     try:
         # Type comments slow the parser by a third; parse them only where the text has one.
-        module = ast.parse(dedented, filename=filename, type_comments=_TYPE_COMMENT.search(dedented) is not None)
+        module = ast.parse(text, filename=filename, type_comments=_TYPE_COMMENT.search(text) is not None)
     except SyntaxError:
+        if found is not None and not exact:
+            return parse_source(obj, exact=True)  # Note [Function extent]: the fast extent stopped early
         # A lambda or a decorator line with trailing context: retry without type comments.
         try:
-            module = ast.parse(dedented, filename=filename)
+            module = ast.parse(text, filename=filename)
         except SyntaxError as e:
             raise CompileError(
                 f"cannot parse the source of `{name}`: {e.msg}",
-                SourceRange(filename, start + (e.lineno or 1) - 1, 0),
+                SourceRange(filename, line_offset + (e.lineno or 1), 0),
                 hint="script compiles functions, methods and classes defined with def/class",
             ) from None
-    if not module.body or not isinstance(module.body[0], (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+    body = module.body
+    if indented and body and isinstance(body[0], ast.If):
+        body = body[0].body
+    if not body or not isinstance(body[0], (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        col = len(first) - len(first.lstrip())
         raise CompileError(
             f"`{name}` is not defined with def or class (lambdas cannot be compiled)",
-            SourceRange(filename, start, col_offset, None, lines[0].rstrip("\n") if lines else None),
+            SourceRange(filename, start, col, None, first.rstrip("\n") if first else None),
             hint="write it as a def function",
         )
-    parsed = ParsedSource(module.body[0], filename, start - 1, col_offset, lines)
+    parsed = ParsedSource(body[0], filename, line_offset, 0, lines)
     entry = _CACHE.setdefault(key, (code, parsed))  # one ParsedSource per function, also when threads race
     if entry[0] is not code:
         _CACHE[key] = entry = (code, parsed)
     return entry[1]
 
 
-def _dedent(text: str) -> str:
-    """`textwrap.dedent(text)`, the same result in one pass over the lines (it makes three regex passes).
-
-    As there: lines of only spaces and tabs become empty, and the longest
-    common leading whitespace of the other lines is removed.
-    """
-    lines = text.split("\n")
-    margin: Optional[str] = None
-    for i, line in enumerate(lines):
-        rest = line.lstrip(" \t")
-        if not rest:
-            lines[i] = ""
-            continue
-        indent = line[: len(line) - len(rest)]
-        if margin is None:
-            margin = indent
-        elif indent.startswith(margin):
-            pass
-        elif margin.startswith(indent):
-            margin = indent
-        else:
-            for j, (x, y) in enumerate(zip(margin, indent)):
-                if x != y:
-                    margin = margin[:j]
-                    break
-    if margin:
-        n = len(margin)
-        lines = [line[n:] if line.startswith(margin) else line for line in lines]
-    return "\n".join(lines)
-
-
 _END_LINE = operator.itemgetter(1)
+_START_LINE = operator.itemgetter(2)
 
 
-def _function_lines(fn: Any) -> Optional[Tuple[List[str], int, str]]:
+def _function_lines(fn: Any, exact: bool = False) -> Optional[Tuple[List[str], int, str]]:
     """A function's source lines from its code object's line table (no tokenizing; None: use inspect).
 
-    `co_firstlineno` is the first decorator's line; the last line is the
-    largest end line of any instruction of the function or of code nested in it.
+    `co_firstlineno` is the first decorator's line. Note [Function extent]:
+    by default the lines run on from the last line that has an instruction to
+    the first line that is indented no deeper than the `def` and is not blank
+    or a comment. That can stop early only inside a string or a bracket,
+    which leaves the text unparsable; the caller then asks again with
+    `exact`, which takes the largest end line of any instruction of the
+    function or of code nested in it (reading every instruction's position,
+    several times the cost).
     """
     code = getattr(fn, "__code__", None)
     if code is None or not hasattr(code, "co_positions"):
@@ -250,10 +255,25 @@ def _function_lines(fn: Any) -> Optional[Tuple[List[str], int, str]]:
     all_lines = linecache.getlines(filename, getattr(fn, "__globals__", None))
     if not all_lines:
         return None
-    end = _last_line(code)
     start = code.co_firstlineno
-    if end is None or end < start or end > len(all_lines):
+    if start < 1 or start > len(all_lines):
         return None
+    if exact or code.co_name == "<lambda>":
+        end = _last_line(code)
+        if end is None or end < start or end > len(all_lines):
+            return None
+    else:
+        last = max(filter(None, map(_START_LINE, code.co_lines())), default=start)
+        first = all_lines[start - 1]
+        indent = len(first) - len(first.lstrip(" \t"))
+        end = max(last, start)
+        n = len(all_lines)
+        while end < n:
+            line = all_lines[end]
+            rest = line.lstrip(" \t")
+            if rest and rest[0] not in "#\r\n" and len(line) - len(rest) <= indent:
+                break
+            end += 1
     return all_lines[start - 1 : end], start, filename
 
 
