@@ -14,10 +14,11 @@ import contextlib
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 from ..diagnostics import SourceRange
-from .core import Block, Node, Use, Value, _use
+from .core import _EMPTY, Block, Node, Use, Value, _ids, _use
 from .types import Type
 
 CONSTANT = "prim::Constant"
+_new = object.__new__
 
 
 class Builder:
@@ -45,23 +46,35 @@ class Builder:
         n_blocks: int = 0,
     ) -> Node:
         """Create and insert `kind(inputs) -> out_types`."""
-        node = Node(kind, attrs, loc)
-        # `node.add_input(v)` / `node.add_output(t)` for each, inlined: every node is made here.
+        # `Node(kind, attrs, loc)` and, for each, `node.add_input(v)` / `node.add_output(t)`,
+        # inlined: every node is made here (Note [Empty node lists] in core.py).
+        node = _new(Node)
+        node.kind = kind
+        node.attrs = dict(attrs) if attrs else {}
+        node.blocks = _EMPTY
         if inputs:
             node.inputs = ins = list(inputs)
             for i, v in enumerate(ins):
                 v.uses.append(_use(Use, (node, i)))
+        else:
+            node.inputs = _EMPTY
         if out_types:
             node.outputs = outs = []
             for i, t in enumerate(out_types):
-                out = Value(t)
+                out = _new(Value)  # `Value(t)`, inlined
+                out.type = t
+                out.id = next(_ids)
+                out.name = None
                 out.node = node
                 out.offset = i
+                out.block = None
+                out.uses = []
                 outs.append(out)
+        else:
+            node.outputs = _EMPTY
         for _ in range(n_blocks):
             node.add_block()
-        if node.loc is None:
-            node.loc = self.loc
+        node.loc = loc if loc is not None else self.loc
         block = self.block
         node.block = block
         if self.before is None:

@@ -57,6 +57,7 @@ class Value:
     __slots__ = ("type", "id", "name", "node", "offset", "block", "uses")
 
     def __init__(self, type: Type, name: Optional[str] = None):
+        # `Builder.op` makes node outputs without calling this: keep its copy in step.
         self.type = type
         self.id = next(_ids)
         self.name = name
@@ -103,6 +104,7 @@ class Node:
     __slots__ = ("kind", "inputs", "outputs", "attrs", "blocks", "block", "loc")
 
     def __init__(self, kind: str, attrs: Optional[Dict[str, Any]] = None, loc: Optional[SourceRange] = None):
+        # `Builder.op` makes nodes without calling this: keep its copy in step.
         self.kind = kind
         self.inputs: List[Value] = _EMPTY  # type: ignore[assignment]  # Note [Empty node lists]
         self.outputs: List[Value] = _EMPTY  # type: ignore[assignment]

@@ -26,8 +26,8 @@ def emit_call(em: FunctionEmitter, node: ast.Call, hint: Optional[Type] = None) 
             return callee.call_ast(em, node)
         args = emit_args(em, node.args)
         kwargs = emit_kwargs(em, node.keywords)
-        with em.at(node):
-            return callee.call(em, node, args, kwargs)
+        # Nodes made by the call carry its range: `emit_expr`, the only caller, has set it.
+        return callee.call(em, node, args, kwargs)
     finally:
         em.call_hint = saved
 

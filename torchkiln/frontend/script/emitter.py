@@ -44,7 +44,7 @@ from .source import ParsedSource
 from .sugared import SimpleValue, SugaredValue, TupleSugar
 
 
-@dataclass
+@dataclass(slots=True)
 class Cond:
     """A condition: a bool value or a compile-time bool, and the refinements it implies.
 

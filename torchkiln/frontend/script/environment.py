@@ -57,7 +57,7 @@ FRONTEND_KINDS = (LOAD, STORE, EXIT, WITH)
 NOT_CONSTANT = object()
 
 
-@dataclass
+@dataclass(slots=True)
 class VarInfo:
     """A variable's type in one frame and where it got it."""
 

@@ -18,8 +18,14 @@ def emit_stmt(em: FunctionEmitter, node: ast.stmt) -> None:
     if handler is None:
         what, hint = UNSUPPORTED.get(type(node), (f"`{type(node).__name__}` statements are not supported", None))
         em.fail(node, what, hint)
-    with em.at(node):
+    # `with em.at(node):`, spelled out: this runs for every statement.
+    builder = em.builder
+    saved = builder.loc
+    builder.loc = em.loc(node)
+    try:
         handler(em, node)
+    finally:
+        builder.loc = saved
 
 
 # -- assignment ------------------------------------------------------------------------------------
