@@ -1,4 +1,5 @@
 """Schema parsing and printing: every dispatcher schema round-trips."""
+import ast
 import re
 
 import pytest
@@ -7,9 +8,11 @@ import torch
 from torchkiln.ir.types import BOOL, FLOAT, INT, NONE, SCALAR, TENSOR, DictType, ListType, OptionalType, TupleType
 from torchkiln.ops.schema import (
     AliasInfo,
+    SchemaArg,
     SchemaParseError,
     TypeVarType,
     UnsupportedType,
+    _Parser,
     from_torch_schema,
     parse_schema,
     parse_type,
@@ -89,6 +92,13 @@ def test_defaults_are_python_values():
     strip = parse_schema('aten::strip(str self, str chars=" \\n\\t\\f\\v") -> str')
     assert strip.arguments[1].default == " \n\t\f\v"
     assert str(strip) == 'aten::strip(str self, str chars=" \\n\\t\\f\\v") -> str'
+
+
+@pytest.mark.parametrize(
+    "literal", ['"plain"', "'say \"hi\"'", '"it\'s"', '""', '"a, b"', '"\\n\\t\\""', '"tab\there"', '"\u00e9\u2192"', '"\u00a0"']
+)
+def test_string_defaults_read_as_python_literals(literal):
+    assert parse_schema(f"foo::f(str s={literal}) -> ()").arguments[0].default == ast.literal_eval(literal)
 
 
 def test_parse_basic_forms():
@@ -173,3 +183,65 @@ def test_bad_schemas_raise(text):
     with pytest.raises(SchemaParseError) as err:
         parse_schema(text)
     assert "schema" in str(err.value)
+
+
+def _outcome(parse, text):
+    try:
+        return parse(text)
+    except Exception as e:  # compared by kind and message
+        return (type(e), str(e))
+
+
+def test_pieces_read_as_the_whole_text_reads():
+    """Note [Parsing by pieces]: cached pieces give what `_Parser` gives for the whole text."""
+    for s in _ALL:
+        assert parse_schema(str(s)) == _Parser(str(s)).schema(), str(s)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "aten::conv2d(Tensor input, Tensor weight, Tensor? bias=None, SymInt[2] stride=[1, 1]) -> Tensor",
+        "foo::f(Dict(str, Tensor(a)[]) d, (int, int) p, int[] x=[1, [2, 3]], int y=[1]) -> ((str, t)[])",
+        'foo::f(str a=", ", str b=") -> ", str c="x\\", int d) -> Tensor',
+        'foo::f(str a="\\N", int b=#) -> int',
+        'foo::f(Device d="nope", int b=#) -> int',
+        "foo::f(Tensor! a, Tensor(b -> *) b) -> (Tensor!, Tensor(b)[], ...)",
+        "foo::f(Tensor self, ...) -> (int, int)[]",
+        "foo::f(Tensor(a)?[] x, t[](a!)? y, int[2][]? z, Tensor(a!)[] w) -> Tensor(a)[]?",
+        "foo::f(int x=-1, float y=1e-05, float z=.5, float w=1, int[2] v=-1, int u=1.5) -> ()",
+        "foo::f(str a=\"it's\", str b='say \"hi\"', str c=\"\", str d=\"\\u00e9\", str e=\"tab\tin\") -> ()",
+        "foo::f(Tensor self) ->  (Tensor)",
+        "foo::f(Tensor self) -> (Tensor) ",
+        "foo::f(int  x , *,float y) -> Tensor  out",
+        "foo::f(int[2] x) -> int[2]",
+        "foo::f(Tensor self) -> Tensor=1",
+        "foo::f(Tensor self,) -> Tensor",
+        "foo::f(Tensor s\u00e9lf) -> Tensor",
+    ],
+)
+def test_pieces_and_whole_text_agree_on_odd_texts(text):
+    assert _outcome(parse_schema, text) == _outcome(lambda t: _Parser(t).schema(), text)
+
+
+def test_parses_share_no_mutable_state():
+    """Pieces are cached, results are not: a parsed Schema may be changed without changing another parse."""
+    texts = [str(s) for s in _DISPATCHER_SCHEMAS[::40]]
+    texts += [str(torch.ops.aten.conv2d.default._schema), str(torch.ops.aten.conv2d.padding._schema)]
+    first = [parse_schema(t) for t in texts]
+    second = [parse_schema(t) for t in texts]
+    assert second == first
+    printed = [str(s) for s in second]
+    for s in first:
+        for a in s.arguments + s.returns:
+            if isinstance(a.default, list):
+                a.default.append(99)
+            a.name += "_changed"
+            a.kwarg_only = not a.kwarg_only
+        s.arguments.append(SchemaArg("extra", TENSOR))
+        s.returns.clear()
+    assert [str(s) for s in second] == printed
+    assert [str(parse_schema(t)) for t in texts] == printed
+    conv, conv_padding = second[-2:]
+    assert conv.arguments[3].default == [1, 1] and conv_padding.arguments[3].default == [1, 1]
+    assert conv.arguments[3].default is not parse_schema(texts[-2]).arguments[3].default

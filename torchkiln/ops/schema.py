@@ -44,7 +44,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -154,7 +154,8 @@ _LAYOUTS = [torch.strided, torch.sparse_coo, torch.sparse_csr, torch.sparse_csc,
 _MEMORY_FORMATS = [torch.contiguous_format, torch.preserve_format, torch.channels_last, torch.channels_last_3d]
 _ENUM_VALUES: Dict[Type, list] = {SCALAR_TYPE: _SCALAR_TYPES, LAYOUT: _LAYOUTS, MEMORY_FORMAT: _MEMORY_FORMATS}
 # Identifiers TorchScript accepts as defaults (e.g. `int reduction=Mean`).
-_IDENT_DEFAULTS: Dict[str, Any] = {"Mean": 1, "Sum": 2, "contiguous_format": torch.contiguous_format, "long": torch.int64,
+_IDENT_DEFAULTS: Dict[str, Any] = {"True": True, "False": False, "None": None, "Mean": 1, "Sum": 2,
+                                   "contiguous_format": torch.contiguous_format, "long": torch.int64,
                                    "strided": torch.strided, "inf": float("inf"), "nan": float("nan")}  # fmt: skip
 
 
@@ -566,10 +567,7 @@ class _Parser:
                 lx.expect("]")
                 typ = ListType(typ)
                 container = self.alias()
-                if container is not None:
-                    alias = container
-                elif alias is not None and not alias.on_element:
-                    alias = AliasInfo(alias.sets, alias.is_write, alias.after, on_element=True)
+                alias = container if container is not None else _on_element(alias)
             elif lx.accept("?"):
                 typ = OptionalType(typ)
             else:
@@ -657,12 +655,12 @@ class _Parser:
         lx = self.lx
         kind, text = lx.next()
         if kind == "str":
-            return ast.literal_eval(text)
+            inner = text[1:-1]
+            # Without escapes or unprintable characters a literal is its text; `ast.literal_eval` compiles.
+            return inner if "\\" not in inner and inner.isprintable() else ast.literal_eval(text)
         if kind == "num":
-            return float(text) if any(c in text for c in ".eE") else int(text)
+            return _number(text)
         if kind == "ident":
-            if text in ("True", "False", "None"):
-                return {"True": True, "False": False, "None": None}[text]
             if text in _IDENT_DEFAULTS:
                 return _IDENT_DEFAULTS[text]
             lx.i -= 1
@@ -685,6 +683,18 @@ class _Parser:
         lx.fail("expected a default value")
 
 
+def _number(text: str) -> Any:
+    """The value of a number token: `1` is an int, `1.` and `1e-05` are floats."""
+    return float(text) if any(c in text for c in ".eE") else int(text)
+
+
+def _on_element(alias: Optional[AliasInfo]) -> Optional[AliasInfo]:
+    """The alias of `T(a)` once `[]` follows it: the list's elements alias (`Tensor(a)[]`)."""
+    if alias is None or alias.on_element:
+        return alias
+    return AliasInfo(alias.sets, alias.is_write, alias.after, on_element=True)
+
+
 def _convert_default(value: Any, typ: Type, n: Optional[int]) -> Any:
     """The Python value of a default written in schema text (see Note [Schema types])."""
     if value is None:
@@ -705,12 +715,213 @@ def _convert_default(value: Any, typ: Type, n: Optional[int]) -> Any:
     return value
 
 
+# Note [Parsing by pieces]
+# ------------------------
+# Compiling a program parses the schema of each op it calls at the op's
+# first lookup (`ops/aten.py`), and those schemas share most of their pieces:
+# `Tensor self`, `*`, `Tensor(a!) out`, `ScalarType? dtype=None`. So
+# `parse_schema` cuts the text at each `, ` into argument and return texts
+# (pieces) and reads each through a cache: piece -> its fields; on a miss,
+# its type text -> (type, alias, N) and its default text -> value, cached
+# too, each read alone (`_piece_type`, `_piece_default`).
+#
+# A piece that reads whole alone reads the same in place: the parser looks
+# at most two tokens ahead, and past a piece's end only from a trailing `[`
+# or `(`, which then stays unread. So pieces that each read whole, joined by
+# `, ` and framed by `ns::name.overload(` and `) -> `, are the arguments and
+# returns `_Parser` finds in the whole text, with the same fields (returns in
+# brackets that close at the end are a list of returns, as
+# `_Parser._paren_is_return_list` decides). Where a cut falls inside brackets
+# (`Dict(str, t)`, `int[2] x=[1, 1]`) the piece goes on to the next cut. Any
+# other text (other spacing, `, ` inside a string literal, a fresh alias `!`,
+# whose set name counts through the schema, a piece that does not read)
+# `_Parser` reads whole, which also keeps each SchemaParseError and its column.
+#
+# What the caches hold is immutable (types, AliasInfo, names, numbers,
+# dtypes) or copied on the way out (lists of defaults), and each parse builds
+# new SchemaArgs, so changing a parsed Schema never changes another. The
+# caches are not bounded: one entry per distinct piece, about 2,000 for all
+# of torch's schemas. Threads racing on a miss store equal values.
+
+# `ns::name.overload(`: the text before the first piece.
+_HEAD = re.compile(r"([A-Za-z_]\w*::[A-Za-z_]\w*)(?:\.([A-Za-z_]\w*))?\(", re.ASCII)
+# Argument (return) text -> (name, type, default, has_default, alias, N).
+_ARG_PIECES: Dict[str, tuple] = {}
+_RETURN_PIECES: Dict[str, tuple] = {}
+# Type text -> (type, alias, N); a base type's name reads as the type (`_Parser.base_type`).
+_PIECE_TYPES: Dict[str, Tuple[Type, Optional[AliasInfo], Optional[int]]] = {k: (t, None, None) for k, t in _BASE_TYPES.items()}
+# Default text -> value before `_convert_default`; an identifier reads as in `_Parser.default_value`.
+_PIECE_DEFAULTS: Dict[str, Any] = dict(_IDENT_DEFAULTS)
+_UNREAD = object()  # a text that does not read whole alone; a default not in the cache
+
+
+def _parse_by_pieces(text: str) -> Optional[Schema]:
+    """The schema, read piece by piece (Note [Parsing by pieces]); None where `_Parser` must read the whole text."""
+    head = _HEAD.match(text)
+    if head is None:
+        return None
+    start = head.end()
+    end = text.find(") -> ", start)
+    if end < 0:
+        return None
+    args: List[SchemaArg] = []
+    is_vararg = False
+    if end > start:
+        read = _read_pieces(text[start:end], is_return=False)
+        if read is None:
+            return None
+        args, is_vararg = read
+    rets_text = text[end + 5 :]
+    rets: List[SchemaArg] = []
+    is_varret = False
+    if rets_text[:1] == "(":
+        if rets_text[-1:] != ")":  # `(A, B)[]`: `_Parser._paren_is_return_list` decides
+            return None
+        if len(rets_text) > 2:  # `(A, B name)`; `()` has none
+            read = _read_pieces(rets_text[1:-1], is_return=True)
+            if read is None:
+                return None
+            rets, is_varret = read
+    elif rets_text == "...":
+        is_varret = True
+    elif rets_text[:1].isspace():  # ` (A, B)`: `_Parser` skips the space and reads a list
+        return None
+    else:
+        entry = _RETURN_PIECES.get(rets_text) or _read_piece(rets_text, is_return=True)
+        if entry is None:
+            return None
+        name, typ, _, _, alias, n = entry  # a return has no default
+        rets = [SchemaArg(name, typ, None, False, False, alias, n)]
+    return Schema(head[1], head[2] or "", args, rets, is_vararg, is_varret)
+
+
+def _read_pieces(text: str, is_return: bool) -> Optional[Tuple[List[SchemaArg], bool]]:
+    """The arguments (or returns) in `text`, and whether `...` is among them; None where a piece does not read whole.
+
+    Brackets are counted on a cache miss only: a cached piece reads whole, so
+    its brackets match.
+    """
+    cache = _RETURN_PIECES if is_return else _ARG_PIECES
+    found: List[SchemaArg] = []
+    kwarg_only = dots = False
+    pending = ""
+    for piece in text.split(", "):
+        if pending:
+            piece = pending + ", " + piece
+            pending = ""
+        entry = cache.get(piece)
+        if entry is None:
+            if piece == "...":
+                dots = True
+                kwarg_only = not is_return
+                continue
+            if piece == "*" and not is_return:
+                kwarg_only = True
+                continue
+            if piece.count("(") > piece.count(")") or piece.count("[") > piece.count("]"):
+                pending = piece
+                continue
+            entry = _read_piece(piece, is_return)
+            if entry is None:
+                return None
+        name, typ, default, has_default, alias, n = entry
+        if type(default) is list:
+            default = _copy_list(default)
+        found.append(SchemaArg(name, typ, default, has_default, kwarg_only, alias, n))
+    return None if pending else (found, dots)
+
+
+def _copy_list(value: list) -> list:
+    return [_copy_list(v) if type(v) is list else v for v in value]
+
+
+def _read_piece(piece: str, is_return: bool) -> Optional[tuple]:
+    """The cache entry of an argument or return text, stored; None if it does not read whole alone.
+
+    Any error is None too, whatever its kind (`ast.literal_eval` and
+    `torch.device` raise their own): `_Parser` then reads the whole text and
+    raises what it always raised, which may be an error earlier in the text.
+    """
+    try:
+        head, eq, default_text = piece.partition("=")  # the first `=` starts the default: types and names have none
+        type_text, space, name = head.rpartition(" ")
+        if not (space and name.isascii() and name.isidentifier()):  # no name: `Tensor(a -> *)`, a return's `Tensor`
+            type_text, name = head, ""
+        typed = _piece_type(type_text)
+        if typed is _UNREAD or (is_return and (eq or typed[2] is not None)):  # `int[2]` is a list in arguments only
+            return None
+        typ, alias, n = typed
+        default = None
+        if eq:
+            raw = _piece_default(default_text)
+            if raw is _UNREAD:
+                return None
+            default = _convert_default(raw, typ, n)
+    except Exception:
+        return None
+    entry = (name, typ, default, bool(eq), alias, n)
+    (_RETURN_PIECES if is_return else _ARG_PIECES)[piece] = entry
+    return entry
+
+
+def _piece_type(text: str) -> Any:
+    """(type, alias, N) of a type text, cached; `_UNREAD` (or an error) if it does not read whole alone.
+
+    `T?` and `T[]` are built from `T`'s entry as `_Parser.type_with_alias`
+    builds them from its state after `T` (a suffix changes no decision made
+    before it), so `Layout?`, `SymInt[]?`, `Tensor(a)[]` cost no parse.
+    """
+    typed = _PIECE_TYPES.get(text)
+    if typed is None:
+        if text[-1:] == "?":
+            typed = _piece_type(text[:-1])
+            if typed is not _UNREAD:
+                typed = (OptionalType(typed[0]), typed[1], typed[2])
+        elif text[-2:] == "[]":
+            typed = _piece_type(text[:-2])
+            if typed is not _UNREAD:
+                typed = (ListType(typed[0]), _on_element(typed[1]), typed[2])
+        else:
+            typed = _read_alone(text, lambda p: p.type_with_alias(allow_n=True))
+        if typed is not _UNREAD:
+            _PIECE_TYPES[text] = typed
+    return typed
+
+
+def _piece_default(text: str) -> Any:
+    """A default text's value before `_convert_default`, cached; `_UNREAD` (or an error) if it does not read whole alone."""
+    raw = _PIECE_DEFAULTS.get(text, _UNREAD)
+    if raw is _UNREAD:
+        found = _TOKENS.findall(text)
+        if len(found) == 1 and _kind(found[0][0]) == "num":  # what `_Parser.default_value` reads, without a parser
+            raw = _number(found[0][0])
+        else:
+            raw = _read_alone(text, _Parser.default_value)
+        if raw is not _UNREAD:
+            _PIECE_DEFAULTS[text] = raw
+    return raw
+
+
+def _read_alone(text: str, read: Callable[[_Parser], Any]) -> Any:
+    """`read(parser)` over `text` alone, or `_UNREAD` where that leaves text unread or counts a fresh alias.
+
+    Raises what `_Parser` raises.
+    """
+    p = _Parser(text)
+    value = read(p)
+    return value if p.lx.i == p.lx.n and p.fresh == 0 else _UNREAD
+
+
 def parse_schema(text: str) -> Schema:
     """Parse TorchScript schema syntax; raises `SchemaParseError` on bad text.
 
     `parse_schema("aten::relu(Tensor self) -> Tensor").qualified_name == "aten::relu"`
+
+    Reads the pieces of the dispatcher's spelling through caches (Note
+    [Parsing by pieces]); `_Parser` reads any other text whole.
     """
-    return _Parser(text).schema()
+    found = _parse_by_pieces(text)
+    return found if found is not None else _Parser(text).schema()
 
 
 def parse_type(text: str) -> Type:
