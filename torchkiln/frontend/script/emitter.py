@@ -110,13 +110,12 @@ class FunctionEmitter:
     def loc(self, node: Optional[ast.AST]) -> SourceRange:
         if node is None:
             return self.src.loc(None)
-        # Kept on the ast node itself (the parse is cached, so later compiles find it too),
-        # with the source it was computed for.
+        # Kept on the ast node itself (the parse is cached, so later compiles find it too);
+        # a lazy range knows the source it is for.
         found = getattr(node, "_kiln_loc", None)
-        if found is None or found[0] is not self.src:
-            found = (self.src, self.src.loc(node))
-            node._kiln_loc = found  # type: ignore[attr-defined]
-        return found[1]
+        if found is None or found._src is not self.src:
+            found = node._kiln_loc = self.src.loc(node)  # type: ignore[attr-defined]
+        return found
 
     def fail(self, node: Optional[ast.AST], what: str, hint: Optional[str] = None) -> NoReturn:
         raise CompileError(what, self.loc(node), hint=hint)

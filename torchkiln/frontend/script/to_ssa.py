@@ -37,8 +37,10 @@ Binding = Tuple[Value, Type]  # the value, and the variable's declared type
 def run(graph: Graph) -> None:
     _drop_dead_stores(graph)
     _Renamer().block(graph.block, _Env())
-    _prune(graph)
-    _pool_constants(graph)
+    # One walk for both: pruning makes no node and the pool only moves constants.
+    nodes = [n for n in graph.all_nodes() if n.kind in _ACTS_ON]
+    _prune(nodes)
+    _pool_constants(graph, [n for n in nodes if n.kind == "prim::Constant" and n.block is not None])
 
 
 # Note [Batched removal]
@@ -50,14 +52,17 @@ def run(graph: Graph) -> None:
 # walking it.
 
 
-def _pool_constants(graph: Graph) -> None:
-    """One `prim::Constant` per value and type, at the top of the graph (the exit flags' too)."""
+def _pool_constants(graph: Graph, constants: List[Node]) -> None:
+    """One `prim::Constant` per value and type, at the top of the graph (the exit flags' too).
+
+    `constants`: the graph's constant nodes, in `all_nodes()` order.
+    """
     top = graph.block
     pooled: Dict[tuple, Value] = {}
     moved: List[Node] = []
     touched: Dict[int, Block] = {}
-    for node in graph.all_nodes():
-        if node.kind != "prim::Constant" or node.blocks:
+    for node in constants:
+        if node.blocks:
             continue
         value = node.attrs.get("value")
         if not (value is None or type(value) in (bool, int, float, str)):
@@ -240,10 +245,10 @@ class _Renamer:
 # -- pruning ----------------------------------------------------------------------------------------
 
 
-def _prune(graph: Graph) -> None:
+def _prune(nodes: List[Node]) -> None:
+    """`nodes`: the graph's nodes of the kinds in `_ACTS_ON`, in `all_nodes()` order."""
     # Pruning creates and moves no node: after the first round only the nodes
     # it acts on need visiting again (in the same order).
-    nodes = [n for n in graph.all_nodes() if n.kind in _ACTS_ON]
     changed = True
     while changed:
         changed = False
