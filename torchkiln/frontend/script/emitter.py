@@ -258,7 +258,10 @@ class FunctionEmitter:
         if isinstance(found, VarInfo):
             stored = found.value
             if stored is not None and _reaches(self.builder.block, found.block):
-                return SimpleValue(stored)  # Note [Load forwarding]
+                sugar = found.sugar  # Note [Load forwarding]
+                if sugar is None:
+                    sugar = found.sugar = SimpleValue(stored)
+                return sugar
             with self.at(node):
                 known = self.frame.constant(name)
                 if known is not NOT_CONSTANT:

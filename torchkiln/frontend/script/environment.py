@@ -66,6 +66,7 @@ class VarInfo:
     const: object = NOT_CONSTANT  # the value, when the variable holds a compile-time constant
     value: Optional[Value] = None  # the value stored, and the block of the store (Note [Load forwarding])
     block: Optional[Block] = None
+    sugar: Optional["SugaredValue"] = None  # `SimpleValue(value)`, made at the first forwarded read and shared
 
 
 @dataclass

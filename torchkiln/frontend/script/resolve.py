@@ -27,7 +27,7 @@ import functools
 import sys
 import sysconfig
 import types
-from typing import Any, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import torch
 
@@ -103,6 +103,9 @@ class Resolver:
 
     def __init__(self, compiler):
         self.compiler = compiler
+        # id(obj) -> (obj, sugared value) for Python modules and torch ops: a program names
+        # `torch`, `F` and `torch.cat` again and again, and their values hold no compile state.
+        self._shared: Dict[int, Tuple[Any, SugaredValue]] = {}
 
     def resolve_name(self, em: FunctionEmitter, node: ast.AST, name: str) -> SugaredValue:
         try:
@@ -136,6 +139,9 @@ class Resolver:
         em.fail(node, f"`{ast.unparse(node)}` must name a type or class here")
 
     def to_sugared(self, em: FunctionEmitter, node: ast.AST, obj: Any, name: str) -> SugaredValue:
+        shared = self._shared.get(id(obj))
+        if shared is not None and shared[0] is obj:
+            return shared[1]
         if constant_type(obj) is not None and not isinstance(obj, type):
             return SimpleValue(em.const(obj))
         special = specials.lookup(obj)
@@ -145,13 +151,15 @@ class Resolver:
         if builtin is not None:
             return builtin
         if isinstance(obj, types.ModuleType):
-            return PythonModuleValue(obj)
+            found = self._shared[id(obj)] = (obj, PythonModuleValue(obj))
+            return found[1]
         if isinstance(obj, tuple) and not hasattr(obj, "_fields"):
             return TupleSugar([self.to_sugared(em, node, x, f"{name}[{i}]") for i, x in enumerate(obj)])
         if isinstance(obj, type) and issubclass(obj, BaseException):
             return ExceptionClassValue(obj)
         op = self._torch_op(obj)
         if op is not None:
+            self._shared[id(obj)] = (obj, op)
             return op
         return self._python_object(em, node, obj, name)
 
