@@ -186,16 +186,19 @@ class _Renamer:
             envs.append(child)
         t_env, f_env = envs
         t_local, f_local = t_env.local, f_env.local
-        for name in list(dict.fromkeys(list(t_local) + list(f_local))):
-            live_local = (f_local if exited == 0 else t_local) if exited is not None else {}
-            if name not in env and not (name in t_local and name in f_local) and name not in live_local:
+        if not t_local and not f_local:
+            return
+        outer = env.all  # the `_Env` methods, read as dicts: this runs per variable of every `if`
+        live_local = (f_local if exited == 0 else t_local) if exited is not None else {}
+        for name in dict.fromkeys([*t_local, *f_local]):
+            if name not in outer and not (name in t_local and name in f_local) and name not in live_local:
                 continue  # defined in one branch only: local to it
             if exited is not None and name in live_local:
                 self._fill_exited(node, exited, name, envs)
-            (tv, tt), (fv, ft) = t_env[name], f_env[name]
-            declared = unify(tt, ft)
-            if declared is None and name in env and tt.is_subtype_of(env[name][1]) and ft.is_subtype_of(env[name][1]):
-                declared = env[name][1]  # a Union refined differently in each branch
+            (tv, tt), (fv, ft) = t_env.all[name], f_env.all[name]
+            declared = tt if tt is ft else unify(tt, ft)
+            if declared is None and name in outer and tt.is_subtype_of(outer[name][1]) and ft.is_subtype_of(outer[name][1]):
+                declared = outer[name][1]  # a Union refined differently in each branch
             if declared is None:
                 declared = tt
             if tv is fv:
