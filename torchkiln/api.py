@@ -267,16 +267,18 @@ def _type_name(value: Any) -> str:
 
 
 def format_signature(fn: Function) -> str:
-    """`forward(self, x: Tensor, flag: bool = True) -> Tensor` (self untyped)."""
+    """`forward(self, x: Tensor, flag: bool = True) -> Tensor` (self untyped); `/` and `*` as in Python."""
     parts = []
     for i, a in enumerate(fn.args):
         if i == 0 and a.name == "self" and isinstance(a.type, T.ClassType):
             parts.append("self")
-            continue
-        text = f"{a.name}: {a.type}"
-        if a.has_default:
-            text += f" = {a.default!r}"
-        parts.append(("*, " if a.kwarg_only and not any(p.startswith("*") for p in parts) else "") + text)
+        else:
+            text = f"{a.name}: {a.type}"
+            if a.has_default:
+                text += f" = {a.default!r}"
+            parts.append(("*, " if a.kwarg_only and not any(p.startswith("*") for p in parts) else "") + text)
+        if a.positional_only and (i + 1 == len(fn.args) or not fn.args[i + 1].positional_only):
+            parts.append("/")
     return f"{fn.name.rsplit('.', 1)[-1]}({', '.join(parts)}) -> {fn.returns}"
 
 
@@ -297,7 +299,7 @@ class _LazySignature:
 class _Binder:
     """Binds call arguments to a Function's user-visible args (self excluded)."""
 
-    __slots__ = ("fn", "args", "checks", "n", "positional", "floats", "ints")
+    __slots__ = ("fn", "args", "checks", "n", "positional", "positional_only", "floats", "ints")
 
     # `n` is the argument count the fast path accepts: every argument given
     # positionally; -1 when keyword-only arguments rule the fast path out.
@@ -317,6 +319,7 @@ class _Binder:
         self.floats = tuple(i for i, a in enumerate(self.args) if a.type in (T.FLOAT, T.OptionalType(T.FLOAT)))
         self.ints = tuple(i for i, a in enumerate(self.args) if a.type in (T.INT, T.OptionalType(T.INT)))
         self.positional = sum(1 for a in self.args if not a.kwarg_only)
+        self.positional_only = tuple(a.name for a in self.args if a.positional_only)  # `def f(x, /)`
         self.n = len(self.args) if self.positional == len(self.args) else -1
 
     def check_fast(self, args: tuple) -> bool:
@@ -328,6 +331,9 @@ class _Binder:
     def bind(self, args: tuple, kwargs: Mapping[str, Any]) -> tuple:
         """Full binding: keywords, defaults, deep type checks, clear errors."""
         sig = _LazySignature(self.fn)  # formatted only for an error message (keyword calls bind every time)
+        named = ", ".join(n for n in self.positional_only if n in kwargs) if kwargs and self.positional_only else ""
+        if named:  # Python's TypeError (and message) for `def f(x, /)` called as f(x=...)
+            raise ArgumentError(f"{sig}: got some positional-only arguments passed as keyword arguments: '{named}'")
         if len(args) > self.positional:
             raise ArgumentError(
                 f"{sig}: expected at most {self.positional} positional argument"

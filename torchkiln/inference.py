@@ -82,7 +82,10 @@ def _freeze(mod: ScriptModule, preserved: List[str], optimize: bool) -> ScriptMo
         new_type.methods[name] = Function(name, graph, args, fn.returns, fn.loc)  # type: ignore[attr-defined]
     if "forward" not in new_type.methods:
         raise Error(f"{old_type.name} has no forward method to freeze")
-    return ScriptModule.create(unit, new_type, _attribute_values(mod), mod._kiln_executor)
+    frozen = ScriptModule.create(unit, new_type, _attribute_values(mod), mod._kiln_executor)
+    # The buffers stay attributes of the frozen module; those registered `persistent=False` stay out of its state_dict.
+    frozen._non_persistent_buffers_set = set(mod._non_persistent_buffers_set)
+    return frozen
 
 
 def _split_preserved(preserved: List[str], cls: ClassType) -> Tuple[List[str], List[str]]:

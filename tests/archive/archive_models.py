@@ -82,6 +82,7 @@ NET_ATTRS = {
     "weight": ("Tensor", "parameter"),
     "bias": ("Tensor?", "parameter"),
     "running": ("Tensor", "buffer"),
+    "mask": ("Tensor", "buffer"),  # registered persistent=False (objects.json: non_persistent)
     "a": ("__torch__.Sub", "module"),
     "b": ("__torch__.Sub", "module"),
     "other": ("__torch__.Sub", "module"),
@@ -163,6 +164,7 @@ def make_module() -> ScriptModule:
         "weight": nn.Parameter(torch.tensor([0.5, -1.0])),
         "bias": None,
         "running": torch.tensor([10.0, 20.0]),
+        "mask": torch.tensor([1.0, 0.0]),
         "a": shared,
         "b": shared,
         "other": sub(torch.zeros(2, dtype=torch.float32)),
@@ -181,7 +183,9 @@ def make_module() -> ScriptModule:
         "odd": [math.nan, math.inf, -math.inf, -0.0, 1e-300],
         "anything": {"z": complex(1.0, -2.0), "l": [torch.bool, None]},
     }
-    return ScriptModule.create(unit, net_t, values)
+    m = ScriptModule.create(unit, net_t, values)
+    m._non_persistent_buffers_set.add("mask")  # as register_buffer("mask", ..., persistent=False) does
+    return m
 
 
 def module_eager(x: torch.Tensor) -> torch.Tensor:
@@ -193,6 +197,28 @@ def module_eager(x: torch.Tensor) -> torch.Tensor:
 
 
 # -- zip surgery ----------------------------------------------------------------
+
+
+def as_version_1(data: bytes) -> bytes:
+    """The archive as format version 1 writes it: no `non_persistent`, no `positional_only` (docs/archive.md §10)."""
+    import json
+
+    def args_of(doc):
+        for fn in doc["functions"]:
+            yield from fn["args"]
+        for cls in doc["classes"]:
+            for fn in cls["methods"]:
+                yield from fn["args"]
+
+    manifest, ir, objects = (json.loads(entries(data)[n]) for n in ("manifest.json", "ir.json", "objects.json"))
+    manifest["format_version"] = 1
+    for a in args_of(ir):
+        del a["positional_only"]
+    for o in objects["objects"]:
+        del o["non_persistent"]
+    return rezip(data, {n: json.dumps(d).encode() for n, d in
+                        (("manifest.json", manifest), ("ir.json", ir), ("objects.json", objects))})
+
 
 
 def entries(data: bytes) -> Dict[str, bytes]:

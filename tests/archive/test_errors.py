@@ -9,7 +9,7 @@ import pytest
 from torchkiln import archive
 from torchkiln.diagnostics import ArchiveError
 
-from archive_models import entries, make_function, make_module, rezip
+from archive_models import as_version_1, entries, make_function, make_module, rezip
 
 
 def saved(obj) -> bytes:
@@ -159,7 +159,8 @@ def test_safetensors_offsets_out_of_range():
 
 
 def test_unknown_format_version():
-    fails(edit_json(FUNCTION, "manifest.json", lambda m: m.update(format_version=2)), "unknown format version 2.*reads version 1.*upgrade")
+    fails(edit_json(FUNCTION, "manifest.json", lambda m: m.update(format_version=3)), "unknown format version 3.*reads versions 1 to 2.*upgrade")
+    fails(edit_json(FUNCTION, "manifest.json", lambda m: m.update(format_version=0)), "unknown format version 0.*reads versions 1 to 2$")
     fails(edit_json(FUNCTION, "manifest.json", lambda m: m.update(format_version="1")), "format_version: expected an integer")
 
 
@@ -362,3 +363,47 @@ def test_hostile_shapes_in_the_safetensors_header():
     fails(_with_st_header(FUNCTION, lambda h: h["t0"].update(shape=[1 << 62] * 60)), "does not fit data_offsets")
     fails(_with_st_header(FUNCTION, lambda h: h["t0"].update(dtype="PICKLE")), "unknown dtype 'PICKLE'")
     fails(_with_st_header(FUNCTION, lambda h: h.update(t9=dict(h["t0"]))), "overlaps")
+
+
+# -- fields of version 2 (docs/archive.md §10) ------------------------------------------------
+
+
+def test_fields_must_match_the_format_version():
+    # Version 2 fields are required in version 2 files and unknown in version 1 files.
+    fails(edit_json(MODULE, "objects.json", lambda d: d["objects"][0].pop("non_persistent")), r"objects\[0\]: missing field 'non_persistent'")
+    fails(edit_json(FUNCTION, "ir.json", lambda d: d["functions"][0]["args"][0].pop("positional_only")),
+          r"functions\[0\].args\[0\]: missing field 'positional_only'")
+    old = as_version_1(MODULE)
+    load(old)
+    fails(edit_json(old, "objects.json", lambda d: d["objects"][0].update(non_persistent=[])), "unknown field 'non_persistent'")
+    fails(edit_json(as_version_1(FUNCTION), "ir.json", lambda d: d["functions"][0]["args"][0].update(positional_only=False)),
+          "unknown field 'positional_only'")
+
+
+def test_non_persistent_names_buffers_of_the_class():
+    def set_names(names, index=0):
+        return edit_json(MODULE, "objects.json", lambda d: d["objects"][index].update(non_persistent=names))
+
+    load(set_names(["running", "mask"]))
+    fails(set_names(["weight"]), r"objects\[0\].non_persistent\[0\]: 'weight' is not a buffer of __torch__.Net")
+    fails(set_names(["nope"]), "'nope' is not a buffer of __torch__.Net")
+    fails(set_names(["training"]), "'training' is not a buffer")
+    fails(set_names(["mask", "mask"]), r"non_persistent\[1\]: buffer 'mask' is listed twice")
+    fails(set_names([1]), r"non_persistent\[0\]: expected a string")
+    fails(set_names("mask"), "non_persistent: expected a list")
+    fails(set_names(None), "non_persistent: expected a list")
+    fails(set_names(["w"], index=1), "'w' is not a buffer of __torch__.Sub")
+
+
+def test_positional_only_arguments_come_first_and_are_not_keyword_only():
+    def change(updates):  # arg index -> fields to set, in function 0 (__torch__.f(x, n))
+        def edit(d):
+            for i, fields in updates.items():
+                d["functions"][0]["args"][i].update(fields)
+        return edit_json(FUNCTION, "ir.json", edit)
+
+    load(change({0: {"positional_only": True}}))
+    load(change({0: {"positional_only": True}, 1: {"positional_only": True}}))
+    fails(change({1: {"positional_only": True}}), r"args\[1\]: a positional-only argument must come before the others")
+    fails(change({0: {"positional_only": True, "kwarg_only": True}}), "cannot be keyword-only")
+    fails(change({0: {"positional_only": 1}}), r"args\[0\].positional_only: expected true or false")

@@ -134,9 +134,10 @@ def test_module_state_is_registered_as_nn_module_state():
     assert dict(m2.named_parameters()).keys() == {"weight", "a.w", "other.w"}
     assert isinstance(m2.weight, nn.Parameter) and m2.weight.requires_grad
     assert m2.bias is None
-    assert list(dict(m2.named_buffers())) == ["running"]
+    assert list(dict(m2.named_buffers())) == ["running", "mask"]
     assert m2.training is False and m2.a.training is True
     assert set(m2.state_dict()) == set(make_module().state_dict())
+    assert "running" in m2.state_dict() and "mask" not in m2.state_dict()  # persistent=False (objects.json)
 
 
 def test_shared_submodules_and_tied_tensors_stay_shared():
@@ -239,7 +240,7 @@ def _pyproject_version() -> str:
 
 def test_manifest():
     man = json.loads(entries(saved(make_module()))["manifest.json"])
-    assert man["format"] == "torchkiln" and man["format_version"] == 1
+    assert man["format"] == "torchkiln" and man["format_version"] == 2 == archive.FORMAT_VERSION
     assert man["root"] == {"kind": "module", "class": "__torch__.Net"}
     assert man["producer"]["torch"] == torch.__version__
     assert man["producer"]["torchkiln"] == torchkiln.__version__ == _pyproject_version()
@@ -364,7 +365,7 @@ def test_script_class_objects_round_trip():
     assert isinstance(m2.pair, ScriptObject) and m2.pair is m2.again
     assert m2.pair.a == 3 and torch.equal(m2(), torch.tensor([3.0, 6.0]))
     objects = json.loads(entries(saved(m))["objects.json"])["objects"]
-    assert objects[1] == {"class": "__torch__.Pair", "training": None, "attributes": {
+    assert objects[1] == {"class": "__torch__.Pair", "training": None, "non_persistent": [], "attributes": {
         "a": {"tag": "int", "value": 3},
         "b": {"tag": "tensor", "key": "t0", "dtype": "float32", "shape": [2], "requires_grad": False,
               "parameter": False, "device": "cpu"}}}
@@ -391,3 +392,139 @@ def test_deeply_nested_blocks_are_refused_on_save():
 
     with pytest.raises(ArchiveError, match="nested more than"):
         saved(Fake())
+
+
+# -- non-persistent buffers (objects.json: non_persistent) -------------------------------
+
+
+class _BufferedSub(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(3, 3)
+        self.register_buffer("scratch", torch.tensor([0.25, -0.5, 1.0]), persistent=False)
+
+    def forward(self, x):
+        return self.lin(x) * self.scratch
+
+
+class _Buffered(nn.Module):
+    """A persistent and a non-persistent buffer, and a submodule with another non-persistent one."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor([0.5, -1.0, 2.0]))
+        self.register_buffer("mask", torch.tensor([1.0, 0.0, 1.0]), persistent=False)
+        self.sub = _BufferedSub()
+
+    def forward(self, x):
+        return self.sub((x - self.mean) * self.mask)
+
+
+def _buffered():
+    torch.manual_seed(0)
+    return _Buffered().eval()
+
+
+BUFFERED_INPUT = torch.tensor([[1.0, 2.0, 3.0], [-1.0, 0.5, 4.0]])
+
+
+def _compile(how, eager):
+    if how == "script":
+        return torchkiln.script(eager)
+    if how == "trace":
+        return torchkiln.trace(eager, (BUFFERED_INPUT,))
+    return torchkiln.freeze(torchkiln.script(eager))  # the frozen module keeps its buffers as attributes
+
+
+def _state_like_eager(m, eager):
+    assert list(m.state_dict()) == list(eager.state_dict()) == ["mean", "sub.lin.weight", "sub.lin.bias"]
+    assert list(dict(m.named_buffers())) == list(dict(eager.named_buffers())) == ["mean", "mask", "sub.scratch"]
+    fresh = _Buffered()
+    fresh.load_state_dict(m.state_dict())  # strict: no unexpected keys
+    with torch.no_grad():
+        assert torch.equal(fresh(BUFFERED_INPUT), eager(BUFFERED_INPUT))
+
+
+@pytest.mark.parametrize("how", ["script", "trace", "freeze"])
+def test_non_persistent_buffers_survive_save_and_load(how):
+    eager = _buffered()
+    m = _compile(how, eager)
+    _state_like_eager(m, eager)
+    data = saved(m)
+    objects = json.loads(entries(data)["objects.json"])["objects"]
+    assert objects[0]["non_persistent"] == ["mask"]
+    assert [o["non_persistent"] for o in objects[1:]] == [["scratch"], []]  # sub, sub.lin
+    loaded = archive.load(io.BytesIO(data))
+    _state_like_eager(loaded, eager)
+    with torch.no_grad():
+        assert torch.equal(loaded(BUFFERED_INPUT), eager(BUFFERED_INPUT))
+    assert saved(loaded) == data  # and save again to the same bytes
+
+
+def test_non_persistent_buffers_survive_a_fresh_process(tmp_path):
+    import pathlib
+    import subprocess
+    import sys
+    import textwrap
+
+    eager = _buffered()
+    for how in ("script", "trace"):
+        path = tmp_path / f"{how}.pt"
+        torchkiln.save(_compile(how, eager), str(path))
+        code = textwrap.dedent(
+            f"""
+            import json, torch, torchkiln
+            m = torchkiln.load({str(path)!r})
+            x = torch.tensor({BUFFERED_INPUT.tolist()!r})
+            with torch.no_grad():
+                y = m(x)
+            print(json.dumps({{"state": list(m.state_dict()), "buffers": [n for n, _ in m.named_buffers()],
+                               "out": y.tolist(), "file": torchkiln.__file__}}))
+            """
+        )
+        root = pathlib.Path(__file__).resolve().parents[2]  # the checkout under test, not an installed copy
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=root)
+        assert proc.returncode == 0, proc.stderr
+        got = json.loads(proc.stdout.splitlines()[-1])
+        assert pathlib.Path(got["file"]).resolve().is_relative_to(root)
+        assert got["state"] == list(eager.state_dict())
+        assert got["buffers"] == [n for n, _ in eager.named_buffers()]
+        with torch.no_grad():
+            assert torch.equal(torch.tensor(got["out"]), eager(BUFFERED_INPUT))
+
+
+def test_modules_sharing_a_class_keep_their_own_non_persistent_buffers():
+    # Two instances of one class share a class type (Note [Type sharing]); persistence is per object.
+    class Pair(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = _BufferedSub()
+            self.b = _BufferedSub()
+            self.b.register_buffer("scratch", torch.ones(3))  # persistent in b only
+
+        def forward(self, x):
+            return self.a(x) + self.b(x)
+
+    eager = Pair().eval()
+    m = torchkiln.script(eager)
+    assert m.a._kiln_type is m.b._kiln_type
+    loaded = reload(m)
+    assert list(loaded.state_dict()) == list(eager.state_dict())
+    assert "b.scratch" in loaded.state_dict() and "a.scratch" not in loaded.state_dict()
+    assert list(dict(loaded.named_buffers())) == list(dict(eager.named_buffers()))
+
+
+def test_version_1_archives_still_load():
+    # Version 1 has no `non_persistent` and no `positional_only`: every buffer is persistent.
+    from archive_models import as_version_1
+
+    old = as_version_1(saved(make_module()))
+    assert json.loads(entries(old)["manifest.json"])["format_version"] == 1
+    m2 = archive.load(io.BytesIO(old))
+    assert list(dict(m2.named_buffers())) == ["running", "mask"]
+    assert {"running", "mask"} <= set(m2.state_dict())
+    x = torch.tensor([1.0, -2.0])
+    assert torch.equal(m2(x), module_eager(x))
+    g = archive.load(io.BytesIO(as_version_1(saved(make_function()))))
+    assert g(torch.ones(3), 1)[1] == [1, 1]
+    assert json.loads(entries(saved(m2))["manifest.json"])["format_version"] == 2  # saved again: the newest

@@ -24,7 +24,8 @@ def test_signature_state_and_attributes(rt, tmp_path):
     params = [f for f in facts if f.startswith("parameter ")]
     # the shared submodule's weight is listed once, under its first name
     assert params == ["parameter weight [2] 1", "parameter a.w [2] 1", "parameter other.w [2] 1"]
-    assert [f for f in facts if f.startswith("buffer ")] == ["buffer running [2]"]
+    # non-persistent buffers too, as nn.Module.named_buffers lists them
+    assert [f for f in facts if f.startswith("buffer ")] == ["buffer running [2]", "buffer mask [2]"]
     assert [f for f in facts if f.startswith("submodule ")] == ["submodule a", "submodule b", "submodule other"]
     attributes = {f.split()[1] for f in facts if f.startswith("attribute ")}
     assert {"count", "scale", "label", "sizes", "table", "point", "training", "a.training"} <= attributes

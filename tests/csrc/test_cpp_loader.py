@@ -90,8 +90,22 @@ CASES = {
     "missing ir.json": (rezip(FUNCTION, {"ir.json": None}), "missing entry 'ir.json'"),
     "unknown entry": (rezip(FUNCTION, add={"evil.py": b"import os"}), "unexpected entry 'evil.py'"),
     "unsafe extra name": (rezip(FUNCTION, add={"extra/../x": b""}), "unexpected entry 'extra/../x'"),
-    "future version": (edit_json(FUNCTION, "manifest.json", lambda d: d.update(format_version=2)),
-                       "format version 2 is not supported (this runtime reads version 1)"),
+    "future version": (edit_json(FUNCTION, "manifest.json", lambda d: d.update(format_version=3)),
+                       "format version 3 is not supported (this runtime reads versions 1 to 2)"),
+    "version 2 field in version 1": (edit_json(archive_models.as_version_1(MODULE), "objects.json",
+                                               lambda d: d["objects"][0].update(non_persistent=[])),
+                                     "objects.json: objects[0]: unknown field 'non_persistent'"),
+    "missing non_persistent": (edit_json(MODULE, "objects.json", lambda d: d["objects"][1].pop("non_persistent")),
+                               "objects.json: objects[1]: missing field 'non_persistent'"),
+    "non_persistent parameter": (edit_json(MODULE, "objects.json", lambda d: d["objects"][0].update(non_persistent=["weight"])),
+                                 "objects.json: objects[0].non_persistent[0]: 'weight' is not a buffer of __torch__.Net"),
+    "non_persistent twice": (edit_json(MODULE, "objects.json", lambda d: d["objects"][0].update(non_persistent=["mask", "mask"])),
+                             "objects[0].non_persistent[1]: buffer 'mask' is listed twice"),
+    "missing positional_only": (edit_json(FUNCTION, "ir.json", lambda d: d["functions"][1]["args"][0].pop("positional_only")),
+                                "functions[1].args[0]: missing field 'positional_only'"),
+    "positional_only after others": (edit_json(FUNCTION, "ir.json",
+                                               lambda d: d["functions"][0]["args"][1].update(positional_only=True)),
+                                     "functions[0].args[1]: a positional-only argument must come before the others"),
     "unknown op": (edit_json(FUNCTION, "ir.json", lambda d: set_kind(d, "aten::add.Tensor", "aten::frobnicate")),
                    "functions[0].graph.nodes[4].blocks[0].nodes[0]: unknown op 'aten::frobnicate'"),
     "unknown field": (edit_json(FUNCTION, "manifest.json", lambda d: d.update(extra=1)), "unknown field 'extra'"),
@@ -118,6 +132,18 @@ def test_broken_archive_is_an_error_saying_what_is_wrong(rt, tmp_path, name):
     assert not python_accepts(data)
     message = cpp_error(rt, tmp_path, data)
     assert expected in message, message
+
+
+def test_both_readers_accept_version_1_and_the_version_2_fields(rt, tmp_path):
+    good = [
+        archive_models.as_version_1(FUNCTION),
+        archive_models.as_version_1(MODULE),
+        edit_json(MODULE, "objects.json", lambda d: d["objects"][0].update(non_persistent=["running", "mask"])),
+        edit_json(MODULE, "objects.json", lambda d: d["objects"][0].update(non_persistent=[])),
+        edit_json(FUNCTION, "ir.json", lambda d: [a.update(positional_only=True) for a in d["functions"][0]["args"]]),
+    ]
+    assert all(python_accepts(blob) for blob in good)
+    assert cpp_load_many(rt, tmp_path, good) == [None] * len(good)
 
 
 def test_runner_reports_a_broken_archive_with_status_1(rt, tmp_path):
@@ -209,6 +235,7 @@ def byte_mutants(data, count, seed):
 
 def test_python_and_cpp_readers_agree_on_mutated_archives(rt, tmp_path):
     blobs = (json_mutants(FUNCTION, 150, 1) + json_mutants(MODULE, 250, 2)
+             + json_mutants(archive_models.as_version_1(MODULE), 60, 5)
              + byte_mutants(FUNCTION, 40, 3) + byte_mutants(MODULE, 40, 4))
     cpp = cpp_load_many(rt, tmp_path, blobs)
     disagree = []

@@ -1,5 +1,6 @@
 """Whole programs through the C++ runtime, checked against eager PyTorch and the Python executor."""
 import math
+import subprocess
 
 import pytest
 import torch
@@ -92,6 +93,62 @@ def test_scripted_module_with_control_flow(rt, tmp_path):
         assert got[0] == "ok", got
         with torch.no_grad():
             torch.testing.assert_close(got[1], net(x, n))
+
+
+class _Scaled(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 3)
+        self.register_buffer("scratch", torch.tensor([0.5, 2.0, -1.0]), persistent=False)
+
+    def forward(self, x):
+        return self.fc(x) * self.scratch
+
+
+class _Buffered(nn.Module):
+    """Persistent and non-persistent buffers (objects.json: non_persistent), a positional-only argument."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor([0.5, -1.0, 2.0]))
+        self.register_buffer("mask", torch.tensor([1.0, 0.0, 1.0]), persistent=False)
+        self.sub = _Scaled()
+
+    def forward(self, x, /, scale: float = 1.0):
+        return self.sub((x - self.mean) * self.mask) * scale
+
+
+@pytest.mark.parametrize("how", ["script", "trace"])
+def test_module_with_non_persistent_buffers(rt, tmp_path, how):
+    torch.manual_seed(0)
+    net = _Buffered().eval()
+    x = torch.randn(2, 3)
+    m = torchkiln.script(net) if how == "script" else torchkiln.trace(net, (x,))
+    path = saved(m, tmp_path)
+    with torch.no_grad():
+        want = net(x)
+    status, got = run(rt, path, [x])
+    assert status == "ok", got
+    torch.testing.assert_close(got, want)
+    assert list(torchkiln.load(str(path)).state_dict()) == list(net.state_dict())
+    facts = subprocess.run([str(rt.driver), "api", str(path)], capture_output=True, text=True, timeout=600).stdout.splitlines()
+    # C++ named_buffers lists non-persistent buffers too, as nn.Module.named_buffers does
+    assert [f.split()[1] for f in facts if f.startswith("buffer ")] == ["mean", "mask", "sub.scratch"]
+    if how == "script":
+        assert "arg x Tensor positional_only" in facts and "arg scale float default" in facts
+        status, got = run(rt, path, [x, 2.0])
+        assert status == "ok", got
+        with torch.no_grad():
+            torch.testing.assert_close(got, net(x, 2.0))
+
+
+def test_version_1_archive_runs(rt, tmp_path):
+    path = tmp_path / "v1.pt"
+    path.write_bytes(archive_models.as_version_1(saved(archive_models.make_module(), tmp_path).read_bytes()))
+    x = torch.tensor([1.0, -2.0])
+    status, got = run(rt, path, [x])
+    assert status == "ok", got
+    assert torch.allclose(got, archive_models.module_eager(x))
 
 
 # -- IR programs for runtime features ------------------------------------------------

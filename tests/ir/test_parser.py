@@ -181,6 +181,19 @@ def test_function_round_trip():
     assert print_function(fn) == text
 
 
+def test_positional_only_arguments_round_trip():
+    text = ir(
+        """
+        def forward(self : __torch__.Net, x : Tensor, /, n : int = 1, *, k : float = 2.0) -> Tensor
+        graph(%self : __torch__.Net, %x : Tensor, %n : int, %k : float):
+          return (%x)
+        """
+    )
+    fn = parse_function(text, classes=CLASSES)
+    assert [(a.positional_only, a.kwarg_only) for a in fn.args] == [(True, False), (True, False), (False, False), (False, True)]
+    assert print_function(fn) == text
+
+
 # -- types --------------------------------------------------------------------------
 
 

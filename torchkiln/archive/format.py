@@ -45,7 +45,22 @@ from ..ir.types import (
 )
 
 FORMAT_NAME = "torchkiln"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # what the writer writes
+OLDEST_FORMAT_VERSION = 1  # readers read OLDEST_FORMAT_VERSION..FORMAT_VERSION (docs/archive.md §10)
+
+# Note [Format versions]
+# ----------------------
+# Version 2 added two fields: `non_persistent` on every objects.json object
+# (the buffers registered `persistent=False`, kept out of `state_dict()`)
+# and `positional_only` on every FUNCTION arg (`def f(x, /)`). Both are
+# required in a version 2 file and absent from a version 1 file, which reads
+# as "no non-persistent buffers, no positional-only parameters"; every other
+# rule is the same. So the field lists stay complete for each version, and a
+# version 1 reader rejects a version 2 file by its version, not by guessing.
+
+# Fields of the objects that changed between versions (Note [Format versions]).
+OBJECT_FIELDS = {1: ("class", "training", "attributes"), 2: ("class", "training", "non_persistent", "attributes")}
+ARG_FIELDS = {1: ("name", "type", "default", "kwarg_only"), 2: ("name", "type", "default", "kwarg_only", "positional_only")}
 
 MANIFEST = "manifest.json"
 IR = "ir.json"

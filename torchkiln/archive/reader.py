@@ -132,6 +132,7 @@ class _Loader:
         self.object_docs: List[Any] = []
         self.objects: Dict[int, Any] = {}
         self.building: Set[int] = set()
+        self.version = F.FORMAT_VERSION  # manifest.json's format_version (Note [Format versions])
 
     # -- entry point ----------------------------------------------------------
     def run(self, extra_files: Optional[Dict[str, Any]]) -> Any:
@@ -272,12 +273,13 @@ class _Loader:
         if F.string(m["format"], p + ": format") != F.FORMAT_NAME:
             raise F.fail(p, f"format is {m['format']!r}, not {F.FORMAT_NAME!r}: not a torchkiln archive")
         version = F.integer(m["format_version"], p + ": format_version")
-        if version != F.FORMAT_VERSION:
+        if not F.OLDEST_FORMAT_VERSION <= version <= F.FORMAT_VERSION:
             raise F.fail(
                 p,
-                f"unknown format version {version}; this torchkiln reads version {F.FORMAT_VERSION}"
+                f"unknown format version {version}; this torchkiln reads versions {F.OLDEST_FORMAT_VERSION} to {F.FORMAT_VERSION}"
                 + (" (the archive was written by a newer torchkiln; upgrade)" if version > F.FORMAT_VERSION else ""),
             )
+        self.version = version
         for k, v in F.dict_of(m["producer"], p + ": producer").items():
             F.string(v, f"{p}: producer.{k}")
         root = F.dict_of(m["root"], p + ": root")
@@ -419,14 +421,19 @@ class _Loader:
         if not name:
             raise F.fail(p + ".name", "the name is empty")
         args = []
+        seen_other = False  # an argument that is not positional-only came before
         for i, a in enumerate(F.lst(f["args"], p + ".args")):
             q = f"{p}.args[{i}]"
-            a = F.obj(a, q, ("name", "type", "default", "kwarg_only"))
+            a = F.obj(a, q, F.ARG_FIELDS[self.version])
             t = self.type(a["type"], q + ".type")
             has_default = a["default"] is not None
             default = self.typed_value(a["default"], t, q + ".default", objects=False) if has_default else None
             kwarg_only = F.boolean(a["kwarg_only"], q + ".kwarg_only")
-            args.append(Argument(F.string(a["name"], q + ".name"), t, has_default, default, kwarg_only))
+            positional_only = F.boolean(a["positional_only"], q + ".positional_only") if self.version >= 2 else False
+            if positional_only and (seen_other or kwarg_only):
+                raise F.fail(q, "a positional-only argument must come before the others and cannot be keyword-only")
+            seen_other = seen_other or not positional_only
+            args.append(Argument(F.string(a["name"], q + ".name"), t, has_default, default, kwarg_only, positional_only))
         returns = self.type(f["returns"], p + ".returns")
         loc = self.loc(f["loc"], p + ".loc")
         graph = Graph()
@@ -642,7 +649,7 @@ class _Loader:
         if index in self.building:
             raise F.fail(path, f"objects refer to each other in a cycle through object {index}")
         self.building.add(index)
-        doc = F.obj(self.object_docs[index], p, ("class", "training", "attributes"))
+        doc = F.obj(self.object_docs[index], p, F.OBJECT_FIELDS[self.version])
         cls = self.classes.get(F.string(doc["class"], p + ".class"))
         if cls is None:
             raise F.fail(p + ".class", f"class {doc['class']!r} is not in {F.IR}")
@@ -664,10 +671,26 @@ class _Loader:
             kind = cls.attr_kinds[name]
             if kind in ("parameter", "buffer") and j["tag"] == "tensor" and j["parameter"] != (kind == "parameter"):
                 raise F.fail(q, f"a {kind} must hold a tensor with parameter: {'true' if kind == 'parameter' else 'false'}")
+        hidden = self.non_persistent(doc, cls, p + ".non_persistent") if self.version >= 2 else set()
         obj = self.make_object(cls, values, training, p)
+        if hidden:
+            obj._non_persistent_buffers_set = hidden  # Note [Non-persistent buffers] in writer.py
         self.building.discard(index)
         self.objects[index] = obj
         return obj
+
+    @staticmethod
+    def non_persistent(doc: Dict[str, Any], cls: ClassType, path: str) -> Set[str]:
+        """The `non_persistent` buffer names of an object (docs/archive.md §7): buffers of its class, each once."""
+        names: Set[str] = set()
+        for i, name in enumerate(F.lst(doc["non_persistent"], path)):
+            name = F.string(name, f"{path}[{i}]")
+            if cls.attr_kinds.get(name) != "buffer":
+                raise F.fail(f"{path}[{i}]", f"{name!r} is not a buffer of {cls.name}")
+            if name in names:
+                raise F.fail(f"{path}[{i}]", f"buffer {name!r} is listed twice")
+            names.add(name)
+        return names
 
     def make_object(self, cls: ClassType, values: Dict[str, Any], training: Optional[bool], p: str) -> Any:
         if not cls.is_module:

@@ -216,10 +216,13 @@ class _Saver:
         self.object_ids[key] = index
         self.keep.append(obj)
         self.in_progress.add(key)
-        doc: Dict[str, Any] = {"class": cls.name, "training": None, "attributes": {}}
+        doc: Dict[str, Any] = {"class": cls.name, "training": None, "non_persistent": [], "attributes": {}}
         self.objects.append(doc)
         if cls.is_module:
             doc["training"] = bool(getattr(obj, "training", True))
+            # `register_buffer(..., persistent=False)`, per object as nn.Module keeps it (Note [Non-persistent buffers]).
+            hidden = getattr(obj, "_non_persistent_buffers_set", ())
+            doc["non_persistent"] = [n for n, k in cls.attr_kinds.items() if k == "buffer" and n in hidden]
         attrs: Dict[str, Any] = {}
         for name, typ in cls.attributes.items():
             here = f"{where}.{name}"
@@ -361,7 +364,10 @@ class _Saver:
         args = []
         for a in fn.args:
             default = self.value(a.default, a.type, f"{where} default of {a.name}") if a.has_default else None
-            args.append({"name": a.name, "type": self._type(a.type, where), "default": default, "kwarg_only": bool(a.kwarg_only)})
+            args.append({
+                "name": a.name, "type": self._type(a.type, where), "default": default,
+                "kwarg_only": bool(a.kwarg_only), "positional_only": bool(a.positional_only),
+            })  # fmt: skip
         ids: Dict[Any, int] = {}
         return {
             "name": name,
@@ -438,6 +444,17 @@ class _Saver:
                 continue
             out.append((F.CODE_PREFIX + name + ".py", text.encode("utf-8", "replace")))
         return out
+
+
+# Note [Non-persistent buffers]
+# -----------------------------
+# Whether a buffer is persistent is state of the module object, not of its
+# class: nn.Module keeps `_non_persistent_buffers_set` per instance, and
+# modules that differ only in it share one class type (Note [Type sharing]
+# in frontend/script/modules.py). So the archive records it per object, in
+# objects.json (`non_persistent`, docs/archive.md §7), and the reader puts
+# the set back on each loaded module: `state_dict()` leaves those buffers
+# out, `named_buffers()` lists them, as in eager PyTorch.
 
 
 def _storable(t: torch.Tensor, where: str) -> torch.Tensor:

@@ -422,6 +422,7 @@ class Argument:
     has_default: bool = False
     default: Any = None
     kwarg_only: bool = False
+    positional_only: bool = False  # declared before `/`: callers cannot pass it by keyword
 
 
 # Note [Deferred graph work]

@@ -82,7 +82,7 @@ _TOKEN = re.compile(
     |(?P<name>{_SEGMENT}(?:\.{_SEGMENT})*)
     |(?P<string>"(?:[^"\\\n]|\\.)*")
     |(?P<ellipsis>\.\.\.)
-    |(?P<punct>[()\[\],:=?*])
+    |(?P<punct>[()\[\],:=?*/])
     """,
     re.VERBOSE,
 )
@@ -289,6 +289,9 @@ class _Parser:
         while not self.at(")"):
             if self.accept("*"):
                 kwarg_only = True
+            elif self.accept("/"):  # the args so far are positional-only
+                for arg in args:
+                    arg.positional_only = True
             else:
                 arg_name = self.expect_kind("name", "an argument name").text
                 self.expect(":", f"and a type after argument {arg_name}")

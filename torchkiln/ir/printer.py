@@ -448,11 +448,12 @@ def print_function(fn: Function, *, mark: Markable = None) -> str:
       ...
     ```
 
-    Defaults are written as attribute values; `*` precedes keyword-only args.
+    Defaults are written as attribute values; `*` precedes keyword-only args,
+    `/` follows positional-only ones (as in Python).
     """
     parts: List[str] = []
     star = False
-    for a in fn.args:
+    for i, a in enumerate(fn.args):
         if a.kwarg_only and not star:
             parts.append("*")
             star = True
@@ -460,6 +461,8 @@ def print_function(fn: Function, *, mark: Markable = None) -> str:
         if a.has_default:
             text += f" = {print_value(a.default)}"
         parts.append(text)
+        if a.positional_only and (i + 1 == len(fn.args) or not fn.args[i + 1].positional_only):
+            parts.append("/")
     head = f"def {fn.name}({', '.join(parts)}) -> {_type_text(fn.returns)}"
     if fn.loc is not None:
         head += f"  # {_loc_text(fn.loc)}"

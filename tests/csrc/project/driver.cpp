@@ -45,7 +45,8 @@ int api(const std::string& path) {
   std::cout << "name " << copy.name() << "\n";
   for (const auto& name : m.method_names()) std::cout << "method " << name << "\n";
   for (const auto& a : m.arguments("forward"))
-    std::cout << "arg " << a.name << " " << torchkiln::type_str(a.type) << (a.default_value ? " default" : "") << "\n";
+    std::cout << "arg " << a.name << " " << torchkiln::type_str(a.type) << (a.default_value ? " default" : "")
+              << (a.kwarg_only ? " kwarg_only" : "") << (a.positional_only ? " positional_only" : "") << "\n";
   std::cout << "returns " << torchkiln::type_str(m.return_type("forward")) << "\n";
   for (const auto& [name, t] : m.named_parameters()) std::cout << "parameter " << name << " " << t.sizes() << " " << t.requires_grad() << "\n";
   for (const auto& [name, t] : m.named_buffers()) std::cout << "buffer " << name << " " << t.sizes() << "\n";

@@ -126,3 +126,51 @@ def test_defaults_are_checked_and_none_makes_optional():
     assert "the default value of 'a' ('x') is not a int" in message
     s = torchkiln.script(implicit_optional)
     assert s() == 1.0 and s(2.0, 3) == 5.0
+
+
+# -- naming a positional-only parameter (`/`) is refused where the call is, as Python refuses it -------
+
+
+def _pos_only_callee(x: int, /, y: int = 1) -> int:
+    return x + y
+
+
+def names_pos_only_param(a: int) -> int:
+    return _pos_only_callee(x=a, y=2)
+
+
+class _NamesPosOnlyMethodParam(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.scaled(x=x, k=2)
+
+    def scaled(self, x: torch.Tensor, /, k: int) -> torch.Tensor:
+        return x * k
+
+
+def test_naming_a_positional_only_parameter_is_refused():
+    with pytest.raises(TypeError, match=r"positional-only arguments passed as keyword arguments: 'x'"):
+        names_pos_only_param(1)  # eager Python refuses it too
+    message = refused(names_pos_only_param, "_pos_only_callee(x=a")
+    assert "_pos_only_callee() got some positional-only arguments passed as keyword arguments: 'x'" in message
+    assert torchkiln.script(_pos_only_callee)(1, y=3) == 4
+
+
+def test_naming_a_positional_only_parameter_of_a_method_is_refused():
+    with pytest.raises(CompileError) as info:
+        torchkiln.script(_NamesPosOnlyMethodParam())
+    message = str(info.value)
+    assert "scaled() got some positional-only arguments passed as keyword arguments: 'x'" in message, message
+    assert f"line {line_of(_NamesPosOnlyMethodParam.forward, 'self.scaled(x=x')}," in message, message
+
+
+def test_naming_a_positional_only_parameter_of_a_scripted_function_is_refused():
+    callee = torchkiln.script(_pos_only_callee)
+
+    def calls_scripted(a: int) -> int:
+        return callee(x=a)
+
+    def calls_scripted_positionally(a: int) -> int:
+        return callee(a, y=5)
+
+    assert "got some positional-only arguments passed as keyword arguments: 'x'" in refused(calls_scripted, "callee(x=a)")
+    assert torchkiln.script(calls_scripted_positionally)(1) == 6

@@ -10,7 +10,7 @@ from typing import Dict, List, Optional, Tuple, Union
 import pytest
 import torch
 
-from .script_testing import matches_eager
+from .script_testing import EXECUTORS, matches_eager
 
 # -- a value stored just before `break` / `continue` reaches the code after the loop -----------------
 
@@ -312,3 +312,69 @@ def negative_constant_power(n: int) -> float:
 
 def test_int_to_a_negative_constant_power_is_a_float():
     matches_eager(negative_constant_power, (2,), (-3,), (1,))
+
+
+# -- positional-only parameters (`/`): positional calls work, naming one is Python's TypeError ---------
+
+
+def pos_only(x: int, y: int = 10, /, z: int = 100) -> int:
+    return x + 2 * y + 3 * z
+
+
+def calls_pos_only(a: int) -> int:
+    return pos_only(a) + pos_only(a, 1) + pos_only(a, 1, z=2) + pos_only(a, 2, 3)
+
+
+class _PosOnlyForward(torch.nn.Module):
+    def forward(self, x: torch.Tensor, /, k: int = 2) -> torch.Tensor:
+        return self.scaled(x, 3) + x * k
+
+    def scaled(self, x: torch.Tensor, k: int, /) -> torch.Tensor:
+        return x * k
+
+
+def _type_error(call) -> str:
+    """The message of the TypeError eager Python raises for `call()`, after "name() "."""
+    with pytest.raises(TypeError) as info:
+        call()
+    return str(info.value).split("() ", 1)[1]
+
+
+# (args, kwargs) naming positional-only parameters of pos_only; Python refuses each.
+POS_ONLY_KEYWORD_CALLS = [((), {"x": 1}), ((), {"y": 2}), ((1,), {"y": 2}), ((), {"x": 1, "y": 2}), ((1,), {"x": 1}),
+                          ((1, 2), {"x": 1, "z": 3}), ((1, 2, 3, 4), {"y": 3})]  # fmt: skip
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_positional_only_parameters_bind_as_in_python(executor):
+    from torchkiln.api import ScriptFunction
+    from torchkiln.diagnostics import ArgumentError
+
+    s = matches_eager(pos_only, (1,), (1, 2), (1, 2, 3))
+    matches_eager(calls_pos_only, (4,), (-1,))
+    f = ScriptFunction(s._kiln_unit, s._kiln_fn, executor=executor)
+    assert f(1, z=5) == pos_only(1, z=5) and f(1, 2, z=5) == pos_only(1, 2, z=5)
+    for args, kwargs in POS_ONLY_KEYWORD_CALLS:
+        want = _type_error(lambda: pos_only(*args, **kwargs))  # e.g. "got some positional-only arguments ...: 'x, y'"
+        with pytest.raises(ArgumentError) as info:
+            f(*args, **kwargs)
+        assert str(info.value).endswith(want), (args, kwargs, str(info.value))
+    assert "pos_only(x: int, y: int = 10, /, z: int = 100) -> int" in str(info.value)
+
+
+def test_positional_only_parameters_of_module_methods(tmp_path):
+    import torchkiln
+    from torchkiln.diagnostics import ArgumentError
+
+    eager = _PosOnlyForward()
+    x = torch.tensor([1.0, -2.0])
+    m = torchkiln.script(eager)
+    path = tmp_path / "m.pt"
+    torchkiln.save(m, str(path))
+    for mod in (m, torchkiln.load(str(path))):  # the archive keeps which parameters are positional-only
+        assert torch.equal(mod(x), eager(x)) and torch.equal(mod(x, 5), eager(x, 5)) and torch.equal(mod(x, k=5), eager(x, k=5))
+        for call in (lambda o: o(x=x), lambda o: o.forward(x=x, k=1), lambda o: o.scaled(x, k=3)):
+            want = _type_error(lambda: call(eager))
+            with pytest.raises(ArgumentError) as info:
+                call(mod)
+            assert str(info.value).endswith(want), str(info.value)

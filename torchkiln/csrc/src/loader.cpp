@@ -29,7 +29,11 @@ namespace {
 constexpr uint64_t kMaxJsonEntry = uint64_t(512) << 20;
 constexpr size_t kMaxJsonDepth = 200;
 constexpr int kMaxBlockDepth = 100;
-constexpr int64_t kFormatVersion = 1;
+// The versions this loader reads (docs/archive.md §10): 2 added `non_persistent`
+// to objects.json objects and `positional_only` to FUNCTION args; a version 1
+// file has neither (no non-persistent buffers, no positional-only parameters).
+constexpr int64_t kOldestFormatVersion = 1;
+constexpr int64_t kFormatVersion = 2;
 
 // ------------------------------------------------------------------- JSON
 
@@ -287,8 +291,10 @@ class Loader {
     expect_fields(manifest_, {"format", "format_version", "producer", "root"}, w);
     if (json_str(manifest_["format"], w + ": format") != "torchkiln") fail(w, ": format is not \"torchkiln\"");
     int64_t version = json_int(manifest_["format_version"], w + ": format_version");
-    if (version != kFormatVersion)
-      fail(w, ": format version ", version, " is not supported (this runtime reads version ", kFormatVersion, ")");
+    if (version < kOldestFormatVersion || version > kFormatVersion)
+      fail(w, ": format version ", version, " is not supported (this runtime reads versions ", kOldestFormatVersion,
+           " to ", kFormatVersion, ")");
+    version_ = version;
     const Json& producer = manifest_["producer"];
     if (!producer.is_object()) fail(w, ": producer: expected a JSON object");
     for (const auto& item : producer.items()) json_str(item.value(), w + ": producer." + item.key());
@@ -480,9 +486,13 @@ class Loader {
     const Json& args = json_array(f["args"], w + ".args");
     if (args.size() != ir.graph.params.size())
       fail(w, ": ", args.size(), " args but the graph has ", ir.graph.params.size(), " inputs");
+    bool seen_other = false;  // an argument that is not positional-only came before
     for (size_t i = 0; i < args.size(); ++i) {
       const std::string aw = cat(w, ".args[", i, "]");
-      expect_fields(args[i], {"name", "type", "default", "kwarg_only"}, aw);
+      if (version_ >= 2)
+        expect_fields(args[i], {"name", "type", "default", "kwarg_only", "positional_only"}, aw);
+      else
+        expect_fields(args[i], {"name", "type", "default", "kwarg_only"}, aw);
       ArgInfo arg;
       arg.name = json_str(args[i]["name"], aw + ".name");
       arg.type = parse_type(json_str(args[i]["type"], aw + ".type"), class_lookup(), aw + ".type");
@@ -490,6 +500,12 @@ class Loader {
         fail(aw, ": type ", type_text(arg.type), " differs from the graph input's ", type_text(ir.types[ir.graph.params[i]]));
       if (!args[i]["default"].is_null()) arg.default_value = decoder_->decode(args[i]["default"], arg.type, aw + ".default");
       arg.kwarg_only = json_bool(args[i]["kwarg_only"], aw + ".kwarg_only");
+      if (version_ >= 2) {
+        arg.positional_only = json_bool(args[i]["positional_only"], aw + ".positional_only");
+        if (arg.positional_only && (seen_other || arg.kwarg_only))
+          fail(aw, ": a positional-only argument must come before the others and cannot be keyword-only");
+      }
+      seen_other = seen_other || !arg.positional_only;
       code.args.push_back(std::move(arg));
     }
     if (pf.self_class != nullptr && (code.args.empty() || code.args[0].type.get() != pf.self_class->type.get()))
@@ -527,7 +543,10 @@ class Loader {
     std::vector<const ClassInfo*> classes;
     for (size_t i = 0; i < objs.size(); ++i) {
       const std::string ow = cat(w, ": objects[", i, "]");
-      expect_fields(objs[i], {"class", "training", "attributes"}, ow);
+      if (version_ >= 2)
+        expect_fields(objs[i], {"class", "training", "non_persistent", "attributes"}, ow);
+      else
+        expect_fields(objs[i], {"class", "training", "attributes"}, ow);
       const std::string& name = json_str(objs[i]["class"], ow + ".class");
       auto it = program_->class_by_name.find(name);
       if (it == program_->class_by_name.end()) fail(ow, ": class '", name, "' is not in ir.json");
@@ -574,8 +593,24 @@ class Loader {
           if (!slot || int32_t(*slot) == cls.implicit_training_slot)
             fail(ow, ".attributes: unknown attribute '", item.key(), "'");
         }
+      if (version_ >= 2) check_non_persistent(objs[i]["non_persistent"], cls, ow + ".non_persistent");
     }
     check_object_graph(w);
+  }
+
+  // `non_persistent` (§7): names of buffers of the object's class, each once.
+  // This runtime has no state_dict, so the names are checked, not kept:
+  // named_buffers() lists every buffer, as nn.Module's does.
+  static void check_non_persistent(const Json& names, const ClassInfo& cls, const std::string& where) {
+    const Json& list = json_array(names, where);
+    std::unordered_set<std::string> seen;
+    for (size_t k = 0; k < list.size(); ++k) {
+      const std::string& name = json_str(list[k], cat(where, "[", k, "]"));
+      auto slot = cls.type->findAttributeSlot(name);
+      if (!slot || cls.attr_kinds[*slot] != "buffer")
+        fail(where, "[", k, "]: '", name, "' is not a buffer of ", cls.name);
+      if (!seen.insert(name).second) fail(where, "[", k, "]: buffer '", name, "' is listed twice");
+    }
   }
 
   static void check_attribute_kind(const Json& v, const std::string& kind, const std::string& where) {
@@ -643,6 +678,7 @@ class Loader {
 
   ZipReader zip_;
   std::shared_ptr<Program> program_;
+  int64_t version_ = kFormatVersion;  // manifest.json's format_version
   Json manifest_, debug_, ir_, objects_json_;
   Safetensors safetensors_;
   std::unordered_map<std::string, TensorEntry> tensors_;

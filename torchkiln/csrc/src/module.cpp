@@ -89,7 +89,8 @@ std::vector<Argument> Module::arguments(const std::string& method) const {
   const Code& code = method_code(program(), method);
   std::vector<Argument> out;
   for (size_t i = code.self_class != nullptr ? 1 : 0; i < code.args.size(); ++i)
-    out.push_back({code.args[i].name, code.args[i].type, code.args[i].default_value, code.args[i].kwarg_only});
+    out.push_back({code.args[i].name, code.args[i].type, code.args[i].default_value, code.args[i].kwarg_only,
+                   code.args[i].positional_only});
   return out;
 }
 

@@ -95,6 +95,7 @@ struct ArgInfo {
   c10::TypePtr type;
   std::optional<c10::IValue> default_value;
   bool kwarg_only = false;
+  bool positional_only = false;  // `def f(x, /)`: a Python caller cannot name it
 };
 
 struct ClassInfo;

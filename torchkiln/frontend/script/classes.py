@@ -32,7 +32,7 @@ from ...ir.core import Argument, Function, Graph, Value
 from ...ir.types import NONE, STR, TENSOR, ClassType, TupleType, Type
 from .annotations import TypeParser
 from .emitter import FunctionEmitter, constant_type
-from .functions import Namespace, compile_body, local_names, make_arguments, read_signature
+from .functions import Namespace, compile_body, local_names, make_arguments, positional_only_keywords, read_signature
 from .interfaces import InterfaceMethod, InterfaceType, declared_methods, is_interface_class, raise_not_implemented, set_active_registry, show_type, signature_mismatch
 from .loops import Unrolled
 from .modules import ModuleInfo, ModuleTypes
@@ -535,7 +535,7 @@ def _fits(sig, arg_types: List[Optional[Type]], kw_types: Dict[str, Optional[Typ
         return False
     given = dict(zip((p.name for p in positional), arg_types))
     for k, t in kw_types.items():
-        if k in given or all(p.name != k for p in params):
+        if k in given or all(p.name != k or p.positional_only for p in params):
             return False
         given[k] = t
     for p in params:
@@ -674,6 +674,9 @@ def _bind_arguments(em: FunctionEmitter, node: ast.AST, function: Function, args
     params = function.args[1:]
     positional = [a for a in params if not a.kwarg_only]
     name = function.name.rsplit(".", 1)[-1]
+    named_positional_only = positional_only_keywords(params, kwargs)
+    if named_positional_only:
+        em.fail(node, f"{name}() got some positional-only arguments passed as keyword arguments: '{named_positional_only}'")
     if len(args) > len(positional):
         em.fail(node, f"{name}() takes {len(positional)} argument{'s' if len(positional) != 1 else ''} but {len(args)} were given")
     given = {a.name: v for a, v in zip(positional, args)}

@@ -38,6 +38,7 @@ class Param:
     broadcast: Optional[int] = None
     kwarg_only: bool = False
     node: Optional[ast.AST] = None
+    positional_only: bool = False  # before `/`: no caller may pass it by keyword
 
     @property
     def has_default(self) -> bool:
@@ -125,6 +126,7 @@ def read_signature(compiler, src: ParsedSource, namespace: Namespace, fn: Any, h
     for i, arg in enumerate(positional):
         default = py_defaults[i - first_default] if i >= first_default else NO_DEFAULT
         params.append(_param(parser, src, arg, default, False, comment_types, i - (1 if has_self else 0), has_self and i == 0))
+        params[-1].positional_only = i < len(a.posonlyargs)
     for arg in a.kwonlyargs:
         params.append(_param(parser, src, arg, kw_defaults.get(arg.arg, NO_DEFAULT), True, None, -1, False))
     return Signature(params, returns, tree, has_self)
@@ -176,6 +178,9 @@ def bind_call(em: FunctionEmitter, node: ast.AST, sig: Signature, name: str, arg
     """Match call arguments to parameters, Python's way; None where the default applies."""
     params = sig.params[1:] if skip_self else list(sig.params)
     positional = [p for p in params if not p.kwarg_only]
+    named_positional_only = positional_only_keywords(params, kwargs) if kwargs else ""
+    if named_positional_only:
+        em.fail(node, f"{name}() got some positional-only arguments passed as keyword arguments: '{named_positional_only}'")
     if len(args) > len(positional):
         em.fail(node, f"{name}() takes {len(positional)} positional argument{'s' if len(positional) != 1 else ''} but {len(args)} were given")
     bound: Dict[str, Optional[SugaredValue]] = {}
@@ -197,6 +202,12 @@ def bind_call(em: FunctionEmitter, node: ast.AST, sig: Signature, name: str, arg
         else:
             em.fail(node, f"{name}() missing required argument '{p.name}'")
     return out
+
+
+def positional_only_keywords(params: Sequence[Any], kwargs: Dict[str, Any]) -> str:
+    """The positional-only parameters (`Param`s or `Argument`s) `kwargs` names, as Python lists them
+    in its TypeError ("x, y"); empty when there are none."""
+    return ", ".join(p.name for p in params if p.positional_only and p.name in kwargs)
 
 
 def argument_values(em: FunctionEmitter, node: ast.AST, name: str, bound: List[Tuple[Param, Optional[SugaredValue]]]) -> Tuple[List[Value], List[Type]]:
@@ -284,7 +295,7 @@ def make_arguments(params: Sequence[Param], types: Sequence[Type]) -> List[Argum
     out = []
     for p, t in zip(params, types):
         has_default = p.has_default and _default_fits(p.default, t)
-        out.append(Argument(p.name, t, has_default, p.default if has_default else None, p.kwarg_only))
+        out.append(Argument(p.name, t, has_default, p.default if has_default else None, p.kwarg_only, p.positional_only))
     return out
 
 
@@ -301,4 +312,7 @@ def _default_fits(default: Any, t: Type) -> bool:
     return vt in (INT, BOOL) and FLOAT.is_subtype_of(t)
 
 
-__all__ = ["Param", "Signature", "Namespace", "read_signature", "bind_call", "argument_values", "compile_body", "make_arguments", "local_names"]
+__all__ = [
+    "Param", "Signature", "Namespace", "read_signature", "bind_call", "positional_only_keywords", "argument_values",
+    "compile_body", "make_arguments", "local_names",
+]  # fmt: skip

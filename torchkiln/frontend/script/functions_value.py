@@ -21,7 +21,7 @@ from ...ir.core import Function, Value
 from ...ops.lang import register_python_function
 from ...ir.types import TENSOR
 from .emitter import FunctionEmitter
-from .functions import argument_values, bind_call
+from .functions import argument_values, bind_call, positional_only_keywords
 from .sugared import Args, Kwargs, SimpleValue, SugaredValue
 
 
@@ -92,6 +92,9 @@ def compiled_arguments(em: FunctionEmitter, node: ast.AST, function: Function, a
     """The input values of a call of an already compiled `Function`, bound by its `Argument`s."""
     params = function.args
     positional = [a for a in params if not a.kwarg_only]
+    named_positional_only = positional_only_keywords(params, kwargs)
+    if named_positional_only:
+        em.fail(node, f"{function.name}() got some positional-only arguments passed as keyword arguments: '{named_positional_only}'")
     if len(args) > len(positional):
         em.fail(node, f"{function.name}() takes {len(positional)} positional arguments but {len(args)} were given")
     given: Dict[str, SugaredValue] = {a.name: v for a, v in zip(positional, args)}

@@ -71,6 +71,7 @@ struct Argument {
   c10::TypePtr type;
   std::optional<c10::IValue> default_value;
   bool kwarg_only = false;
+  bool positional_only = false;  // declared before `/` in Python (informational: C++ calls are positional)
 };
 
 class Module {
