@@ -30,7 +30,11 @@ tracer's submodules) each compiles on its first call, as torch.jit's do
 free function compiles its executor at once (the C++ executor decides
 then whether it can run it, and warns if not). Compiled callables are
 cached per `Function` and executor; two threads making the first call at
-once compile once.
+once compile once. A function whose types hold an Enum calls the compiled
+callable through a converter that makes its results members (`_entry`,
+Note [Enums at the Python boundary] in frontend/script/enums.py), and its
+Enum-typed parameters always take the slow path; every other function calls
+the compiled callable itself.
 """
 from __future__ import annotations
 
@@ -171,6 +175,31 @@ def _compiled(fn: Function, unit: CompilationUnit, executor: Executor) -> Callab
 LAST_COMPILED = threading.local()
 
 
+def _entry(fn: Function, unit: CompilationUnit, executor: Executor) -> Callable:
+    """What a call from Python runs: the compiled callable, wrapped when its results
+    hold Enum members (Note [Enums at the Python boundary]); decided here, once."""
+    call = _compiled(fn, unit, executor)
+    post = result_converter(fn)
+    if post is None:
+        return call
+
+    def call_with_members(*args):
+        return post(call(*args))
+
+    return call_with_members
+
+
+def result_converter(fn: Function) -> Optional[Callable[[Any], Any]]:
+    """What makes a result of `fn` the value Python sees (Enum members), or None:
+    the result is the executor's value as it is. Only a function whose return type
+    held an Enum before erasure has one (Note [Enums at the Python boundary])."""
+    if fn.frontend_types is None:
+        return None
+    from .frontend.script.enums import to_members
+
+    return to_members(fn.frontend_types[1])
+
+
 # ---------------------------------------------------------------------------
 # Argument binding (Note [Call path])
 # ---------------------------------------------------------------------------
@@ -307,14 +336,17 @@ class _Binder:
     def __init__(self, fn: Function, skip_self: bool, deep_containers: bool = False):
         self.fn = fn
         self.args: List[Argument] = fn.args[1:] if skip_self else list(fn.args)
+        # Enum-typed parameters take the slow path: `bind` makes members values (Note [Enums at the Python boundary]).
+        skipped = len(fn.args) - len(self.args)
+        enum_args = {i - skipped for i, _, _ in _enum_arguments(fn)}
         # A script-class argument has no Python class to test: `()` sends it to `bind`'s deep check;
         # so do containers where the executor would not check their items itself (`deep_containers`:
         # the generated-Python executor; the C++ executor's conversion checks every item).
         self.checks = tuple(
-            () if isinstance(a.type, T.ClassType) and not a.type.is_module or deep_containers and _has_items(a.type)
+            () if isinstance(a.type, T.ClassType) and not a.type.is_module or deep_containers and _has_items(a.type) or i in enum_args
             else (float,) if deep_containers and a.type == T.FLOAT  # an int goes through `bind`, which makes it a float
             else _python_classes(a.type) or (object,)
-            for a in self.args
+            for i, a in enumerate(self.args)
         )  # fmt: skip
         self.floats = tuple(i for i, a in enumerate(self.args) if a.type in (T.FLOAT, T.OptionalType(T.FLOAT)))
         self.ints = tuple(i for i, a in enumerate(self.args) if a.type in (T.INT, T.OptionalType(T.INT)))
@@ -354,6 +386,8 @@ class _Binder:
         for a in self.args[: len(args)]:
             if a.name in kwargs:
                 raise ArgumentError(f"{sig}: got multiple values for argument '{a.name}'")
+        if self.fn.frontend_types is not None:
+            self._enum_values(bound, sig)
         bound = [v.value if isinstance(v, enum.Enum) else v for v in bound]  # a member is its value (Note [Enums])
         for i in self.floats:  # an int where a float is declared is that float (as the C++ executor converts)
             if type(bound[i]) is int:
@@ -368,6 +402,35 @@ class _Binder:
                     f"but got {_type_name(value)}"
                 )
         return tuple(bound)
+
+    def _enum_values(self, bound: List[Any], sig: "_LazySignature") -> None:
+        """Enum-typed arguments as their run-time values; a value that is no member is refused."""
+        from .frontend.script.enums import NotAMember
+
+        skipped = len(self.fn.args) - len(self.args)
+        for i, to_value, t in _enum_arguments(self.fn):
+            i -= skipped
+            try:
+                bound[i] = to_value(bound[i])
+            except NotAMember as e:
+                raise ArgumentError(f"{sig}: expected a value of type {t} for argument '{self.args[i].name}' but got {e}") from None
+
+
+_ENUM_ARGUMENTS: "weakref.WeakKeyDictionary[Function, Tuple[Tuple[int, Callable[[Any], Any], T.Type], ...]]" = weakref.WeakKeyDictionary()
+
+
+def _enum_arguments(fn: Function) -> Tuple[Tuple[int, Callable[[Any], Any], T.Type], ...]:
+    """(index in `fn.args`, what makes an argument its run-time value, the type) for each
+    parameter whose type held an Enum (Note [Enums at the Python boundary]); made once per function."""
+    if fn.frontend_types is None:
+        return ()
+    found = _ENUM_ARGUMENTS.get(fn)
+    if found is None:
+        from .frontend.script.enums import to_values
+
+        converters = ((i, to_values(t), t) for i, t in enumerate(fn.frontend_types[0]))
+        found = _ENUM_ARGUMENTS[fn] = tuple((i, c, t) for i, c, t in converters if c is not None)
+    return found
 
 
 # ---------------------------------------------------------------------------
@@ -410,12 +473,12 @@ class ScriptFunction:
         self._binder = _Binder(fn, skip_self=False, deep_containers=self._executor.name != "cpp")
         self._n = self._binder.n
         self._checks = self._binder.checks
-        self._call = _compiled(fn, unit, self._executor) if eager else self._compile_then_call
+        self._call = _entry(fn, unit, self._executor) if eager else self._compile_then_call
         self.__name__ = fn.name.rsplit(".", 1)[-1]
         self.__qualname__ = self.__name__
 
     def _compile_then_call(self, *args):
-        self._call = _compiled(self._kiln_fn, self._kiln_unit, self._executor)
+        self._call = _entry(self._kiln_fn, self._kiln_unit, self._executor)
         return self._call(*args)
 
     def __call__(self, *args, **kwargs):
@@ -490,10 +553,10 @@ class ScriptMethod:
         self._n = self._binder.n
         self._checks = self._binder.checks
         self._executor = executor
-        self._call = _compiled(fn, unit, executor) if eager else self._compile_then_call
+        self._call = _entry(fn, unit, executor) if eager else self._compile_then_call
 
     def _compile_then_call(self, *args):
-        self._call = _compiled(self._fn, self._unit, self._executor)
+        self._call = _entry(self._fn, self._unit, self._executor)
         return self._call(*args)
 
     def __call__(self, *args, **kwargs):
@@ -578,6 +641,8 @@ class ScriptModule(nn.Module):
         """
         if cls is ScriptModule:
             cls = _container_class(class_type)
+        if class_type.frontend_attributes:
+            cls = _enum_module_class(cls, class_type)
         m = cls.__new__(cls)
         nn.Module.__init__(m)
         d = m.__dict__
@@ -682,6 +747,8 @@ class ScriptModule(nn.Module):
         if cls is not None and name in cls.methods:
             raise AttributeError(f"cannot assign to method '{name}' of a ScriptModule")
         if cls is not None and name in cls.attributes and name != "training":
+            if name in cls.frontend_attributes:
+                value = _enum_attribute_value(cls, name, value)
             _check_assignment(cls, name, value)
         super().__setattr__(name, value)
         _state_changed()
@@ -732,7 +799,14 @@ class ScriptModule(nn.Module):
             getter = self.__dict__.get(f"__{name}_getter")
             if isinstance(getter, ScriptMethod):
                 return getter()
-        return super().__getattr__(name)
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            # A constant (`__constants__`, `Final`, an Enum member the module holds) reads as torch.jit's do.
+            constants = self.__dict__["_kiln_type"].constants if "_kiln_type" in self.__dict__ else {}
+            if name in constants:
+                return constants[name]
+            raise
 
     def __dir__(self):
         return sorted(set(super().__dir__()) | set(self._kiln_type.methods))
@@ -791,6 +865,69 @@ class _ScriptModuleDict(ScriptModule):
 
     def __bool__(self) -> bool:
         return bool(self._modules)
+
+
+class _EnumAttribute:
+    """An annotated Enum attribute of a ScriptModule (Note [Enums at the Python boundary] in
+    frontend/script/enums.py): `__dict__` holds the member's value, which the executors
+    read; Python reads the member. Assignments go through `ScriptModule.__setattr__`
+    (`_enum_attribute_value`), which makes a member its value."""
+
+    __slots__ = ("name", "to_member")
+
+    def __init__(self, name: str, to_member: Callable[[Any], Any]):
+        self.name = name
+        self.to_member = to_member
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self
+        try:
+            value = obj.__dict__[self.name]
+        except KeyError:
+            raise AttributeError(self.name) from None
+        return self.to_member(value)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.name] = value
+
+    def __delete__(self, obj: Any) -> None:
+        del obj.__dict__[self.name]
+
+
+_ENUM_CLASSES: Dict[Tuple[type, T.ClassType], type] = {}
+
+
+def _enum_module_class(base: type, class_type: T.ClassType) -> type:
+    """`base` with an `_EnumAttribute` for each annotated Enum attribute of `class_type`
+    (one subclass per class type, named as `base`)."""
+    key = (base, class_type)
+    done = _ENUM_CLASSES.get(key)
+    if done is not None:
+        return done
+    from .frontend.script.enums import to_members
+
+    members = {}
+    for name, t in class_type.frontend_attributes.items():
+        to_member = to_members(t)
+        if to_member is not None and class_type.attr_kinds.get(name) == "attribute":
+            members[name] = _EnumAttribute(name, to_member)
+    cls = type(base.__name__, (base,), {"__qualname__": base.__qualname__, "__module__": base.__module__, **members})
+    with _COMPILE_LOCK:
+        return _ENUM_CLASSES.setdefault(key, cls)
+
+
+def _enum_attribute_value(cls: T.ClassType, name: str, value: Any) -> Any:
+    """`value` assigned to the Enum-typed attribute `name`, as the value the program sees."""
+    from .frontend.script.enums import NotAMember, to_values
+
+    to_value = to_values(cls.frontend_attributes[name])
+    if to_value is None:
+        return value
+    try:
+        return to_value(value)
+    except NotAMember as e:
+        raise Error(f"cannot assign {e} to attribute '{name}' of {cls.name}: its type is {cls.frontend_attributes[name]}") from None
 
 
 def _container_class(class_type: T.ClassType) -> type:

@@ -14,6 +14,7 @@ result shares its tensors (constants are the module's tensors, detached).
 """
 from __future__ import annotations
 
+import enum
 from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
 import torch.nn as nn
@@ -60,6 +61,7 @@ def _freeze(mod: ScriptModule, preserved: List[str], optimize: bool) -> ScriptMo
     for name, typ in old_type.attributes.items():
         new_type.add_attribute(name, typ, old_type.attr_kinds[name])
     new_type.constants.update(old_type.constants)
+    new_type.frontend_attributes.update(old_type.frontend_attributes)  # Note [Enums]
     unit.add_class(new_type)
     paths, methods = _split_preserved(preserved, old_type)
 
@@ -69,7 +71,7 @@ def _freeze(mod: ScriptModule, preserved: List[str], optimize: bool) -> ScriptMo
             obj = getattr(obj, name)
         if isinstance(obj, nn.Module):
             raise KeyError(".".join(path))
-        return obj
+        return obj.value if isinstance(obj, enum.Enum) else obj  # an Enum attribute: its value (Note [Enums])
 
     for name, fn in old_type.methods.items():
         if name != "forward" and name not in methods:
@@ -79,7 +81,10 @@ def _freeze(mod: ScriptModule, preserved: List[str], optimize: bool) -> ScriptMo
         graph.inputs[0].type = new_type  # after inlining, which finds callees through the old type
         args = list(fn.args)  # type: ignore[attr-defined]
         args[0] = type(args[0])(args[0].name, new_type)
-        new_type.methods[name] = Function(name, graph, args, fn.returns, fn.loc)  # type: ignore[attr-defined]
+        new_type.methods[name] = method = Function(name, graph, args, fn.returns, fn.loc)  # type: ignore[attr-defined]
+        if fn.frontend_types is not None:  # type: ignore[attr-defined]
+            typed_args, typed_returns = fn.frontend_types  # type: ignore[attr-defined]
+            method.frontend_types = ((new_type,) + tuple(typed_args[1:]), typed_returns)  # Note [Enums]
     if "forward" not in new_type.methods:
         raise Error(f"{old_type.name} has no forward method to freeze")
     frozen = ScriptModule.create(unit, new_type, _attribute_values(mod), mod._kiln_executor)

@@ -23,6 +23,7 @@ output returns that value, with none returns None, with several a tuple.
 """
 from __future__ import annotations
 
+import enum
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -143,7 +144,9 @@ def _loop(frame: _Frame, node: Node, vals: List[Any]) -> List[Any]:
 
 
 def _get_attr(frame: _Frame, node: Node, vals: List[Any]) -> List[Any]:
-    return [getattr(vals[0], node.attrs["name"])]
+    value = getattr(vals[0], node.attrs["name"])
+    # A ScriptModule's Enum attribute reads as the member from Python; the program sees its value (Note [Enums]).
+    return [value.value if isinstance(value, enum.Enum) else value]
 
 
 def _set_attr(frame: _Frame, node: Node, vals: List[Any]) -> List[Any]:

@@ -8,7 +8,9 @@ report.unrunnable             # [(program, why it cannot go through torchkiln-ru
 
 Each distinct call (same archive, method, arguments and generator state) runs
 once, on a freshly loaded archive (module state is the state the Python call
-saw). The C++ result must equal the Python executor's exactly (`same`):
+saw). Archives hold Enum members as their values, so the runner's result
+goes through what the Python call boundary does to it (`Record.to_python`)
+first. The C++ result must equal the Python executor's exactly (`same`):
 value, and the arguments after the call (in-place updates); an exception must
 have the same class and message (Note [Comparing messages]). Every recorded
 call of the test's own executor is compared with the Python executor too.
@@ -265,7 +267,10 @@ def check(rec: Recording) -> Report:
         report.programs.add(r.digest)
         report.random += r.rng_state is not None
         report.raising += r.expected is not None and not r.expected.ok
-        got = Outcome(value=result.value, args_after=result.inputs, error_type=result.error_type, message=result.message)
+        value = result.value
+        if r.to_python is not None and result.error_type is None:
+            value = r.to_python(value)  # Enum members, as the Python call returned them
+        got = Outcome(value=value, args_after=result.inputs, error_type=result.error_type, message=result.message)
         diff = compare(r.expected, got, r.grad_enabled)
         if diff is not None:
             report.mismatches.append(f"{_call_label(r)} through torchkiln-run: {diff}")

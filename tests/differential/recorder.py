@@ -20,7 +20,10 @@ reference run, or while a trace is recorded) a `Record` keeps:
   test's call runs on another executor (the default is "cpp"), the Python
   executor runs the call first on copies (a deep copy of the module, copies
   of the arguments), with the same generator state;
-- `actual`: the outcome of the test's own call (its executor).
+- `actual`: the outcome of the test's own call (its executor);
+- `to_python`: what the call boundary does to a result (Enum members for a
+  function whose return type holds an Enum: Note [Enums at the Python
+  boundary]), which the runner's values go through before they are compared.
 
 Argument-binding errors (`ArgumentError` before any program runs) are counted,
 not recorded: no program runs.
@@ -70,6 +73,7 @@ class Record:
     expected: Optional[Outcome] = None  # the Python executor's
     actual: Optional[Outcome] = None  # the test's call
     problem: Optional[str] = None  # why the call cannot go through torchkiln-run
+    to_python: Optional[Callable[[Any], Any]] = None  # api.result_converter of the called function
 
     @property
     def digest(self) -> str:
@@ -142,7 +146,7 @@ def _python_reference(fn: Any, unit: Any, module: Any, args: List[Any], rng_stat
     None when the module cannot be deep-copied (the test's outcome is then the reference).
     """
     python = api.get_executor("python")
-    call = api._compiled(fn, unit, python)
+    call = api._entry(fn, unit, python)  # as a call from Python: Enum results are members
     copies = snapshot(args)
     if module is not None:
         try:
@@ -172,7 +176,7 @@ def _record(root: Any, program: str, method: str, fn: Any, unit: Any, module: An
     _INSIDE.active = True
     try:
         record = Record(program, method, executor.name, archive=None, args=snapshot(bound), rng_state=None,
-                        grad_enabled=torch.is_grad_enabled())
+                        grad_enabled=torch.is_grad_enabled(), to_python=api.result_converter(fn))
         try:
             record.archive = _archive(root)
         except Exception as e:  # noqa: BLE001 - reported as the reason the call is not run in C++

@@ -230,6 +230,8 @@ class _Saver:
                 value = getattr(obj, name)
             except AttributeError:
                 raise ArchiveError(f"cannot save {here}: the attribute has no value") from None
+            if isinstance(value, enum.Enum):  # a ScriptModule's Enum attribute: the archive holds the value (Note [Enums])
+                value = value.value
             kind = cls.attr_kinds.get(name, "attribute")
             if kind in ("parameter", "buffer") and value is not None and not isinstance(value, torch.Tensor):
                 raise ArchiveError(f"cannot save {here}: a {kind} must be a tensor, found {type(value).__name__}")

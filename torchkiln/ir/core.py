@@ -33,7 +33,7 @@ from __future__ import annotations
 import itertools
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 from ..diagnostics import SourceRange
 from .types import ClassType, Type
@@ -446,7 +446,11 @@ class Function:
 
     `args` describe `graph.inputs` one to one (for methods, args[0] is
     `self`). `returns` is the declared return type. `graph` runs deferred
-    work first (Note [Deferred graph work]).
+    work first (Note [Deferred graph work]). `frontend_types` is None, or
+    (argument types, return type) as the script frontend typed them when
+    `args`/`returns` were changed after compiling (Enum erasure, Note [Enums]
+    in frontend/script/enums.py): what calls from Python and later compiles
+    calling this function go by.
     """
 
     def __init__(self, name: str, graph: Graph, args: Sequence[Argument], returns: Type, loc: Optional[SourceRange] = None):
@@ -457,6 +461,7 @@ class Function:
         self.args = list(args)
         self.returns = returns
         self.loc = loc
+        self.frontend_types: Optional[Tuple[Tuple[Type, ...], Type]] = None
 
     @property
     def graph(self) -> Graph:

@@ -295,9 +295,12 @@ class ClassType(Type):
     a "parameter", "buffer", "module" or plain "attribute". `constants` are
     `Final` / `__constants__` values, baked at compile time. `methods` maps
     names to `torchkiln.ir.core.Function`s whose first parameter is `self`.
+    `frontend_attributes` holds the attributes whose types were changed
+    after compiling (Enum erasure, Note [Enums] in frontend/script/enums.py),
+    with the types the script frontend gave them.
     """
 
-    __slots__ = ("name", "attributes", "attr_kinds", "constants", "methods", "is_module")
+    __slots__ = ("name", "attributes", "attr_kinds", "constants", "methods", "is_module", "frontend_attributes")
 
     def __init__(self, name: str, is_module: bool = True):
         self.name = name
@@ -306,6 +309,7 @@ class ClassType(Type):
         self.attr_kinds: Dict[str, str] = {}
         self.constants: Dict[str, object] = {}
         self.methods: Dict[str, object] = {}
+        self.frontend_attributes: Dict[str, Type] = {}
 
     def add_attribute(self, name: str, typ: Type, kind: str = "attribute") -> None:
         assert kind in ("parameter", "buffer", "module", "attribute"), kind

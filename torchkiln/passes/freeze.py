@@ -42,6 +42,7 @@ or `"counter"`; a path covers everything below it) stay attributes.
 """
 from __future__ import annotations
 
+import enum
 from typing import Any, Callable, Hashable, Iterable, Optional, Tuple
 
 import torch
@@ -174,7 +175,7 @@ def module_lookup(root: Any) -> LookupAttr:
         obj = root
         for name in path:
             obj = getattr(obj, name)
-        return obj
+        return obj.value if isinstance(obj, enum.Enum) else obj  # an Enum attribute: its value (Note [Enums])
 
     return lookup
 

@@ -36,7 +36,7 @@ from .functions import Namespace, compile_body, local_names, make_arguments, pos
 from .interfaces import InterfaceMethod, InterfaceType, declared_methods, is_interface_class, raise_not_implemented, set_active_registry, show_type, signature_mismatch
 from .loops import Unrolled
 from .modules import ModuleInfo, ModuleTypes
-from .enums import EnumClassValue, enum_type, is_enum_class, member_value
+from .enums import EnumClassValue, enum_type, is_enum_class, member_value, typed_attribute, typed_returns, typed_signature
 from .source import parse_function
 from .sugared import ClassObjectValue, SimpleValue, SugaredValue, TupleSugar
 
@@ -238,7 +238,7 @@ class ClassRegistry:
             info = self._module(t)
             return constant_value(em, node, info.read_constant(name) if info is not None else t.constants[name])
         if name in t.attributes:
-            value = em.op("prim::GetAttr", [obj], [t.attributes[name]], {"name": name}).output
+            value = em.op("prim::GetAttr", [obj], [typed_attribute(em, t, name)], {"name": name}).output
             info = self._module(t)
             iface = info.interfaces.get(name) if info is not None else None
             return InterfaceView(value, iface) if iface is not None else SimpleValue(value)
@@ -276,7 +276,8 @@ class ClassRegistry:
         kind = t.attr_kinds.get(name)
         if kind in ("parameter", "module"):
             em.fail(node, f"cannot assign to the {kind} '{name}' in script")
-        value = em.coerce(value, t.attributes[name], node, f"the attribute '{name}' has type {t.attributes[name]}, not {value.type}")
+        declared = typed_attribute(em, t, name)
+        value = em.coerce(value, declared, node, f"the attribute '{name}' has type {declared}, not {value.type}")
         em.op("prim::SetAttr", [obj, value], [], {"name": name})
 
     def call(self, em: FunctionEmitter, node: ast.Call, obj: Value, args, kwargs) -> SugaredValue:
@@ -578,7 +579,7 @@ class MethodValue(SugaredValue):
         else:
             function = self.registry.method(em, node, self.obj.type, name, fn)  # type: ignore[arg-type]
         values = _bind_arguments(em, node, function, args, kwargs)
-        return SimpleValue(em.op("prim::CallMethod", [self.obj] + values, [function.returns], {"name": name}).output)
+        return SimpleValue(em.op("prim::CallMethod", [self.obj] + values, [typed_returns(em, function)], {"name": name}).output)
 
     def as_function(self, em, node, args, kwargs):
         """(the fork wrapper, input values) for `fork(obj.method, ...)`."""
@@ -589,7 +590,7 @@ class MethodValue(SugaredValue):
             em.fail(node, f"fork() of {self.describe()} is not supported")
         function = self.registry.method(em, node, self.obj.type, self.name, fn)  # type: ignore[arg-type]
         values = _bind_arguments(em, node, function, args, kwargs)
-        wrapper = self.registry.fork_wrapper(self.obj.type, self.name, function.args, function.returns, em.loc(node))
+        wrapper = self.registry.fork_wrapper(self.obj.type, self.name, function.args, typed_returns(em, function), em.loc(node))
         return wrapper, [self.obj] + values
 
 
@@ -670,8 +671,9 @@ class _Returns:
 
 
 def _bind_arguments(em: FunctionEmitter, node: ast.AST, function: Function, args, kwargs) -> List[Value]:
-    """Values for a method's parameters after `self` (defaults as constants)."""
+    """Values for a method's parameters after `self` (defaults as constants), typed as the frontend typed them."""
     params = function.args[1:]
+    types_ = list(typed_signature(em, function)[0])[1:] if isinstance(function, Function) else [a.type for a in params]
     positional = [a for a in params if not a.kwarg_only]
     name = function.name.rsplit(".", 1)[-1]
     named_positional_only = positional_only_keywords(params, kwargs)
@@ -685,10 +687,10 @@ def _bind_arguments(em: FunctionEmitter, node: ast.AST, function: Function, args
             em.fail(node, f"{name}() got an unexpected or repeated keyword argument '{k}'")
         given[k] = v
     values = []
-    for a in params:
+    for a, t in zip(params, types_):
         if a.name in given:
             v = given[a.name].as_value(em, node)
-            v = em.coerce(v, a.type, node, f"{name}() expects {a.type} for argument '{a.name}' but got {v.type}")
+            v = em.coerce(v, t, node, f"{name}() expects {t} for argument '{a.name}' but got {v.type}")
         elif a.has_default:
             v = _default(em, node, a)
         else:

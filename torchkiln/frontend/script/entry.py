@@ -15,6 +15,7 @@ itself only compiles and checks.
 from __future__ import annotations
 
 import contextlib
+import enum
 import threading
 import types
 import weakref
@@ -198,11 +199,14 @@ def _build(compiler: Compiler, module: nn.Module, done: Dict[int, Any]):
 
 
 def as_script_value(value: Any, t) -> Any:
-    """A Python attribute value in the form its script type has (tuples for lists -> lists)."""
+    """A Python attribute value in the form its script type has (tuples for lists -> lists,
+    Enum members -> their values, Note [Enums])."""
     from ...ir.types import DictType, ListType, OptionalType, TupleType
 
     if value is None:
         return None
+    if isinstance(value, enum.Enum):
+        return value.value
     if isinstance(t, OptionalType):
         return as_script_value(value, t.elem)
     if isinstance(t, ListType) and isinstance(value, (list, tuple)):

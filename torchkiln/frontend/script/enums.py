@@ -10,9 +10,12 @@ the frontend compiles: members are constants of that type, `c.value` and
 value (an int, float or str): when `script()` finishes, every `EnumType`
 in the compiled graphs, signatures and attribute types is replaced by the
 type of its values (`erase`), so passes, executors, archives and the C++
-runtime never see one. From Python, a member passed where its value's type
-is expected is passed as its value (`api._bind`); a member returned comes
-back as its value.
+runtime never see one. Erasure keeps what it changed: `Function.frontend_types`
+(argument and return types) and `ClassType.frontend_attributes`. Later
+compiles that call a compiled function or read a compiled class's
+attributes (the compile cache, a ScriptFunction called from script) type
+them with those (`typed_signature`, `typed_attribute`), so a member compared
+with a cached function's result is still compared as a member.
 
 ```python
 class Color(Enum):
@@ -24,16 +27,47 @@ def f(c: Color) -> int:       # graph(%c : int): ...
         return c.value
     return len(c.name)        #   names looked up by the member's position
 ```
+
+Note [Enums at the Python boundary]
+~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+Python sees members, as with torch.jit.script, wherever the frontend's type
+says so; the program sees values:
+
+- results: a function or method whose return type holds an Enum (the Enum,
+  `Optional`, `List`, `Tuple`, `Dict` keys or values, a `Union` whose Enum's
+  value type no other member has) returns members. `api` wraps the compiled
+  callable with `to_members(returns)` when the ScriptFunction/ScriptMethod is
+  made (`api._entry`); a function without an Enum gets the executor's
+  callable itself, so its calls cost nothing more. The same for every
+  executor.
+- arguments: a parameter whose type holds an Enum takes members of that
+  class (inside containers too), passed as their values (`to_values`), and
+  the plain value of a member, as `Color(1)` is `Color.RED` in Python (what
+  torchkiln always accepted; torch.jit.script refuses it). Anything else (a
+  value no member has, a member of another Enum) is an `ArgumentError`
+  before the program runs, not a failure inside it. These parameters always
+  take the binding's slow path (Note [Call path] in api.py). A list of
+  members is passed as a new list of values: the program's in-place changes
+  to it are not seen by the caller (the C++ executor copies every list anyway).
+- module attributes: an Enum member held by a module is a constant and reads
+  back from the ScriptModule as the member (`ClassType.constants`), unless
+  annotated (`c: Color` on the class, `self.c: Color = ...` in `__init__`):
+  then it is an attribute holding the value (the executors read it), which
+  reads as the member and takes a member or a member's value when assigned
+  (`api._enum_module_class`, `ScriptModule.__setattr__`).
+- archives hold values only: a loaded program has no Enum types (in any
+  process, even where the class could be imported), so it returns values
+  and takes members (as their values) or values.
 """
 from __future__ import annotations
 
 import ast
 import enum
 import threading
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ...diagnostics import CompileError, SourceRange
-from ...ir.core import Graph, Value
+from ...ir.core import Function, Graph, Value
 from ...ir.types import (
     FLOAT,
     INT,
@@ -42,6 +76,7 @@ from ...ir.types import (
     FutureType,
     ListType,
     OptionalType,
+    ClassType,
     TupleType,
     Type,
     UnionType,
@@ -199,17 +234,189 @@ def erase_graph(graph: Graph) -> None:
 
 
 def erase_unit(functions: Iterable[Any], classes: Iterable[Any]) -> None:
-    """Erase EnumTypes from these functions (graphs and signatures) and class attribute types."""
+    """Erase EnumTypes from these functions (graphs and signatures) and class attribute types,
+    keeping the types they had in `Function.frontend_types` / `ClassType.frontend_attributes`."""
     for fn in functions:
         erase_graph(fn._graph)  # before the deferred pipeline (compiler.finish)
+        typed = (tuple(a.type for a in fn.args), fn.returns)
+        changed = False
         for a in fn.args:
-            a.type = erase(a.type)
+            e = erase(a.type)
+            changed = changed or e is not a.type
+            a.type = e
             if isinstance(a.default, enum.Enum):
                 a.default = a.default.value
-        fn.returns = erase(fn.returns)
+        e = erase(fn.returns)
+        if changed or e is not fn.returns:
+            fn.frontend_types = typed
+        fn.returns = e
     for cls in classes:
         for name, at in list(cls.attributes.items()):
-            cls.attributes[name] = erase(at)
+            e = erase(at)
+            if e is not at:
+                cls.frontend_attributes[name] = at
+                cls.attributes[name] = e
 
 
-__all__ = ["EnumType", "EnumClassValue", "enum_type", "is_enum_class", "member_value", "enum_attr", "erase", "erase_unit"]
+# -- later compiles typing compiled code (Note [Enums]) -------------------------------------------------
+
+
+def typed_signature(em: FunctionEmitter, fn: Function) -> Tuple[Sequence[Type], Type]:
+    """The argument types and return type of a call of `fn`, as the frontend typed `fn`.
+
+    A function compiled by an earlier `script()` (the compile cache, a
+    ScriptFunction) has erased types; calling it with members, or comparing
+    its result with one, needs the Enum types back. They are erased again
+    in this compile's `finish`.
+    """
+    typed = fn.frontend_types
+    if typed is None:
+        return [a.type for a in fn.args], fn.returns
+    em.compiler.uses_enums = True
+    return typed
+
+
+def typed_returns(em: FunctionEmitter, fn: Function) -> Type:
+    return typed_signature(em, fn)[1]
+
+
+def typed_attribute(em: FunctionEmitter, cls: ClassType, name: str) -> Type:
+    """The type of attribute `name` of `cls` as the frontend typed it (`typed_signature`)."""
+    t = cls.frontend_attributes.get(name)
+    if t is None:
+        return cls.attributes[name]
+    em.compiler.uses_enums = True
+    return t
+
+
+# -- the Python boundary (Note [Enums at the Python boundary]) ------------------------------------------
+
+_PY_CLASS = {INT: int, FLOAT: float, STR: str}
+
+
+def to_members(t: Type) -> Optional[Callable[[Any], Any]]:
+    """What makes a run-time value of type `erase(t)` the value Python sees (members for
+    values of an EnumType); None when `t` holds no Enum.
+
+    A value no member has (possible only if the program made one up) stays as it is.
+    """
+    if isinstance(t, EnumType):
+        members = {m.value: m for m in t.cls}  # type: ignore[attr-defined]
+        return lambda v: members.get(v, v)
+    if isinstance(t, OptionalType):
+        inner = to_members(t.elem)
+        return None if inner is None else lambda v: None if v is None else inner(v)
+    if isinstance(t, ListType):
+        item = to_members(t.elem)
+        return None if item is None else lambda v: [item(x) for x in v]
+    if isinstance(t, TupleType):
+        items = [to_members(e) for e in t.elems]
+        if all(c is None for c in items):
+            return None
+
+        def tuple_members(v: Any) -> Any:
+            out = [x if c is None else c(x) for x, c in zip(v, items)]
+            return type(v)(*out) if hasattr(v, "_fields") else tuple(out)
+
+        return tuple_members
+    if isinstance(t, DictType):
+        key, value = to_members(t.key), to_members(t.value)
+        if key is None and value is None:
+            return None
+        k = key or (lambda x: x)
+        val = value or (lambda x: x)
+        return lambda v: {k(a): val(b) for a, b in v.items()}
+    if isinstance(t, UnionType):
+        by_class = _union_enums(t)
+        if not by_class:
+            return None
+        return lambda v: by_class[type(v)](v) if type(v) in by_class else v
+    return None  # Future, class objects, Any: values, as before
+
+
+def _union_enums(t: UnionType) -> Dict[type, Callable[[Any], Any]]:
+    """The Enum members of a Union whose values' Python class tells them apart, by that class:
+    `Union[Color, str]` erases to `Union[int, str]`, and an int is a Color's value;
+    in `Union[Color, int]` it is not known."""
+    found: Dict[type, Any] = {}
+    taken = set()
+    for m in t.members:
+        if isinstance(m, EnumType):
+            cls = _PY_CLASS[m.value_type]
+            if cls in found:
+                taken.add(cls)  # two Enums with values of one class
+            found[cls] = to_members(m)
+        else:
+            e = erase(m)
+            taken.update(c for vt, c in _PY_CLASS.items() if vt == e or (isinstance(e, OptionalType) and e.elem == vt))
+    return {c: conv for c, conv in found.items() if c not in taken}
+
+
+class NotAMember(Exception):
+    """A value passed for an Enum-typed parameter is no member of its class (`to_values`)."""
+
+
+def to_values(t: Type) -> Optional[Callable[[Any], Any]]:
+    """What makes a Python argument for a parameter of type `t` its run-time value: members
+    of the Enum (inside containers too) become their values; raises `NotAMember` for a
+    value no member of the class has, or a member of another Enum. None when `t` holds no Enum.
+
+    A container of another kind than `t`'s is left as it is, for the binding's type check.
+    """
+    if isinstance(t, EnumType):
+        cls = t.cls
+        by_value = {m.value: m.value for m in cls}  # type: ignore[attr-defined]
+        py = _PY_CLASS[t.value_type]
+
+        def value_of(v: Any) -> Any:
+            if isinstance(v, cls):
+                return v.value
+            if isinstance(v, enum.Enum):
+                raise NotAMember(f"a member of the Enum {type(v).__qualname__}, not of {cls.__qualname__}")
+            if isinstance(v, (int, float, str)) and not isinstance(v, bool) and (py is not str) == (type(v) is not str):
+                if v in by_value:
+                    return by_value[v]  # the member's own value: 1.0 for a float Enum given 1
+                raise NotAMember(f"{type(v).__name__} {v!r}, which is not the value of any member of {cls.__qualname__}")
+            raise NotAMember(f"a {type(v).__name__}, not a member of {cls.__qualname__}")
+
+        return value_of
+    if isinstance(t, OptionalType):
+        inner = to_values(t.elem)
+        return None if inner is None else lambda v: None if v is None else inner(v)
+    if isinstance(t, ListType):
+        item = to_values(t.elem)
+        if item is None:
+            return None
+        return lambda v: [item(x) for x in v] if isinstance(v, (list, tuple)) else v
+    if isinstance(t, TupleType):
+        items = [to_values(e) for e in t.elems]
+        if all(c is None for c in items):
+            return None
+
+        def tuple_values(v: Any) -> Any:
+            if not isinstance(v, tuple) or len(v) != len(items):
+                return v
+            out = [x if c is None else c(x) for x, c in zip(v, items)]
+            return type(v)(*out) if hasattr(v, "_fields") else tuple(out)
+
+        return tuple_values
+    if isinstance(t, DictType):
+        key, value = to_values(t.key), to_values(t.value)
+        if key is None and value is None:
+            return None
+        k = key or (lambda x: x)
+        val = value or (lambda x: x)
+        return lambda v: {k(a): val(b) for a, b in v.items()} if isinstance(v, dict) else v
+    if isinstance(t, UnionType):
+        enums = [m.cls for m in t.members if isinstance(m, EnumType)]
+        if not enums:
+            return None
+        classes = tuple(enums)
+        return lambda v: v.value if isinstance(v, classes) else v
+    return None
+
+
+__all__ = [
+    "EnumType", "EnumClassValue", "enum_type", "is_enum_class", "member_value", "enum_attr", "erase", "erase_unit",
+    "typed_signature", "typed_returns", "typed_attribute", "to_members", "to_values", "NotAMember",
+]  # fmt: skip

@@ -79,7 +79,9 @@ class PythonFunctionValue(SugaredValue):
 
 
 def _call_node(em: FunctionEmitter, function: Function, values: List[Value]) -> SugaredValue:
-    out = em.op("prim::CallFunction", values, [function.returns], {"name": function.name}).output
+    from .enums import typed_returns
+
+    out = em.op("prim::CallFunction", values, [typed_returns(em, function)], {"name": function.name}).output
     return SimpleValue(out)
 
 
@@ -89,8 +91,12 @@ def call_compiled(em: FunctionEmitter, node: ast.AST, function: Function, args: 
 
 
 def compiled_arguments(em: FunctionEmitter, node: ast.AST, function: Function, args: Args, kwargs: Kwargs) -> List[Value]:
-    """The input values of a call of an already compiled `Function`, bound by its `Argument`s."""
+    """The input values of a call of an already compiled `Function`, bound by its `Argument`s
+    (typed as the frontend typed them: Note [Enums])."""
+    from .enums import typed_signature
+
     params = function.args
+    types_ = typed_signature(em, function)[0]
     positional = [a for a in params if not a.kwarg_only]
     named_positional_only = positional_only_keywords(params, kwargs)
     if named_positional_only:
@@ -103,10 +109,10 @@ def compiled_arguments(em: FunctionEmitter, node: ast.AST, function: Function, a
             em.fail(node, f"{function.name}() got an unexpected or repeated keyword argument '{k}'")
         given[k] = v
     values: List[Value] = []
-    for a in params:
+    for a, t in zip(params, types_):
         if a.name in given:
             v = given[a.name].as_value(em, node)
-            v = em.coerce(v, a.type, node, f"{function.name}() expects {a.type} for argument '{a.name}' but got {v.type}")
+            v = em.coerce(v, t, node, f"{function.name}() expects {t} for argument '{a.name}' but got {v.type}")
         elif a.has_default:
             v = em.const(a.default) if a.default is not None else em.const(None)
         else:

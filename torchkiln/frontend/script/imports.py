@@ -44,6 +44,7 @@ def import_unit(dst: CompilationUnit, src: CompilationUnit, memo: Dict[int, Any]
         if fn is None:
             continue
         copy = Function(new, fn.graph.copy(), fn.args, fn.returns, fn.loc)
+        copy.frontend_types = fn.frontend_types  # Note [Enums]
         _rename_calls(copy, renames)
         dst.functions[new] = copy
     result = {name: renames.get(name, name) for name in src.functions}

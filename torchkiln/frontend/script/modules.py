@@ -270,8 +270,8 @@ class ModuleTypes:
         for name, value in module.__dict__.items():
             if name in _NN_INTERNAL or name == "training" or name.startswith("__"):
                 continue
-            if isinstance(value, enum.Enum) and name not in annotations:
-                constants[name] = value  # an Enum member held by a module is a constant (Note [Enums])
+            if isinstance(value, enum.Enum) and name not in annotations and self._init_annotation(cls, name) is None:
+                constants[name] = value  # an Enum member held by a module is a constant unless annotated (Note [Enums])
                 continue
             if name in constant_names:
                 if _is_constant_value(value):

@@ -151,7 +151,9 @@ def _fork(em: FunctionEmitter, node: ast.Call) -> SugaredValue:
     args = emit_args(em, node.args[1:])
     kwargs = emit_kwargs(em, node.keywords)
     function, values = as_function(em, node, args, kwargs)
-    fut = em.op("prim::fork", values, [FutureType(function.returns)], {"name": function.name}).output
+    from .enums import typed_returns
+
+    fut = em.op("prim::fork", values, [FutureType(typed_returns(em, function))], {"name": function.name}).output
     return SimpleValue(fut)
 
 
