@@ -7,9 +7,9 @@ hidden 64), returning the stacked outputs. For each, side by side in one run:
 
 - compile time of `torchkiln.script(model)` and `torch.jit.script(model)`:
   *cold* (the first call in a fresh process, every cache empty, imports
-  excluded; median of several processes) and *warm* (a new instance of the
-  same classes in a process that already compiled one; median of several
-  calls);
+  excluded; median of five processes, the engines' processes taking
+  turns) and *warm* (a new instance of the same classes in a process that
+  already compiled one; median of several calls);
 - *script()+first call*, cold: the same fresh processes also time the first
   forward call after `script()`. Both torchkiln and torch.jit do work at
   the first call that `script()` leaves (torchkiln runs its pass pipeline
@@ -153,16 +153,30 @@ print(json.dumps([t1 - t0, t2 - t1]))
 def cold_times(model_name: str, engine: str, processes: int) -> Tuple[float, float, float]:
     """Medians, in fresh processes (imports excluded), of seconds of: the first script() call,
     the first forward call after it, and the two together."""
-    code = _COLD % (sys.path[0], model_name, engine)
-    rows = []
+    return cold_times_interleaved(model_name, [engine], processes)[engine]
+
+
+def cold_times_interleaved(model_name: str, engines: List[str], processes: int):
+    """`cold_times` of each engine, their fresh processes taking turns (engine -> medians).
+
+    A shared machine's speed drifts over seconds; processes of one engine run
+    back to back could all land in a slow spell, and the ratio between engines
+    would show the drift. Alternating them spreads it over both.
+    """
+    rows: dict = {e: [] for e in engines}
     for _ in range(processes):
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-        rows.append(json.loads(out.strip().splitlines()[-1]))
-    return (
-        statistics.median(r[0] for r in rows),
-        statistics.median(r[1] for r in rows),
-        statistics.median(r[0] + r[1] for r in rows),
-    )
+        for engine in engines:
+            code = _COLD % (sys.path[0], model_name, engine)
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+            rows[engine].append(json.loads(out.strip().splitlines()[-1]))
+    return {
+        e: (
+            statistics.median(r[0] for r in rs),
+            statistics.median(r[1] for r in rs),
+            statistics.median(r[0] + r[1] for r in rs),
+        )
+        for e, rs in rows.items()
+    }
 
 
 def cold_compile_time(model_name: str, engine: str, processes: int) -> float:
@@ -207,7 +221,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="*", default=list(MODELS))
     args = parser.parse_args()
     repeats = 3 if args.quick else 10
-    processes = 1 if args.quick else 3
+    processes = 1 if args.quick else 5
     lat_repeats = 10 if args.quick else 50
     import torchkiln
 
@@ -219,9 +233,8 @@ def main() -> None:
         jit = torch.jit.script(model)
         check_same(model, kiln, inputs)
         warm_k, warm_j = compile_time(name, "torchkiln", repeats), compile_time(name, "torch.jit", repeats)
-        cold_k, first_k, total_k = cold_times(name, "torchkiln", processes)
-        cold_j, first_j, total_j = cold_times(name, "torch.jit", processes)
-        _, first_e, _ = cold_times(name, "eager", processes)
+        cold = cold_times_interleaved(name, ["torchkiln", "torch.jit", "eager"], processes)
+        (cold_k, first_k, total_k), (cold_j, first_j, total_j), (_, first_e, _) = cold["torchkiln"], cold["torch.jit"], cold["eager"]
         eager_t, kiln_t, jit_t = interleaved_latency([model, kiln, jit], inputs, lat_repeats)
         rows.append((name, cold_k, cold_j, total_k, total_j, warm_k, warm_j, first_e, first_k, first_j, eager_t, kiln_t, jit_t))
     print()
