@@ -38,6 +38,7 @@ only one branch, or only inside a loop, cannot be used afterwards.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Tuple
 
 from ...diagnostics import CompileError, SourceRange
@@ -82,6 +83,11 @@ class PendingError:
         raise CompileError(what, loc, hint=self.hint)
 
 
+# `Frame.escaped` and `Frame.renames` of the frames that never fill them (most are `if`
+# branches): one shared, read-only empty mapping instead of two dicts per frame.
+_NO_NAMES = MappingProxyType({})
+
+
 class Frame:
     """One scope level: the function body, an `if` branch, a loop body.
 
@@ -101,10 +107,10 @@ class Frame:
         # Loop frames only: names stored on paths that left the loop body early
         # (`x = 1; break`). Their values reach the code after the loop and the next
         # iteration, though join_if drops them from the frames that go on.
-        self.escaped: Dict[str, None] = {}
+        self.escaped: Dict[str, None] = {} if kind in ("loop", "comprehension") else _NO_NAMES  # type: ignore[assignment]
         # Comprehension frames only: the names the comprehension's targets are stored
         # under (`x` -> `x$c1`), so that they do not overwrite the function's own `x`.
-        self.renames: Dict[str, str] = {}
+        self.renames: Dict[str, str] = {} if kind == "comprehension" else _NO_NAMES  # type: ignore[assignment]
 
     def store_name(self, name: str, found: Optional["Frame"]) -> str:
         """The name `name`, bound in frame `found`, is stored under (see `renames`)."""
