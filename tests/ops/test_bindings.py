@@ -135,3 +135,44 @@ def test_probing_survives_crashing_kernels():
     got = probe_all(["aten::relu", "aten::embedding_bag", "aten::abs"], log=open("/dev/null", "w"))
     assert got["aten::relu"] is not None and got["aten::abs"] is not None
     assert got["aten::embedding_bag"] is None
+
+
+# -- regressions found by the model sweep (tests/csrc/test_model_sweep.py) ---------------------
+
+
+@pytest.mark.parametrize("executor", ["python", "interpreter", "cpp"])
+def test_loss_reduction_default_is_passed_to_the_binding(executor):
+    # Note [Bindings' own defaults]: torch._C._nn.nll_loss & co. default `reduction` to None, not Mean.
+    import torch.nn.functional as F
+    import torchkiln
+
+    def losses(x, t, y):
+        logp = F.log_softmax(x, -1)
+        return (F.nll_loss(logp, t), F.mse_loss(x, y), F.l1_loss(x, y), F.smooth_l1_loss(x, y),
+                F.binary_cross_entropy(torch.sigmoid(x), torch.sigmoid(y)), F.cross_entropy(x, t),
+                F.nll_loss(logp, t, reduction="sum"), F.mse_loss(x, y, reduction="none"))
+
+    x, y, t = torch.randn(5, 4), torch.randn(5, 4), torch.tensor([0, 3, 2, 1, 1])
+    got = torchkiln.script(losses).with_executor(executor)(x, t, y)
+    want = losses(x, t, y)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w)
+
+
+@pytest.mark.parametrize("executor", ["python", "interpreter", "cpp"])
+def test_index_put_with_none_indices(executor):
+    # `y[:, idx] += 1` is aten::index_put_(y, [None, idx], ...): torch.index_put_ refuses the None.
+    import torchkiln
+
+    def f(x, idx):
+        y = x.clone()
+        y[:, idx] += 1.0
+        z = x.clone()
+        z[1:, idx] = 0.0
+        return y, z
+
+    x, idx = torch.randn(3, 4), torch.tensor([0, 2])
+    got = torchkiln.script(f).with_executor(executor)(x, idx)
+    for g, w in zip(got, f(x, idx)):
+        torch.testing.assert_close(g, w)

@@ -12,7 +12,18 @@ fastest torch function or Tensor method proven to run the overload, with its
 argument layout, else the `OpOverload` itself); this module only decides,
 per node, which inputs the call spells out: trailing positional inputs and
 keyword inputs whose constant value equals the schema default (same type,
-equal value) are left out.
+equal value) are left out, except those of Note [Bindings' own defaults].
+
+Note [Bindings' own defaults]
+-----------------------------
+Leaving an input out lets the binding's Python signature supply it, which is
+only right where that default is the schema's. The loss ops' `int
+reduction=Mean` is not: their Python bindings (`torch._C._nn.nll_loss`,
+`torch._C._nn.mse_loss`, `torch.kl_div`, ...) default `reduction` to 0
+(None), so `F.nll_loss(x, t)`, scripted as `aten::nll_loss_nd(x, t, None,
+1, -100)`, returned the unreduced losses. The binding probes
+(Note [Python bindings] in ops/bindings.py) pass defaults explicitly and
+cannot see this, so the inputs in `_ALWAYS_PASSED` are always spelled out.
 """
 from __future__ import annotations
 
@@ -57,11 +68,16 @@ def aten_call(info: OpInfo, constants: Sequence[Any]) -> AtenCall:
     return AtenCall(target, b.expr, b.expr.replace(".", "_"), method, b.receiver, positional, keyword, b.to_list)
 
 
+# Schema arguments whose Python bindings default differently (Note [Bindings' own defaults]).
+_ALWAYS_PASSED = frozenset({"reduction"})
+
+
 def _drop_defaults(args, constants, positional, keyword):
     """Leave out trailing positional and any keyword inputs equal to their defaults."""
 
     def is_default(i: int) -> bool:
-        return i < len(args) and args[i].has_default and i < len(constants) and _same(constants[i], args[i].default)
+        return (i < len(args) and args[i].has_default and args[i].name not in _ALWAYS_PASSED
+                and i < len(constants) and _same(constants[i], args[i].default))
 
     while positional and is_default(positional[-1]):
         positional.pop()

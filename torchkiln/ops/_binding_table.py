@@ -654,8 +654,6 @@ BINDINGS = {
     'aten::index_fill.int_Tensor': ('torch.index_fill', False, False, False),
     'aten::index_fill_.int_Scalar': ('index_fill_', True, False, False),
     'aten::index_fill_.int_Tensor': ('index_fill_', True, False, False),
-    'aten::index_put': ('torch.index_put', False, False, False),
-    'aten::index_put_': ('torch.index_put_', False, False, False),
     'aten::index_reduce': ('torch.index_reduce', False, False, False),
     'aten::index_reduce.out': ('torch.index_reduce', False, False, False),
     'aten::index_reduce_': ('index_reduce_', True, False, False),

@@ -372,7 +372,9 @@ def _value_of(t: Type, arg: SchemaArg, shape, scalar, gen) -> Any:
                 return list(shape)
             return [1] * n if arg.N is not None else [0]
         if isinstance(elem, OptionalType) and isinstance(elem.elem, TensorType):
-            return [torch.zeros(shape[:1], dtype=torch.long)]
+            # A None entry too, as `x[:, idx]` passes (`aten::index_put_(x, [None, idx], v)`):
+            # `torch.index_put` refuses None entries that its schema allows.
+            return [None, torch.zeros(shape[:1], dtype=torch.long)]
         return [_value_of(elem, arg, shape, scalar, gen) for _ in range(max(n, 2) if isinstance(elem, TensorType) else n)]
     return _SIMPLE_PROBES.get(t, lambda s: None)(scalar)
 

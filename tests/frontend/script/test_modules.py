@@ -369,3 +369,27 @@ class WithProperty(nn.Module):
 
 def test_property_and_hasattr():
     check_module(WithProperty(), (torch.randn(3, 2),))
+
+
+def test_sequential_subclass_is_a_container():
+    # UNet-style `class DoubleConv(nn.Sequential)` with its own __init__: iterated like nn.Sequential
+    # (torch.jit.script accepts it); found by tests/csrc/test_model_sweep.py.
+    class DoubleConv(nn.Sequential):
+        def __init__(self, i: int, o: int):
+            super().__init__(nn.Conv2d(i, o, 3, padding=1), nn.ReLU(), nn.Conv2d(o, o, 1))
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.block = DoubleConv(2, 3)
+
+        def forward(self, x):
+            first = self.block[0](x)
+            return self.block(x), first, len(self.block)
+
+    torch.manual_seed(0)
+    m = Net().eval()
+    x = torch.randn(1, 2, 5, 5)
+    s = torchkiln.script(m)
+    for executor in ("python", "interpreter", "cpp"):
+        close(s.with_executor(executor)(x), m(x))

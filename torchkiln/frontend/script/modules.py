@@ -168,7 +168,7 @@ class ModuleTypes:
             t.add_attribute(name, typ, kind)
         t.constants.update(constants)
         info = ModuleInfo(t, cls, {k: v for k, v in submodules.items() if v is not None}, failed=failed, functions=functions, key=key)
-        info.container = _CONTAINERS.get(cls) if cls in _CONTAINERS else next((v for k, v in _CONTAINERS.items() if isinstance(module, k) and k in (nn.ModuleList, nn.ModuleDict)), None)
+        info.container = _CONTAINERS.get(cls) if cls in _CONTAINERS else next((v for k, v in _CONTAINERS.items() if isinstance(module, k) and k in (nn.ModuleList, nn.Sequential, nn.ModuleDict)), None)
         # ParameterList / ParameterDict hold their entries as parameters, not submodules.
         info.order = list(module._parameters) if info.container in ("plist", "pdict") else list(module._modules)
         info.instance_constants.append(constants)
