@@ -160,6 +160,23 @@ def test_loss_reduction_default_is_passed_to_the_binding(executor):
         torch.testing.assert_close(g, w)
 
 
+def test_probes_refuse_a_binding_whose_own_default_differs(monkeypatch):
+    # Note [Python bindings], step 3: a candidate is also called with the defaulted arguments left
+    # out, as the generated code calls it. Without `reduction` in ALWAYS_PASSED, torch._C._nn.mse_loss
+    # (whose Python default is no reduction) would give unreduced losses there and must be refused.
+    from torchkiln.ops import bindings
+
+    op = ops.find("aten::mse_loss")
+    cand = next(c for c in _candidates(op) if c.expr.endswith("mse_loss") and not c.is_overload)
+    assert _verify(op, cand) is not None  # `reduction` always passed: the binding is right
+    monkeypatch.setattr(bindings, "ALWAYS_PASSED", frozenset())
+    assert _verify(op, cand) is None
+    dropped = bindings._without_defaults(cand, op)
+    x, y = torch.randn(3, 2), torch.randn(3, 2)
+    assert dropped.call([x, y, 1]).shape == (3, 2)  # the binding's own default: no reduction
+    assert cand.call([x, y, 1]).shape == ()
+
+
 @pytest.mark.parametrize("executor", ["python", "interpreter", "cpp"])
 def test_index_put_with_none_indices(executor):
     # `y[:, idx] += 1` is aten::index_put_(y, [None, idx], ...): torch.index_put_ refuses the None.

@@ -21,16 +21,17 @@ only right where that default is the schema's. The loss ops' `int
 reduction=Mean` is not: their Python bindings (`torch._C._nn.nll_loss`,
 `torch._C._nn.mse_loss`, `torch.kl_div`, ...) default `reduction` to 0
 (None), so `F.nll_loss(x, t)`, scripted as `aten::nll_loss_nd(x, t, None,
-1, -100)`, returned the unreduced losses. The binding probes
-(Note [Python bindings] in ops/bindings.py) pass defaults explicitly and
-cannot see this, so the inputs in `_ALWAYS_PASSED` are always spelled out.
+1, -100)`, returned the unreduced losses. So the inputs named in
+`ALWAYS_PASSED` (ops/bindings.py) are always spelled out, and the binding
+probes call each candidate with the other defaults left out as here, taking
+no binding whose own defaults differ (Note [Python bindings], step 3).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
-from ..ops.bindings import python_binding
+from ..ops.bindings import ALWAYS_PASSED, python_binding
 from ..ops.registry import OpInfo
 
 NOT_CONSTANT = object()
@@ -68,15 +69,11 @@ def aten_call(info: OpInfo, constants: Sequence[Any]) -> AtenCall:
     return AtenCall(target, b.expr, b.expr.replace(".", "_"), method, b.receiver, positional, keyword, b.to_list)
 
 
-# Schema arguments whose Python bindings default differently (Note [Bindings' own defaults]).
-_ALWAYS_PASSED = frozenset({"reduction"})
-
-
 def _drop_defaults(args, constants, positional, keyword):
     """Leave out trailing positional and any keyword inputs equal to their defaults."""
 
     def is_default(i: int) -> bool:
-        return (i < len(args) and args[i].has_default and args[i].name not in _ALWAYS_PASSED
+        return (i < len(args) and args[i].has_default and args[i].name not in ALWAYS_PASSED
                 and i < len(constants) and _same(constants[i], args[i].default))
 
     while positional and is_default(positional[-1]):

@@ -35,6 +35,12 @@ is used for a node only where it provably runs the node's overload:
    dispatching), it reaches the same ops and gives equal results (or fails
    the same way), and at least one probe was conclusive. Otherwise the
    binding is the OpOverload itself (`torch.ops.aten.add.Scalar`).
+   The probes that pass the schema's defaults also call the candidate with
+   those arguments left out, as the generated code leaves them out
+   (codegen/bindings.py, Note [Bindings' own defaults]): a binding whose own
+   default differs from the schema's fails there. `ALWAYS_PASSED` names
+   the arguments the generated code always spells out (the losses'
+   `reduction`, whose bindings all default to none), left in here too.
    Note [Wrapped numbers]: `torch.add(x, 2)` runs `aten::add.Tensor` on a
    wrapped-number tensor, which is how eager PyTorch runs `x + 2`: it is
    the same computation as `aten::add.Scalar` (same promotion rules, the
@@ -272,23 +278,45 @@ def _verify(op: OpInfo, cand: Binding) -> Optional[bool]:
     reference = overload_binding(op)
     conclusive = False
     to_list = False
-    for make_args in _probes(op):
+    for make_args, use_defaults in _probes(op):
         ref_ops, ref_out, ref_exc = _run(lambda: reference.call(make_args()))
         if not ref_ops:
             continue  # failed before reaching the dispatcher: tells nothing
-        got_ops, got_out, got_exc = _run(lambda: cand.call(make_args()))
-        if _op_names(got_ops) != _op_names(ref_ops) or (ref_exc is None) != (got_exc is None):
-            return None
-        if ref_exc is None:
-            try:
-                same, needs_list = _same_result(ref_out, got_out, op)
-            except Exception:  # noqa: BLE001  (results that cannot be compared)
+        # With the defaults passed, also as the generated code calls it: defaults left out.
+        for form in (cand, _without_defaults(cand, op)) if use_defaults else (cand,):
+            got_ops, got_out, got_exc = _run(lambda: form.call(make_args()))
+            if _op_names(got_ops) != _op_names(ref_ops) or (ref_exc is None) != (got_exc is None):
                 return None
-            if not same:
-                return None
-            to_list = to_list or needs_list
+            if ref_exc is None:
+                try:
+                    same, needs_list = _same_result(ref_out, got_out, op)
+                except Exception:  # noqa: BLE001  (results that cannot be compared)
+                    return None
+                if not same:
+                    return None
+                to_list = to_list or needs_list
         conclusive = True
     return to_list if conclusive else None
+
+
+# Arguments the generated code passes even when they equal the schema's default
+# (Note [Bindings' own defaults] in codegen/bindings.py).
+ALWAYS_PASSED = frozenset({"reduction"})
+
+
+def _without_defaults(cand: Binding, op: OpInfo) -> Binding:
+    """`cand` called as the generated code calls it when every defaulted argument has its
+    default: trailing positional ones and keyword ones left out (codegen `_drop_defaults`)."""
+    args = op.schema.arguments
+
+    def dropped(i: int) -> bool:
+        return args[i].has_default and args[i].name not in ALWAYS_PASSED
+
+    positional = list(cand.positional)
+    while positional and dropped(positional[-1]):
+        positional.pop()
+    keywords = tuple((i, name) for i, name in cand.keywords if not dropped(i))
+    return dataclasses.replace(cand, positional=tuple(positional), keywords=keywords)
 
 
 def _op_names(ops: List[Any]) -> List[str]:
@@ -329,8 +357,9 @@ def _same_kind(a: Any, b: Any) -> bool:
 _INDEX_NAMES = {"index", "indices", "target", "targets", "offsets", "lengths", "labels", "input_lengths", "target_lengths"}
 
 
-def _probes(op: OpInfo) -> List[Callable[[], List[Any]]]:
-    """Argument factories for a few probe variants (fresh values per call)."""
+def _probes(op: OpInfo) -> List[Tuple[Callable[[], List[Any]], bool]]:
+    """Argument factories for a few probe variants (fresh values per call), each with
+    whether it passes the schema's defaults."""
     args = op.schema.arguments
     variants = []
     for shape in ((2, 3), (1, 2, 4, 4), (4,)):
@@ -345,7 +374,7 @@ def _probes(op: OpInfo) -> List[Callable[[], List[Any]]]:
 
         return make
 
-    return [factory(*v) for v in variants]
+    return [(factory(*v), v[2]) for v in variants]
 
 
 def _probe_value(arg: SchemaArg, shape, scalar, use_defaults: bool, gen) -> Any:
