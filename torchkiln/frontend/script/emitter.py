@@ -105,6 +105,10 @@ class FunctionEmitter:
         self.loop_depth = 0
         self._constants: Dict[Any, Value] = {}
         self._n_constants = 0  # pooled constants open the graph's top block
+        # Note [Deferred stores]: stores of names not loaded yet, by name: (block, the node
+        # the store follows (None: the block's start), value, attrs, range); and the names loaded.
+        self._pending: Dict[str, List[Tuple[Block, Optional[Node], Value, Dict[str, Any], Any]]] = {}
+        self._loaded: set = set()
 
     # -- locations and errors ----------------------------------------------------------------
     def loc(self, node: Optional[ast.AST]) -> SourceRange:
@@ -267,6 +271,8 @@ class FunctionEmitter:
                 if known is not NOT_CONSTANT:
                     return SimpleValue(self.const(known, found.type))
                 stored_as = self.frame.store_name(name, where) if self.renamed else name
+                if stored_as not in self._loaded:
+                    self._place_stores(stored_as)
                 return SimpleValue(self.op(LOAD, [], [found.type], {"name": stored_as}).output)
         if isinstance(found, SugaredValue):
             return found
@@ -294,15 +300,20 @@ class FunctionEmitter:
         if outer is not None and not store_type.is_subtype_of(outer.type):
             value = self._loop_store_coerce(name, value, outer, node)
             store_type = outer.type
-        attrs: Dict[str, Any] = {"name": self.frame.store_name(name, self.frame) if self.renamed else name}
+        stored_as = self.frame.store_name(name, self.frame) if self.renamed else name
+        attrs: Dict[str, Any] = {"name": stored_as}
         same_type = store_type is value.type or store_type == value.type
         if not same_type:
             attrs["type"] = store_type  # the declared type, for loop-carried values (to_ssa.py)
         loc = self.loc(node)
         builder = self.builder
-        saved, builder.loc = builder.loc, loc  # `with self.at(node):`, spelled out (one per assignment)
-        builder.op(STORE, [value], [], attrs)
-        builder.loc = saved
+        if stored_as in self._loaded or builder.before is not None:
+            saved, builder.loc = builder.loc, loc  # `with self.at(node):`, spelled out (one per assignment)
+            builder.op(STORE, [value], [], attrs)
+            builder.loc = saved
+        else:  # Note [Deferred stores]
+            nodes = builder.block.nodes
+            self._pending.setdefault(stored_as, []).append((builder.block, nodes[-1] if nodes else None, value, attrs, loc))
         known = NOT_CONSTANT
         producer = value.node
         if producer is not None and producer.kind == "prim::Constant" and same_type and constant_type(producer.attrs.get("value")) is not None:
@@ -311,6 +322,25 @@ class FunctionEmitter:
         if same_type and builder.before is None:
             info.value, info.block = value, builder.block
         self.frame.set_var(name, info)
+
+    def _place_stores(self, name: str) -> None:
+        """Make the deferred stores of `name` nodes, each where it was emitted (Note [Deferred stores]);
+        from now on its stores are made at once."""
+        self._loaded.add(name)
+        placed: Dict[Tuple[int, int], int] = {}  # (block, anchor) -> stores put after that anchor so far
+        for block, anchor, value, attrs, loc in self._pending.pop(name, ()):
+            nodes = block.nodes
+            i = nodes.index(anchor) + 1 if anchor is not None else 0
+            key = (id(block), id(anchor))
+            if block is self.graph.block and i < self._n_constants:
+                # The top block opens with the pooled constants (`const`); only constants came after
+                # the anchor there before the store, so it goes after all of them (after this name's
+                # stores put there already, whatever constant they followed).
+                i, key = self._n_constants, (id(block), -1)
+            k = placed.get(key, 0)
+            i += k
+            Builder(block, before=nodes[i] if i < len(nodes) else None, loc=loc).op(STORE, [value], [], attrs)
+            placed[key] = k + 1
 
     def _loop_store_coerce(self, name: str, value: Value, outer: VarInfo, node: ast.AST) -> Value:
         if value.type.is_subtype_of(outer.type):

@@ -29,6 +29,19 @@ uses `%v` itself, which is what `to_ssa.py` would have made of the load.
 The store stays: joins and loops still need it. A quarter of the nodes a
 typical function emitted were such loads.
 
+Note [Deferred stores]
+~~~~~~~~~~~~~~~~~~~~~~
+Most variables are only ever read through forwarding, and a store of a
+name no load reads is dead (`to_ssa._drop_dead_stores` removes it): over
+half the stores a typical program made. So `FunctionEmitter.assign`
+records a store (its block, the node it follows, the value) instead of
+making it, until the first `prim::Load` of the name: that places every
+recorded store of the name where it was emitted, in order, and later
+stores of the name are made at once. Stores of names never loaded are
+never made. Nothing moves or removes nodes while a function is emitted,
+so the recorded positions hold; exit lowering and SSA construction run
+after emission and see every store a load needs.
+
 Typing happens here, while emitting (TorchScript's rules): each frame has
 its own type table, so a variable's type may change along straight-line
 code; at an `if` the types of both branches are unified; a variable stored
