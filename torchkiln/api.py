@@ -751,7 +751,34 @@ class ScriptModule(nn.Module):
                 value = _enum_attribute_value(cls, name, value)
             _check_assignment(cls, name, value)
         super().__setattr__(name, value)
+        if cls is not None and "_flat_weights_names" in cls.attributes and name != "_flat_weights":
+            self._kiln_refresh_flat_weights(name)
         _state_changed()
+
+    def _kiln_refresh_flat_weights(self, name: Optional[str] = None) -> None:
+        """Note [RNN flat weights]
+        ~~~~~~~~~~~~~~~~~~~~~~~~~~
+        `nn.LSTM`/`GRU`/`RNN.forward` reads its weights from the list attribute
+        `_flat_weights`, which `RNNBase.__setattr__` and `_apply` keep in step with
+        the parameters named by `_flat_weights_names`. A scripted RNN has no
+        `RNNBase` methods, so assigning `m.weight_hh_l0 = nn.Parameter(...)` (or
+        `_apply` replacing parameters) left the compiled forward on the old
+        tensors: wrong outputs, and no gradient for the new parameter. Any module
+        whose class has both attributes gets the list rebuilt here, as eager's
+        `_init_flat_weights` does (assigning the list is what executors see),
+        once every named parameter is there.
+        """
+        names = self.__dict__.get("_flat_weights_names")
+        if not isinstance(names, list) or (name is not None and name not in names):
+            return
+        flat = self.__dict__.get("_flat_weights")
+        if not isinstance(flat, list):
+            return
+        if not all(hasattr(self, n) for n in names):  # still being built (`create`, `load`)
+            return
+        fresh = [getattr(self, n) for n in names]
+        if len(fresh) != len(flat) or any(a is not b for a, b in zip(fresh, flat)):
+            self._flat_weights = fresh
 
     # State replaced other than by assignment: tell the executor (_state_changed).
     def __delattr__(self, name: str) -> None:
@@ -760,7 +787,9 @@ class ScriptModule(nn.Module):
 
     def _apply(self, fn, recurse=True):  # noqa: ANN001, ANN202 - nn.Module's signature
         try:
-            return super()._apply(fn, recurse)
+            result = super()._apply(fn, recurse)
+            self._kiln_refresh_flat_weights()  # Note [RNN flat weights]
+            return result
         finally:
             _state_changed()
 

@@ -38,6 +38,15 @@ not. A tensor result that is written later, or that the caller gets back
 (the caller could write it), never folds: executors share tensor constants
 between runs. Folding runs under `torch.no_grad()`; a result that shares
 memory with an input constant is copied.
+
+Note [Leaves that require grad]
+-------------------------------
+`torch.tensor([1.0, 2.0], requires_grad=True)` (`prim::tensor`) has constant
+inputs but makes a new autograd leaf on every run: gradients flow into it
+and `.grad` accumulates on it. A constant would be one shared tensor, and
+constants are detached, so `(a * x).sum()` would lose its `grad_fn`. A node
+whose result requires grad (even under folding's `no_grad`, a factory's
+`requires_grad=True` makes a leaf that does) never folds.
 """
 from __future__ import annotations
 
@@ -162,6 +171,8 @@ class _Folder:
             return False
         if len(results) != len(node.outputs):
             return False
+        if any(isinstance(r, torch.Tensor) and r.requires_grad for r in results):
+            return False  # a fresh leaf per run (Note [Leaves that require grad])
         results = [_own_copy(r, args) for r in results]
         budget = max(config.fold_max_numel, sum(a.numel() for a in args if isinstance(a, torch.Tensor)))
         for out, r in zip(node.outputs, results):
