@@ -294,44 +294,63 @@ def typed_attribute(em: FunctionEmitter, cls: ClassType, name: str) -> Type:
 _PY_CLASS = {INT: int, FLOAT: float, STR: str}
 
 
+def _map_enums(t: Type, leaf: Callable[[EnumType], Callable[[Any], Any]], union: Callable[[UnionType], Optional[Callable[[Any], Any]]]) -> Optional[Callable[[Any], Any]]:
+    """What applies `leaf(e)` to each value of an EnumType `e` inside a value of type `t`
+    (`union(u)` for a Union), through Optional, List, Tuple (NamedTuples too) and Dict; None
+    when `t` holds no Enum. A container of another kind than `t`'s is left as it is."""
+    if isinstance(t, EnumType):
+        return leaf(t)
+    if isinstance(t, OptionalType):
+        inner = _map_enums(t.elem, leaf, union)
+        return None if inner is None else lambda v: None if v is None else inner(v)
+    if isinstance(t, ListType):
+        item = _map_enums(t.elem, leaf, union)
+        if item is None:
+            return None
+        return lambda v: [item(x) for x in v] if isinstance(v, (list, tuple)) else v
+    if isinstance(t, TupleType):
+        items = [_map_enums(e, leaf, union) for e in t.elems]
+        if all(c is None for c in items):
+            return None
+
+        def each_item(v: Any) -> Any:
+            if not isinstance(v, tuple) or len(v) != len(items):
+                return v
+            out = [x if c is None else c(x) for x, c in zip(v, items)]
+            return type(v)(*out) if hasattr(v, "_fields") else tuple(out)
+
+        return each_item
+    if isinstance(t, DictType):
+        key, value = _map_enums(t.key, leaf, union), _map_enums(t.value, leaf, union)
+        if key is None and value is None:
+            return None
+        k = key or (lambda x: x)
+        val = value or (lambda x: x)
+        return lambda v: {k(a): val(b) for a, b in v.items()} if isinstance(v, dict) else v
+    if isinstance(t, UnionType):
+        return union(t)
+    return None  # Future, class objects, Any: values, as before
+
+
 def to_members(t: Type) -> Optional[Callable[[Any], Any]]:
     """What makes a run-time value of type `erase(t)` the value Python sees (members for
     values of an EnumType); None when `t` holds no Enum.
 
     A value no member has (possible only if the program made one up) stays as it is.
     """
-    if isinstance(t, EnumType):
-        members = {m.value: m for m in t.cls}  # type: ignore[attr-defined]
-        return lambda v: members.get(v, v)
-    if isinstance(t, OptionalType):
-        inner = to_members(t.elem)
-        return None if inner is None else lambda v: None if v is None else inner(v)
-    if isinstance(t, ListType):
-        item = to_members(t.elem)
-        return None if item is None else lambda v: [item(x) for x in v]
-    if isinstance(t, TupleType):
-        items = [to_members(e) for e in t.elems]
-        if all(c is None for c in items):
-            return None
+    return _map_enums(t, _members_of, _union_members)
 
-        def tuple_members(v: Any) -> Any:
-            out = [x if c is None else c(x) for x, c in zip(v, items)]
-            return type(v)(*out) if hasattr(v, "_fields") else tuple(out)
 
-        return tuple_members
-    if isinstance(t, DictType):
-        key, value = to_members(t.key), to_members(t.value)
-        if key is None and value is None:
-            return None
-        k = key or (lambda x: x)
-        val = value or (lambda x: x)
-        return lambda v: {k(a): val(b) for a, b in v.items()}
-    if isinstance(t, UnionType):
-        by_class = _union_enums(t)
-        if not by_class:
-            return None
-        return lambda v: by_class[type(v)](v) if type(v) in by_class else v
-    return None  # Future, class objects, Any: values, as before
+def _members_of(t: EnumType) -> Callable[[Any], Any]:
+    members = {m.value: m for m in t.cls}  # type: ignore[attr-defined]
+    return lambda v: members.get(v, v)
+
+
+def _union_members(t: UnionType) -> Optional[Callable[[Any], Any]]:
+    by_class = _union_enums(t)
+    if not by_class:
+        return None
+    return lambda v: by_class[type(v)](v) if type(v) in by_class else v
 
 
 def _union_enums(t: UnionType) -> Dict[type, Callable[[Any], Any]]:
@@ -363,57 +382,33 @@ def to_values(t: Type) -> Optional[Callable[[Any], Any]]:
 
     A container of another kind than `t`'s is left as it is, for the binding's type check.
     """
-    if isinstance(t, EnumType):
-        cls = t.cls
-        by_value = {m.value: m.value for m in cls}  # type: ignore[attr-defined]
-        py = _PY_CLASS[t.value_type]
+    return _map_enums(t, _value_of_member, _union_values)
 
-        def value_of(v: Any) -> Any:
-            if isinstance(v, cls):
-                return v.value
-            if isinstance(v, enum.Enum):
-                raise NotAMember(f"a member of the Enum {type(v).__qualname__}, not of {cls.__qualname__}")
-            if isinstance(v, (int, float, str)) and not isinstance(v, bool) and (py is not str) == (type(v) is not str):
-                if v in by_value:
-                    return by_value[v]  # the member's own value: 1.0 for a float Enum given 1
-                raise NotAMember(f"{type(v).__name__} {v!r}, which is not the value of any member of {cls.__qualname__}")
-            raise NotAMember(f"a {type(v).__name__}, not a member of {cls.__qualname__}")
 
-        return value_of
-    if isinstance(t, OptionalType):
-        inner = to_values(t.elem)
-        return None if inner is None else lambda v: None if v is None else inner(v)
-    if isinstance(t, ListType):
-        item = to_values(t.elem)
-        if item is None:
-            return None
-        return lambda v: [item(x) for x in v] if isinstance(v, (list, tuple)) else v
-    if isinstance(t, TupleType):
-        items = [to_values(e) for e in t.elems]
-        if all(c is None for c in items):
-            return None
+def _value_of_member(t: EnumType) -> Callable[[Any], Any]:
+    cls = t.cls
+    by_value = {m.value: m.value for m in cls}  # type: ignore[attr-defined]
+    py = _PY_CLASS[t.value_type]
 
-        def tuple_values(v: Any) -> Any:
-            if not isinstance(v, tuple) or len(v) != len(items):
-                return v
-            out = [x if c is None else c(x) for x, c in zip(v, items)]
-            return type(v)(*out) if hasattr(v, "_fields") else tuple(out)
+    def value_of(v: Any) -> Any:
+        if isinstance(v, cls):
+            return v.value
+        if isinstance(v, enum.Enum):
+            raise NotAMember(f"a member of the Enum {type(v).__qualname__}, not of {cls.__qualname__}")
+        if isinstance(v, (int, float, str)) and not isinstance(v, bool) and (py is not str) == (type(v) is not str):
+            if v in by_value:
+                return by_value[v]  # the member's own value: 1.0 for a float Enum given 1
+            raise NotAMember(f"{type(v).__name__} {v!r}, which is not the value of any member of {cls.__qualname__}")
+        raise NotAMember(f"a {type(v).__name__}, not a member of {cls.__qualname__}")
 
-        return tuple_values
-    if isinstance(t, DictType):
-        key, value = to_values(t.key), to_values(t.value)
-        if key is None and value is None:
-            return None
-        k = key or (lambda x: x)
-        val = value or (lambda x: x)
-        return lambda v: {k(a): val(b) for a, b in v.items()} if isinstance(v, dict) else v
-    if isinstance(t, UnionType):
-        enums = [m.cls for m in t.members if isinstance(m, EnumType)]
-        if not enums:
-            return None
-        classes = tuple(enums)
-        return lambda v: v.value if isinstance(v, classes) else v
-    return None
+    return value_of
+
+
+def _union_values(t: UnionType) -> Optional[Callable[[Any], Any]]:
+    enums = tuple(m.cls for m in t.members if isinstance(m, EnumType))
+    if not enums:
+        return None
+    return lambda v: v.value if isinstance(v, enums) else v
 
 
 __all__ = [
