@@ -271,7 +271,9 @@ def emit_delete(em: FunctionEmitter, node: ast.Delete) -> None:
 
 
 def emit_function_def(em: FunctionEmitter, node: ast.FunctionDef) -> None:
-    em.fail(node, "nested function definitions are not supported", hint="define the function at module level and call it")
+    from .nested import emit_function_def as define
+
+    define(em, node)
 
 
 STATEMENTS: Dict[PyType[ast.AST], Callable] = {
