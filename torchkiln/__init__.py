@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from .api import ScriptFunction, ScriptModule
-from .diagnostics import ArchiveError, CompileError, Error, TracerWarning
+from .diagnostics import ArchiveError, ArgumentError, CompileError, Error, TracerWarning
 from .frontend.script import Final, annotate, export, fork, ignore, interface, is_scripting, script, unused, wait
 from .frontend.trace import TracingCheckError, is_tracing, trace, trace_module
 from .inference import freeze, optimize_for_inference
@@ -49,6 +49,7 @@ Future = _torch_jit.Future
 
 __all__ = [
     "ArchiveError",
+    "ArgumentError",
     "Attribute",
     "CompilationUnit",
     "Future",

@@ -35,7 +35,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import types
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Collection, Dict, FrozenSet, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -458,7 +458,7 @@ class Recorder:
             return
         with self.paused():
             try:
-                fn = finish_frame(frame, "forward", output, strict=True, arg_names=frame.arg_names)
+                fn = finish_frame(frame, "forward", output, strict=True, arg_names=frame.arg_names, positional_only=positional_only_names(module.forward))
             except (TraceError, CapturedValue):
                 return
             self.methods.setdefault(id(module), fn)
@@ -481,18 +481,23 @@ class Recorder:
         return frame
 
 
-def finish_frame(frame: Frame, name: str, output: Any, strict: bool, arg_names: Sequence[str]) -> Function:
-    """Set the graph's output from `output` and wrap it in a `Function`."""
+def finish_frame(frame: Frame, name: str, output: Any, strict: bool, arg_names: Sequence[str], positional_only: Collection[str] = ()) -> Function:
+    """Set the graph's output from `output` and wrap it in a `Function`.
+
+    `positional_only`: the names declared before `/` in the traced function,
+    which callers of the traced one cannot pass by keyword either.
+    """
     value = output_value(frame, output, strict)
     frame.graph.add_output(value)
     args = []
     inputs = frame.graph.inputs
     start = 0
     if frame.self_value is not None:
-        args.append(Argument("self", frame.self_value.type))
+        args.append(Argument("self", frame.self_value.type, positional_only=bool(positional_only)))  # before `/` too
         start = 1
     for i, v in enumerate(inputs[start:]):
-        args.append(Argument(arg_names[i] if i < len(arg_names) else f"input_{i}", v.type))
+        arg = arg_names[i] if i < len(arg_names) else f"input_{i}"
+        args.append(Argument(arg, v.type, positional_only=arg in positional_only))
     return Function(name, frame.graph, args, value.type)
 
 
@@ -578,6 +583,16 @@ def _tensor_inputs(forward: Any, args: tuple, kwargs: Dict[str, Any]) -> Optiona
             return None
         inputs.append((name, value))
     return inputs
+
+
+def positional_only_names(fn: Any) -> FrozenSet[str]:
+    """The parameters of `fn` declared before `/`."""
+    import inspect
+
+    try:
+        return frozenset(p.name for p in inspect.signature(fn).parameters.values() if p.kind is p.POSITIONAL_ONLY)
+    except (TypeError, ValueError):
+        return frozenset()
 
 
 def _arg_names(fn: Any, n: int) -> List[str]:

@@ -29,7 +29,7 @@ from ...diagnostics import Error, TracerWarning
 from ...ir import types as T
 from ...ir.core import CompilationUnit, Function, Graph
 from .frame import Frame, TraceError
-from .recorder import Recorder, _arg_names, current, finish_frame
+from .recorder import Recorder, _arg_names, current, finish_frame, positional_only_names
 
 __all__ = ["TraceError", "TracingCheckError", "is_tracing", "trace", "trace_module"]
 
@@ -90,7 +90,7 @@ def trace(
     recorder = Recorder(unit, frame, lambda m: None)
     with recorder.active():
         output = func(*inputs)
-    fn = finish_frame(frame, unit.unique_name(_qualified(func)), output, strict, names)
+    fn = finish_frame(frame, unit.unique_name(_qualified(func)), output, strict, names, positional_only_names(func))
     unit.add_function(fn)
     _optimize(fn, unit)
     result = api.ScriptFunction(unit, fn, executor)
@@ -139,7 +139,7 @@ def trace_module(
         recorder = Recorder(unit, frame, classes.of_or_none)
         with recorder.active():
             output = mod(*args) if method_name == "forward" else method(*args)
-        root_type.methods[method_name] = finish_frame(frame, method_name, output, strict, names)
+        root_type.methods[method_name] = finish_frame(frame, method_name, output, strict, names, positional_only_names(method))
         for module_id, fn in recorder.methods.items():
             classes.by_id[module_id].methods.setdefault("forward", fn)
         nondeterministic += recorder.nondeterministic
