@@ -188,6 +188,8 @@ class TypeParser:
             return self.parse_annotated(args[0])
         if _is_future(base):
             return AnnotatedType(FutureType(self._one(args, node)))
+        if _is_type_predicate(base):
+            return AnnotatedType(BOOL)  # `-> TypeGuard[T]` / `-> TypeIs[T]`: the function returns a bool
         raise CompileError(f"unsupported type annotation `{ast.unparse(node)}`", loc, hint=_HINT)
 
     def _one(self, args, node: ast.AST) -> Type:
@@ -229,6 +231,8 @@ class TypeParser:
             return simple
         origin = _origin(obj)
         args = typing.get_args(obj)
+        if _is_type_predicate(origin):
+            return BOOL
         if origin is list and len(args) == 1:
             inner = self.try_object(args[0], loc)
             return ListType(inner) if inner is not None else None
@@ -299,6 +303,11 @@ def _show(obj: Any) -> str:
 
 def is_builtin_name(name: str) -> bool:
     return hasattr(builtins, name)
+
+
+def _is_type_predicate(obj: Any) -> bool:
+    """`typing.TypeGuard` or `TypeIs` (typing or typing_extensions): a return annotation meaning bool."""
+    return getattr(obj, "_name", None) in ("TypeGuard", "TypeIs") and type(obj).__module__ in ("typing", "typing_extensions")
 
 
 __all__ = ["AnnotatedType", "TypeParser"]
