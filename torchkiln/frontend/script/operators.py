@@ -32,6 +32,7 @@ from ...ir.types import (
     TupleType,
     Type,
     UnionType,
+    unify,
 )
 from .conditions import ConditionSugar, none_cond
 from .emitter import Cond, FunctionEmitter
@@ -126,6 +127,10 @@ def binary(em: FunctionEmitter, node: ast.AST, left: SugaredValue, right: Sugare
         folded = _folded(em, _PY_BINARY[kind], left, right)
         if folded is not None:
             return folded
+    if kind is ast.Mult:
+        repeated = _repeat_tuple(em, node, left, right)
+        if repeated is not None:
+            return repeated
     lv, rv = _number_union_as_scalar(em, left.as_value(em, node)), _number_union_as_scalar(em, right.as_value(em, node))
     lt, rt = lv.type, rv.type
     if kind in _BINARY_DUNDER:
@@ -161,13 +166,76 @@ def binary(em: FunctionEmitter, node: ast.AST, left: SugaredValue, right: Sugare
     if isinstance(lt, TupleType) and isinstance(rt, TupleType) and kind is ast.Add:
         parts = list(em.op("prim::TupleUnpack", [lv], list(lt.elems)).outputs) + list(em.op("prim::TupleUnpack", [rv], list(rt.elems)).outputs)
         return SimpleValue(em.op("prim::TupleConstruct", parts, [TupleType(list(lt.elems) + list(rt.elems))]).output)
+    as_lists = _tuples_as_lists(em, lv, rv, kind)
+    if as_lists is not None:
+        return binary(em, node, SimpleValue(as_lists[0]), SimpleValue(as_lists[1]), op)
     _fail_operands(em, node, SYMBOL[kind], lt, rt)
+
+
+# Note [Tuples as lists]
+# ~~~~~~~~~~~~~~~~~~~~~~
+# A tuple's length is part of its type, so `(1,) * n` with `n` known only at
+# run time, or `(x.shape[0],) + rest` with `rest` a list (`x.shape` is a
+# List[int]), has no tuple type. TorchScript converts a tuple whose items
+# share one type into a list for these (timm's `drop_path` builds
+# `(x.shape[0],) + (1,) * (x.ndim - 1)` this way), and so does script here:
+# the result is a list, as in TorchScript (Python would give a tuple).
+def _repeat_tuple(em: FunctionEmitter, node: ast.AST, left: SugaredValue, right: SugaredValue) -> Optional[SugaredValue]:
+    """`t * k` / `k * t` with `k` a constant int: a tuple of the items `k` times, as Python gives."""
+    for tup, k in ((left, right), (right, left)):
+        count = k.static_value()
+        if type(count) is not int:
+            continue
+        if isinstance(tup, TupleSugar):
+            return TupleSugar(list(tup.items) * max(count, 0))
+        if isinstance(getattr(tup, "type", None), TupleType):
+            v = tup.as_value(em, node)
+            items = [SimpleValue(i) for i in em.op("prim::TupleUnpack", [v], list(v.type.elems)).outputs] if v.type.elems else []
+            return TupleSugar(items * max(count, 0))
+    return None
+
+
+def _tuples_as_lists(em: FunctionEmitter, lv: Value, rv: Value, kind) -> Optional[Tuple[Value, Value]]:
+    lt, rt = lv.type, rv.type
+    if kind is ast.Mult and (isinstance(lt, TupleType) and rt in (INT, BOOL) or isinstance(rt, TupleType) and lt in (INT, BOOL)):
+        tup = lv if isinstance(lt, TupleType) else rv
+        as_list = _tuple_as_list(em, tup, None)
+        if as_list is None:
+            return None
+        return (as_list, rv) if tup is lv else (lv, as_list)
+    if kind is ast.Add and isinstance(lt, TupleType) and isinstance(rt, ListType):
+        as_list = _tuple_as_list(em, lv, rt)
+        return None if as_list is None else (as_list, rv)
+    if kind is ast.Add and isinstance(rt, TupleType) and isinstance(lt, ListType):
+        as_list = _tuple_as_list(em, rv, lt)
+        return None if as_list is None else (lv, as_list)
+    return None
+
+
+def _tuple_as_list(em: FunctionEmitter, tup: Value, want: Optional[ListType]) -> Optional[Value]:
+    """The tuple's items as a list of `want` (or of their one shared type); None when they have none."""
+    elems = list(tup.type.elems)  # type: ignore[attr-defined]
+    if want is None:
+        if not elems:
+            return None
+        elem: Optional[Type] = elems[0]
+        for e in elems[1:]:
+            elem = unify(elem, e) if elem is not None else None
+        if elem is None or isinstance(elem, UnionType):
+            return None  # no one item type: a list of them would be a list of a union
+        want = ListType(elem)
+    if not all(e.is_subtype_of(want.elem) for e in elems):
+        return None
+    items = list(em.op("prim::TupleUnpack", [tup], elems).outputs) if elems else []
+    return em.op("prim::ListConstruct", items, [want]).output
 
 
 def _fail_operands(em: FunctionEmitter, node: ast.AST, symbol: str, lt: Type, rt: Type):
     hint = None
     if isinstance(lt, OptionalType) or isinstance(rt, OptionalType):
         hint = "a value that may be None must be checked first: `if x is not None:`"
+    elif isinstance(lt, TupleType) or isinstance(rt, TupleType):
+        hint = "a tuple's length is part of its type: repeat it by a constant, or use a list (a tuple whose items share one type becomes a list here)"
     em.fail(node, f"unsupported operand types for {symbol}: {lt} and {rt}", hint=hint)
 
 
