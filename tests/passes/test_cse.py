@@ -175,3 +175,83 @@ def test_results_both_returned_are_not_merged():
       %r : (Tensor, Tensor) = prim::TupleConstruct(%a, %b)
       return (%r)
     """, None)
+
+
+# Note [Mode epochs]: a grad-mode change between two equal tensor ops keeps them apart.
+def test_tensor_ops_are_not_merged_across_a_grad_mode_change():
+    check(cse.run, """
+    graph(%x : Tensor, %w : Tensor):
+      %f : bool = prim::Constant[value=False]()
+      %one : Scalar = prim::Constant[value=1]()
+      %prev : bool = prim::is_grad_enabled()
+      prim::set_grad_enabled(%f)
+      %a : Tensor = aten::mul.Tensor(%x, %w)
+      prim::set_grad_enabled(%prev)
+      %b : Tensor = aten::mul.Tensor(%x, %w)
+      %c : Tensor = aten::mul.Tensor(%x, %w)
+      %d : Tensor = aten::add.Tensor(%a, %b, %one)
+      %e : Tensor = aten::add.Tensor(%d, %c, %one)
+      return (%e)
+    """, """
+    graph(%x : Tensor, %w : Tensor):
+      %f : bool = prim::Constant[value=False]()
+      %one : Scalar = prim::Constant[value=1]()
+      %prev : bool = prim::is_grad_enabled()
+      prim::set_grad_enabled(%f)
+      %a : Tensor = aten::mul.Tensor(%x, %w)
+      prim::set_grad_enabled(%prev)
+      %b : Tensor = aten::mul.Tensor(%x, %w)
+      %d : Tensor = aten::add.Tensor(%a, %b, %one)
+      %e : Tensor = aten::add.Tensor(%d, %b, %one)
+      return (%e)
+    """, args=[torch.randn(3), torch.randn(3)])
+
+
+def test_a_mode_change_inside_a_branch_ends_the_epoch():
+    check(cse.run, """
+    graph(%x : Tensor, %c : bool):
+      %f : bool = prim::Constant[value=False]()
+      %one : Scalar = prim::Constant[value=1]()
+      %a : Tensor = aten::relu(%x)
+      prim::If(%c)
+        block0():
+          prim::set_grad_enabled(%f)
+          -> ()
+        block1():
+          -> ()
+      %b : Tensor = aten::relu(%x)
+      %d : Tensor = aten::add.Tensor(%a, %b, %one)
+      return (%d)
+    """, """
+    graph(%x : Tensor, %c : bool):
+      %f : bool = prim::Constant[value=False]()
+      %one : Scalar = prim::Constant[value=1]()
+      %a : Tensor = aten::relu(%x)
+      prim::If(%c)
+        block0():
+          prim::set_grad_enabled(%f)
+          -> ()
+        block1():
+          -> ()
+      %b : Tensor = aten::relu(%x)
+      %d : Tensor = aten::add.Tensor(%a, %b, %one)
+      return (%d)
+    """, args=[torch.randn(3), False])
+
+
+def test_no_grad_block_then_same_op_requires_grad_on_every_executor():
+    import torchkiln
+    from torchkiln.api import ScriptFunction
+
+    def f(x, w):
+        with torch.no_grad():
+            a = x * w
+        b = x * w
+        return a + b
+
+    s = torchkiln.script(f)
+    x, w = torch.ones(2), torch.ones(2, requires_grad=True)
+    for executor in ("python", "interpreter", "cpp"):
+        out = ScriptFunction(s._kiln_unit, s._kiln_fn, executor=executor)(x, w)
+        assert out.requires_grad and torch.equal(out, f(x, w)), executor
+    assert str(s.graph).count("aten::mul.Tensor") == 2

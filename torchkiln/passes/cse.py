@@ -21,13 +21,16 @@ by the earlier one when
 - no input of the node is written anywhere in the graph (a read of a
   tensor, list or object before and after a write differs), and
   `AliasDb.can_replace` allows merging the outputs (neither written, not
-  both escaping), Note [Alias classes] in `alias.py`.
+  both escaping), Note [Alias classes] in `alias.py`;
+- no grad-mode change lies between them when the node makes tensors (Note
+  [Mode epochs]).
 """
 from __future__ import annotations
 
 from typing import Dict, Hashable, List, Optional, Tuple
 
 from ..ir.core import Block, Graph, Node
+from ..ir.types import TensorType
 from .alias import LazyDb, is_mutable_type, is_pure_node
 from .common import GETATTR, value_key
 
@@ -38,10 +41,37 @@ def run(graph: Graph) -> bool:
 
 
 def eliminate_common_subexpressions(graph: Graph) -> bool:
-    return _cse_block(graph.block, {}, LazyDb(graph), {}, top=True)
+    return _cse_block(graph.block, {}, LazyDb(graph), {}, _Epochs(), top=True)
 
 
-def _cse_block(block: Block, seen: Dict[Hashable, Node], lazy: LazyDb, pure: Dict[str, bool], top: bool = False) -> bool:
+# Note [Mode epochs]
+# ~~~~~~~~~~~~~~~~~~
+# Whether a tensor op records autograd history depends on the grad mode when
+# it runs, which is no input of the node: `with torch.no_grad(): a = x * w`
+# then `b = x * w` are the same node by their inputs, but `b` requires grad
+# and `a` does not. A node that changes the mode (`MODE_CHANGES`, or a node
+# whose blocks hold one) starts a new epoch; nodes that make tensors carry the
+# epoch in their key, so they merge only with nodes of the same epoch.
+MODE_CHANGES = frozenset(["prim::set_grad_enabled", "prim::CallFunction", "prim::CallMethod"])  # a call may change it for the caller
+
+
+class _Epochs:
+    def __init__(self) -> None:
+        self.now = 0
+        self._changes: Dict[int, bool] = {}  # id(node with blocks) -> whether a mode change is inside
+
+    def changes_mode(self, node: Node) -> bool:
+        if node.kind in MODE_CHANGES:
+            return True
+        if not node.blocks:
+            return False
+        found = self._changes.get(id(node))
+        if found is None:
+            found = self._changes[id(node)] = any(self.changes_mode(n) for b in node.blocks for n in b.nodes)
+        return found
+
+
+def _cse_block(block: Block, seen: Dict[Hashable, Node], lazy: LazyDb, pure: Dict[str, bool], epochs: _Epochs, top: bool = False) -> bool:
     """CSE in `block`; `seen` holds the keys of the enclosing blocks' nodes
     (and, while this runs, this block's: they are taken out again at the end,
     unless `block` is the graph's, `top`: then `seen` is dropped anyway).
@@ -56,11 +86,18 @@ def _cse_block(block: Block, seen: Dict[Hashable, Node], lazy: LazyDb, pure: Dic
     for node in list(block.nodes):
         if node.blocks:
             for b in node.blocks:
-                changed |= _cse_block(b, seen, lazy, pure)
+                changed |= _cse_block(b, seen, lazy, pure, epochs)
+            if epochs.changes_mode(node):
+                epochs.now += 1  # whichever way the blocks went, the mode after them may differ
             continue  # nodes with blocks are never merged
+        if node.kind in MODE_CHANGES:
+            epochs.now += 1
+            continue
         key = _key(node, pure)
         if key is None:
             continue
+        if any(_makes_tensors(o.type) for o in node.outputs):
+            key = (key, epochs.now)
         earlier: Node = seen.setdefault(key, node)  # one hash of the key when it is new
         if earlier is node:
             if not top:
@@ -83,6 +120,10 @@ def _cse_block(block: Block, seen: Dict[Hashable, Node], lazy: LazyDb, pure: Dic
         else:
             seen[key] = before
     return changed
+
+
+def _makes_tensors(t) -> bool:
+    return isinstance(t, TensorType) or any(_makes_tensors(c) for c in t.contained())
 
 
 def _mergeable(node: Node, earlier: Node, lazy: LazyDb) -> bool:

@@ -33,6 +33,7 @@ from ...ir.types import NONE, STR, TENSOR, ClassType, TupleType, Type
 from .annotations import TypeParser
 from .emitter import FunctionEmitter, constant_type
 from .functions import Namespace, compile_body, local_names, make_arguments, positional_only_keywords, read_signature
+from .specials import unwrap_context_decorator
 from .interfaces import InterfaceMethod, InterfaceType, declared_methods, is_interface_class, raise_not_implemented, set_active_registry, show_type, signature_mismatch
 from .loops import Unrolled
 from .modules import ModuleInfo, ModuleTypes
@@ -456,22 +457,23 @@ class ClassRegistry:
                 modifiers = torch._jit_internal.FunctionModifiers
                 if torch._jit_internal.get_torchscript_modifier(fn) is modifiers.UNUSED:
                     return self._unused_method(t, cls, name, fn)
-                src = parse_function(fn)
-                ns = Namespace(fn)
+                body_fn, mode = unwrap_context_decorator(fn)  # Note [Context decorators]
+                src = parse_function(body_fn)
+                ns = Namespace(body_fn)
                 if sig is None:
-                    sig = _method_overload_signature(compiler, fn, cls) or read_signature(compiler, src, ns, fn, has_self=True)
+                    sig = _method_overload_signature(compiler, fn, cls) or read_signature(compiler, src, ns, body_fn, has_self=True)
                 types_: List[Type] = [t] + [p.type if p.type is not None else TENSOR for p in sig.params[1:]]
                 graph = Graph()
                 for p, pt in zip(sig.params, types_):
                     graph.add_input(pt, p.name)
-                em = FunctionEmitter(compiler, src, ns, graph, local_names(fn), name)
-                em.method_of = (t, cls, fn)
+                em = FunctionEmitter(compiler, src, ns, graph, local_names(body_fn), name)
+                em.method_of = (t, cls, body_fn)
                 for p, v in zip(sig.params, graph.inputs):
                     em.assign(p.name, SimpleValue(v), p.node or src.tree)
                 declared = sig.returns
                 if name == "__init__":
                     declared = NONE
-                ret = compile_body(em, src.tree.body, declared, src.tree)  # type: ignore[union-attr]
+                ret = compile_body(em, src.tree.body, declared, src.tree, mode)  # type: ignore[union-attr]
                 function = Function(name, graph, make_arguments(sig.params, types_), ret, src.loc(src.tree))
         finally:
             del progress[name]

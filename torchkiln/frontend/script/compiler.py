@@ -182,9 +182,14 @@ class FunctionCompiler:
     def _parsed(self, fn: Any) -> Tuple[Signature, ParsedSource, Namespace]:
         entry = self.signatures.get(fn)
         if entry is None:
-            src = parse_function(fn)
-            ns = Namespace(fn)
-            sig = read_signature(self.compiler, src, ns, fn, has_self=False)
+            from .specials import unwrap_context_decorator
+
+            body_fn, mode = unwrap_context_decorator(fn)  # Note [Context decorators]
+            src = parse_function(body_fn)
+            ns = Namespace(body_fn)
+            sig = read_signature(self.compiler, src, ns, body_fn, has_self=False)
+            if mode is not None:
+                sig.extra.update(mode=mode, body_fn=body_fn)
             entry = self.signatures[fn] = (sig, src, ns)
         return entry
 
@@ -253,11 +258,11 @@ class FunctionCompiler:
         graph = Graph()
         for p, t in zip(sig.params, types):
             graph.add_input(t, p.name)
-        em = FunctionEmitter(self.compiler, src, ns, graph, local_names(fn), name)
+        em = FunctionEmitter(self.compiler, src, ns, graph, local_names(sig.extra.get("body_fn", fn)), name)
         for p, v in zip(sig.params, graph.inputs):
             em.assign(p.name, SimpleValue(v), p.node or src.tree)
         tree = src.tree
-        ret = compile_body(em, tree.body, sig.returns, tree)  # type: ignore[union-attr]
+        ret = compile_body(em, tree.body, sig.returns, tree, sig.extra.get("mode"))  # type: ignore[union-attr]
         qualname = self.compiler.unique_name(name)
         function = Function(qualname, graph, make_arguments(sig.params, types), ret, src.loc(tree))
         self.compiler.unit.add_function(function)

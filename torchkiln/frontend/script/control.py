@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+from typing import Callable
 
 from ...ir.core import Block, Node
 from ...ir.types import BOOL, INT, unify
@@ -382,17 +383,23 @@ def _emit_with_items(em: FunctionEmitter, node: ast.With, items) -> None:
     if item.optional_vars is not None:
         em.fail(item.optional_vars, "`with ... as name` is not supported", hint="use `with torch.no_grad():` without `as`")
     manager = em.emit_expr(item.context_expr)
-    enter = getattr(manager, "enter", None)
-    if enter is None:
+    if getattr(manager, "enter", None) is None:
         em.fail(item.context_expr, f"{manager.describe()} cannot be used in a `with` statement", hint="script supports `with torch.no_grad():`, `with torch.enable_grad():` and `with torch.set_grad_enabled(b):`")
-    with em.at(item.context_expr):
-        state = enter(em)
+    emit_with_manager(em, manager, item.context_expr, lambda: _emit_with_items(em, node, items[1:]))
+
+
+def emit_with_manager(em: FunctionEmitter, manager, where: ast.AST, emit_body: Callable[[], None]) -> None:
+    """`with <manager>: <emit_body()>`: a `prim::With` whose body is what `emit_body` emits and
+    whose exit block restores what `manager.enter` changed (also for a decorated function's
+    body: Note [Context decorators] in specials.py)."""
+    with em.at(where):
+        state = manager.enter(em)
         with_node = em.op(WITH, [], [], n_blocks=2)
     body, exit_block = with_node.blocks
     with em.in_block(body):
-        _emit_with_items(em, node, items[1:])
-    with em.builder.at_block(exit_block), em.at(item.context_expr):
-        manager.exit(em, state)  # type: ignore[attr-defined]
+        emit_body()
+    with em.builder.at_block(exit_block), em.at(where):
+        manager.exit(em, state)
 
 
-__all__ = ["emit_if", "emit_for", "emit_while", "emit_with", "emit_break", "emit_continue", "join_if", "join_loop"]
+__all__ = ["emit_if", "emit_for", "emit_while", "emit_with", "emit_with_manager", "emit_break", "emit_continue", "join_if", "join_loop"]

@@ -261,10 +261,19 @@ def default_value(em: FunctionEmitter, node: ast.AST, p: Param) -> Value:
 # -- compiling a body ---------------------------------------------------------------------------------
 
 
-def compile_body(em: FunctionEmitter, body: List[ast.stmt], declared: Optional[Type], node: ast.AST) -> Type:
-    """Emit `body`, lower exits and build SSA; returns the return type."""
+def compile_body(em: FunctionEmitter, body: List[ast.stmt], declared: Optional[Type], node: ast.AST, mode: Optional[SugaredValue] = None) -> Type:
+    """Emit `body`, lower exits and build SSA; returns the return type.
+
+    `mode`: a `with` value the whole body runs in (a decorator's: Note [Context decorators]).
+    """
     em.declared_return = declared
-    em.emit_stmts(body)
+    if mode is None:
+        em.emit_stmts(body)
+    else:
+        from .control import emit_with_manager
+
+        decorators = getattr(node, "decorator_list", None)
+        emit_with_manager(em, mode, decorators[0] if decorators else node, lambda: em.emit_stmts(body))
     if not em.frame.exits:
         em.return_types.append((NONE, em.loc(body[-1] if body else node)))
         em.store_internal("$ret", em.const(None))

@@ -20,10 +20,11 @@ from __future__ import annotations
 import ast
 import typing
 import warnings
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import torch
 
+from ...diagnostics import CompileError
 from ...ir.core import Value
 from ...ir.types import (
     BOOL,
@@ -182,6 +183,64 @@ class GradMode(SugaredValue):
 
     def exit(self, em: FunctionEmitter, previous: Value) -> None:
         em.op("prim::set_grad_enabled", [previous], [])
+
+
+# Note [Context decorators]
+# ~~~~~~~~~~~~~~~~~~~~~~~~~
+# `@torch.no_grad()` (or `@torch.no_grad`, `@torch.enable_grad()`,
+# `@torch.set_grad_enabled(b)`) on a function or method replaces it with
+# torch's wrapper `decorate_context(*args, **kwargs)`, which TorchScript
+# cannot compile (`*args`). Script compiles the decorated function instead,
+# its body in a `with` of the same mode: the wrapper's closure holds the
+# function (`func`) and the decorator object (`ctx_factory`, its bound
+# `clone`), which is read, not called (a `set_grad_enabled` object sets the
+# mode when it is made).
+def context_decorated(fn: Any) -> Optional[Tuple[Any, Any]]:
+    """(the decorated function, the context manager object) when `fn` is torch's wrapper made by
+    a context-manager decorator; None otherwise."""
+    code = getattr(fn, "__code__", None)
+    if code is None or code.co_name != "decorate_context" or "_contextlib" not in code.co_filename:
+        return None
+    try:
+        cells = {name: cell.cell_contents for name, cell in zip(code.co_freevars, fn.__closure__ or ())}
+    except ValueError:
+        return None
+    func, manager = cells.get("func"), getattr(cells.get("ctx_factory"), "__self__", None)
+    if func is None or manager is None:
+        return None
+    return func, manager
+
+
+def decorator_mode(manager: Any) -> Optional[SugaredValue]:
+    """The `with` value a context-manager decorator stands for (None: not one script has)."""
+    if isinstance(manager, torch.no_grad):
+        return GradMode(False)
+    if isinstance(manager, torch.enable_grad):
+        return GradMode(True)
+    if isinstance(manager, torch.set_grad_enabled):
+        return GradMode(bool(manager.mode))
+    return None
+
+
+def unwrap_context_decorator(fn: Any) -> Tuple[Any, Optional[SugaredValue]]:
+    """(the function to compile, the mode its body runs in) for `fn` (Note [Context decorators])."""
+    found = context_decorated(fn)
+    if found is None:
+        return fn, None
+    func, manager = found
+    mode = decorator_mode(manager)
+    if mode is None:
+        from .source import parse_function
+
+        src = parse_function(func)
+        tree = src.tree
+        where = src.loc(tree.decorator_list[0] if getattr(tree, "decorator_list", None) else tree)
+        raise CompileError(
+            f"the decorator {type(manager).__name__} on `{getattr(func, '__qualname__', func)}` is not supported in script",
+            where,
+            hint="script supports @torch.no_grad(), @torch.enable_grad() and @torch.set_grad_enabled(b) as decorators",
+        )
+    return func, mode
 
 
 def _grad_mode(enabled: bool):
