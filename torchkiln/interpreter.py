@@ -182,8 +182,11 @@ def _tuple_construct(frame: _Frame, node: Node, vals: List[Any]) -> List[Any]:
 
 def _unpack(frame: _Frame, node: Node, vals: List[Any]) -> List[Any]:
     items = list(vals[0])
-    if len(items) != len(node.outputs):
-        raise ValueError(f"expected {len(node.outputs)} values to unpack but found {len(items)}")
+    n = len(node.outputs)
+    if len(items) > n:
+        raise ValueError(f"too many values to unpack (expected {n})")  # Python's messages
+    if len(items) < n:
+        raise ValueError(f"not enough values to unpack (expected {n}, got {len(items)})")
     return items
 
 

@@ -28,7 +28,7 @@ from ...ir.types import (
     unify,
 )
 from .emitter import FunctionEmitter, constant_type
-from .loops import EnumerateValue, RangeValue, ZipValue
+from .loops import EnumerateValue, RangeValue, Unrolled, ZipValue
 from .sugared import NO_STATIC, Args, Kwargs, SimpleValue, SugaredValue, TupleSugar
 
 Handler = Callable[[FunctionEmitter, ast.Call, Args, Kwargs], SugaredValue]
@@ -164,6 +164,18 @@ def _sorted(em, node, args, kwargs):
     if key is not None and key.static_value() is not None:
         return SimpleValue(sorted_by_key(em, node, v, key, reverse))
     return SimpleValue(em.op("prim::sorted", [v, reverse], [v.type]).output)
+
+
+def _map(em, node, args, kwargs):
+    from .comprehensions import emit_map
+
+    return emit_map(em, node, args, kwargs)
+
+
+def _filter(em, node, args, kwargs):
+    from .comprehensions import emit_filter
+
+    return emit_filter(em, node, args, kwargs)
 
 
 # -- numbers ------------------------------------------------------------------------------------------------
@@ -379,6 +391,10 @@ def _list(em, node, args, kwargs):
     sv = args[0]
     if isinstance(sv, TupleSugar):
         return SimpleValue(_list_of(em, node, sv.items))
+    from .comprehensions import MapValue
+
+    if isinstance(sv, MapValue):
+        return SimpleValue(sv.as_value(em, node))  # already a new list
     if isinstance(sv, RangeValue):
         return SimpleValue(sv.as_value(em, node))
     v = _value(em, node, sv)
@@ -402,6 +418,12 @@ def _tuple(em, node, args, kwargs):
     sv = args[0]
     if isinstance(sv, TupleSugar) or isinstance(getattr(sv, "type", None), TupleType):
         return sv
+    from .comprehensions import MapValue
+
+    if isinstance(sv, MapValue) and sv.static_len() is not None:  # map over tuples: one item each
+        it = sv.iterate(em, node)
+        if isinstance(it, Unrolled):
+            return TupleSugar(it.items)
     em.fail(node, "tuple() of a list is not supported: a tuple's length must be known when compiling", hint="keep it a list, or build the tuple from its items")
 
 
@@ -548,6 +570,8 @@ def _build() -> Dict[int, SugaredValue]:
         (b.abs, "abs", _abs, abs),
         (b.round, "round", _round, round),
         (b.sum, "sum", _sum, None),
+        (b.map, "map", _map, None),
+        (b.filter, "filter", _filter, None),
 
         (b.int, "int", _int, int),
         (b.float, "float", _float, float),
@@ -569,7 +593,7 @@ def _build() -> Dict[int, SugaredValue]:
                     (b.id, "compare with `is`"), (b.hash, "use the value itself as a dict key"), (b.open, "do file I/O outside the scripted code"),
                     (b.input, "read input outside the scripted code"), (b.eval, "write the code directly"), (b.exec, "write the code directly"),
                     (b.callable, "check before scripting"),
-                    (b.set, "use a list or a dict with the items as keys"), (b.map, "use a list comprehension"), (b.filter, "use a list comprehension with `if`"),
+                    (b.set, "use a list or a dict with the items as keys"),
                     (b.vars, None), (b.globals, None), (b.locals, None), (b.setattr, "assign the attribute directly")):  # fmt: skip
         entries.append((fn, fn.__name__, _refused(fn.__name__, why or "restructure the code"), None))
     table: Dict[int, SugaredValue] = {}

@@ -8,6 +8,24 @@
 ```
 The comprehension has its own scope (its targets are not visible after
 it). Iterating a tuple or module container unrolls, as a `for` loop does.
+
+`map(f, xs, ...)` and `filter(f, xs)` are comprehensions too (Note [map and
+filter are lists]):
+
+```
+list(map(f, xs))      [f(x) for x in xs]         (several iterables: f(x, y) for x, y in zip(...))
+filter(f, xs)         [x for x in xs if f(x)]    (f None: `if x`)
+```
+
+Note [map and filter are lists]
+-------------------------------
+Python's map and filter return iterators; script has no iterator values, so
+they are lists, the closest value. `for v in map(f, xs)` (and a comprehension
+over it) calls `f` in the loop body, item by item, as Python's iterator does;
+anywhere else (an assignment, an argument, `sum(...)`, `list(...)`) the map
+becomes a new list at once. `filter(...)` is always built as a list first.
+Over a tuple or module container, `f` is compiled once per item and
+`tuple(map(f, t))` is a tuple (its length is known when compiling).
 """
 from __future__ import annotations
 
@@ -15,11 +33,11 @@ import ast
 from typing import List, Optional
 
 from ...ir.core import Value
-from ...ir.types import INT, STR, TENSOR, DictType, ListType, OptionalType, Type, unify
+from ...ir.types import INT, STR, TENSOR, ClassType, DictType, ListType, OptionalType, Type, unify
 from .conditions import cond_of, refine_in_frame
 from .emitter import FunctionEmitter
-from .loops import Counted, Unrolled
-from .sugared import SimpleValue, SugaredValue
+from .loops import Counted, Iteration, Unrolled, zip_iterations
+from .sugared import Args, Kwargs, SimpleValue, SugaredValue
 
 
 class _Result:
@@ -39,6 +57,8 @@ class _Result:
         self.truth = False
         self.literal = False  # collect the elements for a list literal instead of appending
         self.items: List[Value] = []
+        self.producer = "the comprehension"  # who produces the values, for the error on mixed types
+        self.mixed_hint = "annotate the result, e.g. `xs: List[Optional[int]] = [...]`"
 
     def add(self, node: ast.AST, key: Optional[Value], value: Value) -> None:
         em = self.em
@@ -75,7 +95,7 @@ class _Result:
             return new
         joined = unify(seen, new)
         if joined is None or joined != seen:
-            self.em.fail(node, f"the comprehension produces values of different types: {seen} and {new}", hint="annotate the result, e.g. `xs: List[Optional[int]] = [...]`")
+            self.em.fail(node, f"{self.producer} produces values of different types: {seen} and {new}", hint=self.mixed_hint)
         return joined
 
     def finish(self) -> Value:
@@ -156,4 +176,147 @@ def _conditions(em: FunctionEmitter, node, ifs: List[ast.expr], rest, result: _R
         _conditions(em, node, ifs[1:], rest, result)
 
 
-__all__ = ["emit_comprehension"]
+# -- map and filter -------------------------------------------------------------------------------
+
+
+class MapValue(SugaredValue):
+    """`map(f, xs, ...)`: iterated item by item, a new list as a value (Note [map and filter are lists])."""
+
+    def __init__(self, node: ast.Call, fn: SugaredValue, inners: List[SugaredValue], hint: Optional[Type]):
+        self.node = node
+        self.fn = fn
+        self.inners = inners
+        self.hint = hint
+        self.value: Optional[Value] = None
+
+    def describe(self) -> str:
+        return "a map(...)"
+
+    def is_value(self) -> bool:
+        return True
+
+    def static_len(self) -> Optional[int]:
+        lengths = [inner.static_len() for inner in self.inners]
+        return None if any(n is None for n in lengths) else min(lengths)  # type: ignore[type-var]
+
+    def _apply(self, em: FunctionEmitter, item: SugaredValue) -> SugaredValue:
+        args = item.items if len(self.inners) > 1 else [item]  # type: ignore[attr-defined]  # zip items are TupleSugar
+        return self.fn.call(em, self.node, args, {})
+
+    def iterate(self, em, node):
+        its = [inner.iterate(em, _arg_node(self.node, k + 1)) for k, inner in enumerate(self.inners)]
+        it = its[0] if len(its) == 1 else zip_iterations(em, self.node, its, "map")
+        if isinstance(it, Unrolled):
+            return Unrolled([self._apply(em, item) for item in it.items])
+        assert isinstance(it, Counted)
+        inner_item = it.item
+        return Counted(it.length, lambda em, node, i: self._apply(em, inner_item(em, node, i)))
+
+    def as_value(self, em, node) -> Value:
+        if self.value is not None:  # built once, where it is first used as a value
+            return self.value
+        with em.at(self.node):
+            result = _Result(em, self.node, False, self.hint)
+            result.producer = "map()"
+            result.mixed_hint = "a list holds one type: make the function return the same type for every item, or use tuple(map(...))"
+            it = self.iterate(em, self.node)
+            result.literal = isinstance(it, Unrolled)  # one element per item, known when compiling
+            _each(em, self.node, it, lambda item: result.add(self.node, None, item.as_value(em, self.node)))
+            if result.literal:
+                result.build_literal()
+        self.value = result.finish()
+        return self.value
+
+
+def emit_map(em: FunctionEmitter, node: ast.Call, args: Args, kwargs: Kwargs) -> SugaredValue:
+    if kwargs:
+        em.fail(node, "map() takes no keyword arguments")
+    if len(args) < 2:
+        em.fail(node, "map() needs a function and at least one iterable", hint="write map(f, xs) or map(f, xs, ys)")
+    _check_function(em, node, "map", args[0], len(args) - 1)
+    return MapValue(node, args[0], list(args[1:]), getattr(em, "call_hint", None))
+
+
+def emit_filter(em: FunctionEmitter, node: ast.Call, args: Args, kwargs: Kwargs) -> SugaredValue:
+    """`filter(f, xs)`: a new list of the items `x` for which `f(x)` is true (`x` itself for `filter(None, xs)`)."""
+    if kwargs or len(args) != 2:
+        em.fail(node, f"filter() takes 2 arguments ({len(args)} given{', and keywords' if kwargs else ''})", hint="write filter(f, xs) or filter(None, xs)")
+    fn: Optional[SugaredValue] = None if args[0].static_value() is None else args[0]
+    if fn is not None:
+        _check_function(em, node, "filter", fn, 1)
+    result = _Result(em, node, False, getattr(em, "call_hint", None))
+    result.producer = "filter()"
+    result.mixed_hint = "a list holds one type: filter items of one type, or annotate the result (`xs: List[Union[int, str]] = filter(...)`)"
+
+    def keep(item: SugaredValue) -> None:
+        v = item.as_value(em, node)
+        cond = cond_of(em, node, SimpleValue(v) if fn is None else fn.call(em, node, [SimpleValue(v)], {}))
+        if cond.static is False:
+            return
+        if cond.static is True:
+            result.add(node, None, v)
+            return
+        if_node = em.op("prim::If", [cond.value], [], n_blocks=2)
+        with em.child_frame("if", if_node.blocks[0]):
+            result.add(node, None, v)
+
+    _each(em, node, args[1].iterate(em, _arg_node(node, 1)), keep)
+    return SimpleValue(result.finish())
+
+
+def _check_function(em: FunctionEmitter, node: ast.Call, name: str, fn: SugaredValue, n_args: int) -> None:
+    """Refuse at the argument what `name` cannot call with `n_args` arguments per item."""
+    from .interfaces import InterfaceType
+    from .lambdas import LambdaValue
+
+    where = _arg_node(node, 0)
+    if isinstance(fn, SimpleValue):
+        callable_ = isinstance(fn.type, (ClassType, InterfaceType))
+    else:
+        callable_ = type(fn).call is not SugaredValue.call
+    if not callable_:
+        em.fail(where, f"{name}() needs a function as its first argument, not {fn.describe()}", hint=f"pass a lambda, a function or a builtin: {name}(lambda v: ..., xs)")
+    if not isinstance(fn, LambdaValue):
+        return
+    a = fn.node.args
+    if a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs:
+        return  # LambdaValue.call refuses these
+    most = len(a.args)
+    least = most - len(a.defaults)
+    if least <= n_args <= most:
+        return
+    per_item = f"{n_args} argument{'s' if n_args != 1 else ''} per item"
+    hint = "a lambda takes one parameter per iterable"
+    if n_args == 1 and least > 1:
+        hint = "each item is passed whole: take one parameter and index it (`lambda kv: kv[0] + kv[1]`), or pass one iterable per parameter"
+    em.fail(fn.node, f"{name}() calls the lambda with {per_item} (one per iterable), but the lambda takes {least if least == most else f'{least} to {most}'}", hint=hint)
+
+
+def _arg_node(node: ast.Call, k: int) -> ast.AST:
+    """The expression of argument `k`, for error locations (the call itself once a `*` has come)."""
+    if k < len(node.args) and not any(isinstance(a, ast.Starred) for a in node.args[: k + 1]):
+        return node.args[k]
+    return node
+
+
+def _each(em: FunctionEmitter, node: ast.AST, it: Iteration, body) -> None:
+    """`body(item)` for each item: once per item when unrolled, else in a `prim::Loop` with nothing carried."""
+    if isinstance(it, Unrolled):
+        for item in it.items:
+            body(item)
+        return
+    assert isinstance(it, Counted)
+    loop = em.op("prim::Loop", [it.length, em.const(True)], [], n_blocks=2)
+    block, cond_block = loop.blocks
+    i = block.add_param(INT)
+    with em.child_frame("loop", block):
+        em.loop_depth += 1
+        try:
+            body(it.item(em, node, i))
+        finally:
+            em.loop_depth -= 1
+    with em.builder.at_block(cond_block):
+        cond_block.add_return(em.const(True))
+
+
+__all__ = ["emit_comprehension", "MapValue", "emit_map", "emit_filter"]

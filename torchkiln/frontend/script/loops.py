@@ -139,21 +139,25 @@ class ZipValue(SugaredValue):
         return "a zip(...)"
 
     def iterate(self, em, node):
-        its = [inner.iterate(em, node) for inner in self.inners]
-        if any(isinstance(it, Unrolled) for it in its):
-            if not all(isinstance(it, Unrolled) for it in its):
-                em.fail(node, "zip of a tuple or module container with a list, range or tensor is not supported", hint="zip containers of the same kind, or index the list inside the loop")
-            n = min(len(it.items) for it in its)  # type: ignore[union-attr]
-            return Unrolled([TupleSugar([it.items[k] for it in its]) for k in range(n)])  # type: ignore[union-attr]
-        length = its[0].length  # type: ignore[union-attr]
-        with em.at(node):
-            for it in its[1:]:
-                length = em.op("prim::min.int", [length, it.length], [INT]).output  # type: ignore[union-attr]
-
-        def item(em, node, i: Value) -> SugaredValue:
-            return TupleSugar([it.item(em, node, i) for it in its])  # type: ignore[union-attr]
-
-        return Counted(length, item)
+        return zip_iterations(em, node, [inner.iterate(em, node) for inner in self.inners], "zip")
 
 
-__all__ = ["Iteration", "Counted", "Unrolled", "iterate_value", "RangeValue", "EnumerateValue", "ZipValue"]
+def zip_iterations(em, node: ast.AST, its: List[Iteration], name: str) -> Iteration:
+    """Iterations side by side, as far as the shortest goes; each item a `TupleSugar` (zip, and map's iterables)."""
+    if any(isinstance(it, Unrolled) for it in its):
+        if not all(isinstance(it, Unrolled) for it in its):
+            em.fail(node, f"{name} of a tuple or module container with a list, range or tensor is not supported", hint="pass containers of the same kind, or index the list inside the loop")
+        n = min(len(it.items) for it in its)  # type: ignore[attr-defined]
+        return Unrolled([TupleSugar([it.items[k] for it in its]) for k in range(n)])  # type: ignore[attr-defined]
+    length = its[0].length  # type: ignore[attr-defined]
+    with em.at(node):
+        for it in its[1:]:
+            length = em.op("prim::min.int", [length, it.length], [INT]).output  # type: ignore[attr-defined]
+
+    def item(em, node, i: Value) -> SugaredValue:
+        return TupleSugar([it.item(em, node, i) for it in its])  # type: ignore[attr-defined]
+
+    return Counted(length, item)
+
+
+__all__ = ["Iteration", "Counted", "Unrolled", "iterate_value", "RangeValue", "EnumerateValue", "ZipValue", "zip_iterations"]

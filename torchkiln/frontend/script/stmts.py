@@ -5,7 +5,7 @@ import ast
 from typing import Callable, Dict, List, Optional, Type as PyType
 
 from ...ir.core import Value
-from ...ir.types import ListType, TupleType, Type
+from ...ir.types import BOOL, INT, STR, DictType, ListType, TensorType, TupleType, Type
 from .conditions import refine_in_frame
 from .control import emit_break, emit_continue, emit_for, emit_if, emit_while, emit_with
 from .emitter import FunctionEmitter
@@ -101,8 +101,9 @@ def unpack(em: FunctionEmitter, node: ast.AST, value: SugaredValue, n: int) -> L
             if len(t.elems) != n:
                 em.fail(node, f"cannot unpack a tuple of {len(t.elems)} into {n} names")
             return [SimpleValue(o) for o in em.op("prim::TupleUnpack", [v], list(t.elems)).outputs]
-        if isinstance(t, ListType):
-            return [SimpleValue(o) for o in em.op("prim::ListUnpack", [v], [t.elem] * n).outputs]
+        lst = _as_list(em, v)
+        if lst is not None:  # the length is checked when the program runs (ValueError, as Python)
+            return [SimpleValue(o) for o in em.op("prim::ListUnpack", [lst], [lst.type.elem] * n).outputs]  # type: ignore[attr-defined]
     it = value.iterate(em, node)
     from .loops import Unrolled
 
@@ -137,7 +138,58 @@ def _assign_starred(em: FunctionEmitter, target, value: SugaredValue, starred: L
         for sub, item in zip(elts[k + 1 :], items[n - n_after :]):
             assign_target(em, sub, item, node)
         return
-    em.fail(target, "starred unpacking is only supported for tuples", hint="index the list instead")
+    v = value.as_value(em, target)
+    with em.at(target):
+        lst = _as_list(em, v)
+    if lst is None:
+        hint = "unpack x.unbind(0), a list of the tensor's rows" if isinstance(v.type, TensorType) else "unpack a list, tuple, str or dict"
+        em.fail(target, f"cannot unpack a value of type {v.type} into a starred pattern", hint=hint)
+    parts = _split_list(em, target, lst, k, n_after)
+    for sub, part in zip(elts[:k] + [elts[k].value] + elts[k + 1 :], parts):
+        assign_target(em, sub, SimpleValue(part), node)
+
+
+def _as_list(em: FunctionEmitter, v: Value) -> Optional[Value]:
+    """`v` as a list to unpack: a list itself, a str's characters, a dict's keys; None for other types."""
+    t = v.type
+    if isinstance(t, ListType):
+        return v
+    if t == STR:
+        return em.op("prim::list.str", [v], [ListType(STR)]).output
+    if isinstance(t, DictType):
+        return em.op("prim::keys", [v], [ListType(t.key)]).output
+    return None
+
+
+def _split_list(em: FunctionEmitter, target: ast.AST, lst: Value, k: int, n_after: int) -> List[Value]:
+    """`a, *rest, z = lst`: the `k` first items, a new list of the middle, the `n_after` last items.
+
+    ```
+    %n = prim::len.list(%lst)
+    prim::If(prim::lt(%n, k + n_after)):  raise ValueError("not enough values to unpack (expected at least 2, got 1)")
+    %a = prim::getitem.list(%lst, 0)
+    %rest = prim::slice.list(%lst, k, %n - n_after, None)
+    %z = prim::getitem.list(%lst, -1)
+    ```
+    """
+    assert isinstance(lst.type, ListType)
+    elem = lst.type.elem
+    none = em.const(None)
+    with em.at(target):
+        n = em.op("prim::len.list", [lst], [INT]).output
+        need = k + n_after
+        if need > 0:
+            short = em.op("prim::lt", [n, em.const(need)], [BOOL]).output
+            if_node = em.op("prim::If", [short], [], n_blocks=2)
+            with em.builder.at_block(if_node.blocks[0]):
+                fmt = em.const(f"not enough values to unpack (expected at least {need}, got {{}})")
+                message = em.op("prim::format", [fmt, n], [STR]).output
+                em.op("prim::RaiseException", [message], [], {"cls": "ValueError"})
+        heads = [em.op("prim::getitem.list", [lst, em.const(i)], [elem]).output for i in range(k)]
+        stop = em.op("prim::sub.int", [n, em.const(n_after)], [INT]).output if n_after else none
+        middle = em.op("prim::slice.list", [lst, em.const(k), stop, none], [lst.type]).output
+        tails = [em.op("prim::getitem.list", [lst, em.const(j - n_after)], [elem]).output for j in range(n_after)]
+    return heads + [middle] + tails
 
 
 def _list_of(em: FunctionEmitter, node: ast.AST, items: List[SugaredValue]) -> Value:
