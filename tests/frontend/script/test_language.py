@@ -581,3 +581,18 @@ def union_values(x: Union[int, str], y: int | None) -> str:
 
 def test_union_and_pipe_optional():
     matches_eager(union_values, (3, None), ("ab", 4))
+
+
+def math_prod(xs: List[int], ys: List[float], n: int):
+    return (math.prod(xs), math.prod(ys), math.prod(xs, start=2), math.prod(xs, start=0.5),
+            math.prod((n, 2, 3)), math.prod([]), math.prod(ys, start=3))  # fmt: skip
+
+
+@pytest.mark.parametrize("args", [([2, 3, 4], [1.5, 2.0], 3), ([-1], [0.5], -2), ([], [0.25], 0)])
+def test_math_prod(args):
+    matches_eager(math_prod, args)
+
+
+def test_math_prod_of_no_floats_is_a_float():
+    # Python's math.prod of an empty list is its int start; a List[float] gives a float in script.
+    assert scripted(math_prod)([], [], 0) == (1, 1.0, 2, 0.5, 0, 1, 3.0)

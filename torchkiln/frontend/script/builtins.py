@@ -527,6 +527,41 @@ def _as_float(em: FunctionEmitter, node: ast.AST, sv: SugaredValue, fname: str) 
     em.fail(node, f"math.{fname}() takes a number, not {v.type}", hint=f"for tensors use torch.{fname}")
 
 
+def _math_prod(em, node, args, kwargs):
+    """`math.prod(xs, *, start=1)`: a tuple folds with `*`; a list of numbers multiplies in a loop."""
+    _expect(em, node, "math.prod", args, kwargs, 1, 1, kw_ok=("start",))
+    start = kwargs.get("start")
+    from .operators import binary
+
+    if isinstance(args[0], TupleSugar):
+        acc: SugaredValue = start if start is not None else SimpleValue(em.const(1))
+        for item in args[0].items:
+            acc = binary(em, node, acc, item, ast.Mult())
+        return acc
+    v = _value(em, node, args[0])
+    t = v.type
+    from .emitter import is_empty_list
+
+    if is_empty_list(v):  # `math.prod([])`: the start, as in Python
+        return start if start is not None else SimpleValue(em.const(1))
+    if not (isinstance(t, ListType) and t.elem in (INT, FLOAT)):
+        em.fail(node, f"math.prod() of a value of type {t} is not supported", hint="pass a list or tuple of numbers; for tensors use torch.prod")
+    from . import helpers
+    from .functions_value import PythonFunctionValue
+
+    start_type = start.as_value(em, node).type if start is not None else t.elem
+    if start_type not in (INT, FLOAT, BOOL):
+        em.fail(node, f"math.prod()'s start must be a number, not {start_type}")
+    if t.elem == FLOAT:
+        fn, name = helpers.prod_float, "math.prod"
+    elif start_type == FLOAT:
+        fn, name = helpers.prod_ints_from_float, "math.prod"
+    else:
+        fn, name = helpers.prod_int, "math.prod"
+    extra = [start] if start is not None else []
+    return PythonFunctionValue(fn, name).call(em, node, [SimpleValue(v)] + extra, {})
+
+
 def _math(fname: str) -> Handler:
     def impl(em, node, args, kwargs):
         if fname == "log":
@@ -605,6 +640,7 @@ def _build() -> Dict[int, SugaredValue]:
     for fname in _MATH_FLOAT + tuple(_MATH_RESULT) + _MATH_BINARY + ("log", "gcd", "factorial", "modf"):
         fn = getattr(math, fname)
         table[id(fn)] = BuiltinFunction(f"math.{fname}", _math(fname), fn)
+    table[id(math.prod)] = BuiltinFunction("math.prod", _math_prod, None)
     return table
 
 

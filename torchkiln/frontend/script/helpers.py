@@ -25,3 +25,26 @@ def list_with_default(out_size: List[int], defaults: List[int]) -> List[int]:
     if len(defaults) <= len(out_size):
         raise ValueError("Input dimension should be at least " + str(len(out_size) + 1))
     return out_size
+
+
+def prod_int(xs: List[int], start: int = 1) -> int:
+    """`math.prod(xs, start=start)` for ints (left to right, as Python multiplies)."""
+    acc = start
+    for x in xs:
+        acc = acc * x
+    return acc
+
+
+def prod_float(xs: List[float], start: float = 1.0) -> float:
+    """`math.prod` of floats, or of ints from a float start."""
+    acc = start
+    for x in xs:
+        acc = acc * x
+    return acc
+
+
+def prod_ints_from_float(xs: List[int], start: float) -> float:
+    acc = start
+    for x in xs:
+        acc = acc * x
+    return acc
