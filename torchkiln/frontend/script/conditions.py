@@ -333,6 +333,8 @@ def isinstance_cond(em: FunctionEmitter, node: ast.Call, sv: SugaredValue, targe
     t = sv.value.type
     if any(type_matches(em, node, t, target) for target in targets):
         return Cond(static=True)
+    if isinstance(t, OptionalType) and isinstance(t.elem, UnionType):  # `Union[int, str, None]`
+        return _runtime_isinstance(em, node, sv.value, targets, name)
     if isinstance(t, OptionalType):
         if any(type_matches(em, node, t.elem, target) for target in targets):
             cond = none_cond(em, node, sv, name)
@@ -347,7 +349,10 @@ def isinstance_cond(em: FunctionEmitter, node: ast.Call, sv: SugaredValue, targe
 
 def _runtime_isinstance(em: FunctionEmitter, node: ast.AST, v: Value, targets: List[Any], name: Optional[str]) -> Cond:
     """`isinstance(x, T)` for a Union (or Any) `x`: a runtime test, refining x both ways."""
-    members = list(v.type.members) if isinstance(v.type, UnionType) else None
+    t = v.type
+    optional = isinstance(t, OptionalType)
+    union = t.elem if optional else t  # type: ignore[attr-defined]
+    members = list(union.members) + ([NONE] if optional else []) if isinstance(union, UnionType) else None
     if members is not None:
         chosen = [m for m in members if any(type_matches(em, node, m, tg) for tg in targets)]
         if not chosen:
@@ -365,11 +370,19 @@ def _runtime_isinstance(em: FunctionEmitter, node: ast.AST, v: Value, targets: L
     true_refs: Dict[str, Type] = {}
     false_refs: Dict[str, Type] = {}
     if name is not None:
-        true_refs[name] = chosen[0] if len(chosen) == 1 else UnionType(chosen)
+        true_refs[name] = _members_type(chosen, optional)
         if members is not None:
-            rest = [m for m in members if m not in chosen]
-            false_refs[name] = rest[0] if len(rest) == 1 else UnionType(rest)
+            false_refs[name] = _members_type([m for m in members if m not in chosen], optional)
     return Cond(result, None, true_refs, false_refs)
+
+
+def _members_type(members: List[Type], optional: bool) -> Type:
+    """The type holding `members` (of a Union); `Optional[...]` when the Union was one."""
+    if len(members) == 1:
+        return members[0]
+    if optional and NONE in members:
+        return OptionalType(_members_type([m for m in members if m != NONE], False))
+    return UnionType(members)
 
 
 def type_matches(em: FunctionEmitter, node: ast.AST, t: Type, target: Any) -> bool:

@@ -9,6 +9,7 @@ from ...ir.types import BOOL, INT, STR, DictType, ListType, TensorType, TupleTyp
 from .conditions import refine_in_frame
 from .control import emit_break, emit_continue, emit_for, emit_if, emit_while, emit_with
 from .emitter import FunctionEmitter
+from .patterns import emit_match
 from .environment import STORE, PendingError, VarInfo
 from .sugared import ExceptionClassValue, ExceptionValue, SimpleValue, SugaredValue, TupleSugar
 
@@ -342,6 +343,7 @@ STATEMENTS: Dict[PyType[ast.AST], Callable] = {
     ast.For: emit_for,
     ast.While: emit_while,
     ast.With: emit_with,
+    ast.Match: emit_match,
     ast.Break: emit_break,
     ast.Continue: emit_continue,
     ast.FunctionDef: emit_function_def,
@@ -357,7 +359,6 @@ UNSUPPORTED = {
     ast.AsyncFunctionDef: ("async functions are not supported", None),
     ast.AsyncFor: ("`async for` is not supported", None),
     ast.AsyncWith: ("`async with` is not supported", None),
-    ast.Match: ("`match` statements are not supported", "use if/elif/else"),
 }
 if hasattr(ast, "TryStar"):
     UNSUPPORTED[ast.TryStar] = UNSUPPORTED[ast.Try]
