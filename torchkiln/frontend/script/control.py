@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import ast
 import itertools
-from typing import Callable
+from typing import Callable, List, Optional
 
 from ...ir.core import Block, Node
 from ...ir.types import BOOL, INT, unify
@@ -172,7 +172,7 @@ def emit_for(em: FunctionEmitter, node: ast.For) -> None:
     from .stmts import assign_target
 
     iterable = em.emit_expr(node.iter)
-    it = iterable.iterate(em, node.iter)
+    it = _unrolled_range(em, node, iterable) or iterable.iterate(em, node.iter)
     if isinstance(it, Unrolled):
         if _has_loop_exits(node.body):
             _emit_unrolled_with_exits(em, node, it)
@@ -200,6 +200,76 @@ def emit_for(em: FunctionEmitter, node: ast.For) -> None:
         cond_block.add_return(em.const(True))
     join_loop(em, lf)
     _emit_else(em, node, loop, [body])
+
+
+# Note [Ranges that index modules]
+# ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+# `for i in range(len(self.layers)): x = self.layers[i](x)` indexes a module
+# container with the loop variable, and a container's items are submodules of
+# different types: an index must be known when compiling. TorchScript refuses
+# this; here such a loop over a range whose bounds are constants is unrolled,
+# `i` a constant in each copy, as `for layer in self.layers` is. Only loops
+# whose body indexes `self.<container>` (or `self.<...>.<container>`) with an
+# expression of the loop variable (`i`, `-i`, `2 * i`), or names an attribute with it (`getattr(self, f"layer{i}")`),
+# are unrolled, up to `_MAX_UNROLLED_RANGE` items.
+_MAX_UNROLLED_RANGE = 1024
+
+
+def _unrolled_range(em: FunctionEmitter, node: ast.For, iterable) -> Optional[Unrolled]:
+    from .loops import RangeValue
+
+    if not isinstance(iterable, RangeValue) or not isinstance(node.target, ast.Name):
+        return None
+    bounds = [_constant(v) for v in (iterable.start, iterable.stop, iterable.step)]
+    if any(b is None for b in bounds) or bounds[2] == 0:
+        return None
+    items = range(*bounds)  # type: ignore[misc]
+    if len(items) > _MAX_UNROLLED_RANGE or not _indexes_module_container(em, node.body, node.target.id):
+        return None
+    from .sugared import SimpleValue
+
+    with em.at(node.iter):
+        return Unrolled([SimpleValue(em.const(i)) for i in items])
+
+
+def _constant(v) -> Optional[int]:
+    n = v.node
+    if n is None or n.kind != "prim::Constant":
+        return None
+    value = n.attrs.get("value")
+    return value if type(value) is int else None
+
+
+def _indexes_module_container(em: FunctionEmitter, body: List[ast.stmt], name: str) -> bool:
+    """Whether `body` has `self.<...>[<made from name>]` with a module container there, or
+    `getattr(self, <made from name>)`."""
+    for stmt in body:
+        for sub in ast.walk(stmt):
+            if _getattr_of_self_by(sub, name):
+                return True
+            if not (isinstance(sub, ast.Subscript) and any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(sub.slice))):
+                continue
+            root = sub.value
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if not (isinstance(root, ast.Name) and root.id == "self" and isinstance(sub.value, ast.Attribute)):
+                continue
+            container = em.emit_expr(sub.value)  # attribute reads only: nothing else is emitted
+            t = getattr(container, "type", None)
+            info = em.compiler.classes.modules.by_type.get(t) if t is not None else None
+            if info is not None and info.container in ("list", "plist"):
+                return True
+    return False
+
+
+def _getattr_of_self_by(node: ast.AST, name: str) -> bool:
+    """`getattr(self, f"layer{name}")`: an attribute name made from the loop variable."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr" and len(node.args) >= 2):
+        return False
+    obj, attr = node.args[0], node.args[1]
+    if not (isinstance(obj, ast.Name) and obj.id == "self") or isinstance(attr, ast.Constant):
+        return False
+    return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(attr))
 
 
 def _emit_unrolled(em: FunctionEmitter, node: ast.For, it: Unrolled) -> None:

@@ -219,10 +219,23 @@ def emit_joined_str(em: FunctionEmitter, node: ast.JoinedStr, hint: Optional[Typ
                 spec_parts.append(str(s.value))
             spec = ":" + "".join(spec_parts)
         parts.append("{" + conversion + spec + "}")
-    fmt = em.const("".join(parts))
-    if not values:
-        return SimpleValue(fmt)
+    text = "".join(parts)
+    folded = _constant_items(values)
+    if folded is not None:  # every field a constant (an unrolled loop's index): the string is one
+        return SimpleValue(em.const(text.format(*folded)))
+    fmt = em.const(text)
     return SimpleValue(em.op("prim::format", [fmt] + values, [STR]).output)
+
+
+def _constant_items(values: List[Value]) -> Optional[list]:
+    """The Python values of `values` when each is a constant int, float, bool or str; else None."""
+    out = []
+    for v in values:
+        n = v.node
+        if n is None or n.kind != "prim::Constant" or type(n.attrs.get("value")) not in (int, float, bool, str):
+            return None
+        out.append(n.attrs["value"])
+    return out
 
 
 def emit_subscript(em: FunctionEmitter, node: ast.Subscript, hint: Optional[Type]) -> SugaredValue:

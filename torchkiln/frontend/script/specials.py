@@ -114,9 +114,17 @@ def _isinstance(em: FunctionEmitter, node: ast.Call) -> SugaredValue:
 
 
 def _attr_name(em: FunctionEmitter, node: ast.Call, what: str) -> str:
-    if len(node.args) < 2 or not isinstance(node.args[1], ast.Constant) or not isinstance(node.args[1].value, str):
-        em.fail(node, f"{what}() needs a constant attribute name in script")
-    return node.args[1].value
+    """The attribute name: a string literal, or an expression known when compiling (`f"layer{i}"`
+    with `i` an unrolled loop's index: Note [Ranges that index modules] in control.py)."""
+    if len(node.args) >= 2:
+        arg = node.args[1]
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+            return arg.value
+        if not isinstance(arg, ast.Constant):
+            static = em.emit_expr(arg).static_value()
+            if isinstance(static, str):
+                return static
+    em.fail(node, f"{what}() needs a constant attribute name in script", hint="write the name as a string, or build it from the index of a loop over a constant range")
 
 
 def _hasattr(em: FunctionEmitter, node: ast.Call) -> SugaredValue:
