@@ -38,6 +38,7 @@ the compiled callable itself.
 """
 from __future__ import annotations
 
+import copy
 import enum
 
 import operator
@@ -834,7 +835,10 @@ class ScriptModule(nn.Module):
             # A constant (`__constants__`, `Final`, an Enum member the module holds) reads as torch.jit's do.
             constants = self.__dict__["_kiln_type"].constants if "_kiln_type" in self.__dict__ else {}
             if name in constants:
-                return constants[name]
+                value = constants[name]
+                if getattr(value, "kiln_not_archived", False):  # a config dataclass, as it was when compiled
+                    return copy.deepcopy(value.obj)
+                return value
             raise
 
     def __dir__(self):

@@ -150,7 +150,8 @@ class _Saver:
                 for t in cls.attributes.values():
                     self._add_type(t)
                 for c in cls.constants.values():
-                    self._scan_value(c)
+                    if not getattr(c, "kiln_not_archived", False):  # config dataclasses stay out (frontend/script/configs.py)
+                        self._scan_value(c)
                 for m in cls.methods.values():
                     self._scan_function(m)
             for name in todo_f:
@@ -346,6 +347,7 @@ class _Saver:
             ],
             "constants": [
                 {"name": n, "value": self.value(v, None, f"{where} constant {n}")} for n, v in cls.constants.items()
+                if not getattr(v, "kiln_not_archived", False)
             ],
             "methods": [self._function_doc(fn, name) for name, fn in cls.methods.items()],
         }

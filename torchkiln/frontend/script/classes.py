@@ -870,6 +870,10 @@ class _NoOp(SugaredValue):
 
 
 def constant_value(em: FunctionEmitter, node: ast.AST, value: Any) -> SugaredValue:
+    if getattr(value, "kiln_not_archived", False):  # a config dataclass: Note [Config dataclasses]
+        from .configs import ConfigValue
+
+        return ConfigValue(value)
     if isinstance(value, enum.Enum):
         return SimpleValue(member_value(em, node, value))
     if isinstance(value, tuple):

@@ -29,6 +29,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 import torch.nn as nn
 
+from .configs import config_constant
 from ...diagnostics import CompileError
 from ...ir.types import BOOL, NONE, TENSOR, ClassType, DictType, ListType, TupleType, Type, unify
 from .emitter import constant_type
@@ -273,6 +274,11 @@ class ModuleTypes:
             if isinstance(value, enum.Enum) and name not in annotations and self._init_annotation(cls, name) is None:
                 constants[name] = value  # an Enum member held by a module is a constant unless annotated (Note [Enums])
                 continue
+            if name not in annotations and name not in constant_names:
+                config = config_constant(value)  # Note [Config dataclasses]
+                if config is not None:
+                    constants[name] = config
+                    continue
             if name in constant_names:
                 if _is_constant_value(value):
                     constants[name] = _freeze_constant(value)
