@@ -898,3 +898,22 @@ def test_container_arguments_are_checked_item_by_item(executor):
     for bad, name in ((([1.0, "a"], (1, "a")), "x"), (([1.0], (1,)), "t"), (([1.0], (1, "a", 3)), "t")):
         with pytest.raises(ArgumentError, match=re.escape(f"argument '{name}'")):
             s(*bad)
+
+
+def default_limits(x: torch.Tensor) -> Tuple[float, str, torch.dtype, torch.Tensor]:
+    return torch.finfo().max, torch.finfo().dtype, torch.get_default_dtype(), torch.zeros(1)
+
+
+@pytest.mark.parametrize("executor", ["python", "interpreter", "cpp"])
+def test_default_dtype_is_read_when_the_program_runs(executor):
+    # outside tests/frontend: torchkiln-run (the differential check) runs with its own default dtype
+    s = torchkiln.script(default_limits)
+    run = api.ScriptFunction(s._kiln_unit, s._kiln_fn, executor=executor)
+    assert same(run(torch.zeros(1)), default_limits(torch.zeros(1)))
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        got = run(torch.zeros(1))
+    finally:
+        torch.set_default_dtype(previous)
+    assert got[:3] == (torch.finfo(torch.float64).max, "float64", torch.float64) and got[3].dtype == torch.float64

@@ -37,6 +37,12 @@ SAMPLES = {
     OptionalType(INT): [None, 1, -1, 5],
     OptionalType(STR): [None, "a", "-"],
     OptionalType(SCALAR_TYPE): [None, torch.float64],
+    # every kind torch.finfo / torch.iinfo tell apart (prim::finfo_*, prim::iinfo_*)
+    SCALAR_TYPE: [torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.complex32, torch.complex128,
+                  torch.float8_e4m3fn, torch.float8_e5m2, torch.float8_e4m3fnuz, torch.float8_e5m2fnuz,
+                  torch.float8_e8m0fnu, torch.float4_e2m1fn_x2, torch.uint8, torch.int8, torch.int16, torch.int32,
+                  torch.int64, torch.uint16, torch.uint32, torch.uint64, torch.bool, torch.qint8, torch.quint8,
+                  torch.qint32, torch.quint4x2, torch.bits8, torch.uint4],
     OptionalType(DEVICE): [None, torch.device("cpu")],
     DictType(STR, INT): [{"a": 1, "b": 2}, {}],
 }

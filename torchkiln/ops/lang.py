@@ -402,6 +402,36 @@ declare_prim("prim::device_type(Device d) -> str", emit="{0}.type")(operator.att
 declare_prim("prim::device_index(Device d) -> int?", emit="{0}.index")(operator.attrgetter("index"))
 
 
+# -- dtype limits: torch.finfo / torch.iinfo (Note [finfo and iinfo] in frontend/script/typeinfo.py) --------
+
+# One op per field, typed as the Python attribute: `prim::finfo_min(ScalarType dtype) -> float`.
+# `dtype` is the name (`'float32'`; a complex dtype's real type). Errors are torch's: TypeError
+# for a dtype of the wrong kind, NotImplementedError for a field torch lacks for the dtype.
+_FINFO_FIELDS = (("min", "float"), ("max", "float"), ("eps", "float"), ("tiny", "float"),
+                ("smallest_normal", "float"), ("resolution", "float"), ("bits", "int"), ("dtype", "str"))  # fmt: skip
+_IINFO_FIELDS = (("min", "int"), ("max", "int"), ("bits", "int"), ("dtype", "str"))
+
+
+def _type_info_field(info, field: str):
+    def impl(dtype):
+        return getattr(info(dtype), field)
+
+    impl.__name__ = f"{info.__name__}_{field}"
+    return impl
+
+
+for _info, _fields in ((torch.finfo, _FINFO_FIELDS), (torch.iinfo, _IINFO_FIELDS)):
+    for _field, _ret in _fields:
+        _kind = _info.__name__
+        declare_prim(f"prim::{_kind}_{_field}(ScalarType dtype) -> {_ret}", emit=f"torch.{_kind}({{0}}).{_field}")(_type_info_field(_info, _field))
+
+
+# The default dtype when the program runs (torch.zeros() without a dtype reads it then too).
+@declare_prim("prim::get_default_dtype() -> ScalarType", pure=False, deletable=True, emit="torch.get_default_dtype()")
+def _get_default_dtype():
+    return torch.get_default_dtype()
+
+
 @declare_prim("prim::manual_seed(int seed) -> ()", pure=False, emit="torch.manual_seed({0})")
 def _manual_seed(seed):
     torch.manual_seed(seed)

@@ -1,5 +1,6 @@
 // The prim ops of torchkiln/ops/lang.py, Python semantics: comparisons,
-// conversions, effects, torch.tensor(), and the helpers of lang.h. Number
+// conversions, effects, torch.tensor(), dtype limits (torch.finfo /
+// torch.iinfo), and the helpers of lang.h. Number
 // ops are in prims_numbers.cpp, the math module in prims_math.cpp, lists
 // and dicts in prims_containers.cpp, strings and formatting in
 // prims_str.cpp.
@@ -12,10 +13,12 @@
 #include <ATen/ops/empty.h>
 #include <c10/core/DefaultDtype.h>
 #include <c10/core/GradMode.h>
+#include <c10/core/ScalarType.h>
 #include <c10/core/impl/LocalDispatchKeySet.h>
 #include <c10/util/Exception.h>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <complex>
 #include <limits>
@@ -285,6 +288,109 @@ Operation isinstance(const PrimNode& node) {
   };
 }
 
+// ------------------------------------------ dtype limits: torch.finfo / torch.iinfo
+
+// As torch/csrc/TypeInfo.cpp computes them: std::numeric_limits of the
+// dtype's C++ type (c10::Half, c10::BFloat16, c10::Float8_*), with its
+// errors. A ScalarType is an int here.
+
+// What torch's dispatch names each limit in NotImplementedError.
+enum class Limit { Lowest, Max, Epsilon, Min, Resolution };
+constexpr const char* kLimitNames[] = {"lowest", "max", "epsilon", "min", "digits10"};
+
+using ST = c10::ScalarType;
+
+[[noreturn]] void not_implemented(const char* what, c10::ScalarType t) {
+  raise_python("NotImplementedError", cat('"', what, "\" not implemented for '", c10::toString(t), "'"));
+}
+
+template <typename T>
+double float_limit(Limit limit) {
+  using L = std::numeric_limits<T>;
+  switch (limit) {
+    case Limit::Lowest: return static_cast<double>(L::lowest());
+    case Limit::Max: return static_cast<double>(L::max());
+    case Limit::Epsilon: return static_cast<double>(L::epsilon());
+    case Limit::Min: return static_cast<double>(L::min());
+    case Limit::Resolution: return std::pow(10, -L::digits10);
+  }
+  return 0;
+}
+
+// The dtype torch.finfo describes: a floating point dtype, or a complex dtype's real type.
+c10::ScalarType finfo_type(Stack& s) {
+  auto t = c10::ScalarType(pop(s).toInt());
+  if (!c10::isFloatingType(t) && !c10::isComplexType(t))
+    raise_python("TypeError", "torch.finfo() requires a floating point input type. Use torch.iinfo to handle 'torch.finfo'");
+  return c10::toRealValueType(t);
+}
+
+// Whether torch.finfo's fields know `t` (float4_e2m1fn_x2 passes the check above, but has no limits).
+bool has_float_limits(c10::ScalarType t) { return c10::isFloatingType(t) && t != ST::Float4_e2m1fn_x2; }
+
+template <Limit L>
+void finfo_limit(Stack& s) {
+  c10::ScalarType t = finfo_type(s);
+  switch (t) {
+    case ST::Double: return push(s, float_limit<double>(L));
+    case ST::Float: return push(s, float_limit<float>(L));
+    case ST::Half: return push(s, float_limit<c10::Half>(L));
+    case ST::BFloat16: return push(s, float_limit<c10::BFloat16>(L));
+    case ST::Float8_e5m2: return push(s, float_limit<c10::Float8_e5m2>(L));
+    case ST::Float8_e4m3fn: return push(s, float_limit<c10::Float8_e4m3fn>(L));
+    case ST::Float8_e5m2fnuz: return push(s, float_limit<c10::Float8_e5m2fnuz>(L));
+    case ST::Float8_e4m3fnuz: return push(s, float_limit<c10::Float8_e4m3fnuz>(L));
+    case ST::Float8_e8m0fnu: return push(s, float_limit<c10::Float8_e8m0fnu>(L));
+    default: not_implemented(kLimitNames[int(L)], t);
+  }
+}
+void finfo_bits(Stack& s) { push(s, int64_t(CHAR_BIT * c10::elementSize(finfo_type(s)))); }
+void finfo_dtype(Stack& s) {
+  c10::ScalarType t = finfo_type(s);
+  if (!has_float_limits(t)) not_implemented("dtype", t);
+  push(s, dtype_name(t));
+}
+
+// The dtype torch.iinfo describes: an integer or quantized dtype.
+c10::ScalarType iinfo_type(Stack& s) {
+  auto t = c10::ScalarType(pop(s).toInt());
+  if (t == ST::Bool) raise_python("TypeError", "torch.bool is not supported by torch.iinfo");
+  if (!c10::isIntegralType(t, /*includeBool=*/false) && !c10::isQIntType(t))
+    raise_python("TypeError", "torch.iinfo() requires an integer input type. Use torch.finfo to handle 'torch.iinfo'");
+  return t;
+}
+
+template <typename T>
+int64_t int_limit(bool max) {
+  return max ? int64_t(std::numeric_limits<T>::max()) : int64_t(std::numeric_limits<T>::lowest());
+}
+
+template <bool Max>
+void iinfo_limit(Stack& s) {
+  c10::ScalarType t = iinfo_type(s);
+  switch (t) {
+    case ST::Byte: case ST::QUInt8: case ST::QUInt4x2: case ST::QUInt2x4: return push(s, int_limit<uint8_t>(Max));
+    case ST::Char: case ST::QInt8: return push(s, int_limit<int8_t>(Max));
+    case ST::Short: return push(s, int_limit<int16_t>(Max));
+    case ST::Int: case ST::QInt32: return push(s, int_limit<int32_t>(Max));
+    case ST::Long: return push(s, int_limit<int64_t>(Max));
+    case ST::UInt16: return push(s, int_limit<uint16_t>(Max));
+    case ST::UInt32: return push(s, int_limit<uint32_t>(Max));
+    case ST::UInt64:
+      if (Max) raise_python("OverflowError", "torch.iinfo(torch.uint64).max does not fit in 64 bits");
+      return push(s, int64_t(0));
+    default: not_implemented(Max ? "max" : "min", t);
+  }
+}
+void iinfo_bits(Stack& s) { push(s, int64_t(CHAR_BIT * c10::elementSize(iinfo_type(s)))); }
+void iinfo_dtype(Stack& s) {
+  c10::ScalarType t = iinfo_type(s);
+  if (c10::isQIntType(t)) not_implemented("dtype", t);
+  push(s, dtype_name(t));
+}
+
+void get_default_dtype(Stack& s) { push(s, int64_t(c10::get_default_dtype_as_scalartype())); }
+
 // ------------------------------------------------------ torch.tensor()
 
 // Shape and kind (0 bool, 1 int, 2 float, 3 complex) of nested lists of numbers.
@@ -366,6 +472,19 @@ void add_lang_prims(std::vector<PrimDef>& t) {
       {"prim::device_type(Device d) -> str", plain<device_type>},
       {"prim::device_index(Device d) -> int?", plain<device_index>},
       {"prim::tensor(t data, ScalarType? dtype, Device? device, bool requires_grad) -> Tensor", plain<tensor>},
+      {"prim::finfo_min(ScalarType dtype) -> float", plain<finfo_limit<Limit::Lowest>>},
+      {"prim::finfo_max(ScalarType dtype) -> float", plain<finfo_limit<Limit::Max>>},
+      {"prim::finfo_eps(ScalarType dtype) -> float", plain<finfo_limit<Limit::Epsilon>>},
+      {"prim::finfo_tiny(ScalarType dtype) -> float", plain<finfo_limit<Limit::Min>>},
+      {"prim::finfo_smallest_normal(ScalarType dtype) -> float", plain<finfo_limit<Limit::Min>>},
+      {"prim::finfo_resolution(ScalarType dtype) -> float", plain<finfo_limit<Limit::Resolution>>},
+      {"prim::finfo_bits(ScalarType dtype) -> int", plain<finfo_bits>},
+      {"prim::finfo_dtype(ScalarType dtype) -> str", plain<finfo_dtype>},
+      {"prim::iinfo_min(ScalarType dtype) -> int", plain<iinfo_limit<false>>},
+      {"prim::iinfo_max(ScalarType dtype) -> int", plain<iinfo_limit<true>>},
+      {"prim::iinfo_bits(ScalarType dtype) -> int", plain<iinfo_bits>},
+      {"prim::iinfo_dtype(ScalarType dtype) -> str", plain<iinfo_dtype>},
+      {"prim::get_default_dtype() -> ScalarType", plain<get_default_dtype>},
   });
   add_number_prims(t);
   add_math_prims(t);

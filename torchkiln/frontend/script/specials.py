@@ -11,6 +11,7 @@ with torch.no_grad():           prim::set_grad_enabled around the body (also ena
                                 set_grad_enabled(b), which sets the mode when called)
 torch._assert(c, msg)           an assert; warnings.warn(msg): prim::warn
 torch.tensor(data)              prim::tensor; torch.device("cpu"): a constant
+torch.finfo(d), torch.iinfo(d)  compile-time objects whose fields are ops or constants (typeinfo.py)
 ```
 Both the torch.jit spellings and torchkiln's (frontend/script/decorators.py)
 are recognized.
@@ -516,6 +517,11 @@ def _build() -> Dict[int, SugaredValue]:
     add(torch.tensor, Helper("torch.tensor", _tensor))
     add(torch.manual_seed, Helper("torch.manual_seed", _manual_seed))
     add(torch.as_tensor, Helper("torch.as_tensor", _as_tensor))
+    from . import typeinfo
+
+    add(torch.finfo, Helper("torch.finfo", typeinfo.finfo))
+    add(torch.iinfo, Helper("torch.iinfo", typeinfo.iinfo))
+    add(torch.get_default_dtype, Helper("torch.get_default_dtype", typeinfo.get_default_dtype))
     _ATEN.update({
         "aten::_pair": Helper("_pair", _pair_like(2)),
         "aten::_single": Helper("_single", _pair_like(1)),
