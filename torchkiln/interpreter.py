@@ -32,6 +32,7 @@ from . import ops
 from .codegen import runtime
 from .diagnostics import ArgumentError, Error
 from .ir.core import Block, CompilationUnit, Function, Graph, Node, Value
+from .ops.lang import autocast_depth, autocast_unwind
 from .ops.registry import OpInfo
 
 
@@ -45,12 +46,15 @@ def run_graph(graph: Graph, args: Sequence[Any], unit: Optional[CompilationUnit]
     if len(args) != len(graph.inputs):
         raise ArgumentError(f"the graph takes {len(graph.inputs)} arguments but {len(args)} were given")
     grad_mode = torch.is_grad_enabled()
+    autocast_blocks = autocast_depth()
     try:
         results = _Frame(unit).run_block(graph.block, list(args))
     except Exception:
         # An exception inside `with torch.no_grad()` skipped its restore; script has no
         # `try`, so it leaves the whole call (Note [Grad mode on exceptions] in codegen/compiler.py).
+        # Likewise the autocast blocks it entered (Note [Autocast in script] in ops/lang.py).
         torch._C._set_grad_enabled(grad_mode)
+        autocast_unwind(autocast_blocks)
         raise
     if len(results) == 1:
         return results[0]

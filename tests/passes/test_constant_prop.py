@@ -279,3 +279,38 @@ def test_writer_ops_never_fold():
       %n : int = aten::numel(%t)
       return (%n)
     """, None)
+
+
+def test_tensor_ops_after_an_autocast_enter_do_not_fold():
+    # Folding runs without autocast: inside the block the product is bfloat16 (Note [Mode barriers]).
+    check(constant_prop.run, """
+    graph():
+      %t : Tensor = prim::Constant[value=tensor([[1.5, 2.0], [0.5, 1.0]], dtype=torch.float32, shape=[2, 2])]()
+      %none : NoneType = prim::Constant[value=None]()
+      %on : bool = prim::Constant[value=True]()
+      %bf16 : ScalarType = prim::Constant[value=torch.bfloat16]()
+      %2 : int = prim::Constant[value=2]()
+      %3 : int = prim::Constant[value=3]()
+      prim::autocast_enter[device_type="cpu"](%bf16, %on, %none)
+      %p : Tensor = aten::mm(%t, %t)
+      %n : int = prim::add.int(%2, %3)
+      prim::autocast_exit()
+      %s : Tensor = aten::sum(%p, %none)
+      %r : (Tensor, int) = prim::TupleConstruct(%s, %n)
+      return (%r)
+    """, """
+    graph():
+      %t : Tensor = prim::Constant[value=tensor([[1.5, 2.0], [0.5, 1.0]], dtype=torch.float32, shape=[2, 2])]()
+      %none : NoneType = prim::Constant[value=None]()
+      %on : bool = prim::Constant[value=True]()
+      %bf16 : ScalarType = prim::Constant[value=torch.bfloat16]()
+      %2 : int = prim::Constant[value=2]()
+      %3 : int = prim::Constant[value=3]()
+      prim::autocast_enter[device_type="cpu"](%bf16, %on, %none)
+      %p : Tensor = aten::mm(%t, %t)
+      %n : int = prim::Constant[value=5]()
+      prim::autocast_exit()
+      %s : Tensor = aten::sum(%p, %none)
+      %r : (Tensor, int) = prim::TupleConstruct(%s, %n)
+      return (%r)
+    """, args=[])

@@ -177,7 +177,7 @@ def test_results_both_returned_are_not_merged():
     """, None)
 
 
-# Note [Mode epochs]: a grad-mode change between two equal tensor ops keeps them apart.
+# Note [Mode barriers]: a grad-mode change between two equal tensor ops keeps them apart.
 def test_tensor_ops_are_not_merged_across_a_grad_mode_change():
     check(cse.run, """
     graph(%x : Tensor, %w : Tensor):
@@ -255,3 +255,51 @@ def test_no_grad_block_then_same_op_requires_grad_on_every_executor():
         out = ScriptFunction(s._kiln_unit, s._kiln_fn, executor=executor)(x, w)
         assert out.requires_grad and torch.equal(out, f(x, w)), executor
     assert str(s.graph).count("aten::mul.Tensor") == 2
+
+
+
+def test_no_merge_across_an_autocast_block():
+    # Note [Mode barriers]: inside the block the matmul gives bfloat16, outside float32.
+    check(cse.run, """
+    graph(%x : Tensor, %w : Tensor):
+      %none : NoneType = prim::Constant[value=None]()
+      %on : bool = prim::Constant[value=True]()
+      %bf16 : ScalarType = prim::Constant[value=torch.bfloat16]()
+      %a : Tensor = aten::matmul(%x, %w)
+      prim::autocast_enter[device_type="cpu"](%bf16, %on, %none)
+      %b : Tensor = aten::matmul(%x, %w)
+      %c : Tensor = aten::matmul(%x, %w)
+      prim::autocast_exit()
+      %d : Tensor = aten::matmul(%x, %w)
+      %r : (Tensor, Tensor, Tensor, Tensor) = prim::TupleConstruct(%a, %b, %c, %d)
+      return (%r)
+    """, None, args=[torch.randn(3, 3), torch.randn(3, 3)])
+
+
+def test_no_merge_across_grad_mode_changes():
+    check(cse.run, """
+    graph(%x : Tensor, %w : Tensor):
+      %off : bool = prim::Constant[value=False]()
+      %a : Tensor = aten::matmul(%x, %w)
+      %g : bool = prim::is_grad_enabled()
+      prim::set_grad_enabled(%off)
+      %b : Tensor = aten::matmul(%x, %w)
+      %c : Tensor = aten::matmul(%x, %w)
+      prim::set_grad_enabled(%g)
+      %ra : bool = prim::requires_grad(%a)
+      %rb : bool = prim::requires_grad(%c)
+      %r : (bool, bool) = prim::TupleConstruct(%ra, %rb)
+      return (%r)
+    """, """
+    graph(%x : Tensor, %w : Tensor):
+      %off : bool = prim::Constant[value=False]()
+      %a : Tensor = aten::matmul(%x, %w)
+      %g : bool = prim::is_grad_enabled()
+      prim::set_grad_enabled(%off)
+      %b : Tensor = aten::matmul(%x, %w)
+      prim::set_grad_enabled(%g)
+      %ra : bool = prim::requires_grad(%a)
+      %rb : bool = prim::requires_grad(%b)
+      %r : (bool, bool) = prim::TupleConstruct(%ra, %rb)
+      return (%r)
+    """, args=[torch.randn(3, 3, requires_grad=True), torch.randn(3, 3)])

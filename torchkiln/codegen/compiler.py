@@ -39,7 +39,9 @@ every executor restores, when an exception leaves a function that sets grad
 mode, the mode the function was called with (here: `_kiln_grad` and the
 `except` clause; `interpreter.py`; `run_code` in the C++ interpreter). This
 is Python's result except after a bare `torch.set_grad_enabled(b)` call
-outside a `with`, which the exception also undoes.
+outside a `with`, which the exception also undoes. A function entering
+autocast blocks likewise leaves those it entered (`_kiln_autocast`: Note
+[Autocast in script] in `ops/lang.py`).
 
 Compiled functions are cached per `Function` object: compile after the
 passes have run; a graph changed afterwards needs `clear_cache()`.
@@ -56,6 +58,7 @@ from typing import Any, Callable, Dict, List, Optional
 import torch
 
 from ..ir.core import CompilationUnit, Function, Node
+from ..ops.lang import autocast_depth, autocast_unwind
 from .emit import INDENT, Emitted, SourceEmitter
 
 _FACTORY = "_kiln_factory"
@@ -63,7 +66,10 @@ _REFS = "_kiln_refs"
 _NOTE = "_kiln_note"
 _EXC = "_kiln_e"
 _GRAD = "_kiln_grad"
-_INTERNAL = (_FACTORY, _REFS, _NOTE, _EXC, _GRAD)
+_AUTOCAST = "_kiln_autocast"
+_AUTOCAST_DEPTH = "_kiln_autocast_depth"
+_AUTOCAST_UNWIND = "_kiln_autocast_unwind"
+_INTERNAL = (_FACTORY, _REFS, _NOTE, _EXC, _GRAD, _AUTOCAST, _AUTOCAST_DEPTH, _AUTOCAST_UNWIND)
 
 _cache: "weakref.WeakKeyDictionary[Function, Callable]" = weakref.WeakKeyDictionary()
 _compiling: Dict[Function, None] = {}
@@ -110,7 +116,7 @@ def python_source(fn: Function, unit: Optional[CompilationUnit] = None) -> str:
 def executable_source(fn: Function, unit: Optional[CompilationUnit] = None) -> str:
     """The source `compile_function` executes (for debugging and tests)."""
     emitted = SourceEmitter(fn, unit, pretty=False, resolve=_Resolver(unit), reserved=_INTERNAL).emit()
-    return _assemble(emitted, _sets_grad_mode(fn))[0]
+    return _assemble(emitted, _sets_grad_mode(fn), _enters_autocast(fn))[0]
 
 
 def clear_cache() -> None:
@@ -124,13 +130,13 @@ def clear_cache() -> None:
 
 def _compile(fn: Function, unit: Optional[CompilationUnit]) -> Callable:
     emitted = SourceEmitter(fn, unit, pretty=False, resolve=_Resolver(unit), reserved=_INTERNAL).emit()
-    source, line_nodes = _assemble(emitted, _sets_grad_mode(fn))
+    source, line_nodes = _assemble(emitted, _sets_grad_mode(fn), _enters_autocast(fn))
     filename = f"<torchkiln:{fn.name}>"
     if filename in linecache.cache:
         filename = f"<torchkiln:{fn.name}#{next(_file_ids)}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     code = compile(source, filename, "exec")
-    namespace: Dict[str, Any] = {"torch": torch, "__builtins__": builtins}
+    namespace: Dict[str, Any] = {"torch": torch, "__builtins__": builtins, _AUTOCAST_DEPTH: autocast_depth, _AUTOCAST_UNWIND: autocast_unwind}
     exec(code, namespace)
     refs = dict(emitted.refs)
     refs[_NOTE] = _Notes(filename, fn.name, line_nodes)
@@ -141,12 +147,17 @@ def _sets_grad_mode(fn: Function) -> bool:
     return any(n.kind == "prim::set_grad_enabled" for n in fn.graph.walk())
 
 
-def _assemble(em: Emitted, restore_grad: bool = False):
+def _enters_autocast(fn: Function) -> bool:
+    return any(n.kind == "prim::autocast_enter" for n in fn.graph.walk())
+
+
+def _assemble(em: Emitted, restore_grad: bool = False, leave_autocast: bool = False):
     """The factory source and, for each line number, the node it runs.
 
     With `restore_grad` (the function changes grad mode: `with torch.no_grad()`),
-    an exception leaving the function restores the grad mode it was called with
-    (Note [Grad mode on exceptions])."""
+    an exception leaving the function restores the grad mode it was called with;
+    with `leave_autocast` (it has `with torch.autocast(...)`), it leaves the
+    autocast blocks it entered (Note [Grad mode on exceptions])."""
     out: List[str] = [f"def {_FACTORY}({_REFS}):"]
     for name in em.refs:
         out.append(f"{INDENT}{name} = {_REFS}[{name!r}]")
@@ -154,6 +165,8 @@ def _assemble(em: Emitted, restore_grad: bool = False):
     out.append(f"{INDENT}def {em.name}({', '.join(em.params)}):")
     if restore_grad:
         out.append(f"{INDENT * 2}{_GRAD} = torch.is_grad_enabled()")
+    if leave_autocast:
+        out.append(f"{INDENT * 2}{_AUTOCAST} = {_AUTOCAST_DEPTH}()")
     out.append(f"{INDENT * 2}try:")
     line_nodes: Dict[int, Node] = {}
     for line in em.lines:
@@ -163,6 +176,8 @@ def _assemble(em: Emitted, restore_grad: bool = False):
     out.append(f"{INDENT * 2}except Exception as {_EXC}:")
     if restore_grad:
         out.append(f"{INDENT * 3}torch._C._set_grad_enabled({_GRAD})")
+    if leave_autocast:
+        out.append(f"{INDENT * 3}{_AUTOCAST_UNWIND}({_AUTOCAST})")
     out.append(f"{INDENT * 3}{_NOTE}({_EXC})")
     out.append(f"{INDENT * 3}raise")
     out.append(f"{INDENT}return {em.name}")

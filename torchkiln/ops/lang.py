@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 import operator
+import threading
 import warnings
 
 import torch
@@ -346,7 +347,7 @@ def _is_grad_enabled():
     return torch.is_grad_enabled()
 
 
-@declare_prim("prim::set_grad_enabled(bool enabled) -> ()", pure=False, emit="torch._C._set_grad_enabled({0})")
+@declare_prim("prim::set_grad_enabled(bool enabled) -> ()", pure=False, sets_mode="grad", emit="torch._C._set_grad_enabled({0})")
 def _set_grad_enabled(enabled):
     torch._C._set_grad_enabled(enabled)
 
@@ -440,6 +441,126 @@ def _manual_seed(seed):
 @declare_prim("prim::is_autocast_enabled() -> bool", pure=False, deletable=True, emit="torch.is_autocast_enabled()")
 def _is_autocast_enabled():
     return torch.is_autocast_enabled()
+
+
+# -- autocast -------------------------------------------------------------------------------------
+
+# Note [Autocast in script]
+# -------------------------
+# `with torch.autocast(device_type, dtype, enabled, cache_enabled):` is
+#
+#     prim::autocast_enter[device_type="cpu"](%dtype, %enabled, %cache_enabled)
+#     ...the body...
+#     prim::autocast_exit()
+#
+# (`exits.py` runs the exit on every normal way out of the body). The enter
+# does what `torch.autocast(...)` and its `__enter__` do
+# (torch/amp/autocast_mode.py): `dtype` None is the device's autocast dtype,
+# `cache_enabled` None the current cache flag; an enabled block warns and
+# disables autocast for a dtype other than bfloat16/float16 (any device but
+# "cuda") or when CUDA is not available ("cuda"); then it sets the device's
+# enabled flag and dtype, increments the nesting and sets the cache flag.
+# The device type is an attribute: the compiler checks it (it must be a
+# constant string autocast supports).
+#
+# What the exit restores is not a value of the graph: the enter pushes the
+# previous enabled flag, dtype and cache flag on a per-thread list of the
+# blocks entered and not left, and the exit pops the innermost, decrements
+# the nesting (clearing the autocast cache at 0) and restores them, as
+# `__exit__` does. Blocks nest properly (script has no `try`, so the only
+# way out of a body other than its end is an exception, which leaves the
+# whole call), so the list is a stack per call. An exception leaving a call
+# (`autocast_unwind`, called by every executor: the generated code's
+# `except`, `interpreter.run_graph`, `run_code` in the C++ interpreter) leaves
+# the blocks the call entered, innermost first, as Python's `with` would.
+# The C++ runtime keeps its own list (csrc/src/prims_autocast.cpp).
+#
+# Autocast works at the dispatcher, so the ops in the body need nothing
+# else; the passes must not move an op across an enter or exit or merge it
+# with one on the other side (the op table's `sets_mode`, `passes/cse.py`,
+# `passes/constant_prop.py`).
+
+_entered = threading.local()
+
+
+def _entered_blocks() -> list:
+    blocks = getattr(_entered, "blocks", None)
+    if blocks is None:
+        blocks = _entered.blocks = []
+    return blocks
+
+
+def _autocast_allowed(device_type: str, dtype: torch.dtype) -> bool:
+    """`torch.autocast.__init__`'s checks of an enabled block: False where it warns and disables autocast."""
+    if device_type == "cuda":
+        if torch.cuda.amp.common.amp_definitely_not_available():
+            warnings.warn("CUDA is not available or torch_xla is imported. Disabling autocast.", stacklevel=3)
+            return False
+        if dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
+            raise RuntimeError("Current CUDA Device does not support bfloat16. Please switch dtype to float16.")
+        return True
+    if dtype in (torch.bfloat16, torch.float16):
+        return True
+    name = device_type.upper()
+    warnings.warn(
+        f"In {name} autocast, but the target dtype is not supported. Disabling autocast.\n"
+        f"{name} Autocast only supports dtypes of torch.bfloat16, torch.float16 currently.",
+        stacklevel=3,
+    )
+    return False
+
+
+@declare_prim("prim::autocast_enter(ScalarType? dtype, bool enabled, bool? cache_enabled) -> ()", pure=False, attrs=("device_type",), sets_mode="autocast")
+def _autocast_enter(dtype, enabled, cache_enabled, device_type):
+    """Enter `with torch.autocast(device_type, dtype, enabled, cache_enabled)` (Note [Autocast in script])."""
+    if dtype is None:
+        dtype = torch.get_autocast_dtype(device_type)
+    if cache_enabled is None:
+        cache_enabled = torch.is_autocast_cache_enabled()
+    if enabled:
+        enabled = _autocast_allowed(device_type, dtype)
+    previous = (torch.is_autocast_enabled(device_type), torch.get_autocast_dtype(device_type), torch.is_autocast_cache_enabled())
+    _entered_blocks().append((device_type,) + previous)
+    torch.set_autocast_enabled(device_type, enabled)
+    torch.set_autocast_dtype(device_type, dtype)
+    torch.autocast_increment_nesting()
+    torch.set_autocast_cache_enabled(cache_enabled)
+
+
+@declare_prim("prim::autocast_exit() -> ()", pure=False, sets_mode="autocast")
+def _autocast_exit():
+    """Leave the innermost autocast block (Note [Autocast in script])."""
+    blocks = _entered_blocks()
+    if not blocks:
+        raise RuntimeError("prim::autocast_exit without an autocast block to leave")
+    device_type, enabled, dtype, cache_enabled = blocks.pop()
+    if torch.autocast_decrement_nesting() == 0:
+        torch.clear_autocast_cache()
+    torch.set_autocast_enabled(device_type, enabled)
+    torch.set_autocast_dtype(device_type, dtype)
+    torch.set_autocast_cache_enabled(cache_enabled)
+
+
+def autocast_depth() -> int:
+    """How many autocast blocks this thread has entered and not left."""
+    return len(_entered_blocks())
+
+
+def autocast_unwind(depth: int) -> None:
+    """Leave the innermost autocast blocks until `depth` remain: an exception leaves the call."""
+    blocks = _entered_blocks()
+    while len(blocks) > depth:
+        _autocast_exit()
+
+
+@declare_prim("prim::is_autocast_enabled.device(str device_type) -> bool", pure=False, deletable=True, emit="torch.is_autocast_enabled({0})")
+def _is_autocast_enabled_device(device_type):
+    return torch.is_autocast_enabled(device_type)
+
+
+@declare_prim("prim::get_autocast_dtype(str device_type) -> ScalarType", pure=False, deletable=True, emit="torch.get_autocast_dtype({0})")
+def _get_autocast_dtype(device_type):
+    return torch.get_autocast_dtype(device_type)
 
 
 # -- runtime type tests (isinstance on Union / Any values) --------------------------------------------------

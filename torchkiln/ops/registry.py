@@ -26,6 +26,11 @@ def _add_int(a, b):
 - `emit`: optional Python expression template for the Python executor,
   `{0}`, `{1}`... are the inputs' expressions; without it the executor calls
   the decorated function.
+- `sets_mode` ("grad" or "autocast"): the op changes the thread-local
+  state ATen ops run under (`prim::set_grad_enabled`, the autocast
+  enter/exit): the same op before and after it may compute different
+  results, so passes neither merge nor move ops across it (Note [Mode
+  barriers] in `passes/cse.py`).
 - `structural=True`: the op is handled by each executor itself (If, Loop,
   Constant, GetAttr, CallMethod, ...); the decorated function is not called.
 The decorated function is the Python implementation (reference interpreter

@@ -50,6 +50,11 @@ def is_deletable(info: Optional[OpInfo]) -> bool:
     return info is not None and (info.pure or bool(info.extra.get("deletable", False)))
 
 
+def sets_mode(info: Optional[OpInfo]) -> Optional[str]:
+    """"grad" or "autocast" for an op changing the state ATen ops run under (Note [Mode barriers] in `cse.py`)."""
+    return None if info is None else info.extra.get("sets_mode")  # type: ignore[return-value]
+
+
 def is_nondeterministic(info: Optional[OpInfo]) -> bool:
     """Whether the op draws random numbers (Note [ATen purity] in `ops/aten.py`)."""
     return info is not None and bool(info.extra.get("nondeterministic", False))

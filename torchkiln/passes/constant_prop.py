@@ -47,6 +47,11 @@ and `.grad` accumulates on it. A constant would be one shared tensor, and
 constants are detached, so `(a * x).sum()` would lose its `grad_fn`. A node
 whose result requires grad (even under folding's `no_grad`, a factory's
 `requires_grad=True` makes a leaf that does) never folds.
+
+Tensor results are not folded after an autocast enter or exit in walk order
+(Note [Mode barriers] in `cse.py`): folding runs without autocast, so
+`torch.ones(2, 2) @ torch.ones(2, 2)` inside `with torch.autocast("cpu"):`
+would become a float32 constant where the run gives bfloat16.
 """
 from __future__ import annotations
 
@@ -85,6 +90,7 @@ from .common import (
     inline_block_before,
     insert_constant,
     op_info,
+    sets_mode,
 )
 from .config import config
 
@@ -103,6 +109,7 @@ class _Folder:
 
     def __init__(self, lazy: LazyDb):
         self.lazy = lazy
+        self.after_autocast = False  # passed an autocast enter or exit: no tensor results fold
 
     @property
     def db(self) -> AliasDb:
@@ -126,6 +133,8 @@ class _Folder:
             if self._try_fold(node):
                 changed = True
                 continue
+            if not node.outputs and sets_mode(op_info(node.kind)) == "autocast":
+                self.after_autocast = True
             i += 1
         return changed
 
@@ -173,6 +182,8 @@ class _Folder:
             return False
         if any(isinstance(r, torch.Tensor) and r.requires_grad for r in results):
             return False  # a fresh leaf per run (Note [Leaves that require grad])
+        if self.after_autocast and any(_has_tensor(r) for r in results):
+            return False  # the run may autocast it
         results = [_own_copy(r, args) for r in results]
         budget = max(config.fold_max_numel, sum(a.numel() for a in args if isinstance(a, torch.Tensor)))
         for out, r in zip(node.outputs, results):

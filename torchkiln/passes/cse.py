@@ -23,7 +23,7 @@ by the earlier one when
   `AliasDb.can_replace` allows merging the outputs (neither written, not
   both escaping), Note [Alias classes] in `alias.py`;
 - no grad-mode change lies between them when the node makes tensors (Note
-  [Mode epochs]).
+  [Mode barriers]).
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from typing import Dict, Hashable, List, Optional, Tuple
 from ..ir.core import Block, Graph, Node
 from ..ir.types import TensorType
 from .alias import LazyDb, is_mutable_type, is_pure_node
-from .common import GETATTR, value_key
+from .common import GETATTR, op_info, sets_mode, value_key
 
 
 def run(graph: Graph) -> bool:
@@ -44,27 +44,37 @@ def eliminate_common_subexpressions(graph: Graph) -> bool:
     return _cse_block(graph.block, {}, LazyDb(graph), {}, _Epochs(), top=True)
 
 
-# Note [Mode epochs]
+# Note [Mode barriers]
 # ~~~~~~~~~~~~~~~~~~
-# Whether a tensor op records autograd history depends on the grad mode when
-# it runs, which is no input of the node: `with torch.no_grad(): a = x * w`
-# then `b = x * w` are the same node by their inputs, but `b` requires grad
-# and `a` does not. A node that changes the mode (`MODE_CHANGES`, or a node
-# whose blocks hold one) starts a new epoch; nodes that make tensors carry the
-# epoch in their key, so they merge only with nodes of the same epoch.
-MODE_CHANGES = frozenset(["prim::set_grad_enabled", "prim::CallFunction", "prim::CallMethod"])  # a call may change it for the caller
+# Grad mode and autocast are thread-local state the dispatcher reads, no
+# input of any node: after `with torch.no_grad(): a = x * w`, a later
+# `b = x * w` requires grad and `a` does not; `x @ w` under
+# `with torch.autocast("cpu"):` gives bfloat16 and float32 outside. A node
+# that changes that state (an op with `sets_mode` in the op table:
+# `prim::set_grad_enabled`, `prim::autocast_enter`/`exit`; a call, which may;
+# or a node whose blocks hold one) starts a new epoch, and nodes that make
+# tensors carry the epoch in their key, so they merge only within one epoch.
+# A `with` block leaves the state as it found it, so a loop body holding one
+# starts each iteration in the loop's state; a bare `torch.set_grad_enabled(b)`
+# in a loop body is the exception (its second iteration runs in the changed
+# mode) and is not seen here. `constant_prop` does not fold tensor ops after
+# an autocast change (the folded value would have a run's dtype without it).
+_CALLS = frozenset(["prim::CallFunction", "prim::CallMethod"])
 
 
 class _Epochs:
     def __init__(self) -> None:
         self.now = 0
+        self._kinds: Dict[str, bool] = {}  # by kind: whether the op changes the mode
         self._changes: Dict[int, bool] = {}  # id(node with blocks) -> whether a mode change is inside
 
     def changes_mode(self, node: Node) -> bool:
-        if node.kind in MODE_CHANGES:
-            return True
         if not node.blocks:
-            return False
+            kind = node.kind
+            found = self._kinds.get(kind)
+            if found is None:
+                found = self._kinds[kind] = kind in _CALLS or sets_mode(op_info(kind)) is not None
+            return found
         found = self._changes.get(id(node))
         if found is None:
             found = self._changes[id(node)] = any(self.changes_mode(n) for b in node.blocks for n in b.nodes)
@@ -90,7 +100,7 @@ def _cse_block(block: Block, seen: Dict[Hashable, Node], lazy: LazyDb, pure: Dic
             if epochs.changes_mode(node):
                 epochs.now += 1  # whichever way the blocks went, the mode after them may differ
             continue  # nodes with blocks are never merged
-        if node.kind in MODE_CHANGES:
+        if epochs.changes_mode(node):
             epochs.now += 1
             continue
         key = _key(node, pure)

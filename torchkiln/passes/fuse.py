@@ -23,6 +23,9 @@ Rules, each exact or within rounding of the unfused ops:
   no other use. The bias add happens inside the matrix multiply: one
   pass over the output and one allocation less.
 
+Not in a graph that enters autocast: there `mm` gives bfloat16 and the
+float32 bias add promotes it back, where `addmm` stays bfloat16.
+
 Everything else (conv + batch norm) is folded by `fold_batch_norm` during
 freezing.
 """
@@ -34,13 +37,16 @@ import torch
 
 from ..ir.builder import Builder
 from ..ir.core import Graph, Node, Value
-from .common import constant_value, scalar_of
+from .common import constant_value, op_info, scalar_of, sets_mode
 
 
 def run(graph: Graph) -> bool:
     """Apply the inference fusions everywhere in `graph`; True if any applied."""
+    nodes = list(graph.walk())
+    if any(sets_mode(op_info(n.kind)) == "autocast" for n in nodes if not n.outputs):
+        return False
     changed = False
-    for node in list(graph.walk()):
+    for node in nodes:
         if node.block is None:
             continue
         if node.kind == "aten::addmm":

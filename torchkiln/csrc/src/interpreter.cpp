@@ -14,6 +14,7 @@
 #include <mutex>
 #include <thread>
 
+#include "autocast.h"
 #include "error.h"
 #include "fastpath.h"
 #include "program.h"
@@ -523,12 +524,15 @@ void run_code(const Program& program, const Code& code, Stack& stack) {
   Frame frame(program, code, stack);
   frame.enter(code.blocks[0].n_params);
   // An exception inside `with torch.no_grad()` skipped its restore: give back the grad mode
-  // the call started with (Note [Grad mode on exceptions] in torchkiln/codegen/compiler.py).
+  // the call started with (Note [Grad mode on exceptions] in torchkiln/codegen/compiler.py);
+  // leave the autocast blocks it entered (Note [Autocast in script] in torchkiln/ops/lang.py).
   const bool grad_mode = c10::GradMode::is_enabled();
+  const size_t autocast_blocks = autocast_depth();
   try {
     frame.run();
   } catch (...) {
     c10::GradMode::set_enabled(grad_mode);
+    autocast_unwind(autocast_blocks);
     throw;
   }
 }

@@ -23,6 +23,7 @@
 #include <complex>
 #include <limits>
 
+#include "autocast.h"
 #include "error.h"
 #include "lang.h"
 #include "prims.h"
@@ -490,6 +491,7 @@ void add_lang_prims(std::vector<PrimDef>& t) {
   add_math_prims(t);
   add_container_prims(t);
   add_str_prims(t);
+  add_autocast_prims(t);
 }
 
 }  // namespace torchkiln::detail

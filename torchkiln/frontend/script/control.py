@@ -454,7 +454,7 @@ def _emit_with_items(em: FunctionEmitter, node: ast.With, items) -> None:
         em.fail(item.optional_vars, "`with ... as name` is not supported", hint="use `with torch.no_grad():` without `as`")
     manager = em.emit_expr(item.context_expr)
     if getattr(manager, "enter", None) is None:
-        em.fail(item.context_expr, f"{manager.describe()} cannot be used in a `with` statement", hint="script supports `with torch.no_grad():`, `with torch.enable_grad():` and `with torch.set_grad_enabled(b):`")
+        em.fail(item.context_expr, f"{manager.describe()} cannot be used in a `with` statement", hint="script supports `with torch.no_grad():`, `with torch.enable_grad():`, `with torch.set_grad_enabled(b):` and `with torch.autocast(...):`")
     emit_with_manager(em, manager, item.context_expr, lambda: _emit_with_items(em, node, items[1:]))
 
 

@@ -9,6 +9,8 @@ isinstance(x, T), hasattr(m, "a"), getattr(m, "a")   decided from static types w
 torchkiln.fork(fn, *args)       prim::fork; torchkiln.wait(fut): prim::wait
 with torch.no_grad():           prim::set_grad_enabled around the body (also enable_grad(),
                                 set_grad_enabled(b), which sets the mode when called)
+with torch.autocast("cpu"):     prim::autocast_enter / autocast_exit around the body (also
+                                torch.amp.autocast, torch.cpu.amp.autocast, torch.cuda.amp.autocast)
 torch._assert(c, msg)           an assert; warnings.warn(msg): prim::warn
 torch.tensor(data)              prim::tensor; torch.device("cpu"): a constant
 torch.finfo(d), torch.iinfo(d)  compile-time objects whose fields are ops or constants (typeinfo.py)
@@ -289,6 +291,108 @@ def _set_grad_enabled(em, node, args, kwargs):
     return GradModeSet(previous)
 
 
+class Autocast(SugaredValue):
+    """`torch.autocast(device_type, dtype, enabled, cache_enabled)` in a `with` statement
+    (Note [Autocast in script] in `ops/lang.py`)."""
+
+    def __init__(self, device_type: str, dtype: Value, enabled: Value, cache_enabled: Value):
+        self.device_type = device_type
+        self.inputs = [dtype, enabled, cache_enabled]
+
+    def describe(self) -> str:
+        return f"torch.autocast({self.device_type!r})"
+
+    def enter(self, em: FunctionEmitter) -> None:
+        em.op("prim::autocast_enter", self.inputs, [], {"device_type": self.device_type})
+
+    def exit(self, em: FunctionEmitter, state: None) -> None:
+        em.op("prim::autocast_exit", [], [])
+
+
+# The parameters of each spelling: (name, default) in order; "device_type" has no default.
+_AUTOCAST_PARAMS = (("device_type", None), ("dtype", None), ("enabled", True), ("cache_enabled", None))
+
+
+def _autocast_spelling(name: str, device_type: Optional[str], dtype: Optional[torch.dtype]):
+    """`torch.autocast(...)` (`device_type` None: the first argument), or an older spelling
+    for one device, whose `dtype` and `cache_enabled` default to that device's dtype and True."""
+    if device_type is None:
+        params = _AUTOCAST_PARAMS
+    else:
+        params = (("enabled", True), ("dtype", dtype), ("cache_enabled", True))
+
+    def impl(em, node, args, kwargs):
+        if device_type is not None:
+            warnings.warn(f"`{name}(args...)` is deprecated. Please use `torch.amp.autocast('{device_type}', args...)` instead.", FutureWarning, stacklevel=2)
+        bound = _bind(em, node, name, params, args, kwargs)
+        device = device_type if device_type is not None else _autocast_device(em, node, name, bound.get("device_type"))
+        dtype_v = _autocast_arg(em, node, name, bound, "dtype", params, OptionalType(SCALAR_TYPE))
+        enabled_v = _autocast_arg(em, node, name, bound, "enabled", params, BOOL)
+        cache_v = _autocast_arg(em, node, name, bound, "cache_enabled", params, OptionalType(BOOL))
+        return Autocast(device, dtype_v, enabled_v, cache_v)
+
+    return impl
+
+
+def _bind(em, node, name: str, params, args, kwargs) -> Dict[str, Any]:
+    names = [p for p, _ in params]
+    if len(args) > len(names):
+        em.fail(node, f"{name}() takes at most {len(names)} arguments ({', '.join(names)})")
+    bound: Dict[str, Any] = dict(zip(names, args))
+    for key, value in kwargs.items():
+        if key not in names:
+            em.fail(node, f"{name}() has no argument '{key}'", hint=f"its arguments are {', '.join(names)}")
+        if key in bound:
+            em.fail(node, f"{name}() got argument '{key}' twice")
+        bound[key] = value
+    return bound
+
+
+def _autocast_device(em, node, name: str, arg) -> str:
+    device_type = arg.static_value() if arg is not None else NO_STATIC
+    if arg is None or not isinstance(device_type, str):
+        em.fail(node, f"{name}() needs a constant device type string in script", hint="write the device type as a literal, e.g. torch.autocast(\"cpu\")")
+    try:
+        available = torch.amp.is_autocast_available(device_type)
+    except RuntimeError as e:
+        em.fail(node, str(e).splitlines()[0])
+    if not available:
+        em.fail(node, f"User specified an unsupported autocast device_type '{device_type}'")
+    if device_type == torch._C._get_privateuse1_backend_name():
+        em.fail(node, f"autocast for the custom backend '{device_type}' is not supported in script")
+    return device_type
+
+
+def _autocast_arg(em, node, name: str, bound: Dict[str, Any], key: str, params, t) -> Value:
+    v = bound[key].as_value(em, node) if key in bound else em.const(dict(params)[key])
+    converted = em.try_convert(v, t)
+    if converted is None:
+        em.fail(node, f"{name}() argument '{key}' must be {t}, not {v.type}")
+    return converted
+
+
+def _device_type_arg(em, node, name: str, args, kwargs) -> Value:
+    if len(args) + len(kwargs) != 1 or (kwargs and "device_type" not in kwargs):
+        em.fail(node, f"{name}() takes one device type string")
+    v = (args[0] if args else kwargs["device_type"]).as_value(em, node)
+    if v.type != STR:
+        em.fail(node, f"{name}() takes a device type string, not {v.type}")
+    return v
+
+
+def _is_autocast_enabled(em, node, args, kwargs):
+    """`torch.is_autocast_enabled()` (CUDA's, as in PyTorch) or `torch.is_autocast_enabled(device_type)`."""
+    if not args and not kwargs:
+        return SimpleValue(em.op("prim::is_autocast_enabled", [], [BOOL]).output)
+    device = _device_type_arg(em, node, "torch.is_autocast_enabled", args, kwargs)
+    return SimpleValue(em.op("prim::is_autocast_enabled.device", [device], [BOOL]).output)
+
+
+def _get_autocast_dtype(em, node, args, kwargs):
+    device = _device_type_arg(em, node, "torch.get_autocast_dtype", args, kwargs)
+    return SimpleValue(em.op("prim::get_autocast_dtype", [device], [SCALAR_TYPE]).output)
+
+
 def _torch_assert(em, node, args, kwargs):
     if not args:
         em.fail(node, "_assert() needs a condition")
@@ -506,7 +610,12 @@ def _build() -> Dict[int, SugaredValue]:
     add(torch.set_grad_enabled, Helper("torch.set_grad_enabled", _set_grad_enabled))
     add(torch.is_grad_enabled, Helper("torch.is_grad_enabled", lambda em, node, args, kwargs: SimpleValue(em.op("prim::is_grad_enabled", [], [BOOL]).output)))
     add(torch._assert, Helper("torch._assert", _torch_assert))
-    add(torch.is_autocast_enabled, Helper("torch.is_autocast_enabled", lambda em, node, args, kwargs: SimpleValue(em.op("prim::is_autocast_enabled", [], [BOOL]).output)))
+    add(torch.is_autocast_enabled, Helper("torch.is_autocast_enabled", _is_autocast_enabled))
+    add(torch.get_autocast_dtype, Helper("torch.get_autocast_dtype", _get_autocast_dtype))
+    add(torch.amp.autocast, Helper("torch.amp.autocast", _autocast_spelling("torch.amp.autocast", None, None)))
+    add(torch.autocast, Helper("torch.autocast", _autocast_spelling("torch.autocast", None, None)))  # the same class
+    add(torch.cpu.amp.autocast, Helper("torch.cpu.amp.autocast", _autocast_spelling("torch.cpu.amp.autocast", "cpu", torch.bfloat16)))
+    add(torch.cuda.amp.autocast, Helper("torch.cuda.amp.autocast", _autocast_spelling("torch.cuda.amp.autocast", "cuda", torch.float16)))
     add(warnings.warn, Helper("warnings.warn", _warn))
     add(torch._C._get_tracing_state, Helper("_get_tracing_state", _tracing_state))
     add(getattr(torch.jit, "_unwrap_optional", None), Helper("_unwrap_optional", _unwrap_optional))

@@ -678,6 +678,14 @@ class _FunctionRecorder(TorchFunctionMode):
         rec = self.recorder
         if rec.suspended:
             return func(*args, **kwargs)
+        if torch._C._is_any_autocast_enabled():
+            # This level sees `x @ w` before autocast casts its inputs: the recorded op would
+            # run without the casts. Script keeps the block (Note [Autocast in script] in ops/lang.py).
+            raise TraceError(
+                f"trace cannot record {getattr(func, '__name__', func)} under torch.autocast: the casts autocast makes "
+                "are not recorded; compile the function with torchkiln.script (it supports `with torch.autocast(...)`), "
+                "or trace without autocast"
+            )
         return rec.on_function(func, args, kwargs)
 
 
