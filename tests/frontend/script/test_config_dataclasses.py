@@ -148,3 +148,22 @@ def test_refused_uses(cls, needle, words):
     assert words in message, message
     if cls is not HoldsTensorConfig:  # that one is refused where the attribute is read
         assert f"line {line_of(cls.forward, needle)}," in message and "^" in message, message
+
+
+class FromNamespace(nn.Module):
+    def __init__(self, ns):
+        super().__init__()
+        self.args = ns
+
+    def forward(self, x):
+        if self.args.mode == "double":
+            return x * 2 + self.args.offset
+        return x + self.args.offset
+
+
+@pytest.mark.parametrize("make", [lambda **kw: __import__("types").SimpleNamespace(**kw), lambda **kw: __import__("argparse").Namespace(**kw)], ids=["SimpleNamespace", "argparse"])
+def test_namespaces_are_configs_too(make):
+    x = torch.randn(3)
+    for mode in ("double", "single"):
+        m = FromNamespace(make(mode=mode, offset=1.5))
+        assert torch.equal(torchkiln.script(m)(x), m(x))

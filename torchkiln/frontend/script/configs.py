@@ -7,8 +7,9 @@ Model code keeps its hyper-parameters in a dataclass and reads them in
 refuses such an attribute (no script type). Script reads it as a constant
 of the module's type, as `__constants__` are read:
 
-- a module attribute whose value is a dataclass instance, every field of
-  which is a constant (int, float, bool, str, None, device, dtype, an Enum
+- a module attribute whose value is a dataclass instance (or a
+  `types.SimpleNamespace` / `argparse.Namespace`), every field of which is a
+  constant (int, float, bool, str, None, device, dtype, an Enum
   member, tuples and lists of those, or another such dataclass), becomes a
   `ConfigConstant`: a snapshot of its fields, compared by class and fields
   (so modules with equal configs share a type, and a config changed after
@@ -23,10 +24,12 @@ of the module's type, as `__constants__` are read:
 """
 from __future__ import annotations
 
+import argparse
 import ast
 import copy
 import dataclasses
 import enum
+import types
 from typing import Any, Optional, Tuple
 
 import torch
@@ -56,16 +59,24 @@ class ConfigConstant:
         return f"{self.cls.__name__}({', '.join(f'{k}={v!r}' for k, v in self.fields)})"
 
 
+_NAMESPACES = (types.SimpleNamespace, argparse.Namespace)
+
+
 def config_constant(value: Any) -> Optional[ConfigConstant]:
-    """The snapshot of `value` when it is a dataclass instance of constant fields; None otherwise."""
-    if not dataclasses.is_dataclass(value) or isinstance(value, type):
+    """The snapshot of `value` when it is a dataclass instance (or a `SimpleNamespace` /
+    `argparse.Namespace`) of constant fields; None otherwise."""
+    if isinstance(value, _NAMESPACES):
+        names = list(vars(value))
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = [f.name for f in dataclasses.fields(value)]
+    else:
         return None
     fields = []
-    for f in dataclasses.fields(value):
-        frozen = _frozen(getattr(value, f.name, None))
+    for name in names:
+        frozen = _frozen(getattr(value, name, None))
         if frozen is _NOT_CONSTANT:
             return None
-        fields.append((f.name, frozen))
+        fields.append((name, frozen))
     try:
         obj = copy.deepcopy(value)
     except Exception:
