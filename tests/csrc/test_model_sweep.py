@@ -1364,6 +1364,81 @@ def _():
     return BF16MLP().eval()
 
 
+# -- Python TorchScript refuses (config dataclasses, decorators, match, nested def...) ----------
+
+
+@dataclass
+class EncoderConfig:
+    hidden: int = 32
+    heads: int = 4
+    layers: int = 2
+    eps: float = 1e-6
+    act: str = "gelu"
+
+
+class HFStyleAttention(nn.Module):
+    def __init__(self, cfg: EncoderConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.head_size = cfg.hidden // cfg.heads
+        self.qkv = nn.Linear(cfg.hidden, 3 * cfg.hidden)
+        self.out = nn.Linear(cfg.hidden, cfg.hidden)
+
+    def forward(self, x, mask: Optional[torch.Tensor] = None):
+        def heads(t):
+            return t.view(t.size()[:-1] + (self.cfg.heads, self.head_size)).transpose(1, 2)
+
+        q, k, v = map(heads, self.qkv(x).chunk(3, dim=-1))
+        scores = q @ k.transpose(-1, -2) / math.sqrt(self.head_size)
+        if mask is not None:
+            scores = scores.masked_fill(mask, torch.finfo(scores.dtype).min)
+        ctx = scores.softmax(-1) @ v
+        return self.out(ctx.transpose(1, 2).reshape(x.shape))
+
+
+def drop_path(x, p: float = 0.0, training: bool = False):
+    if p == 0.0 or not training:
+        return x
+    shape = (x.shape[0],) + (1,) * (x.ndim - 1)
+    return x * x.new_empty(shape).bernoulli_(1 - p) / (1 - p)
+
+
+class HFStyleEncoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.cfg = EncoderConfig()
+        self.attn = nn.ModuleList([HFStyleAttention(self.cfg) for _ in range(self.cfg.layers)])
+        self.norms = nn.ModuleList([nn.LayerNorm(self.cfg.hidden, eps=self.cfg.eps) for _ in range(self.cfg.layers)])
+
+    @torch.no_grad()
+    def forward(self, x, mask: Optional[torch.Tensor] = None, keep: str = "last"):
+        states: List[torch.Tensor] = []
+        for i in range(self.cfg.layers):
+            x = self.norms[i](x + drop_path(self.attn[i](x, mask), 0.1, self.training))
+            states.append(x)
+        match keep:
+            case "last":
+                return x
+            case "mean" | "avg":
+                return torch.stack(states).mean(0)
+            case _:
+                first, *rest = states
+                return first + sum(rest)
+
+
+def _encoder_inputs():
+    x = rnd(2, 5, 32)
+    mask = torch.zeros(2, 1, 5, 5, dtype=torch.bool)
+    mask[:, :, :, -1] = True
+    return [x, mask, "last"]
+
+
+@case("hf_style_encoder", _encoder_inputs, trace=False,
+      inputs_list=lambda: [_encoder_inputs(), _encoder_inputs()[:2] + ["mean"], _encoder_inputs()[:2] + ["all"], [rnd(2, 5, 32)]])
+def hf_style_encoder():
+    return HFStyleEncoder().eval()
+
+
 # -- harness -----------------------------------------------------------------------------------
 
 
