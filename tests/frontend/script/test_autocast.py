@@ -306,18 +306,37 @@ def traced_body(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return y + 1
 
 
-def test_trace_refuses_ops_under_autocast():
+def test_trace_refuses_an_autocast_block_inside_the_traced_code():
     # The trace's function-level recorder sees `x @ w` before autocast casts it:
-    # the recorded program would compute in float32. Script keeps the block.
+    # a block entered inside the traced code would be lost. Script keeps the block.
     x, w = xw()
-    with pytest.raises(torchkiln.Error, match="trace cannot record .* under torch.autocast"):
+    with pytest.raises(torchkiln.Error, match="trace cannot record .* under a torch.autocast block entered inside the traced code"):
         torchkiln.trace(traced_body, (x, w))
     assert autocast_state() == INITIAL
-    with torch.autocast("cpu"):
-        with pytest.raises(torchkiln.Error, match="under torch.autocast"):
-            torchkiln.trace(lambda x, w: x @ w, (x, w))
     s = matches_eager(traced_body, (x, w))
     assert s(x, w).dtype == torch.bfloat16
+
+
+def matmul_relu(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    return torch.relu(x @ w) + 1
+
+
+@pytest.mark.parametrize("executor", ["python", "interpreter", "cpp"])
+def test_trace_inside_autocast_runs_in_that_autocast(executor, tmp_path):
+    # Note [Tracing under autocast]: the graph enters the trace's autocast state, as
+    # torch.jit.trace's recorded casts do; the result is bfloat16 wherever it is called.
+    x, w = xw()
+    with torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=False):
+        t = torchkiln.trace(matmul_relu, (x, w), executor=executor)
+        j = torch.jit.trace(matmul_relu, (x, w))
+        inside = t(x, w)
+    outside = t(x, w)
+    assert autocast_state() == INITIAL
+    assert inside.dtype == outside.dtype == torch.bfloat16
+    assert torch.equal(outside, j(x, w)) and torch.equal(inside, outside)
+    path = str(tmp_path / "t.pt")
+    torchkiln.save(t, path)
+    assert torch.equal(torchkiln.load(path)(x, w), outside)
 
 
 # -- refused forms ---------------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from ... import api, ops
 from ...diagnostics import CompileError, Error, SourceRange
 from ...ir import types as T
+from ...ir.builder import Builder
 from ...ir.core import Argument, CompilationUnit, Function, Graph
 from . import lowerings
 from .frame import CapturedValue, Frame, TraceError, input_type, type_of
@@ -137,6 +138,7 @@ class Recorder:
         self._patched_globals: Dict[int, Dict[str, Any]] = {}
         self._inside: set = set()
         self._thread = threading.get_ident()  # hooks are global; other threads are not recorded
+        self.autocast = autocast_state()  # Note [Tracing under autocast]
 
     # -- activation -------------------------------------------------------------
     @contextlib.contextmanager
@@ -489,6 +491,7 @@ def finish_frame(frame: Frame, name: str, output: Any, strict: bool, arg_names: 
     """
     value = output_value(frame, output, strict)
     frame.graph.add_output(value)
+    run_in_autocast(frame.graph, autocast_state())  # still inside the caller's autocast block, if any
     args = []
     inputs = frame.graph.inputs
     start = 0
@@ -678,15 +681,52 @@ class _FunctionRecorder(TorchFunctionMode):
         rec = self.recorder
         if rec.suspended:
             return func(*args, **kwargs)
-        if torch._C._is_any_autocast_enabled():
-            # This level sees `x @ w` before autocast casts its inputs: the recorded op would
-            # run without the casts. Script keeps the block (Note [Autocast in script] in ops/lang.py).
+        if torch._C._is_any_autocast_enabled() and autocast_state() != rec.autocast:
+            # This level sees `x @ w` before autocast casts its inputs: an autocast block entered
+            # inside the traced code would be lost (Note [Tracing under autocast]).
             raise TraceError(
-                f"trace cannot record {getattr(func, '__name__', func)} under torch.autocast: the casts autocast makes "
-                "are not recorded; compile the function with torchkiln.script (it supports `with torch.autocast(...)`), "
-                "or trace without autocast"
+                f"trace cannot record {getattr(func, '__name__', func)} under a torch.autocast block entered inside the "
+                "traced code: the casts autocast makes are not recorded; compile the function with torchkiln.script "
+                "(it supports `with torch.autocast(...)`), or call trace inside the autocast block instead"
             )
         return rec.on_function(func, args, kwargs)
+
+
+# Note [Tracing under autocast]
+# ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+# TorchScript users trace inside an autocast block
+# (`with torch.autocast("cpu", dtype=torch.bfloat16): torch.jit.trace(m, x)`)
+# to get a low-precision program. The recorder sees ops before autocast casts
+# their inputs, so instead of recording casts, each recorded graph runs in
+# the autocast state the trace started in: `prim::autocast_enter` (per
+# enabled device, with that dtype and cache flag) opens the graph and
+# `prim::autocast_exit` closes it (Note [Autocast in script] in
+# ops/lang.py), so the program autocasts wherever it is called, as the
+# recorded casts of torch.jit.trace do. A block entered or left inside the
+# traced code changes the state mid-trace: that is refused.
+_AUTOCAST_DEVICES = ("cpu", "cuda")
+
+
+def autocast_state() -> Tuple[Tuple[str, Any, bool], ...]:
+    """(device, dtype, cache flag) of each device autocast is enabled on, now."""
+    if not torch._C._is_any_autocast_enabled():
+        return ()
+    cache = torch.is_autocast_cache_enabled()
+    return tuple((d, torch.get_autocast_dtype(d), cache) for d in _AUTOCAST_DEVICES if torch.is_autocast_enabled(d))
+
+
+def run_in_autocast(graph: Graph, state: Tuple[Tuple[str, Any, bool], ...]) -> None:
+    """Wrap `graph`'s nodes in the autocast `state` (Note [Tracing under autocast])."""
+    if not state:
+        return
+    block = graph.block
+    first = block.nodes[0] if block.nodes else None
+    b = Builder(block, first)
+    for device, dtype, cache in state:
+        b.op("prim::autocast_enter", [b.constant(dtype, T.SCALAR_TYPE), b.constant(True, T.BOOL), b.constant(cache, T.BOOL)], [], {"device_type": device})
+    end = Builder(block)
+    for _ in state:
+        end.op("prim::autocast_exit", [], [])
 
 
 class _DispatchRecorder(TorchDispatchMode):
