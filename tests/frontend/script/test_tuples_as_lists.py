@@ -61,3 +61,20 @@ def test_tuple_of_mixed_items_is_still_refused():
     message = str(info.value)
     assert "(1, \"a\") * n" in message and "^" in message, message
     assert "unsupported operand types for *" in message and "repeat it by a constant, or use a list" in message, message
+
+
+def tuple_of_shape(x):
+    a, b = tuple(x.shape)
+    flat = x.reshape(tuple(x.shape[:1]) + (-1,))
+    shape = tuple(x.shape)
+    shape.append(0)  # a list in script (a tuple in Python): a new one, x.shape is not changed
+    return flat, a + b, shape, x.shape
+
+
+def test_tuple_of_a_list_is_a_new_list():
+    s = scripted(tuple_of_shape)
+    x = torch.ones(2, 3)
+    flat, n, shape, original = s(x)
+    assert torch.equal(flat, x) and n == 5 and shape == [2, 3, 0] and original == [2, 3]
+    with pytest.raises(ValueError, match="too many values to unpack"):
+        s(torch.ones(2, 3, 4))

@@ -424,7 +424,13 @@ def _tuple(em, node, args, kwargs):
         it = sv.iterate(em, node)
         if isinstance(it, Unrolled):
             return TupleSugar(it.items)
-    em.fail(node, "tuple() of a list is not supported: a tuple's length must be known when compiling", hint="keep it a list, or build the tuple from its items")
+    if not isinstance(sv, MapValue):
+        v = _value(em, node, sv)
+        if isinstance(v.type, ListType):
+            # `tuple(x.shape)`: no tuple type has a length known only at run time, so it is a new
+            # list, as other such tuples are (Note [Tuples as lists] in operators.py).
+            return SimpleValue(em.op("prim::list.list", [v], [v.type]).output)
+    em.fail(node, "tuple() of this value is not supported: a tuple's length must be known when compiling", hint="keep it a list, or build the tuple from its items")
 
 
 def _dict(em, node, args, kwargs):
