@@ -74,6 +74,8 @@ class Compiler:
         self.uses_enums = False  # an Enum type appeared: erase it when finishing (Note [Enums])
         self.imported: Dict[int, Any] = {}
         self.error_chain: Optional[List[CallFrame]] = None  # where an internal error happened
+        self.nested_functions: Dict[Any, Function] = {}  # nested defs compiled, by node and types (nested.py)
+        self.nested_active: set = set()  # ids of the nested defs being compiled (recursion)
 
     def unique_name(self, base: str, mangle_path: bool = False) -> str:
         """A qualified name no other function or class in this process has (Note [Compile cache]).

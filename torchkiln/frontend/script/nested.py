@@ -100,7 +100,7 @@ class NestedFunctionValue(SugaredValue):
             id(self.node), id(self.home.src), tuple(types_), tuple((n, v.type) for n, v in captured),
             tuple((n, s.cache_key() if isinstance(s, NestedFunctionValue) else id(s)) for n, s in static),
         )
-        cache = _cache(em.compiler)
+        cache = em.compiler.nested_functions
         function = cache.get(key)
         if function is None:
             function = self._compile(em, node, sig, types_, captured, static)
@@ -116,11 +116,7 @@ class NestedFunctionValue(SugaredValue):
 
     def _read_capture(self, em: FunctionEmitter, node: ast.AST, free: str) -> SugaredValue:
         where = self.captures[free]
-        _, found = em.frame.find(where)
-        if found is None and where not in em.local_names:
-            # Not a variable of the caller at all: the enclosing function's global of that name.
-            return em.lookup(where, node)
-        if found is None:
+        if em.frame.find(where)[1] is None and where in em.local_names:
             em.fail(node, f"`{self.node.name}` reads '{free}' of the enclosing function, which is not assigned before this call", hint=f"assign '{free}' before calling `{self.node.name}`")
         return em.lookup(where, node)
 
@@ -136,7 +132,7 @@ class NestedFunctionValue(SugaredValue):
         from ...diagnostics import CompileError
 
         compiler = em.compiler
-        active = _active(compiler)
+        active = compiler.nested_active
         if id(self.node) in active:
             raise CompileError(
                 f"the nested function `{self.node.name}` calls itself (directly or through other functions): recursion is not supported in script",
@@ -253,20 +249,6 @@ def _table_for(em: FunctionEmitter, node: ast.FunctionDef) -> Optional[symtable.
                 return child  # type: ignore[return-value]
             stack.append(child)
     return None
-
-
-def _cache(compiler) -> Dict[Any, Function]:
-    found = getattr(compiler, "_nested_functions", None)
-    if found is None:
-        found = compiler._nested_functions = {}
-    return found
-
-
-def _active(compiler) -> set:
-    found = getattr(compiler, "_nested_active", None)
-    if found is None:
-        found = compiler._nested_active = set()
-    return found
 
 
 __all__ = ["emit_function_def", "NestedFunctionValue"]
