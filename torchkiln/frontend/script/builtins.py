@@ -246,16 +246,21 @@ def _round(em, node, args, kwargs):
     return SimpleValue(em.op("prim::round.ndigits", [v, _to_int(em, node, _value(em, node, nd), "ndigits")], [FLOAT]).output)
 
 
+def _fold(em, node, items: List[SugaredValue], start: SugaredValue, op: ast.operator) -> SugaredValue:
+    """`start op item0 op item1 ...`, left to right (a tuple's `sum` / `math.prod`)."""
+    from .operators import binary
+
+    acc = start
+    for item in items:
+        acc = binary(em, node, acc, item, op)
+    return acc
+
+
 def _sum(em, node, args, kwargs):
     _expect(em, node, "sum", args, kwargs, 1, 2, kw_ok=("start",))
     start = args[1] if len(args) > 1 else kwargs.get("start")
     if isinstance(args[0], TupleSugar):
-        from .operators import binary
-
-        acc: SugaredValue = start if start is not None else SimpleValue(em.const(0))
-        for item in args[0].items:
-            acc = binary(em, node, acc, item, ast.Add())
-        return acc
+        return _fold(em, node, args[0].items, start if start is not None else SimpleValue(em.const(0)), ast.Add())
     v = _value(em, node, args[0])
     t = v.type
     if isinstance(t, ListType) and t.elem in (INT, FLOAT, BOOL):
@@ -537,13 +542,8 @@ def _math_prod(em, node, args, kwargs):
     """`math.prod(xs, *, start=1)`: a tuple folds with `*`; a list of numbers multiplies in a loop."""
     _expect(em, node, "math.prod", args, kwargs, 1, 1, kw_ok=("start",))
     start = kwargs.get("start")
-    from .operators import binary
-
     if isinstance(args[0], TupleSugar):
-        acc: SugaredValue = start if start is not None else SimpleValue(em.const(1))
-        for item in args[0].items:
-            acc = binary(em, node, acc, item, ast.Mult())
-        return acc
+        return _fold(em, node, args[0].items, start if start is not None else SimpleValue(em.const(1)), ast.Mult())
     v = _value(em, node, args[0])
     t = v.type
     from .emitter import is_empty_list
