@@ -439,29 +439,52 @@ def _tuple(em, node, args, kwargs):
 
 
 def _dict(em, node, args, kwargs):
+    """`dict()`, `dict(**kw)`, `dict(mapping)`, `dict(pairs)`, `dict(zip(ks, vs))`, and the last three with `**kw` added."""
     hint = getattr(em, "call_hint", None)
+    if len(args) > 1:
+        em.fail(node, f"dict expected at most 1 argument, got {len(args)}")
     if not args and not kwargs:
         t = hint if isinstance(hint, DictType) else DictType(STR, TENSOR)
         return SimpleValue(em.op("prim::DictConstruct", [], [t]).output)
-    if args and not kwargs and len(args) == 1 and isinstance(args[0], ZipValue) and len(args[0].inners) == 2:
-        keys, values = (_list(em, node, [inner], {}).as_value(em, node) for inner in args[0].inners)
-        return SimpleValue(em.op("prim::dict_zip", [keys, values], [DictType(keys.type.elem, values.type.elem)]).output)
-    if args and not kwargs and len(args) == 1:
-        v = _value(em, node, args[0])
-        if isinstance(v.type, DictType):
-            return SimpleValue(em.op("prim::copy.dict", [v], [v.type]).output)
-    if kwargs and not args:
-        values = [_value(em, node, v) for v in kwargs.values()]
-        vt: Optional[Type] = values[0].type
-        for v in values[1:]:
-            vt = unify(vt, v.type) if vt is not None else None
-        if vt is None:
-            em.fail(node, "dict(...) values have different types")
-        inputs: List[Value] = []
-        for k, v in zip(kwargs, values):
-            inputs += [em.const(k), v]
-        return SimpleValue(em.op("prim::DictConstruct", inputs, [DictType(STR, vt)]).output)
-    em.fail(node, "this form of dict(...) is not supported", hint="use a dict literal or a dict comprehension")
+    if not args:
+        return SimpleValue(_dict_of_kwargs(em, node, kwargs))
+    d = _dict_of(em, node, args[0], hint)
+    if kwargs and d.type.key != STR:
+        em.fail(node, f"dict(..., key=value) adds str keys to a dict with {d.type.key} keys")
+    for k, sv in kwargs.items():
+        v = em.coerce(_value(em, node, sv), d.type.value, node, f"the dict has {d.type.value} values, not {_value(em, node, sv).type}")
+        em.op("prim::setitem.dict", [d, em.const(k), v], [])
+    return SimpleValue(d)
+
+
+def _dict_of(em, node, sv, hint) -> Value:
+    """A new dict from dict()'s positional argument: a mapping (copied), `zip(keys, values)` or (key, value) pairs."""
+    from .comprehensions import emit_dict_of_pairs
+
+    if isinstance(sv, ZipValue) and len(sv.inners) == 2:
+        keys, values = (_list(em, node, [inner], {}).as_value(em, node) for inner in sv.inners)
+        return em.op("prim::dict_zip", [keys, values], [DictType(keys.type.elem, values.type.elem)]).output
+    arg = node.args[0] if node.args else node
+    if isinstance(arg, (ast.List, ast.Tuple)) and not arg.elts:  # dict([]): no pairs, so no types to read
+        t = hint if isinstance(hint, DictType) else DictType(STR, TENSOR)
+        return em.op("prim::DictConstruct", [], [t]).output
+    if isinstance(getattr(sv, "type", None), DictType):
+        v = _value(em, node, sv)
+        return em.op("prim::copy.dict", [v], [v.type]).output
+    return emit_dict_of_pairs(em, node, sv, hint)
+
+
+def _dict_of_kwargs(em, node, kwargs) -> Value:
+    values = [_value(em, node, v) for v in kwargs.values()]
+    vt: Optional[Type] = values[0].type
+    for v in values[1:]:
+        vt = unify(vt, v.type) if vt is not None else None
+    if vt is None:
+        em.fail(node, "dict(...) values have different types")
+    inputs: List[Value] = []
+    for k, v in zip(kwargs, values):
+        inputs += [em.const(k), v]
+    return em.op("prim::DictConstruct", inputs, [DictType(STR, vt)]).output
 
 
 def _simple(op: str, arg: Type, ret: Type):

@@ -33,11 +33,11 @@ import ast
 from typing import List, Optional
 
 from ...ir.core import Value
-from ...ir.types import INT, STR, TENSOR, ClassType, DictType, ListType, OptionalType, Type, unify
+from ...ir.types import INT, STR, TENSOR, ClassType, DictType, ListType, OptionalType, TupleType, Type, unify
 from .conditions import cond_of, refine_in_frame
 from .emitter import FunctionEmitter
 from .loops import Counted, Iteration, Unrolled, zip_iterations
-from .sugared import Args, Kwargs, SimpleValue, SugaredValue
+from .sugared import Args, Kwargs, SimpleValue, SugaredValue, TupleSugar
 
 
 class _Result:
@@ -174,6 +174,42 @@ def _conditions(em: FunctionEmitter, node, ifs: List[ast.expr], rest, result: _R
     with em.child_frame("if", if_node.blocks[0]):
         refine_in_frame(em, cond.true_refs, ifs[0])
         _conditions(em, node, ifs[1:], rest, result)
+
+
+# -- dict(pairs) ---------------------------------------------------------------------------------
+
+def emit_dict_of_pairs(em: FunctionEmitter, node: ast.Call, pairs: SugaredValue, hint: Optional[Type]) -> Value:
+    """`dict(pairs)`: the comprehension `{k: v for k, v in pairs}`, each item a 2-tuple.
+
+    ```
+    dict([("a", 1), ("b", 2)])     %d = prim::DictConstruct()
+                                   prim::Loop(len(pairs), True)
+                                     block0(%i):  k, v = pairs[i]; prim::setitem.dict(%d, k, v)
+    ```
+    """
+    result = _Result(em, node, True, hint)
+    result.producer = "dict(...)"
+    result.mixed_hint = "annotate the result, e.g. `d: Dict[str, Optional[int]] = dict(...)`"
+    arg = _arg_node(node, 0)
+
+    def add(item: SugaredValue) -> None:
+        key, value = _pair(em, arg, item)
+        result.add(arg, key, value)
+
+    _each(em, arg, pairs.iterate(em, arg), add)
+    return result.finish()
+
+
+def _pair(em: FunctionEmitter, node: ast.AST, item: SugaredValue) -> List[Value]:
+    if isinstance(item, TupleSugar):
+        if len(item.items) == 2:
+            return [x.as_value(em, node) for x in item.items]
+        em.fail(node, f"dict() takes (key, value) pairs, not tuples of {len(item.items)} items")
+    v = item.as_value(em, node)
+    if isinstance(v.type, TupleType) and len(v.type.elems) == 2:
+        return list(em.op("prim::TupleUnpack", [v], list(v.type.elems)).outputs)
+    em.fail(node, f"dict() takes (key, value) pairs, not items of type {v.type}", hint="pass a list of 2-tuples, a dict, or zip(keys, values)")
+    raise AssertionError("unreachable")
 
 
 # -- map and filter -------------------------------------------------------------------------------
@@ -319,4 +355,4 @@ def _each(em: FunctionEmitter, node: ast.AST, it: Iteration, body) -> None:
         cond_block.add_return(em.const(True))
 
 
-__all__ = ["emit_comprehension", "MapValue", "emit_map", "emit_filter"]
+__all__ = ["emit_comprehension", "emit_dict_of_pairs", "MapValue", "emit_map", "emit_filter"]

@@ -139,6 +139,12 @@ def binary(em: FunctionEmitter, node: ast.AST, left: SugaredValue, right: Sugare
             r = em.compiler.classes.dunder(em, node, rv, "__r" + _BINARY_DUNDER[kind][2:], [lv])
         if r is not None:
             return r
+    if lt == STR and kind is ast.Mod:  # before the tensor case: `"%s" % x` formats a Tensor x
+        items = right.items if isinstance(right, TupleSugar) else [right]
+        args = [i.as_value(em, node) for i in items]
+        if len(args) == 1 and isinstance(args[0].type, TupleType):  # `fmt % t`, t a tuple value
+            args = list(em.op("prim::TupleUnpack", [args[0]], list(args[0].type.elems)).outputs) if args[0].type.elems else []
+        return SimpleValue(em.op("prim::percent_format", [lv] + args, [STR]).output)
     if isinstance(lt, TensorType) or isinstance(rt, TensorType):
         return SimpleValue(_tensor_binary(em, node, lv, rv, kind))
     if _is_number(lt) and _is_number(rt):
@@ -149,12 +155,6 @@ def binary(em: FunctionEmitter, node: ast.AST, left: SugaredValue, right: Sugare
         return SimpleValue(em.op("prim::mul.str", [lv, _int(em, rv)], [STR]).output)
     if rt == STR and kind is ast.Mult and lt in (INT, BOOL):  # 2 * "ab"
         return SimpleValue(em.op("prim::mul.str", [rv, _int(em, lv)], [STR]).output)
-    if lt == STR and kind is ast.Mod:
-        items = right.items if isinstance(right, TupleSugar) else [right]
-        args = [i.as_value(em, node) for i in items]
-        if len(args) == 1 and isinstance(args[0].type, TupleType):  # `fmt % t`, t a tuple value
-            args = list(em.op("prim::TupleUnpack", [args[0]], list(args[0].type.elems)).outputs) if args[0].type.elems else []
-        return SimpleValue(em.op("prim::percent_format", [lv] + args, [STR]).output)
     if isinstance(lt, ListType) and kind is ast.Add and isinstance(rt, ListType):
         if lt != rt:
             em.fail(node, f"cannot add lists of different types: {lt} and {rt}")
