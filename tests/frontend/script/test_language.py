@@ -39,6 +39,21 @@ def test_walrus():
     matches_eager(walrus, ([1, 2, 3],), ([1],))
 
 
+def walrus_in_expressions(xs: List[int], x: int) -> Tuple[int, int, List[int], int]:
+    total = 0
+    sums = [(total := total + v) for v in xs]  # binds the enclosing function's `total`
+    last = 0
+    big = [v for v in xs if (last := v) > 1]
+    hits = 0
+    if x > 0 and (hits := x * 2) > 4:
+        hits += 1
+    return total, last, sums + big, hits
+
+
+def test_walrus_in_comprehensions_and_conditions():
+    matches_eager(walrus_in_expressions, ([1, 2, 3], 3), ([], 1), ([5], -1))
+
+
 # -- numbers ----------------------------------------------------------------------------------------
 
 

@@ -150,6 +150,148 @@ def captures_container(x):
     return weighted(x)
 
 
+# -- nonlocal: rebinding the enclosing function's variables --------------------------------------------
+
+
+def counter(x, n: int):
+    count = 0
+
+    def inc(k: int):
+        nonlocal count
+        count += k
+    for i in range(n):
+        inc(i)
+    inc(10)  # the rebinding is seen by the enclosing function and by later calls
+    return x + count, count
+
+
+def accumulates(xs: List[int]) -> Tuple[List[int], int]:
+    acc: List[int] = []
+    total = 0
+
+    def add(v: int) -> int:
+        nonlocal acc, total
+        acc = acc + [v * 2]
+        total += v
+        return len(acc)
+    n = 0
+    for v in xs:
+        n = add(v)
+    return acc, total * 100 + n
+
+
+def from_another(x):
+    c = 0
+
+    def bump():
+        nonlocal c
+        c += 1
+
+    def twice():
+        bump()
+        bump()
+        return c  # sees bump's rebinding: one variable, as in Python
+
+    r = twice()
+    return x + r * 10 + c
+
+
+def two_levels_nonlocal(x):
+    s = 0
+
+    def outer():
+        def inner(k: int):
+            nonlocal s
+            s += k
+        inner(2)
+        inner(3)
+    outer()
+    outer()
+    return x * s
+
+
+def returns_early(xs: List[int], t: int) -> Tuple[int, int, int]:
+    seen = 0
+    misses = 0
+
+    def find(target: int) -> int:
+        nonlocal seen, misses
+        for i, v in enumerate(xs):
+            seen += 1
+            if v == target:
+                return i
+        misses += 1
+        return -1
+
+    a = find(t)
+    b = find(-t)
+    return a * 10 + b, seen, misses
+
+
+def branches_and_returns(x: int) -> Tuple[int, int]:
+    c = 0
+
+    def f(v: int) -> int:
+        nonlocal c
+        if v > 0:
+            c += 1
+            return v
+        c += 10
+        return -v
+    return f(x) + f(-x) + f(x + 1), c
+
+
+def tensor_state(x):
+    state = torch.zeros_like(x)
+
+    def step(y):
+        nonlocal state
+        state = state * 0.5 + y
+        return state.sum()
+    total = step(x) + step(x * 2)
+    return state, total
+
+
+def in_expressions(xs: List[int], x: int) -> Tuple[int, List[int], List[int]]:
+    calls = 0
+
+    def key(v: int) -> int:
+        nonlocal calls
+        calls += 1
+        return -v
+    ordered = sorted(xs, key=key)
+    keys = [key(v) for v in xs if v != 2]
+    ok = x > 0 and key(x) < 0
+    calls = calls * 10 if ok else calls
+    return calls, ordered, keys
+
+
+@pytest.mark.parametrize(
+    "fn,inputs",
+    [
+        (counter, [(torch.randn(3), 0), (torch.randn(3), 4)]),
+        (accumulates, [([1, 2, 3],), ([],)]),
+        (from_another, [(torch.randn(3),)]),
+        (two_levels_nonlocal, [(torch.randn(3),)]),
+        (returns_early, [([1, 3, -3], 3), ([5], 5), ([], 1), ([1, 2], 7)]),
+        (branches_and_returns, [(3,), (-2,), (0,)]),
+        (tensor_state, [(torch.randn(4),)]),
+        (in_expressions, [([3, 1, 2], 1), ([], -1), ([2], 0)]),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_nonlocal_matches_eager(fn, inputs):
+    matches_eager(fn, *inputs)
+
+
+def test_nonlocal_returns_the_new_values():
+    s = scripted(counter)
+    inc = [f for n, f in s._kiln_unit.functions.items() if n.endswith(".counter.inc")]
+    assert len(inc) == 1, list(s._kiln_unit.functions)
+    assert str(inc[0].returns) == "(NoneType, int)", inc[0].returns  # (result, new count)
+    assert "prim::CallFunction" not in str(s.graph)  # inlined, as other nested functions
+
+
 @pytest.mark.parametrize(
     "fn,inputs",
     [
@@ -284,14 +426,58 @@ def read_before_assigned(x):
     return r
 
 
-def rebinds_enclosing(x):
+def retypes_enclosing(x):
     k = 1
 
-    def inc():
+    def f():
         nonlocal k
-        k += 1
-    inc()
-    return x + k
+        k = "one"
+    f()
+    return x
+
+
+def rebinds_a_function(x):
+    def g(y):
+        return y
+
+    def f():
+        nonlocal g
+        return 1
+    return x + f()
+
+
+def deletes_enclosing(x):
+    k = 1
+
+    def f():
+        nonlocal k
+        del k
+    f()
+    return x
+
+
+def forks_rebinding(x):
+    n = 0
+
+    def work(y):
+        nonlocal n
+        n += 1
+        return y * 2
+    fut = torchkiln.fork(work, x)
+    return torchkiln.wait(fut)
+
+
+def _closure_with_nonlocal():
+    total = 0
+
+    def scripted_closure(x: int) -> int:
+        nonlocal total
+        total += x
+        return total
+    return scripted_closure
+
+
+rebinds_python_closure = _closure_with_nonlocal()
 
 
 def error_inside(x):
@@ -310,7 +496,11 @@ def error_inside(x):
         (stored, "fs = [f]", "can only be called"),
         (returned, "return f", "can only be called"),
         (read_before_assigned, "r = f(x)", "reads 'k' of the enclosing function, which is not assigned before this call"),
-        (rebinds_enclosing, "nonlocal k", "`nonlocal` is not supported"),
+        (retypes_enclosing, 'k = "one"', "'k' is a variable of the enclosing function, of type int; `nonlocal` cannot assign it a value of type str"),
+        (rebinds_a_function, "nonlocal g", "holds the nested function g; only variables holding values can be rebound"),
+        (deletes_enclosing, "del k", "cannot delete 'k', a variable of the enclosing function"),
+        (forks_rebinding, "torchkiln.fork(work, x)", "assigns variables of the enclosing function (`nonlocal`), so it cannot run as a task"),
+        (rebinds_python_closure, "nonlocal total", "names a variable of the Python function around the scripted one"),
         (error_inside, "y.no_such_method()", "no_such_method"),
     ],
     ids=lambda v: getattr(v, "__name__", ""),

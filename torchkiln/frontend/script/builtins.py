@@ -537,6 +537,17 @@ def _super(em, node, args, kwargs):
     return super_value(em, node, args, kwargs)
 
 
+def _type(em, node, args, kwargs):
+    """`type(obj)` of a module or script-class object: its class, for `type(self).make(...)`
+    and `type(self).LIMIT` (Note [Class methods] in `functions_value.py`)."""
+    if len(args) == 1 and not kwargs and args[0].is_value():
+        classes = em.compiler.classes
+        cls = classes.python_class(args[0].as_value(em, node).type)
+        if cls is not None:
+            return classes.class_value(em, node, cls, cls.__qualname__)
+    em.fail(node, "type() is only supported in script on a module or script-class object (`type(self).LIMIT`)", hint="use isinstance() to test a value's type")
+
+
 def _refused(name: str, hint: str) -> Handler:
     def impl(em, node, args, kwargs):
         em.fail(node, f"{name}() is not supported in script", hint=hint)
@@ -653,7 +664,8 @@ def _build() -> Dict[int, SugaredValue]:
         (b.oct, "oct", _int_to_base("oct"), oct),
         (b.bin, "bin", _int_to_base("bin"), bin),
     ]
-    for fn, why in ((b.iter, "iterate with a for loop"), (b.next, "iterate with a for loop"), (b.type, "use isinstance()"),
+    entries.append((b.type, "type", _type, None))
+    for fn, why in ((b.iter, "iterate with a for loop"), (b.next, "iterate with a for loop"),
                     (b.id, "compare with `is`"), (b.hash, "use the value itself as a dict key"), (b.open, "do file I/O outside the scripted code"),
                     (b.input, "read input outside the scripted code"), (b.eval, "write the code directly"), (b.exec, "write the code directly"),
                     (b.callable, "check before scripting"),

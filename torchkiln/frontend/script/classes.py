@@ -232,6 +232,14 @@ class ClassRegistry:
     def _module(self, t: Type) -> Optional[ModuleInfo]:
         return self.modules.by_type.get(t) if isinstance(t, ClassType) else None
 
+    def python_class(self, t: Type) -> Optional[type]:
+        """The Python class of a module or script-class type (None for other types)."""
+        info = self._module(t)
+        if info is not None:
+            return info.cls
+        found = self.by_type.get(t) if isinstance(t, ClassType) else None
+        return found.cls if found is not None else None
+
     def attr(self, em: FunctionEmitter, node: ast.AST, obj: Value, name: str) -> SugaredValue:
         t = obj.type
         assert isinstance(t, ClassType)
@@ -256,6 +264,11 @@ class ClassRegistry:
 
                 return function_value(em, node, prop.__func__, name)
             return MethodValue(self, obj, name, _method_of(py_cls, name) if py_cls is not None else None)
+        found = _static_attr(py_cls, name, None) if py_cls is not None else None
+        if isinstance(found, classmethod):
+            from .functions_value import ClassMethodValue
+
+            return ClassMethodValue(found.__func__, py_cls, f"{py_cls.__qualname__}.{name}")  # type: ignore[union-attr]
         if info is not None and name in info.failed:
             em.fail(node, f"the module attribute '{name}' cannot be used in script: {info.failed[name]}", hint="annotate it on the class (e.g. `name: List[int]`), make it a constant, or keep it out of the scripted code")
         if py_cls is not None and info is not None:
@@ -783,11 +796,15 @@ def class_level_attr(em: FunctionEmitter, node: ast.AST, cls: type, name: str, w
         from .functions_value import function_value
 
         return function_value(em, node, value.__func__, f"{cls.__qualname__}.{name}")
+    if isinstance(value, classmethod):
+        from .functions_value import ClassMethodValue
+
+        return ClassMethodValue(value.__func__, cls, f"{cls.__qualname__}.{name}")  # Note [Class methods]
     if value is not _MISSING and _is_constant(value):
         return constant_value(em, node, value)
-    if isinstance(value, (types.FunctionType, classmethod)):
-        em.fail(node, f"`{cls.__qualname__}.{name}` is a method: script calls methods on an object, not on its class", hint="call it on an instance, or make it a @staticmethod")
-    em.fail(node, f"{what} has no attribute '{name}'", hint="script reads static methods and constant values (numbers, strings, tuples of those) from a class")
+    if isinstance(value, types.FunctionType):
+        em.fail(node, f"`{cls.__qualname__}.{name}` is a method: script calls methods on an object, not on its class", hint="call it on an instance, or make it a @staticmethod or @classmethod")
+    em.fail(node, f"{what} has no attribute '{name}'", hint="script reads static methods, class methods and constant values (numbers, strings, tuples of those) from a class")
 
 
 # Note [super()]
@@ -849,6 +866,10 @@ class SuperValue(SugaredValue):
                 from .functions_value import function_value
 
                 return function_value(em, node, value.__func__, f"{klass.__qualname__}.{name}")
+            if isinstance(value, classmethod):
+                from .functions_value import ClassMethodValue
+
+                return ClassMethodValue(value.__func__, self.cls, f"{klass.__qualname__}.{name}")  # `cls` is the object's class
             if isinstance(value, types.FunctionType):
                 mangled = f"__super_{klass.__name__}_{name}"
                 return MethodValue(self.registry, self.obj, mangled, value)

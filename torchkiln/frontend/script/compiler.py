@@ -74,7 +74,7 @@ class Compiler:
         self.uses_enums = False  # an Enum type appeared: erase it when finishing (Note [Enums])
         self.imported: Dict[int, Any] = {}
         self.error_chain: Optional[List[CallFrame]] = None  # where an internal error happened
-        self.nested_functions: Dict[Any, Function] = {}  # nested defs compiled, by node and types (nested.py)
+        self.nested_functions: Dict[Any, Any] = {}  # nested defs compiled (function, names it rebinds), by node and types (nested.py)
         self.nested_active: set = set()  # ids of the nested defs being compiled (recursion)
 
     def unique_name(self, base: str, mangle_path: bool = False) -> str:
@@ -181,25 +181,28 @@ class FunctionCompiler:
         self.signatures: Dict[Any, Tuple[Signature, ParsedSource, Namespace]] = {}
         self.in_progress: Dict[Any, str] = {}
 
-    def _parsed(self, fn: Any) -> Tuple[Signature, ParsedSource, Namespace]:
-        entry = self.signatures.get(fn)
+    def _parsed(self, fn: Any, has_cls: bool = False) -> Tuple[Signature, ParsedSource, Namespace]:
+        key = (fn, "cls") if has_cls else fn
+        entry = self.signatures.get(key)
         if entry is None:
             from .specials import unwrap_context_decorator
 
             body_fn, mode = unwrap_context_decorator(fn)  # Note [Context decorators]
             src = parse_function(body_fn)
             ns = Namespace(body_fn)
-            sig = read_signature(self.compiler, src, ns, body_fn, has_self=False)
+            sig = read_signature(self.compiler, src, ns, body_fn, has_self=has_cls)
             if mode is not None:
                 sig.extra.update(mode=mode, body_fn=body_fn)
-            entry = self.signatures[fn] = (sig, src, ns)
+            entry = self.signatures[key] = (sig, src, ns)
         return entry
 
-    def signature(self, fn: Any, call_site: Optional[SourceRange] = None) -> Signature:
-        if fn in self.signatures:
-            return self.signatures[fn][0]
+    def signature(self, fn: Any, call_site: Optional[SourceRange] = None, has_cls: bool = False) -> Signature:
+        """`has_cls`: the function of a classmethod (its first parameter is the class: Note [Class methods])."""
+        key = (fn, "cls") if has_cls else fn
+        if key in self.signatures:
+            return self.signatures[key][0]
         with self.compiler.frame(getattr(fn, "__qualname__", repr(fn)), call_site):
-            return self._parsed(fn)[0]
+            return self._parsed(fn, has_cls)[0]
 
     def overloads(self, fn: Any) -> List[Signature]:
         """Signatures of `@torch.jit._overload` declarations of `fn`, in order (empty: none)."""
@@ -225,9 +228,16 @@ class FunctionCompiler:
         sig = self.signature(fn)
         return [p.type if p.type is not None else TENSOR for p in sig.params]
 
-    def compile(self, fn: Any, arg_types: Sequence[Type], call_site: Optional[SourceRange], sig: Optional[Signature] = None) -> Function:
-        """`fn` compiled for these argument types (`sig`: an overload's signature for its body)."""
-        key = (fn, tuple(arg_types)) if sig is None else (fn, sig.extra.get("decl"), tuple(arg_types))
+    def compile(self, fn: Any, arg_types: Sequence[Type], call_site: Optional[SourceRange], sig: Optional[Signature] = None, cls: Optional[type] = None) -> Function:
+        """`fn` compiled for these argument types (`sig`: an overload's signature for its body).
+
+        `cls`: `fn` is a classmethod's function called on `cls`; its first parameter is the
+        class, a compile-time value, not a parameter of the compiled function (Note [Class methods]).
+        """
+        if cls is not None:
+            key: Tuple[Any, ...] = ("classmethod", fn, cls, tuple(arg_types))
+        else:
+            key = (fn, tuple(arg_types)) if sig is None else (fn, sig.extra.get("decl"), tuple(arg_types))
         done = self.cache.get(key)
         if done is not None:
             return done
@@ -249,24 +259,28 @@ class FunctionCompiler:
         self.in_progress[fn] = name
         try:
             with self.compiler.frame(getattr(fn, "__qualname__", name), call_site):
-                own_sig, src, ns = self._parsed(fn)
-                function = self._compile(fn, sig or own_sig, src, ns, list(arg_types), name)
+                own_sig, src, ns = self._parsed(fn, has_cls=cls is not None)
+                function = self._compile(fn, sig or own_sig, src, ns, list(arg_types), name, cls)
         finally:
             del self.in_progress[fn]
         self.cache[key] = function
         return function
 
-    def _compile(self, fn: Any, sig: Signature, src: ParsedSource, ns: Namespace, types: List[Type], name: str) -> Function:
+    def _compile(self, fn: Any, sig: Signature, src: ParsedSource, ns: Namespace, types: List[Type], name: str, cls: Optional[type] = None) -> Function:
+        params = sig.params if cls is None else sig.params[1:]
         graph = Graph()
-        for p, t in zip(sig.params, types):
+        for p, t in zip(params, types):
             graph.add_input(t, p.name)
         em = FunctionEmitter(self.compiler, src, ns, graph, local_names(sig.extra.get("body_fn", fn)), name)
-        for p, v in zip(sig.params, graph.inputs):
-            em.assign(p.name, SimpleValue(v), p.node or src.tree)
         tree = src.tree
+        if cls is not None:  # Note [Class methods]
+            first = sig.params[0]
+            em.assign(first.name, self.compiler.classes.class_value(em, first.node or tree, cls, cls.__qualname__), first.node or tree)
+        for p, v in zip(params, graph.inputs):
+            em.assign(p.name, SimpleValue(v), p.node or tree)
         ret = compile_body(em, tree.body, sig.returns, tree, sig.extra.get("mode"))  # type: ignore[union-attr]
         qualname = self.compiler.unique_name(name)
-        function = Function(qualname, graph, make_arguments(sig.params, types), ret, src.loc(tree))
+        function = Function(qualname, graph, make_arguments(params, types), ret, src.loc(tree))
         self.compiler.unit.add_function(function)
         self.compiler.compiled.append(function)
         return function

@@ -35,6 +35,7 @@ from typing import List, Optional
 from ...ir.core import Value
 from ...ir.types import INT, STR, TENSOR, ClassType, DictType, ListType, OptionalType, TupleType, Type, unify
 from .conditions import cond_of, refine_in_frame
+from .control import join_branch, join_inline, join_loop
 from .emitter import FunctionEmitter
 from .loops import Counted, Iteration, Unrolled, zip_iterations
 from .sugared import Args, Kwargs, SimpleValue, SugaredValue, TupleSugar
@@ -112,8 +113,9 @@ def emit_comprehension(em: FunctionEmitter, node, hint: Optional[Type], truth: b
             em.fail(gen, "async comprehensions are not supported")
     result = _Result(em, node, is_dict, hint)
     result.truth = truth
-    with em.child_frame("comprehension", em.frame.block):
+    with em.child_frame("comprehension", em.frame.block) as frame:
         _generators(em, node, node.generators, result)
+    join_inline(em, frame)
     return SimpleValue(result.finish())
 
 
@@ -149,13 +151,14 @@ def _generators(em: FunctionEmitter, node, gens: List[ast.comprehension], result
     loop = em.op("prim::Loop", [it.length, em.const(True)], [], n_blocks=2)
     body, cond_block = loop.blocks
     i = body.add_param(INT)
-    with em.child_frame("loop", body):
+    with em.child_frame("loop", body) as frame:
         em.loop_depth += 1
         try:
             assign_target(em, gen.target, it.item(em, gen.target, i), gen)
             _conditions(em, node, gen.ifs, rest, result)
         finally:
             em.loop_depth -= 1
+    join_loop(em, frame)
     with em.builder.at_block(cond_block):
         cond_block.add_return(em.const(True))
 
@@ -171,9 +174,10 @@ def _conditions(em: FunctionEmitter, node, ifs: List[ast.expr], rest, result: _R
         _conditions(em, node, ifs[1:], rest, result)
         return
     if_node = em.op("prim::If", [cond.value], [], n_blocks=2)
-    with em.child_frame("if", if_node.blocks[0]):
+    with em.child_frame("if", if_node.blocks[0]) as frame:
         refine_in_frame(em, cond.true_refs, ifs[0])
         _conditions(em, node, ifs[1:], rest, result)
+    join_branch(em, frame, node, cond.true_refs)
 
 
 # -- dict(pairs) ---------------------------------------------------------------------------------
@@ -345,12 +349,13 @@ def _each(em: FunctionEmitter, node: ast.AST, it: Iteration, body) -> None:
     loop = em.op("prim::Loop", [it.length, em.const(True)], [], n_blocks=2)
     block, cond_block = loop.blocks
     i = block.add_param(INT)
-    with em.child_frame("loop", block):
+    with em.child_frame("loop", block) as frame:
         em.loop_depth += 1
         try:
             body(it.item(em, node, i))
         finally:
             em.loop_depth -= 1
+    join_loop(em, frame)  # a called nested function may rebind variables (`nonlocal`)
     with em.builder.at_block(cond_block):
         cond_block.add_return(em.const(True))
 

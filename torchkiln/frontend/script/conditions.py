@@ -177,9 +177,10 @@ def _bool_value(em: FunctionEmitter, node: ast.BoolOp, v: Value, rest: List[ast.
     refs: Dict[str, Type] = {}
     if is_and and isinstance(first_node, ast.Name) and isinstance(v.type, OptionalType):
         refs[first_node.id] = v.type.elem  # `x and x + 1`: x is not None in the rest
-    with em.child_frame("if", rest_block), _refined(em, refs):
+    with em.child_frame("if", rest_block) as frame, _refined(em, refs):
         nxt = em.emit_expr(rest[0]).as_value(em, node)
         other = _bool_value(em, node, nxt, rest[1:], is_and, hint) if len(rest) > 1 else nxt
+    _join_branch(em, frame, node)
     def fits(t: Type) -> bool:
         return hint is not None and (t.is_subtype_of(hint) or t in (INT, BOOL) and hint == FLOAT)
 
@@ -205,11 +206,12 @@ def _emit_bool_op(em: FunctionEmitter, node: ast.BoolOp, values: List[ast.expr],
     with em.at(node):
         if_node = em.op("prim::If", [first.value], [BOOL], n_blocks=2)
     rest_block, short_block = (if_node.blocks[0], if_node.blocks[1]) if is_and else (if_node.blocks[1], if_node.blocks[0])
-    with em.child_frame("if", rest_block):
+    with em.child_frame("if", rest_block) as frame:
         with _refined(em, first.true_refs if is_and else first.false_refs):
             rest = _emit_bool_op(em, node, values[1:], is_and)
         rest_value = rest.value if rest.static is None else em.const(rest.static)
         rest_block.add_return(rest_value)
+    _join_branch(em, frame, node)
     with em.builder.at_block(short_block):
         short_block.add_return(em.const(not is_and))
     if is_and:
@@ -246,7 +248,18 @@ class _refined:
     def __exit__(self, *exc):
         if self.frame is not None:
             self.em.frame = self.saved
+            for name, info in self.frame.vars.items():  # assigned here (`:=`, `nonlocal`): assigned where it is
+                self.saved.set_var(name, info)
+            for name, error in self.frame.errors.items():
+                self.saved.set_error(name, error)
         return False
+
+
+def _join_branch(em: FunctionEmitter, frame: Frame, node: ast.AST) -> None:
+    if frame.vars or frame.errors:  # rare: `:=` or a nested function's `nonlocal` in the branch
+        from .control import join_branch
+
+        join_branch(em, frame, node)
 
 
 def refine_in_frame(em: FunctionEmitter, refs: Dict[str, Type], node: ast.AST) -> None:

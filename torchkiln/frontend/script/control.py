@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import ast
 import itertools
-from typing import Callable, List, Optional
+from typing import Callable, Collection, List, Optional
 
 from ...ir.core import Block, Node
 from ...ir.types import BOOL, INT, unify
@@ -408,6 +408,28 @@ def join_loop(em: FunctionEmitter, lf: Frame) -> None:
                 notes=notes,
             ),
         )
+
+
+def join_branch(em: FunctionEmitter, frame: Frame, node: ast.AST, refined: Collection[str] = ()) -> None:
+    """After a branch of an expression (`a and b`, a comprehension's `if`) that assigned variables
+    (`:=`, a called nested function's `nonlocal`): join it with the path that skipped it, as
+    `join_if` joins an `if` without `else`. `refined`: names the branch only refined (casts)."""
+    if any(name not in refined for name in frame.vars) or frame.errors:
+        for name in refined:
+            frame.vars.pop(name, None)
+        join_if(em, frame, Frame("if", frame.block, em.frame), node)
+
+
+def join_inline(em: FunctionEmitter, frame: Frame, existing_only: bool = False) -> None:
+    """After a comprehension or an inlined lambda (a frame on its parent's block): the variables
+    it assigned that are not its own (renamed) targets are its parent's: `:=` in a comprehension,
+    the `nonlocal` variables of a nested function it called (`existing_only`: those only)."""
+    parent = em.frame
+    for table, bind in ((frame.vars, parent.set_var), (frame.errors, parent.set_error)):
+        for name, binding in table.items():
+            if name in frame.renames or existing_only and not isinstance(parent.find(name)[1], VarInfo):
+                continue
+            bind(name, binding)  # type: ignore[operator]
 
 
 def _has_loop_exits(stmts) -> bool:

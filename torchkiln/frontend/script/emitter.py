@@ -100,6 +100,10 @@ class FunctionEmitter:
         self.self_sugar: Optional[SugaredValue] = None  # `self` of a method, when it is not a plain value
         self.method_of: Optional[Tuple[Any, type, Any]] = None  # (class type, Python class, function) of a method: super()
         self.renamed = False  # a comprehension renamed its targets (Frame.renames)
+        # A nested function's body (Note [Nested functions]): its captured variables and their
+        # types (assigning one rebinds the caller's variable: `nonlocal`), and those it assigned.
+        self.rebindable: Optional[Dict[str, Type]] = None
+        self.rebound: Dict[str, None] = {}
         self._fresh = 0
         self.unrolled_depth = 0
         self.loop_depth = 0
@@ -296,11 +300,14 @@ class FunctionEmitter:
         if annotated is not None:
             value = self.coerce(value, annotated, node, f"'{name}' is annotated as {annotated} but is assigned a value of type {value.type}")
         store_type = annotated if annotated is not None else value.type
+        stored_as = self.frame.store_name(name, self.frame) if self.renamed else name
+        if self.rebindable is not None and stored_as in self.rebindable:
+            value = self._rebind(stored_as, value, node)
+            store_type = self.rebindable[stored_as]
         outer = self.frame.crosses_loop_to(name)
         if outer is not None and not store_type.is_subtype_of(outer.type):
             value = self._loop_store_coerce(name, value, outer, node)
             store_type = outer.type
-        stored_as = self.frame.store_name(name, self.frame) if self.renamed else name
         attrs: Dict[str, Any] = {"name": stored_as}
         same_type = store_type is value.type or store_type == value.type
         if not same_type:
@@ -322,6 +329,21 @@ class FunctionEmitter:
         if same_type and builder.before is None:
             info.value, info.block = value, builder.block
         self.frame.set_var(name, info)
+
+    def _rebind(self, name: str, value: Value, node: ast.AST) -> Value:
+        """A nested function assigns a variable of its caller (`nonlocal`): the variable keeps its type."""
+        declared = self.rebindable[name]  # type: ignore[index]
+        converted = self.try_convert(value, declared)
+        if converted is None:
+            self.fail(
+                node,
+                f"'{name}' is a variable of the enclosing function, of type {declared}; `nonlocal` cannot assign it a value of type {value.type}",
+                hint=f"a variable keeps one type: assign a {declared}, or annotate '{name}' where the enclosing function first assigns it (`{name}: {unify_hint(declared, value.type)} = ...`)",
+            )
+        if name not in self._loaded:
+            self._place_stores(name)  # stored at once from now on: the end of the body reads it (nested.py)
+        self.rebound[name] = None
+        return converted
 
     def _place_stores(self, name: str) -> None:
         """Make the deferred stores of `name` nodes, each where it was emitted (Note [Deferred stores]);

@@ -89,9 +89,15 @@ def emit_if_exp(em: FunctionEmitter, node: ast.IfExp, hint: Optional[Type]) -> S
             return em.emit_expr(node.body if cond.static else node.orelse, hint)
     if_node = em.op("prim::If", [cond.value], [], n_blocks=2)
     values: List[Value] = []
+    frames = []
     for block, refs, expr in ((if_node.blocks[0], cond.true_refs, node.body), (if_node.blocks[1], cond.false_refs, node.orelse)):
-        with em.child_frame("if", block), _refined(em, refs):
+        with em.child_frame("if", block) as frame, _refined(em, refs):
             values.append(em.emit_value(expr, hint))
+        frames.append(frame)
+    if any(f.vars or f.errors for f in frames):  # `:=` or a nested function's `nonlocal` in a branch
+        from .control import join_if
+
+        join_if(em, frames[0], frames[1], node)
     joined = hint if hint is not None and all(v.type.is_subtype_of(hint) for v in values) else unify(values[0].type, values[1].type)
     if joined is None:
         em.fail(node, f"the two sides of the conditional expression have different types: {values[0].type} and {values[1].type}", hint="make both sides the same type")

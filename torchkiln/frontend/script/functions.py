@@ -16,7 +16,7 @@ import ast
 import enum
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .enums import member_value
 from ...diagnostics import CompileError
@@ -261,10 +261,12 @@ def default_value(em: FunctionEmitter, node: ast.AST, p: Param) -> Value:
 # -- compiling a body ---------------------------------------------------------------------------------
 
 
-def compile_body(em: FunctionEmitter, body: List[ast.stmt], declared: Optional[Type], node: ast.AST, mode: Optional[SugaredValue] = None) -> Type:
+def compile_body(em: FunctionEmitter, body: List[ast.stmt], declared: Optional[Type], node: ast.AST, mode: Optional[SugaredValue] = None, finish: Optional[Callable[[FunctionEmitter, Type], Type]] = None) -> Type:
     """Emit `body`, lower exits and build SSA; returns the return type.
 
     `mode`: a `with` value the whole body runs in (a decorator's: Note [Context decorators]).
+    `finish`: changes what the graph returns, in memory form after exit lowering, and gives
+    the new return type (a nested function's rebound variables: Note [Nested functions]).
     """
     em.declared_return = declared
     if mode is None:
@@ -280,6 +282,8 @@ def compile_body(em: FunctionEmitter, body: List[ast.stmt], declared: Optional[T
         em.exit("return")
     ret = declared if declared is not None else _unify_returns(em)
     exits.run(em.graph, ret)
+    if finish is not None:
+        ret = finish(em, ret)
     to_ssa.run(em.graph)
     return ret
 

@@ -78,6 +78,44 @@ class PythonFunctionValue(SugaredValue):
         return em.compiler.functions.compile(self.fn, types_, em.loc(node)), values
 
 
+class ClassMethodValue(SugaredValue):
+    """A `@classmethod` of a module or script class, reached through `self`, the class or `cls`.
+
+    Note [Class methods]
+    --------------------
+    `self.make(3)`, `Net.make(3)`, `type(self).make(3)` and, inside a class
+    method, `cls.make(3)` call the classmethod's function compiled like a
+    static method: one `Function` per class and argument types, whose first
+    parameter (`cls`) is no parameter at all but the class itself, bound in
+    the body as a compile-time value (what the class's name would give:
+    `cls.LIMIT`, `cls.static_helper(...)`, `cls.other_classmethod(...)`,
+    `cls(...)` for a script class). `cls(...)` of a module class is refused,
+    as creating a module in scripted code is. TorchScript refuses classmethods.
+
+    ```
+    %y : int = prim::CallFunction[name="__torch__.m.Net.make"](%x)    # self.make(x)
+    ```
+    """
+
+    def __init__(self, fn: Any, cls: type, name: str):
+        self.fn = fn
+        self.cls = cls
+        self.name = name
+
+    def describe(self) -> str:
+        return f"the class method {self.name}"
+
+    def call(self, em, node, args, kwargs):
+        compiler = em.compiler
+        sig = compiler.functions.signature(self.fn, em.loc(node), has_cls=True)
+        if not sig.params or sig.params[0].kwarg_only:
+            em.fail(node, f"the class method {self.name} has no parameter for the class", hint="declare it as `def name(cls, ...)`")
+        bound = bind_call(em, node, sig, self.name, args, kwargs, skip_self=True)
+        values, types_ = argument_values(em, node, self.name, bound)
+        function = compiler.functions.compile(self.fn, types_, em.loc(node), cls=self.cls)
+        return _call_node(em, function, values)
+
+
 def _call_node(em: FunctionEmitter, function: Function, values: List[Value]) -> SugaredValue:
     from .enums import typed_returns
 
@@ -219,4 +257,4 @@ class _AutogradApply(SugaredValue):
         return SimpleValue(em.op("prim::PythonOp", values, [TENSOR], {"name": key}).output)
 
 
-__all__ = ["AutogradFunctionValue", "function_value", "PythonFunctionValue", "call_compiled", "BooleanDispatchValue", "UnusedFunctionValue", "IgnoredFunctionValue"]
+__all__ = ["AutogradFunctionValue", "ClassMethodValue", "function_value", "PythonFunctionValue", "call_compiled", "BooleanDispatchValue", "UnusedFunctionValue", "IgnoredFunctionValue"]

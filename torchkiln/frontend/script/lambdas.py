@@ -24,6 +24,7 @@ from typing import Any, Dict, List
 
 from ...ir.core import Value
 from ...ir.types import BOOL, INT, TENSOR, ListType
+from .control import join_inline, join_loop
 from .emitter import FunctionEmitter
 from .sugared import SimpleValue, SugaredValue
 
@@ -61,11 +62,13 @@ class LambdaValue(SugaredValue):
             em.fail(node, "a lambda cannot call itself (lambdas are inlined where they are called)", hint="write the recursion as a loop, or as a def function")
         active.add(id(self.node))
         try:
-            with em.child_frame("comprehension", em.frame.block):
+            with em.child_frame("comprehension", em.frame.block) as frame:
                 em.rename_in_comprehension(params)
                 for p in params:
                     em.assign(p, given[p], self.node)
-                return SimpleValue(em.emit_value(self.node.body))
+                result = SimpleValue(em.emit_value(self.node.body))
+            join_inline(em, frame, existing_only=True)  # a called nested function's `nonlocal`
+            return result
         finally:
             active.discard(id(self.node))
 
@@ -79,12 +82,13 @@ def _loop(em: FunctionEmitter, n: Value, body_fn) -> None:
     loop = em.op("prim::Loop", [n, em.const(True)], [], n_blocks=2)
     body, cond = loop.blocks
     i = body.add_param(INT)
-    with em.child_frame("loop", body):
+    with em.child_frame("loop", body) as frame:
         em.loop_depth += 1
         try:
             body_fn(i)
         finally:
             em.loop_depth -= 1
+    join_loop(em, frame)  # a key function may rebind variables (`nonlocal`)
     with em.builder.at_block(cond):
         cond.add_return(em.const(True))
 

@@ -32,12 +32,36 @@ inlines it). The function's parameters are the declared ones followed by its
   variables where it was defined, not in its caller: the caller captures
   them too, under names no Python variable can have (`helper$scale`), and
   passes them on (`captures` maps each free name to the name to read).
+  Free variables read from one variable of the caller are passed once (one
+  parameter), so a rebinding through one name is seen through the others.
+- `nonlocal x` rebinds the enclosing variable: in the body, a captured
+  variable may be assigned (Python allows it only after `nonlocal`, or
+  through a nested function it calls), keeping its type
+  (`FunctionEmitter.rebindable`). A body that assigned some returns
+  `(result, *their new values)` (`_return_rebound`, after exit lowering:
+  every `return` skips the rest of the body, so the values at the end are
+  those where it returned), and the call stores them back into the
+  caller's variables, where the captures were read (`_Capture.where`);
+  in a caller that is itself a nested body, that is again a capture, so
+  the new value travels out call by call.
+
+```
+def f(x):                            def f.inc(%k : int, *, %count : int) -> (NoneType, int):
+    count = 0                            %c : int = aten::add(%count, %k)
+    def inc(k: int):                     return ((None, %c))
+        nonlocal count               ...
+        count += k                   %r : (NoneType, int) = prim::CallFunction[name="f.inc"](%1, %count.0)
+    inc(1)                           %_, %count.1 = prim::TupleUnpack(%r)
+    return x + count
+```
 
 Refused, with the reason and where: decorators, defaults that are not
 literals (Python evaluates them at the `def`), a nested function that calls
-itself, using one as a value (returning or storing it), and `nonlocal`
-(refused by the statement emitter: script functions cannot rebind an
-enclosing function's variables).
+itself, using one as a value (returning or storing it), `nonlocal` of a
+variable that holds no value (another nested function) or that the body
+assigns a value of another type or deletes, forking a function that rebinds
+variables, and `nonlocal` in the scripted function itself (its enclosing
+function is Python's).
 """
 from __future__ import annotations
 
@@ -79,46 +103,68 @@ class NestedFunctionValue(SugaredValue):
         em.fail(node, f"the nested function `{self.node.name}` can only be called: script has no function values", hint="call it here, or define it at module level and call it where it is needed")
 
     def call(self, em: FunctionEmitter, node: ast.AST, args: Args, kwargs: Kwargs) -> SugaredValue:
-        function, values = self.as_function(em, node, args, kwargs)
+        function, values, rebound = self._prepare(em, node, args, kwargs)
         from .functions_value import _call_node
 
-        return _call_node(em, function, values)
+        out = _call_node(em, function, values)
+        if not rebound:
+            return out
+        # (result, new values of the rebound variables): store them back (Note [Nested functions]).
+        tuple_type = out.value.type
+        with em.at(node):
+            parts = em.op("prim::TupleUnpack", [out.value], list(tuple_type.elems)).outputs
+        for where, v in zip(rebound, parts[1:]):
+            em.assign(where, SimpleValue(v), node)
+        return SimpleValue(parts[0])
 
     def as_function(self, em: FunctionEmitter, node: ast.AST, args: Args, kwargs: Kwargs) -> Tuple[Function, List[Value]]:
-        """(Function, input values) of a call; also `fork`'s."""
+        """(Function, input values) of a call, for `fork`."""
+        function, values, rebound = self._prepare(em, node, args, kwargs)
+        if rebound:
+            em.fail(node, f"the nested function `{self.node.name}` assigns variables of the enclosing function (`nonlocal`), so it cannot run as a task", hint="call it directly, or return the new values from it")
+        return function, values
+
+    def _prepare(self, em: FunctionEmitter, node: ast.AST, args: Args, kwargs: Kwargs) -> Tuple[Function, List[Value], List[str]]:
+        """(Function, input values, the caller's variables it rebinds, in the order it returns them)."""
         sig = self._signature(em)
         bound = bind_call(em, node, sig, self.node.name, args, kwargs, skip_self=False)
         values, types_ = argument_values(em, node, self.node.name, bound)
-        captured: List[Tuple[str, Value]] = []  # (name in the body, value passed)
-        static: List[Tuple[str, SugaredValue]] = []
-        for name, sv in _captures(em, node, self, (id(self.node),)):
-            if sv.is_value():
-                captured.append((name, sv.as_value(em, node)))
-            else:
-                static.append((name, sv))
+        plan = _captures(em, node, self)
+        captured = [(c.name, c.value.as_value(em, node)) for c in plan.values]
+        static = plan.static
         key = (
             id(self.node), id(self.home.src), tuple(types_), tuple((n, v.type) for n, v in captured),
             tuple((n, s.cache_key() if isinstance(s, NestedFunctionValue) else id(s)) for n, s in static),
         )
         cache = em.compiler.nested_functions
-        function = cache.get(key)
-        if function is None:
-            function = self._compile(em, node, sig, types_, captured, static)
-            cache[key] = function
-        return function, values + [v for _, v in captured]
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = self._compile(em, node, sig, types_, captured, static)
+        function, rebound_names = found
+        where = {c.name: c.where for c in plan.values}
+        rebound = []
+        for name in rebound_names:
+            if where[name] is None:  # not a variable of the caller (Python only lets `nonlocal` name those)
+                em.fail(node, f"`{self.node.name}` assigns '{name}', which is not a variable of the function calling it")
+            rebound.append(where[name])
+        return function, values + [v for _, v in captured], rebound
 
     def cache_key(self) -> Any:
         return (id(self.node), tuple(sorted(self.captures.items())))
 
-    def renamed(self, prefix: str) -> "NestedFunctionValue":
-        """This function as bound in another compiled body, reading its free variables as `prefix$name`."""
-        return NestedFunctionValue(self.node, self.home, self.frees, {f: f"{prefix}${f}" for f in self.frees}, self.defaults)
+    def reading(self, captures: Dict[str, str]) -> "NestedFunctionValue":
+        """This function as bound in another compiled body, reading its free variables under these names."""
+        return NestedFunctionValue(self.node, self.home, self.frees, captures, self.defaults)
 
-    def _read_capture(self, em: FunctionEmitter, node: ast.AST, free: str) -> SugaredValue:
+    def _read_capture(self, em: FunctionEmitter, node: ast.AST, free: str) -> Tuple[SugaredValue, Optional[str]]:
+        """What `free` holds in the caller `em`, and the caller's variable holding it (None: a global)."""
         where = self.captures[free]
-        if em.frame.find(where)[1] is None and where in em.local_names:
+        found = em.frame.find(where)[1]
+        if found is None and where not in em.local_names:
+            return em.lookup(where, node), None  # not a variable of the caller: the enclosing function's global
+        if found is None:
             em.fail(node, f"`{self.node.name}` reads '{free}' of the enclosing function, which is not assigned before this call", hint=f"assign '{free}' before calling `{self.node.name}`")
-        return em.lookup(where, node)
+        return em.lookup(where, node), where
 
     def _signature(self, em: FunctionEmitter):
         if self._sig is None:
@@ -128,7 +174,8 @@ class NestedFunctionValue(SugaredValue):
             self._sig = read_signature(em.compiler, src, self.home.namespace, fake, has_self=False)
         return self._sig
 
-    def _compile(self, em: FunctionEmitter, call: ast.AST, sig, types_: List[Type], captured: List[Tuple[str, Value]], static: List[Tuple[str, SugaredValue]]) -> Function:
+    def _compile(self, em: FunctionEmitter, call: ast.AST, sig, types_: List[Type], captured: List[Tuple[str, Value]], static: List[Tuple[str, SugaredValue]]) -> Tuple[Function, List[str]]:
+        """The body compiled for these types, and the captures it rebinds (returned after its result)."""
         from ...diagnostics import CompileError
 
         compiler = em.compiler
@@ -159,7 +206,8 @@ class NestedFunctionValue(SugaredValue):
                     inner.assign(cname, SimpleValue(v), self.node)
                 for cname, sv in static:
                     inner.assign(cname, sv, self.node)
-                ret = compile_body(inner, self.node.body, sig.returns, self.node)
+                inner.rebindable = {cname: v.type for cname, v in captured}
+                ret = compile_body(inner, self.node.body, sig.returns, self.node, finish=_return_rebound)
         finally:
             active.discard(id(self.node))
         qualname = compiler.unique_name(name)
@@ -167,33 +215,113 @@ class NestedFunctionValue(SugaredValue):
         function = Function(qualname, graph, make_arguments(params, types_ + [v.type for _, v in captured]), ret, src.loc(self.node))
         compiler.unit.add_function(function)
         compiler.compiled.append(function)
-        return function
+        return function, list(inner.rebound)
 
 
-def _captures(em: FunctionEmitter, node: ast.AST, fn: NestedFunctionValue, active: Tuple[int, ...], prefix: str = "") -> List[Tuple[str, SugaredValue]]:
-    """What a call of `fn` passes for its free variables, read in the caller `em`: (name in the body, value).
+def emit_nonlocal(em: FunctionEmitter, node: ast.Nonlocal) -> None:
+    """`nonlocal x`: nothing to emit; assignments to `x` rebind the caller's variable (Note [Nested functions])."""
+    for name in node.names:
+        if em.rebindable is None:
+            em.fail(node, f"`nonlocal {name}` names a variable of the Python function around the scripted one, which script cannot change", hint="pass the value in as an argument and return the new value")
+        if name in em.rebindable:
+            continue
+        _, found = em.frame.find(name)
+        what = found.describe() if isinstance(found, SugaredValue) else "no value script can pass"
+        em.fail(node, f"`nonlocal {name}`: '{name}' holds {what}; only variables holding values can be rebound", hint=f"assign '{name}' a value in the enclosing function before the call")
+
+
+def _return_rebound(em: FunctionEmitter, ret: Type) -> Type:
+    """After exit lowering: return `(result, *rebound)` when the body rebinds captured variables.
+
+    Every `return` has set `$done`, which guards all later code, so a
+    variable's value at the end is its value where the function returned.
+
+    ```
+    %r : int = prim::Load[name="$ret"]()          %r : int = prim::Load[name="$ret"]()
+    return (%r)                             ->    %n : int = prim::Load[name="n"]()
+                                                  %t : (int, int) = prim::TupleConstruct(%r, %n)
+                                                  return (%t)
+    ```
+    """
+    names = list(em.rebound)
+    if not names:
+        return ret
+    from ...ir.builder import Builder
+    from ...ir.types import TupleType
+    from .environment import LOAD
+
+    graph = em.graph
+    assert em.rebindable is not None
+    end = Builder(graph.block, loc=em.loc(em.src.tree))
+    values = [graph.outputs[0]]
+    for name in names:
+        assert name in em._loaded  # its stores are in place (`FunctionEmitter._rebind`)
+        values.append(end.op(LOAD, [], [em.rebindable[name]], {"name": name}).output)
+    t = TupleType([v.type for v in values])
+    graph.block.return_node.replace_input(0, end.op("prim::TupleConstruct", values, [t]).output)
+    return t
+
+
+@dataclasses.dataclass
+class _Capture:
+    name: str  # the parameter's name in the compiled body
+    value: SugaredValue  # read in the caller
+    where: Optional[str]  # the caller's variable it was read from (None: a global); stored back if the body rebinds it
+
+
+@dataclasses.dataclass
+class _Plan:
+    values: List[_Capture]
+    static: List[Tuple[str, SugaredValue]]  # (name in the body, what it holds): not values, bound as they are
+
+
+def _captures(em: FunctionEmitter, node: ast.AST, fn: NestedFunctionValue) -> _Plan:
+    """What a call of `fn` passes for its free variables, read in the caller `em`.
 
     A free variable holding another nested function brings that function's
     own captures, named `name$free` so the body's variables cannot shadow them
-    (Note [Nested functions]); the function is bound as reading them.
+    (Note [Nested functions]); the function is bound as reading them. Free
+    variables read from the same variable of the caller are passed once, so
+    a rebinding (`nonlocal`) through one is seen through the others.
     """
-    out: List[Tuple[str, SugaredValue]] = []
-    for free in fn.frees:
-        sv = fn._read_capture(em, node, free)
-        if not isinstance(sv, NestedFunctionValue):
-            out.append((prefix + free, sv))
-            continue
-        if id(sv.node) in active:
-            from ...diagnostics import CompileError
+    plan = _Plan([], [])
+    by_where: Dict[str, str] = {}
 
-            raise CompileError(
-                f"the nested function `{sv.node.name}` calls itself (directly or through other functions): recursion is not supported in script",
-                em.loc(node),
-                hint="rewrite the recursion as a loop",
-            )
-        out.extend(_captures(em, node, sv, active + (id(sv.node),), f"{prefix}{free}$"))
-        out.append((prefix + free, sv.renamed(prefix + free)))
-    return out
+    def bind(f: NestedFunctionValue, active: Tuple[int, ...], prefix: str) -> Dict[str, str]:
+        names: Dict[str, str] = {}  # f's free name -> the name the body reads it under
+        functions: List[Tuple[str, NestedFunctionValue]] = []
+        for free in f.frees:  # values first: the outermost body reads its own by their names
+            sv, where = f._read_capture(em, node, free)
+            if isinstance(sv, NestedFunctionValue):
+                functions.append((free, sv))
+                continue
+            if not sv.is_value():
+                names[free] = prefix + free
+                plan.static.append((prefix + free, sv))
+                continue
+            if where is not None and where in by_where:
+                names[free] = by_where[where]
+                continue
+            names[free] = prefix + free
+            plan.values.append(_Capture(prefix + free, sv, where))
+            if where is not None:
+                by_where[where] = prefix + free
+        for free, sv in functions:
+            if id(sv.node) in active:
+                from ...diagnostics import CompileError
+
+                raise CompileError(
+                    f"the nested function `{sv.node.name}` calls itself (directly or through other functions): recursion is not supported in script",
+                    em.loc(node),
+                    hint="rewrite the recursion as a loop",
+                )
+            inner = bind(sv, active + (id(sv.node),), f"{prefix}{free}$")
+            names[free] = prefix + free
+            plan.static.append((prefix + free, sv.reading(inner)))
+        return names
+
+    bind(fn, (id(fn.node),), "")
+    return plan
 
 
 def _capture_param(name: str):
@@ -251,4 +379,4 @@ def _table_for(em: FunctionEmitter, node: ast.FunctionDef) -> Optional[symtable.
     return None
 
 
-__all__ = ["emit_function_def", "NestedFunctionValue"]
+__all__ = ["emit_function_def", "emit_nonlocal", "NestedFunctionValue"]

@@ -314,6 +314,8 @@ def emit_delete(em: FunctionEmitter, node: ast.Delete) -> None:
     for target in node.targets:
         if isinstance(target, ast.Name):
             em.lookup(target.id, target)  # must exist
+            if em.rebindable is not None and target.id in em.rebindable:
+                em.fail(target, f"cannot delete '{target.id}', a variable of the enclosing function (`nonlocal`)", hint=f"assign '{target.id}' a value instead")
             em.frame.set_error(target.id, PendingError(f"'{target.id}' is used after `del {target.id}`"))
         elif isinstance(target, ast.Subscript):
             from .subscripts import emit_delitem
@@ -327,6 +329,12 @@ def emit_function_def(em: FunctionEmitter, node: ast.FunctionDef) -> None:
     from .nested import emit_function_def as define
 
     define(em, node)
+
+
+def emit_nonlocal(em: FunctionEmitter, node: ast.Nonlocal) -> None:
+    from .nested import emit_nonlocal as declare
+
+    declare(em, node)
 
 
 STATEMENTS: Dict[PyType[ast.AST], Callable] = {
@@ -347,12 +355,12 @@ STATEMENTS: Dict[PyType[ast.AST], Callable] = {
     ast.Break: emit_break,
     ast.Continue: emit_continue,
     ast.FunctionDef: emit_function_def,
+    ast.Nonlocal: emit_nonlocal,
 }
 
 UNSUPPORTED = {
     ast.Try: ("try/except is not supported in script", "check the condition before the operation and raise, or move the try into an @torchkiln.ignore function"),
     ast.Global: ("`global` is not supported: scripted code cannot change global variables", "pass the value in as an argument and return the new value, or keep it as a module attribute"),
-    ast.Nonlocal: ("`nonlocal` is not supported: scripted code cannot change variables of an enclosing function", "pass the value in as an argument and return the new value"),
     ast.Import: ("`import` inside a scripted function is not supported", "import at module level"),
     ast.ImportFrom: ("`import` inside a scripted function is not supported", "import at module level"),
     ast.ClassDef: ("class definitions inside a scripted function are not supported", "define the class at module level"),
