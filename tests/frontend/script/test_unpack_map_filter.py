@@ -382,3 +382,15 @@ def test_tuple_of_a_list_map_is_refused():
 def test_starred_unpacking_of_a_tensor_is_refused():
     message = refused_at(star_from_tensor, "a, *rest")
     assert "cannot unpack a value of type Tensor into a starred pattern" in message and "unbind(0)" in message
+
+
+def lists_of_pairs(xs: List[int], names: List[str]):
+    pairs = list(enumerate(xs))
+    zipped = list(zip(names, xs))
+    backwards = reversed(list(enumerate(names, 1)))
+    return pairs, zipped, [i for i, _ in backwards], list(enumerate((1, 2)))
+
+
+@pytest.mark.parametrize("xs,names", [([3, 1, 2], ["a", "b"]), ([], ["x"]), ([5], [])])
+def test_list_of_enumerate_and_zip(xs, names):
+    matches_eager(lists_of_pairs, (xs, names))

@@ -402,6 +402,11 @@ def _list(em, node, args, kwargs):
         return SimpleValue(sv.as_value(em, node))  # already a new list
     if isinstance(sv, RangeValue):
         return SimpleValue(sv.as_value(em, node))
+    if isinstance(sv, (EnumerateValue, ZipValue)):  # `list(enumerate(xs))`: a list of tuples
+        from .comprehensions import iteration_list
+
+        what = "enumerate()" if isinstance(sv, EnumerateValue) else "zip()"
+        return SimpleValue(iteration_list(em, node, sv, hint, what, "a list holds one type: make the items of one type"))
     v = _value(em, node, sv)
     t = v.type
     if isinstance(t, ListType):

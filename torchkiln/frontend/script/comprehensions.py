@@ -255,17 +255,25 @@ class MapValue(SugaredValue):
     def as_value(self, em, node) -> Value:
         if self.value is not None:  # built once, where it is first used as a value
             return self.value
-        with em.at(self.node):
-            result = _Result(em, self.node, False, self.hint)
-            result.producer = "map()"
-            result.mixed_hint = "a list holds one type: make the function return the same type for every item, or use tuple(map(...))"
-            it = self.iterate(em, self.node)
-            result.literal = isinstance(it, Unrolled)  # one element per item, known when compiling
-            _each(em, self.node, it, lambda item: result.add(self.node, None, item.as_value(em, self.node)))
-            if result.literal:
-                result.build_literal()
-        self.value = result.finish()
+        self.value = iteration_list(
+            em, self.node, self, self.hint, "map()",
+            "a list holds one type: make the function return the same type for every item, or use tuple(map(...))",
+        )  # fmt: skip
         return self.value
+
+
+def iteration_list(em: FunctionEmitter, node: ast.AST, iterable: SugaredValue, hint: Optional[Type], producer: str, mixed_hint: str) -> Value:
+    """A new list of the items `for` would take from `iterable` (a map, an enumerate, a zip)."""
+    with em.at(node):
+        result = _Result(em, node, False, hint)
+        result.producer = producer
+        result.mixed_hint = mixed_hint
+        it = iterable.iterate(em, node)
+        result.literal = isinstance(it, Unrolled)  # one element per item, known when compiling
+        _each(em, node, it, lambda item: result.add(node, None, item.as_value(em, node)))
+        if result.literal:
+            result.build_literal()
+    return result.finish()
 
 
 def emit_map(em: FunctionEmitter, node: ast.Call, args: Args, kwargs: Kwargs) -> SugaredValue:
@@ -360,4 +368,4 @@ def _each(em: FunctionEmitter, node: ast.AST, it: Iteration, body) -> None:
         cond_block.add_return(em.const(True))
 
 
-__all__ = ["emit_comprehension", "emit_dict_of_pairs", "MapValue", "emit_map", "emit_filter"]
+__all__ = ["emit_comprehension", "emit_dict_of_pairs", "MapValue", "emit_map", "emit_filter", "iteration_list"]
