@@ -108,9 +108,7 @@ def tensor_in_percent_format(x: Tensor, step: int):
 
 
 def test_percent_format_of_a_tensor_compiles_to_a_format():
-    # Not run here: the C++ runtime prints tensors as TorchScript does (as for str(x) and
-    # f"{x}"), the Python executors as eager does, so the differential check would flag it.
-    s = scripted(tensor_in_percent_format)
+    s = matches_eager(tensor_in_percent_format, (torch.tensor([1.5, -2.0]), 3), (torch.tensor(0.25), 10))
     formats = [n for n in s.graph.walk() if n.kind == "prim::percent_format"]
     assert len(formats) == 2
     assert [str(v.type) for v in formats[0].inputs] == ["str", "Tensor", "int"]

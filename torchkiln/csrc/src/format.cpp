@@ -1,13 +1,11 @@
 // Python's str() and repr() of runtime values, and the formatting ops of
 // torchkiln/ops/lang.py: str.format (the format mini-language) and %.
 #include <ATen/core/Dict.h>
-#include <ATen/core/Formatting.h>
 #include <ATen/core/List.h>
 #include <ATen/core/class_type.h>
 
 #include <charconv>
 #include <cmath>
-#include <sstream>
 
 #include "error.h"
 #include "lang.h"
@@ -183,11 +181,7 @@ std::string repr(const c10::IValue& v, const TypePtr& static_type, bool top_str,
                            : cat("device(type='", d, "')");
   }
   if (v.isList() || v.isTuple() || v.isGenericDict()) return repr_items(v, type, depth);
-  if (v.isTensor()) {
-    std::ostringstream out;
-    out << v.toTensor();
-    return out.str();
-  }
+  if (v.isTensor()) return tensor_repr(v.toTensor());
   if (v.isObject()) {
     const auto& obj = v.toObjectRef();
     return cat("<", obj.type()->name()->qualifiedName(), " object at ", static_cast<const void*>(&obj), ">");
@@ -364,6 +358,9 @@ std::string format_float(double v, const Spec& sp) {
 }
 
 std::string format_value(const c10::IValue& v, const TypePtr& type, const std::string& spec_text) {
+  // Tensor.__format__: a 0-dim tensor formats as its item, any spec; others as str() with no spec.
+  if (v.isTensor() && v.toTensor().defined() && v.toTensor().dim() == 0 && !v.toTensor().is_meta())
+    return format_value(c10::IValue(v.toTensor().detach().item()), nullptr, spec_text);
   if (spec_text.empty()) return python_str(v, type);
   Spec sp = parse_spec(spec_text);
   if (v.isString()) {
@@ -383,8 +380,6 @@ std::string format_value(const c10::IValue& v, const TypePtr& type, const std::s
     return format_int(i, sp);
   }
   if (v.isDouble()) return format_float(v.toDouble(), sp);
-  if (v.isTensor() && v.toTensor().numel() == 1 && v.toTensor().dim() == 0)
-    return format_value(c10::IValue(v.toTensor().item()), nullptr, spec_text);
   raise_python("TypeError", "unsupported format string passed to " + py_type_name(v) + ".__format__");
 }
 
@@ -453,6 +448,40 @@ Operation format(const PrimNode& node) {
   };
 }
 
+// The int that % converts an argument to: %d/%i/%u call int() (a float
+// truncates; a tensor of one element gives its item), %o/%x/%X/%c
+// operator.index() (integral values only).
+int64_t percent_int(const c10::IValue& v, char type) {
+  bool index = type != 'd' && type != 'i' && type != 'u';
+  std::string required = index ? "an integer is required" : "a real number is required";
+  if (v.isInt() || v.isBool()) return as_int(v);
+  if (v.isDouble() && !index) return checked_int(std::trunc(v.toDouble()));
+  if (v.isTensor() && !index) {
+    const at::Tensor& t = v.toTensor();
+    if (t.numel() != 1) raise_python("ValueError", "only one element tensors can be converted to Python scalars");
+    c10::Scalar item = t.detach().item();
+    if (item.isComplex()) raise_python("RuntimeError", "value cannot be converted to type int64_t without overflow");
+    return item.isFloatingPoint() ? checked_int(std::trunc(item.toDouble())) : item.toLong();
+  }
+  if (v.isTensor() && v.toTensor().numel() == 1 && at::isIntegralType(v.toTensor().scalar_type(), /*includeBool=*/true))
+    return v.toTensor().item().toLong();
+  if (type == 'c') raise_python("TypeError", "%c requires int or char");
+  raise_python("TypeError", cat("%", type, " format: ", required, ", not ", py_type_name(v)));
+}
+
+// The float that %e/%f/%g convert an argument to: float().
+double percent_float(const c10::IValue& v) {
+  if (v.isDouble() || v.isInt() || v.isBool()) return as_double(v);
+  if (v.isTensor()) {
+    const at::Tensor& t = v.toTensor();
+    if (t.numel() != 1) raise_python("ValueError", "only one element tensors can be converted to Python scalars");
+    c10::Scalar item = t.detach().item();
+    if (item.isComplex()) raise_python("RuntimeError", "value cannot be converted to type double without overflow");
+    return item.toDouble();
+  }
+  raise_python("TypeError", cat("must be real number, not ", py_type_name(v)));
+}
+
 // fmt % args: %[flags][width][.precision]type.
 Operation percent_format(const PrimNode& node) {
   std::vector<TypePtr> types(node.input_types().begin() + 1, node.input_types().end());
@@ -500,10 +529,7 @@ Operation percent_format(const PrimNode& node) {
         if (sp.precision >= 0 && cp_length(text) > sp.precision) text = text.substr(0, code_points(text)[size_t(sp.precision)]);
         piece = pad(text, sp.width, " ", left ? '<' : '>');
       } else if (type == 'd' || type == 'i' || type == 'u' || type == 'o' || type == 'x' || type == 'X') {
-        int64_t iv;
-        if (v.isInt() || v.isBool()) iv = v.isBool() ? int64_t(v.toBool()) : v.toInt();
-        else if (v.isDouble()) iv = checked_int(std::trunc(v.toDouble()));
-        else raise_python("TypeError", cat("%", type, " format: a real number is required, not ", py_type_name(v)));
+        int64_t iv = percent_int(v, type);
         sp.type = (type == 'i' || type == 'u') ? 'd' : type;
         if (sp.precision > 0) {
           Spec digits_only;
@@ -517,16 +543,13 @@ Operation percent_format(const PrimNode& node) {
           piece = format_int(iv, sp);
         }
       } else if (std::string("eEfFgG").find(type) != std::string::npos) {
-        double dv;
-        if (v.isDouble()) dv = v.toDouble();
-        else if (v.isInt() || v.isBool()) dv = double(v.isBool() ? int64_t(v.toBool()) : v.toInt());
-        else raise_python("TypeError", cat("must be real number, not ", py_type_name(v)));
+        double dv = percent_float(v);
         sp.type = type;
         if (sp.precision < 0) sp.precision = 6;
         piece = format_float(dv, sp);
       } else if (type == 'c') {
         if (v.isString() && cp_length(v.toStringRef()) == 1) piece = pad(v.toStringRef(), sp.width, " ", left ? '<' : '>');
-        else if (v.isInt()) piece = pad(format_int(v.toInt(), Spec{" ", 0, '-', false, false, false, -1, -1, 0, 'c'}), sp.width, " ", left ? '<' : '>');
+        else if (v.isInt() || v.isBool() || v.isTensor()) piece = pad(format_int(percent_int(v, type), Spec{" ", 0, '-', false, false, false, -1, -1, 0, 'c'}), sp.width, " ", left ? '<' : '>');
         else raise_python("TypeError", "%c requires int or char");
       } else {
         raise_python("ValueError", cat("unsupported format character '", type, "'"));

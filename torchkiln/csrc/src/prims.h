@@ -82,5 +82,8 @@ c10::IValue wait_future(const c10::intrusive_ptr<c10::ivalue::Future>& future);
 // int at run time) to print as `torch.float32`.
 std::string python_str(const c10::IValue& v, const c10::TypePtr& type = nullptr);
 std::string python_repr(const c10::IValue& v, const c10::TypePtr& type = nullptr);
+// repr(tensor) (= str(tensor)) as PyTorch's Python prints it, default print
+// options (tensor_str.cpp, Note [Tensor text]).
+std::string tensor_repr(const at::Tensor& t);
 
 }  // namespace torchkiln::detail
