@@ -825,7 +825,7 @@ def test_zip_archives_keep_their_crc_check():
     from torchkiln import _C
 
     entries, data = _archive_entries(torchkiln.script(Cell().eval()))
-    at = data.index(b'{"classes"')  # ir.json's data, flipped inside a string
+    at = data.index(b'{"interfaces"')  # ir.json's data, flipped inside a string
     corrupt = bytearray(data)
     corrupt[at + 3] ^= 0x01
     assert "CRC-32 mismatch" in _load_error(_C.load, bytes(corrupt))

@@ -234,6 +234,11 @@ def _dtype_number(dtype: torch.dtype) -> Any:
     return DTYPE_OF_INT.index(dtype) if dtype in DTYPE_OF_INT else dtype
 
 
+def _has_interface(t: T.Type, depth: int = 0) -> bool:
+    """Whether values of `t` hold a value of an interface type (checked by `_deep_ok`, never on the fast path)."""
+    return isinstance(t, T.InterfaceType) or depth < 50 and any(_has_interface(c, depth + 1) for c in t.contained())
+
+
 def _has_items(t: T.Type) -> bool:
     """A list, tuple or dict type (also inside Optional) whose items have a checkable type."""
     if isinstance(t, T.OptionalType):
@@ -259,6 +264,10 @@ _SIMPLE: Dict[T.Type, Tuple[type, ...]] = {
 
 def _deep_ok(value: Any, t: T.Type) -> bool:
     """Slow, full check of `value` against `t` (containers element by element)."""
+    if isinstance(t, T.InterfaceType):
+        # A module or script object whose class implements the interface (Note [Interface types in the IR]).
+        kiln_type = getattr(value, "_kiln_type", None)
+        return isinstance(kiln_type, T.ClassType) and t.why_not_implemented_by(kiln_type) is None
     if isinstance(t, T.ClassType) and not t.is_module:
         # A script-class object: not None and has the class's attributes (the
         # executors read them; an int or None would fail deep inside a call).
@@ -340,11 +349,11 @@ class _Binder:
         # Enum-typed parameters take the slow path: `bind` makes members values (Note [Enums at the Python boundary]).
         skipped = len(fn.args) - len(self.args)
         enum_args = {i - skipped for i, _, _ in _enum_arguments(fn)}
-        # A script-class argument has no Python class to test: `()` sends it to `bind`'s deep check;
+        # A script-class or interface argument has no Python class to test: `()` sends it to `bind`'s deep check;
         # so do containers where the executor would not check their items itself (`deep_containers`:
         # the generated-Python executor; the C++ executor's conversion checks every item).
         self.checks = tuple(
-            () if isinstance(a.type, T.ClassType) and not a.type.is_module or deep_containers and _has_items(a.type) or i in enum_args
+            () if isinstance(a.type, T.ClassType) and not a.type.is_module or _has_interface(a.type) or deep_containers and _has_items(a.type) or i in enum_args
             else (float,) if deep_containers and a.type == T.FLOAT  # an int goes through `bind`, which makes it a float
             else _python_classes(a.type) or (object,)
             for i, a in enumerate(self.args)
@@ -1022,11 +1031,9 @@ def _check_interface_assignment(cls: T.ClassType, name: str, iface: T.AnyType, v
     Calls on it are `prim::CallMethod` on an `Any` value, found by the held
     module's class when they run (Note [Interface types]).
     """
-    from .frontend.script.interfaces import InterfaceType
-
-    if not isinstance(iface, InterfaceType):
-        # Loaded from an archive, which records the attribute as Any (docs/archive.md §4): the
-        # interface is not known, so a call of a method the module lacks fails when it runs.
+    if not isinstance(iface, T.InterfaceType):
+        # Loaded from a version 1 or 2 archive, which recorded the attribute as Any (docs/archive.md §10):
+        # the interface is not known, so a call of a method the module lacks fails when it runs.
         if not isinstance(value, ScriptModule):
             raise Error(f"cannot assign a {_type_name(value)} to '{name}' of {cls.name}: only a scripted module can be assigned; assign torchkiln.script(module)")
         return

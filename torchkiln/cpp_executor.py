@@ -252,7 +252,7 @@ def _refreshable(t: Optional[T.Type]) -> bool:
 def _has_class(t: T.Type, depth: int = 0) -> bool:
     if isinstance(t, (T.ClassType, T.FutureType)):
         return True
-    if isinstance(t, T.AnyType) and type(t) is not T.AnyType:  # the script frontend's interface types hold objects
+    if isinstance(t, T.InterfaceType):  # interface values are objects (Note [Interface types in the IR])
         return True
     return depth < 50 and any(_has_class(c, depth + 1) for c in t.contained())
 

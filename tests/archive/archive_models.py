@@ -13,7 +13,8 @@ from torchkiln.api import ScriptFunction, ScriptModule
 from torchkiln.diagnostics import SourceRange
 from torchkiln.ir.core import CompilationUnit, Function
 from torchkiln.ir.parser import parse_function, parse_type
-from torchkiln.ir.types import ClassType
+from torchkiln.ir.core import Argument
+from torchkiln.ir.types import ClassType, InterfaceMethod, InterfaceType
 from torchkiln.ops.prim import namedtuple_class
 
 LOC = SourceRange("model.py", 7, 11, 16, "    y = x + c")
@@ -196,11 +197,152 @@ def module_eager(x: torch.Tensor) -> torch.Tensor:
     return y
 
 
+# -- an interface-typed submodule (docs/archive.md §4, INTERFACE) ---------------------------
+
+SCALE_FORWARD = '''
+def forward(self : __torch__.Scale, x : Tensor) -> Tensor
+graph(%self : __torch__.Scale, %x : Tensor):
+  %k : float = prim::GetAttr[name="k"](%self)
+  %y : Tensor = aten::mul.Scalar(%x, %k)
+  return (%y)
+'''
+
+SCALE_ROUND = '''
+def round(self : __torch__.Scale, x : Tensor) -> int
+graph(%self : __torch__.Scale, %x : Tensor):
+  %n : int = prim::Constant[value=3]()
+  return (%n)
+'''
+
+# `sub` has the module interface __torch__.Apply (forward(self, x: Tensor) -> Tensor);
+# `apply` takes any object implementing it.
+HOLDER_FORWARD = '''
+def forward(self : __torch__.Holder, x : Tensor) -> Tensor
+graph(%self : __torch__.Holder, %x : Tensor):
+  %s : __torch__.Apply = prim::GetAttr[name="sub"](%self)
+  %y : Tensor = prim::CallFunction[name="__torch__.apply"](%s, %x)
+  return (%y)
+'''
+
+APPLY = '''
+def __torch__.apply(m : __torch__.Apply, x : Tensor) -> Tensor
+graph(%m : __torch__.Apply, %x : Tensor):
+  %y : Tensor = prim::CallMethod[name="forward"](%m, %x)
+  %one : int = prim::Constant[value=1]()
+  %z : Tensor = aten::add.Tensor(%y, %x, %one)
+  return (%z)
+'''
+
+
+def interface_unit():
+    unit = CompilationUnit()
+    apply_t = InterfaceType("__torch__.Apply", is_module=True)
+    apply_t.methods["forward"] = InterfaceMethod("forward", [Argument("self", apply_t), Argument("x", parse_type("Tensor"))], parse_type("Tensor"))
+    scale_t = unit.add_class(ClassType("__torch__.Scale"))
+    scale_t.add_attribute("k", parse_type("float"), "attribute")
+    holder_t = unit.add_class(ClassType("__torch__.Holder"))
+    holder_t.add_attribute("sub", apply_t, "module")
+    named = {**unit.classes, apply_t.name: apply_t}
+    for text in (SCALE_FORWARD, SCALE_ROUND):
+        fn = parse_function(text, named)
+        scale_t.methods[fn.name] = fn
+    holder_t.methods["forward"] = parse_function(HOLDER_FORWARD, named)
+    unit.add_function(parse_function(APPLY, named))
+    return unit, holder_t, scale_t, apply_t
+
+
+def make_interface_module(k: float = 2.0) -> ScriptModule:
+    """`Holder(sub=Scale(k))`: forward(x) = x * k + x, through the interface __torch__.Apply."""
+    unit, holder_t, scale_t, _ = interface_unit()
+    sub = ScriptModule.create(unit, scale_t, {"k": k})
+    return ScriptModule.create(unit, holder_t, {"sub": sub})
+
+
+def make_interface_function() -> ScriptFunction:
+    """`__torch__.apply(m: __torch__.Apply, x: Tensor)`."""
+    unit, _, _, _ = interface_unit()
+    return ScriptFunction(unit, unit.functions["__torch__.apply"])
+
+
+def broken_interface_archives(data: bytes):
+    """(archive, what the Python reader says (a regex), the JSON path both readers name) for
+    malformed interface entries of `data`, a saved `make_interface_module()`."""
+    import json
+
+    def edit(change):
+        doc = json.loads(entries(data)["ir.json"])
+        change(doc)
+        return rezip(data, {"ir.json": json.dumps(doc).encode()})
+
+    def iface(change):
+        return edit(lambda d: change(d["interfaces"][0]))
+
+    def method(change):
+        return iface(lambda i: change(i["methods"][0]))
+
+    return [
+        (edit(lambda d: d.pop("interfaces")), r"ir.json: missing field 'interfaces'", "interfaces"),
+        (edit(lambda d: d.update(interfaces={})), r"ir.json: interfaces: expected a list, found an object", "interfaces"),
+        (edit(lambda d: d["interfaces"].append(dict(d["interfaces"][0]))),
+         r"ir.json: interfaces\[1\]: two interfaces are named '__torch__.Apply'", "interfaces[1]"),
+        (iface(lambda i: i.update(extra=1)), r"interfaces\[0\]: unknown field 'extra'", "interfaces[0]"),
+        (iface(lambda i: i.pop("methods")), r"interfaces\[0\]: missing field 'methods'", "interfaces[0]"),
+        (iface(lambda i: i.update(name=3)), r"interfaces\[0\].name: expected a string, found an integer", "interfaces[0].name"),
+        (iface(lambda i: i.update(name="int")), r"interfaces\[0\].name: 'int' is not usable as an interface name in types", "interfaces[0].name"),
+        (iface(lambda i: i.update(name="a b")), r"interfaces\[0\].name: bad type 'a b'", "interfaces[0].name"),
+        (iface(lambda i: i.update(name="__torch__.Scale")), r"classes\[1\]: an interface and a class are both named '__torch__.Scale'", "classes[1]"),
+        (iface(lambda i: i.update(is_module=1)), r"interfaces\[0\].is_module: expected true or false, found an integer", "interfaces[0].is_module"),
+        (iface(lambda i: i.update(methods=[])), r"interfaces\[0\].methods: the interface __torch__.Apply declares no methods", "interfaces[0].methods"),
+        (iface(lambda i: i.update(methods="forward")), r"interfaces\[0\].methods: expected a list, found a string", "interfaces[0].methods"),
+        (iface(lambda i: i["methods"].append(dict(i["methods"][0]))), r"interfaces\[0\].methods\[1\]: two methods are named 'forward'",
+         "interfaces[0].methods[1]"),
+        (method(lambda m: m.pop("returns")), r"interfaces\[0\].methods\[0\]: missing field 'returns'", "interfaces[0].methods[0]"),
+        (method(lambda m: m.update(name="for-ward")), r"methods\[0\].name: method name 'for-ward' is not an identifier", "methods[0].name"),
+        (method(lambda m: m.update(args=[])), r"methods\[0\].args: the first argument of method 'forward' must be self of type __torch__.Apply",
+         "methods[0].args"),
+        (method(lambda m: m["args"][0].update(type="Tensor")), r"methods\[0\].args: the first argument of method 'forward' must be self",
+         "methods[0].args"),
+        (method(lambda m: m["args"][1].update(type="__torch__.Nope")), r"methods\[0\].args\[1\].type: bad type '__torch__.Nope'",
+         "methods[0].args[1].type"),
+        (method(lambda m: m["args"][1].update(type=[])), r"methods\[0\].args\[1\].type: expected a string, found a list", "methods[0].args[1].type"),
+        (method(lambda m: m["args"][1].update(name="self")), r"methods\[0\].args\[1\].name: two arguments are named 'self'",
+         "methods[0].args[1].name"),
+        (method(lambda m: m["args"][1].update(default=None)), r"methods\[0\].args\[1\]: unknown field 'default'", "methods[0].args[1]"),
+        (method(lambda m: m.update(returns="(" * 5000)), r"methods\[0\].returns: ", "methods[0].returns"),
+        # not a module interface, or the held module does not implement it, or a call names no method of it
+        (iface(lambda i: i.update(is_module=False)),
+         r"classes\[0\].attributes\[0\]: a module attribute cannot have the type of __torch__.Apply, which is not a module interface",
+         "classes[0].attributes[0]"),
+        (method(lambda m: m.update(returns="int")),
+         r"objects.json: objects\[0\].attributes.sub: an object of __torch__.Scale does not implement the interface __torch__.Apply: "
+         r"its forward returns Tensor, the interface's forward\(self, x: Tensor\) -> int returns int", "objects[0].attributes.sub"),
+        (method(lambda m: m["args"][1].update(name="y")),
+         r"objects\[0\].attributes.sub: an object of __torch__.Scale does not implement the interface __torch__.Apply: "
+         r"argument 1 of its forward is named 'x', the interface's forward\(self, y: Tensor\) -> Tensor names it 'y'", "objects[0].attributes.sub"),
+        (method(lambda m: m.update(name="backward")),
+         r"ir.json: functions\[0\]: prim::CallMethod calls 'forward', which is not a method of the interface __torch__.Apply", "functions[0]"),
+    ]
+
+
 # -- zip surgery ----------------------------------------------------------------
 
 
+def as_version_2(data: bytes) -> bytes:
+    """The archive as format version 2 writes it: no `interfaces`, interface types written `Any` (docs/archive.md §10)."""
+    import json
+    import re
+
+    manifest, ir = (json.loads(entries(data)[n]) for n in ("manifest.json", "ir.json"))
+    manifest["format_version"] = 2
+    names = [i["name"] for i in ir.pop("interfaces")]
+    text = json.dumps(ir)
+    for name in names:  # in TYPE strings (a name is never a prefix of another's segment here)
+        text = re.sub(r'(?<=[\s"(\[,])' + re.escape(name) + r'(?=[\[\]?,)"\s])', "Any", text)
+    return rezip(data, {"manifest.json": json.dumps(manifest).encode(), "ir.json": text.encode()})
+
+
 def as_version_1(data: bytes) -> bytes:
-    """The archive as format version 1 writes it: no `non_persistent`, no `positional_only` (docs/archive.md §10)."""
+    """The archive as format version 1 writes it: what version 2 writes, less `non_persistent` and `positional_only`."""
     import json
 
     def args_of(doc):
@@ -210,6 +352,7 @@ def as_version_1(data: bytes) -> bytes:
             for fn in cls["methods"]:
                 yield from fn["args"]
 
+    data = as_version_2(data)
     manifest, ir, objects = (json.loads(entries(data)[n]) for n in ("manifest.json", "ir.json", "objects.json"))
     manifest["format_version"] = 1
     for a in args_of(ir):

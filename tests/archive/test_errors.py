@@ -9,7 +9,7 @@ import pytest
 from torchkiln import archive
 from torchkiln.diagnostics import ArchiveError
 
-from archive_models import as_version_1, entries, make_function, make_module, rezip
+from archive_models import as_version_1, as_version_2, broken_interface_archives, entries, make_function, make_interface_module, make_module, rezip
 
 
 def saved(obj) -> bytes:
@@ -159,8 +159,8 @@ def test_safetensors_offsets_out_of_range():
 
 
 def test_unknown_format_version():
-    fails(edit_json(FUNCTION, "manifest.json", lambda m: m.update(format_version=3)), "unknown format version 3.*reads versions 1 to 2.*upgrade")
-    fails(edit_json(FUNCTION, "manifest.json", lambda m: m.update(format_version=0)), "unknown format version 0.*reads versions 1 to 2$")
+    fails(edit_json(FUNCTION, "manifest.json", lambda m: m.update(format_version=4)), "unknown format version 4.*reads versions 1 to 3.*upgrade")
+    fails(edit_json(FUNCTION, "manifest.json", lambda m: m.update(format_version=0)), "unknown format version 0.*reads versions 1 to 3$")
     fails(edit_json(FUNCTION, "manifest.json", lambda m: m.update(format_version="1")), "format_version: expected an integer")
 
 
@@ -407,3 +407,24 @@ def test_positional_only_arguments_come_first_and_are_not_keyword_only():
     fails(change({1: {"positional_only": True}}), r"args\[1\]: a positional-only argument must come before the others")
     fails(change({0: {"positional_only": True, "kwarg_only": True}}), "cannot be keyword-only")
     fails(change({0: {"positional_only": 1}}), r"args\[0\].positional_only: expected true or false")
+
+
+# -- interfaces (version 3, docs/archive.md §4 INTERFACE) ------------------------------------------
+
+INTERFACE_MODULE = saved(make_interface_module())
+INTERFACE_CASES = broken_interface_archives(INTERFACE_MODULE)
+
+
+@pytest.mark.parametrize("data,match,path", INTERFACE_CASES)
+def test_malformed_interfaces_are_refused_with_a_path(data, match, path):
+    fails(data, match)
+
+
+def test_interfaces_are_a_version_3_field():
+    load(INTERFACE_MODULE)
+    old = as_version_2(INTERFACE_MODULE)
+    assert str(load(old)._kiln_type.attributes["sub"]) == "Any"  # as version 2 wrote it
+    fails(edit_json(old, "ir.json", lambda d: d.update(interfaces=[])), r"ir.json: unknown field 'interfaces'")
+    # a version 2 file names no interface types
+    fails(edit_json(old, "ir.json", lambda d: d["classes"][0]["attributes"][0].update(type="__torch__.Apply")),
+          r"classes\[0\].attributes\[0\].type: bad type '__torch__.Apply'")

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from torchkiln import archive
 from torchkiln.diagnostics import ArchiveError
 
-from archive_models import entries, make_function, make_module, rezip
+from archive_models import entries, make_function, make_interface_module, make_module, rezip
 
 
 def _saved(obj) -> bytes:
@@ -25,7 +25,7 @@ def _saved(obj) -> bytes:
     return buf.getvalue()
 
 
-ARCHIVES = [_saved(make_function()), _saved(make_module())]
+ARCHIVES = [_saved(make_function()), _saved(make_module()), _saved(make_interface_module())]
 SETTINGS = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -37,7 +37,7 @@ def load_or_archive_error(data: bytes) -> None:
 
 
 @SETTINGS
-@given(which=st.sampled_from([0, 1]), flips=st.lists(st.tuples(st.integers(0, 1 << 30), st.integers(1, 255)), min_size=1, max_size=4))
+@given(which=st.sampled_from(range(len(ARCHIVES))), flips=st.lists(st.tuples(st.integers(0, 1 << 30), st.integers(1, 255)), min_size=1, max_size=4))
 def test_flipped_bytes(which, flips):
     data = bytearray(ARCHIVES[which])
     for pos, mask in flips:
@@ -46,7 +46,7 @@ def test_flipped_bytes(which, flips):
 
 
 @SETTINGS
-@given(which=st.sampled_from([0, 1]), cut=st.integers(0, 1 << 30))
+@given(which=st.sampled_from(range(len(ARCHIVES))), cut=st.integers(0, 1 << 30))
 def test_truncated(which, cut):
     data = ARCHIVES[which]
     load_or_archive_error(data[: cut % len(data)])
@@ -94,7 +94,7 @@ def _mutate(doc, path, action, new):
 
 @settings(max_examples=400, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    which=st.sampled_from([0, 1]),
+    which=st.sampled_from(range(len(ARCHIVES))),
     entry=st.sampled_from(["ir.json", "objects.json", "debug.json", "manifest.json"]),
     pick=st.integers(0, 1 << 30),
     action=st.sampled_from(["replace", "delete", "duplicate", "int"]),
@@ -110,7 +110,7 @@ def test_mutated_json(which, entry, pick, action, new):
 
 
 @SETTINGS
-@given(which=st.sampled_from([0, 1]), pick=st.integers(0, 1 << 30), action=st.sampled_from(["replace", "delete", "duplicate", "int"]), new=JSON_VALUES)
+@given(which=st.sampled_from(range(len(ARCHIVES))), pick=st.integers(0, 1 << 30), action=st.sampled_from(["replace", "delete", "duplicate", "int"]), new=JSON_VALUES)
 def test_mutated_safetensors_header(which, pick, action, new):
     data = ARCHIVES[which]
     blob = entries(data)["tensors.safetensors"]

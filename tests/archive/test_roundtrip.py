@@ -240,7 +240,7 @@ def _pyproject_version() -> str:
 
 def test_manifest():
     man = json.loads(entries(saved(make_module()))["manifest.json"])
-    assert man["format"] == "torchkiln" and man["format_version"] == 2 == archive.FORMAT_VERSION
+    assert man["format"] == "torchkiln" and man["format_version"] == 3 == archive.FORMAT_VERSION
     assert man["root"] == {"kind": "module", "class": "__torch__.Net"}
     assert man["producer"]["torch"] == torch.__version__
     assert man["producer"]["torchkiln"] == torchkiln.__version__ == _pyproject_version()
@@ -527,4 +527,46 @@ def test_version_1_archives_still_load():
     assert torch.equal(m2(x), module_eager(x))
     g = archive.load(io.BytesIO(as_version_1(saved(make_function()))))
     assert g(torch.ones(3), 1)[1] == [1, 1]
-    assert json.loads(entries(saved(m2))["manifest.json"])["format_version"] == 2  # saved again: the newest
+    assert json.loads(entries(saved(m2))["manifest.json"])["format_version"] == 3  # saved again: the newest
+
+
+def test_version_2_archives_with_interface_types_written_any_still_load():
+    # Version 2 wrote interface types as Any and had no `interfaces`: such a submodule takes any scripted module.
+    from archive_models import as_version_2, make_interface_module
+
+    data = saved(make_interface_module(3.0))
+    assert [i["name"] for i in json.loads(entries(data)["ir.json"])["interfaces"]] == ["__torch__.Apply"]
+    old = as_version_2(data)
+    assert "__torch__.Apply" not in entries(old)["ir.json"].decode()
+    m2 = archive.load(io.BytesIO(old))
+    x = torch.tensor([1.0, -2.0])
+    assert torch.equal(m2(x), x * 3.0 + x)
+    assert str(m2._kiln_type.attributes["sub"]) == "Any"
+    saved_again = json.loads(entries(saved(m2))["ir.json"])
+    assert saved_again["interfaces"] == [] and saved_again["classes"][0]["attributes"][0]["type"] == "Any"
+
+
+def test_interface_types_round_trip():
+    from archive_models import make_interface_function, make_interface_module
+    from torchkiln import ArgumentError
+
+    m = make_interface_module(3.0)
+    loaded = archive.load(io.BytesIO(saved(m)))
+    t = loaded._kiln_type.attributes["sub"]
+    assert str(t) == "__torch__.Apply" and t.is_module and list(t.methods) == ["forward"]
+    assert [(a.name, str(a.type)) for a in t.methods["forward"].args] == [("self", "__torch__.Apply"), ("x", "Tensor")]
+    assert 'prim::CallMethod[name="forward"](%m, %x)' in str(loaded._kiln_unit.functions["__torch__.apply"].graph)
+    assert "graph(%m : __torch__.Apply, %x : Tensor)" in str(loaded._kiln_unit.functions["__torch__.apply"].graph)
+    x = torch.tensor([1.0, -2.0])
+    assert torch.equal(loaded(x), m(x))
+    f = archive.load(io.BytesIO(saved(make_interface_function())))
+    assert torch.equal(f(loaded.sub, x), x * 3.0 + x)
+    assert torch.equal(f(loaded, x), loaded(x) + x)  # a Holder implements Apply too: it has forward(self, x: Tensor) -> Tensor
+
+    class IntForward(nn.Module):
+        def forward(self, x: int) -> int:
+            return x
+
+    for wrong in (3, x, None, torchkiln.script(IntForward())):
+        with pytest.raises(ArgumentError, match=r"expected a value of type __torch__.Apply for argument 'm'"):
+            f(wrong, x)

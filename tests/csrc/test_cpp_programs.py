@@ -151,6 +151,63 @@ def test_version_1_archive_runs(rt, tmp_path):
     assert torch.allclose(got, archive_models.module_eager(x))
 
 
+@torchkiln.interface
+class _Applies(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pass
+
+    def shift(self, x: torch.Tensor, by: int = 2) -> torch.Tensor:
+        pass
+
+
+class _Scales(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.k = nn.Parameter(torch.tensor([1.0, -2.0, 3.0]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.k
+
+    def shift(self, x: torch.Tensor, by: int = 2) -> torch.Tensor:
+        return x - by
+
+
+class _HoldsApplies(nn.Module):
+    """A submodule typed by a module interface (ir.json: interfaces, format version 3)."""
+
+    sub: _Applies
+
+    def __init__(self):
+        super().__init__()
+        self.sub = _Scales()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.sub(x) + self.sub.shift(x, 5)
+
+
+def test_module_with_an_interface_typed_submodule(rt, tmp_path):
+    net = _HoldsApplies()
+    m = torchkiln.script(net)
+    path = saved(m, tmp_path)
+    import json
+    names = [i["name"] for i in json.loads(archive_models.entries(path.read_bytes())["ir.json"])["interfaces"]]
+    assert names == [f"__torch__.{__name__}._Applies"]
+    x = torch.tensor([1.0, 2.0, -3.0])
+    with torch.no_grad():
+        want = net(x)
+    status, got = run(rt, path, [x])
+    assert status == "ok", got
+    torch.testing.assert_close(got, want)
+    # built from IR: a free function taking the interface, called with the submodule
+    path = saved(archive_models.make_interface_module(3.0), tmp_path, "holder.pt")
+    status, got = run(rt, path, [x])
+    assert status == "ok", got
+    torch.testing.assert_close(got, x * 3.0 + x)
+    facts = subprocess.run([str(rt.driver), "api", str(saved(archive_models.make_interface_function(), tmp_path, "f.pt"))],
+                           capture_output=True, text=True, timeout=600).stdout.splitlines()
+    assert "arg m __torch__.Apply" in facts, facts
+
+
 # -- IR programs for runtime features ------------------------------------------------
 
 

@@ -239,10 +239,36 @@ def test_refined_tensor_type_fields():
 
 def test_class_types_resolve_by_name():
     assert parse_type("__torch__.Net[]", classes=CLASSES).elem is NET
-    with pytest.raises(IRParseError, match=r"unknown type '__torch__.Net' \(class types must be passed in classes=\)"):
+    with pytest.raises(IRParseError, match=r"unknown type '__torch__.Net' \(class and interface types must be passed in classes=\)"):
         parse_type("__torch__.Net")
     with pytest.raises(IRParseError, match="unknown type '__torch__.Other'"):
         parse_graph("graph(%x : __torch__.Other):\n  return ()\n", classes=CLASSES)
+
+
+def test_interface_types_print_by_name_and_round_trip():
+    from torchkiln.ir import Argument, InterfaceType
+    from torchkiln.ir.types import ANY, FLOAT, InterfaceMethod, ListType, OptionalType
+
+    shape = InterfaceType("__torch__.m.Shape", is_module=False)
+    shape.methods["area"] = InterfaceMethod("area", [Argument("self", shape)], FLOAT)
+    named = {shape.name: shape, NET.name: NET}
+    text = textwrap.dedent(
+        """\
+        graph(%s : __torch__.m.Shape, %all : __torch__.m.Shape[], %maybe : __torch__.m.Shape?):
+          %3 : float = prim::CallMethod[name="area"](%s)
+          return (%3)
+        """
+    )
+    g = parse_graph(text, classes=named)
+    assert g.inputs[0].type is shape and g.inputs[1].type == ListType(shape) and g.inputs[2].type == OptionalType(shape)
+    assert print_graph(g) == text
+    verify(g)
+    assert print_type(parse_type("Dict(str, __torch__.m.Shape)", classes=named)) == "Dict(str, __torch__.m.Shape)"
+    # nominal, a refinement of Any: Any does not flow into it, it flows into Any
+    assert shape != ANY and not ANY.is_subtype_of(shape) and shape.is_subtype_of(ANY)
+    assert not NET.is_subtype_of(shape)  # __torch__.Net has no method area
+    with pytest.raises(IRParseError, match="unknown type '__torch__.m.Shape'"):
+        parse_type("__torch__.m.Shape", classes=CLASSES)
 
 
 def test_named_tuple_fields():
@@ -330,7 +356,7 @@ def test_generated_graphs_round_trip(g):
         ("graph(%x : Tensor):\n  %1 : Tensor = aten::relu(%y)\n  return (%1)\n", "%y is not defined before this use", 2, 28),
         ("graph(%x : Tensor):\n  %x : Tensor = aten::relu(%x)\n  return (%x)\n", "%x is defined twice (first on line 1)", 2, 3),
         ("graph(%x : Tensor):\n  %1 : Tensor = aten::relu(%x = 1)\n  return (%1)\n", "expected ')' to close aten::relu's inputs, found '='", 2, 31),
-        ("graph(%x : Tensr):\n  return ()\n", "unknown type 'Tensr' (class types must be passed in classes=)", 1, 12),
+        ("graph(%x : Tensr):\n  return ()\n", "unknown type 'Tensr' (class and interface types must be passed in classes=)", 1, 12),
         ("graph(%x : Tensor):\n  %1 : Tensor = relu(%x)\n  return (%1)\n", "expected an op kind such as aten::add.Tensor, found 'relu'", 2, 17),
         ("graph(%x : Tensor):\n  return (%x)\n  %1 : int = prim::Foo()\n", "unexpected '%1' after the end", 3, 3),
         ("graph(%x : Tensor):\n  %1 : Tensor = aten::relu(%x)\n", "expected a node or 'return', found the end of the text", 3, 1),

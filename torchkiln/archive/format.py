@@ -36,6 +36,7 @@ from ..ir.types import (
     AnyType,
     ClassType,
     DictType,
+    InterfaceType,
     ListType,
     OptionalType,
     TensorType,
@@ -45,7 +46,7 @@ from ..ir.types import (
 )
 
 FORMAT_NAME = "torchkiln"
-FORMAT_VERSION = 2  # what the writer writes
+FORMAT_VERSION = 3  # what the writer writes
 OLDEST_FORMAT_VERSION = 1  # readers read OLDEST_FORMAT_VERSION..FORMAT_VERSION (docs/archive.md §10)
 
 # Note [Format versions]
@@ -57,10 +58,21 @@ OLDEST_FORMAT_VERSION = 1  # readers read OLDEST_FORMAT_VERSION..FORMAT_VERSION 
 # as "no non-persistent buffers, no positional-only parameters"; every other
 # rule is the same. So the field lists stay complete for each version, and a
 # version 1 reader rejects a version 2 file by its version, not by guessing.
+#
+# Version 3 added `interfaces` to ir.json: every interface type the classes
+# and functions name (`__torch__.m.OneArg`), with its method signatures, so
+# TYPE strings name interfaces where versions 1 and 2 wrote `Any`. A reader
+# checks values against them: a module assigned to an interface-typed
+# submodule attribute, an argument passed for an interface-typed parameter.
+# A version 1 or 2 file has no `interfaces` field and no interface types:
+# its interface-typed values read as `Any`, as they were written.
 
 # Fields of the objects that changed between versions (Note [Format versions]).
-OBJECT_FIELDS = {1: ("class", "training", "attributes"), 2: ("class", "training", "non_persistent", "attributes")}
-ARG_FIELDS = {1: ("name", "type", "default", "kwarg_only"), 2: ("name", "type", "default", "kwarg_only", "positional_only")}
+_OBJECT_V2 = ("class", "training", "non_persistent", "attributes")
+_ARG_V2 = ("name", "type", "default", "kwarg_only", "positional_only")
+OBJECT_FIELDS = {1: ("class", "training", "attributes"), 2: _OBJECT_V2, 3: _OBJECT_V2}
+ARG_FIELDS = {1: ("name", "type", "default", "kwarg_only"), 2: _ARG_V2, 3: _ARG_V2}
+IR_FIELDS = {1: ("classes", "functions"), 2: ("classes", "functions"), 3: ("interfaces", "classes", "functions")}
 
 MANIFEST = "manifest.json"
 IR = "ir.json"
@@ -328,19 +340,29 @@ _SIMPLE_TAGS = {INT: "int", FLOAT: "float", BOOL: "bool", STR: "str", NONE: "non
 _SCALAR_TAGS = ("int", "float", "bool", "complex")
 
 
-def nonconforming(j: Dict[str, Any], t: Type, object_class: Callable[[int], Optional[str]]) -> Optional[str]:
+def nonconforming(j: Dict[str, Any], t: Type, object_class: Callable[[int], Optional[str]], classes: Optional[Dict[str, ClassType]] = None) -> Optional[str]:
     """Why the (well-formed) VALUE `j` does not fit the declared type `t`, or None.
 
     The rules of docs/archive.md §5; `object_class(i)` is the class name of
-    object `i` (None when there is no such object).
+    object `i` (None when there is no such object); `classes` maps class
+    names to the ClassTypes whose methods are checked against interfaces.
     """
     tag = j["tag"]
+    if isinstance(t, InterfaceType):
+        if tag != "object":
+            return f"expected an object implementing {t.name}, found a {tag} value"
+        found = object_class(j["value"])
+        cls = (classes or {}).get(found) if found is not None else None
+        if cls is None:
+            return f"expected an object implementing {t.name}, found one of {found}"
+        why = t.why_not_implemented_by(cls)
+        return None if why is None else f"an object of {cls.name} does not implement the interface {t.name}: {why}"
     if isinstance(t, AnyType):
         return None
     if isinstance(t, OptionalType):
-        return None if tag == "none" else nonconforming(j, t.elem, object_class)
+        return None if tag == "none" else nonconforming(j, t.elem, object_class, classes)
     if isinstance(t, UnionType):
-        if any(nonconforming(j, m, object_class) is None for m in t.members):
+        if any(nonconforming(j, m, object_class, classes) is None for m in t.members):
             return None
         return f"a {tag} value fits no member of {print_type(t)}"
     want: Optional[str] = None
@@ -353,7 +375,7 @@ def nonconforming(j: Dict[str, Any], t: Type, object_class: Callable[[int], Opti
     elif isinstance(t, ListType):
         if tag != "list":
             return f"expected a list for {print_type(t)}, found a {tag} value"
-        return _first(nonconforming(x, t.elem, object_class) for x in j["value"])
+        return _first(nonconforming(x, t.elem, object_class, classes) for x in j["value"])
     elif isinstance(t, TupleType):
         want = "tuple" if t.name is None else "namedtuple"
         if tag != want:
@@ -362,12 +384,12 @@ def nonconforming(j: Dict[str, Any], t: Type, object_class: Callable[[int], Opti
             return f"expected a {print_type(t)}, found a {j['type']}"
         if len(j["value"]) != len(t.elems):
             return f"expected {len(t.elems)} items for {print_type(t)}, found {len(j['value'])}"
-        return _first(nonconforming(x, e, object_class) for x, e in zip(j["value"], t.elems))
+        return _first(nonconforming(x, e, object_class, classes) for x, e in zip(j["value"], t.elems))
     elif isinstance(t, DictType):
         if tag != "dict":
             return f"expected a dict for {print_type(t)}, found a {tag} value"
         return _first(
-            nonconforming(k, t.key, object_class) or nonconforming(v, t.value, object_class) for k, v in j["value"]
+            nonconforming(k, t.key, object_class, classes) or nonconforming(v, t.value, object_class, classes) for k, v in j["value"]
         )
     elif isinstance(t, ClassType):
         if tag != "object":

@@ -25,7 +25,7 @@ import torch
 
 from ..diagnostics import ArchiveError, Error, SourceRange, VerifyError
 from ..ir.core import Argument, Block, CompilationUnit, Function, Graph, Node, Value
-from ..ir.types import NONE, AnyType, ClassType, OptionalType, TensorType, TupleType, Type
+from ..ir.types import NONE, AnyType, ClassType, InterfaceMethod, InterfaceType, OptionalType, TensorType, TupleType, Type
 from . import format as F
 
 _TAG_FIELDS: Dict[str, Tuple[str, ...]] = {
@@ -123,6 +123,7 @@ class _Loader:
         self.infos: Dict[str, zipfile.ZipInfo] = {}
         self.unit = CompilationUnit()
         self.classes: Dict[str, ClassType] = {}
+        self.named: Dict[str, Type] = {}  # what type names refer to: the classes and interfaces
         self.types: Dict[str, Type] = {}
         self.ranges: List[SourceRange] = []
         self.stored: Dict[str, F.StoredTensor] = {}
@@ -139,7 +140,7 @@ class _Loader:
         self.open_zip()
         manifest = F.obj(self.json(F.MANIFEST), F.MANIFEST, ("format", "format_version", "producer", "root"))
         root = self.check_manifest(manifest)
-        ir = F.obj(self.json(F.IR), F.IR, ("classes", "functions"))
+        ir = F.obj(self.json(F.IR), F.IR, F.IR_FIELDS[self.version])
         objects = F.obj(self.json(F.OBJECTS), F.OBJECTS, ("objects",))
         debug = F.obj(self.json(F.DEBUG), F.DEBUG, ("ranges",))
         self.read_debug(debug)
@@ -329,7 +330,7 @@ class _Loader:
         from ..ir.parser import parse_type
 
         try:
-            t = parse_type(text, self.classes)
+            t = parse_type(text, self.named)
         except RecursionError:
             raise F.fail(path, "the type is nested too deeply") from None
         except Error as e:
@@ -341,17 +342,32 @@ class _Loader:
     def read_ir(self, ir: Dict[str, Any]) -> None:
         from .. import ops
 
+        interface_docs = F.lst(ir["interfaces"], f"{F.IR}: interfaces") if self.version >= 3 else []
         class_docs = F.lst(ir["classes"], f"{F.IR}: classes")
         function_docs = F.lst(ir["functions"], f"{F.IR}: functions")
+        interfaces: List[InterfaceType] = []
+        for i, d in enumerate(interface_docs):
+            p = f"{F.IR}: interfaces[{i}]"
+            d = F.obj(d, p, ("name", "is_module", "methods"))
+            name = F.string(d["name"], p + ".name")
+            if name in self.named:
+                raise F.fail(p, f"two interfaces are named {name!r}")
+            interfaces.append(InterfaceType(name, F.boolean(d["is_module"], p + ".is_module")))
+            self.named[name] = interfaces[-1]
         for i, c in enumerate(class_docs):
             p = f"{F.IR}: classes[{i}]"
             c = F.obj(c, p, ("name", "is_module", "attributes", "constants", "methods"))
             name = F.string(c["name"], p + ".name")
             if name in self.classes:
                 raise F.fail(p, f"two classes are named {name!r}")
+            if name in self.named:
+                raise F.fail(p, f"an interface and a class are both named {name!r}")
             cls = ClassType(name, F.boolean(c["is_module"], p + ".is_module"))
             self.classes[name] = cls
+            self.named[name] = cls
             self.unit.add_class(cls)
+        for i, (d, iface) in enumerate(zip(interface_docs, interfaces)):
+            self.read_interface_methods(iface, d, f"{F.IR}: interfaces[{i}]")
         for i, c in enumerate(class_docs):
             p = f"{F.IR}: classes[{i}]"
             if self.type(c["name"], p + ".name") is not self.classes[c["name"]]:
@@ -394,6 +410,35 @@ class _Loader:
             except VerifyError as e:
                 raise F.fail(path, f"function {fn.name!r} fails the IR verifier: {e}") from None
 
+    def read_interface_methods(self, iface: InterfaceType, d: Dict[str, Any], p: str) -> None:
+        """An interface's method signatures (docs/archive.md §4, INTERFACE)."""
+        if self.type(d["name"], p + ".name") is not iface:
+            raise F.fail(p + ".name", f"{iface.name!r} is not usable as an interface name in types")
+        methods = F.lst(d["methods"], p + ".methods")
+        if not methods:
+            raise F.fail(p + ".methods", f"the interface {iface.name} declares no methods")
+        for j, m in enumerate(methods):
+            q = f"{p}.methods[{j}]"
+            m = F.obj(m, q, ("name", "args", "returns"))
+            name = F.string(m["name"], q + ".name")
+            if not name.isidentifier():
+                raise F.fail(q + ".name", f"method name {name!r} is not an identifier")
+            if name in iface.methods:
+                raise F.fail(q, f"two methods are named {name!r}")
+            args: List[Argument] = []
+            for k, a in enumerate(F.lst(m["args"], q + ".args")):
+                r = f"{q}.args[{k}]"
+                a = F.obj(a, r, ("name", "type"))
+                arg_name = F.string(a["name"], r + ".name")
+                if not arg_name.isidentifier():
+                    raise F.fail(r + ".name", f"argument name {arg_name!r} is not an identifier")
+                if any(b.name == arg_name for b in args):
+                    raise F.fail(r + ".name", f"two arguments are named {arg_name!r}")
+                args.append(Argument(arg_name, self.type(a["type"], r + ".type")))
+            if not args or args[0].type is not iface:
+                raise F.fail(q + ".args", f"the first argument of method {name!r} must be self of type {iface.name}")
+            iface.methods[name] = InterfaceMethod(name, args, self.type(m["returns"], q + ".returns"))
+
     def read_class_attributes(self, cls: ClassType, c: Dict[str, Any], p: str) -> None:
         for j, a in enumerate(F.lst(c["attributes"], p + ".attributes")):
             q = f"{p}.attributes[{j}]"
@@ -409,8 +454,11 @@ class _Loader:
             if kind in ("parameter", "buffer") and not isinstance(base, TensorType) and t != NONE:
                 # NoneType: `register_parameter(name, None)` (MultiheadAttention's q_proj_weight)
                 raise F.fail(q, f"a {kind} must have type Tensor, Tensor? or NoneType, not {t}")
-            if kind == "module" and not (isinstance(base, ClassType) and base.is_module) and not isinstance(t, AnyType):
-                raise F.fail(q, f"a module attribute must have a module class type or Any, not {t}")
+            if kind == "module" and isinstance(t, InterfaceType):
+                if not t.is_module:
+                    raise F.fail(q, f"a module attribute cannot have the type of {t.name}, which is not a module interface")
+            elif kind == "module" and not (isinstance(base, ClassType) and base.is_module) and not isinstance(t, AnyType):
+                raise F.fail(q, f"a module attribute must have a module class type, a module interface or Any, not {t}")
             if kind != "attribute" and not cls.is_module:
                 raise F.fail(q, f"script class {cls.name} cannot have a {kind}")
             cls.add_attribute(name, t, kind)
@@ -451,13 +499,19 @@ class _Loader:
             if node.kind in ("prim::CallFunction", "prim::fork"):
                 if target not in self.unit.functions:
                     raise F.fail(path, f"{node.kind} calls {target!r}, which is not a function in {F.IR}")
+                self.check_arity(node, self.unit.functions[target], path)
                 continue
             cls = node.inputs[0].type if node.inputs else None
+            if isinstance(cls, InterfaceType) and node.kind == "prim::CallMethod":
+                if target not in cls.methods:
+                    raise F.fail(path, f"prim::CallMethod calls {target!r}, which is not a method of the interface {cls.name}")
+                continue
             if not isinstance(cls, ClassType):
                 continue  # an `Any` receiver is resolved at run time
             if node.kind == "prim::CallMethod":
                 if target not in cls.methods:
                     raise F.fail(path, f"prim::CallMethod calls {target!r}, which is not a method of {cls.name}")
+                self.check_arity(node, cls.methods[target], path)
                 continue
             declared = cls.attributes.get(target)
             if declared is None:
@@ -469,10 +523,16 @@ class _Loader:
             if node.kind == "prim::SetAttr" and len(node.inputs) == 2 and not node.inputs[1].type.is_subtype_of(declared):
                 raise F.fail(path, f"prim::SetAttr stores a {node.inputs[1].type} in {cls.name}.{target} ({declared})")
 
+    @staticmethod
+    def check_arity(node: Node, callee: Function, path: str) -> None:
+        """A call passes at most the callee's arguments (the C++ loader refuses more, as a call would)."""
+        if len(node.inputs) > len(callee.args):
+            raise F.fail(path, f"{callee.name} takes {len(callee.args)} arguments but {node.kind} passes {len(node.inputs)}")
+
     # -- values ---------------------------------------------------------------
     def typed_value(self, j: Any, t: Type, path: str, objects: bool) -> Any:
         v = self.value(j, path, objects=objects)
-        problem = F.nonconforming(j, t, self.object_class)
+        problem = F.nonconforming(j, t, self.object_class, self.classes)
         if problem is not None:
             raise F.fail(path, problem)
         return v

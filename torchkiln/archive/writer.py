@@ -23,7 +23,7 @@ import torch
 from ..diagnostics import ArchiveError, SourceRange
 from ..ir.core import Block, CompilationUnit, Function, Node
 from ..ir.printer import print_type
-from ..ir.types import FLOAT, ClassType, DictType, ListType, OptionalType, TupleType, Type
+from ..ir.types import FLOAT, ClassType, DictType, InterfaceType, ListType, OptionalType, TupleType, Type
 from . import format as F
 
 _FUNCTION_NAME_ATTRS = ("name",)
@@ -61,6 +61,7 @@ class _Saver:
     def __init__(self) -> None:
         self.units: List[CompilationUnit] = []
         self.classes: Dict[str, ClassType] = {}
+        self.interfaces: Dict[str, InterfaceType] = {}
         self.functions: Dict[str, Function] = {}
         self.objects: List[Dict[str, Any]] = []
         self.object_ids: Dict[int, int] = {}
@@ -92,6 +93,7 @@ class _Saver:
             self._object(obj, cls.name)
         self._close_over()
         ir_doc = {
+            "interfaces": [self._interface_doc(self.interfaces[n]) for n in sorted(self.interfaces)],
             "classes": [self._class_doc(self.classes[n]) for n in sorted(self.classes)],
             "functions": [self._function_doc(self.functions[n], n) for n in sorted(self.functions)],
         }
@@ -118,7 +120,23 @@ class _Saver:
             return
         if known is not None:
             raise ArchiveError(f"cannot save: two different classes are named {cls.name}")
+        if cls.name in self.interfaces:
+            raise ArchiveError(f"cannot save: {cls.name} names both a class and an interface")
         self.classes[cls.name] = cls
+
+    def _add_interface(self, iface: InterfaceType) -> None:
+        known = self.interfaces.get(iface.name)
+        if known is not None:
+            if known != iface:
+                raise ArchiveError(f"cannot save: two different interfaces are named {iface.name}")
+            return
+        if iface.name in self.classes:
+            raise ArchiveError(f"cannot save: {iface.name} names both a class and an interface")
+        self.interfaces[iface.name] = iface
+        for m in iface.methods.values():  # their types may name classes and interfaces
+            for a in m.args:
+                self._add_type(a.type)
+            self._add_type(m.returns)
 
     def _add_function(self, fn: Function, where: str) -> None:
         known = self.functions.get(fn.name)
@@ -131,6 +149,9 @@ class _Saver:
     def _add_type(self, t: Type) -> None:
         if isinstance(t, ClassType):
             self._add_class(t)
+            return
+        if isinstance(t, InterfaceType):
+            self._add_interface(t)
             return
         for c in t.contained():
             self._add_type(c)
@@ -237,7 +258,7 @@ class _Saver:
             if kind in ("parameter", "buffer") and value is not None and not isinstance(value, torch.Tensor):
                 raise ArchiveError(f"cannot save {here}: a {kind} must be a tensor, found {type(value).__name__}")
             encoded = self.value(value, typ, here, objects=True)
-            problem = F.nonconforming(encoded, typ, self._object_class)
+            problem = F.nonconforming(encoded, typ, self._object_class, self.classes)
             if problem is not None:
                 raise ArchiveError(f"cannot save {here}: {problem}")
             attrs[name] = encoded
@@ -350,6 +371,21 @@ class _Saver:
                 if not getattr(v, "kiln_not_archived", False)
             ],
             "methods": [self._function_doc(fn, name) for name, fn in cls.methods.items()],
+        }
+
+    def _interface_doc(self, iface: InterfaceType) -> Dict[str, Any]:
+        where = f"interface {iface.name}"
+        return {
+            "name": iface.name,
+            "is_module": bool(iface.is_module),
+            "methods": [
+                {
+                    "name": name,
+                    "args": [{"name": a.name, "type": self._type(a.type, f"{where}.{name}")} for a in m.args],
+                    "returns": self._type(m.returns, f"{where}.{name}"),
+                }
+                for name, m in iface.methods.items()
+            ],
         }
 
     def _type(self, t: Any, where: str) -> str:

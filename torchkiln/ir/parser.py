@@ -14,7 +14,8 @@ The parser reads layout-free tokens (indentation is not significant) and is
 permissive about meaning: it builds whatever the text says, so tests can
 write broken IR for the verifier. It insists only on what it needs to build
 a graph: every value is defined (once) earlier in the text than its uses,
-every type and attribute value is well-formed, class types are known.
+every type and attribute value is well-formed, class and interface types
+are known (passed in `classes=` by qualified name).
 
 Comments run from `#` to the end of the line. A comment of the form
 `# file:line:col` on the line where a node's input list closes is that node's
@@ -35,7 +36,6 @@ from .core import Argument, Block, Function, Graph, Node, Value
 from .printer import NAME_DTYPES
 from .types import (
     SINGLETONS,
-    ClassType,
     DictType,
     FutureType,
     ListType,
@@ -125,7 +125,7 @@ _UNESCAPE = {"\\": "\\", '"': '"', "n": "\n", "t": "\t", "r": "\r", "0": "\0", "
 
 
 class _Parser:
-    def __init__(self, text: str, classes: Optional[Dict[str, ClassType]], filename: str):
+    def __init__(self, text: str, classes: Optional[Dict[str, Type]], filename: str):
         self.src_lines = text.split("\n")
         self.filename = filename
         self.toks, self.comments = _lex(text, filename)
@@ -344,7 +344,7 @@ class _Parser:
             return generic
         cls = self.classes.get(name)
         if cls is None:
-            self.fail(f"unknown type {name!r} (class types must be passed in classes=)", tok)
+            self.fail(f"unknown type {name!r} (class and interface types must be passed in classes=)", tok)
         return cls  # type: ignore[return-value]
 
     def generic_type(self, name: str) -> Optional[Type]:
@@ -569,11 +569,11 @@ def _build_tensor(leaves: List[Any], dtype: torch.dtype, shape: List[int]) -> to
     return torch.tensor(leaves, dtype=dtype).reshape(shape)
 
 
-def parse_graph(text: str, classes: Optional[Dict[str, ClassType]] = None, filename: str = "<ir>") -> Graph:
+def parse_graph(text: str, classes: Optional[Dict[str, Type]] = None, filename: str = "<ir>") -> Graph:
     """Build the Graph that `text` (the printer's form) describes.
 
-    `classes` maps qualified names (`__torch__.Net`) to the ClassTypes the
-    text refers to; an unknown class name is an error. `filename` prefixes
+    `classes` maps qualified names (`__torch__.Net`) to the ClassTypes and
+    InterfaceTypes the text refers to; an unknown name is an error. `filename` prefixes
     error locations. Raises `IRParseError`.
     """
     p = _Parser(text, classes, filename)
@@ -582,7 +582,7 @@ def parse_graph(text: str, classes: Optional[Dict[str, ClassType]] = None, filen
     return g
 
 
-def parse_function(text: str, classes: Optional[Dict[str, ClassType]] = None, filename: str = "<ir>") -> Function:
+def parse_function(text: str, classes: Optional[Dict[str, Type]] = None, filename: str = "<ir>") -> Function:
     """Read `print_function`'s form: a `def name(args) -> type` line, then the graph."""
     p = _Parser(text, classes, filename)
     fn = p.function()
@@ -590,7 +590,7 @@ def parse_function(text: str, classes: Optional[Dict[str, ClassType]] = None, fi
     return fn
 
 
-def parse_type(text: str, classes: Optional[Dict[str, ClassType]] = None) -> Type:
+def parse_type(text: str, classes: Optional[Dict[str, Type]] = None) -> Type:
     """The Type `text` denotes: `int[]`, `Dict(str, Tensor?)`, `Float(2, *)`, `__torch__.Net`...
 
     The Python spellings `List[int]`, `Optional[T]`, `Tuple[...]`, `Dict[K, V]`,
@@ -602,7 +602,7 @@ def parse_type(text: str, classes: Optional[Dict[str, ClassType]] = None) -> Typ
     return t
 
 
-def parse_value(text: str, classes: Optional[Dict[str, ClassType]] = None) -> Any:
+def parse_value(text: str, classes: Optional[Dict[str, Type]] = None) -> Any:
     """An attribute value from its text (see Note [Attribute values] in printer.py)."""
     p = _Parser(text, classes, "<value>")
     v = p.value()

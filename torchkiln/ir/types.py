@@ -14,11 +14,13 @@ Text forms (what the printer writes and the parser reads):
     Union(int, str)  Union[int, str]
     Future(Tensor)   Future[Tensor]
     __torch__.Net    a class type (module or script class)
+    __torch__.Shape  an interface type (Note [Interface types in the IR])
     NamedTuple __torch__.Point(x: int, y: int)   a named tuple
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Optional, Tuple
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 
 class Type:
@@ -326,6 +328,134 @@ class ClassType(Type):
         return self.name
 
     __str__ = __repr__
+
+
+# Note [Interface types in the IR]
+# --------------------------------
+# An interface (`@torch.jit.interface class Shape: def area(self) -> float`)
+# is a nominal type named like a class (`__torch__.m.Shape`) that lists
+# method signatures. A value of it is a module or script-class object whose
+# class has those methods with fitting signatures (TorchScript's rule: the
+# same parameter names, each interface parameter type a subtype of the
+# method's, the method's return type a subtype of the interface's).
+#
+# `InterfaceType` derives from `AnyType` on purpose: what holds for `Any`
+# receivers holds for interface receivers. `prim::CallMethod` on one is
+# resolved by the held object's class when it runs, in every executor and
+# in the archive, and nothing is inlined through it. What the subclass adds
+# is the name (printed in `.graph`, `.code`, the IR text and the archive's
+# TYPE strings) and the conformance check (`accepts`, used by
+# `Type.is_subtype_of`, and `why_not_implemented_by`, used at the Python
+# boundary: argument binding and submodule assignment). The script
+# frontend's subclass (frontend/script/interfaces.py) compiles methods on
+# demand while checking; an interface read from an archive checks the
+# classes' methods as they are.
+
+
+@dataclass
+class InterfaceMethod:
+    """One declared method of an interface: `args[0]` is `self` (the interface type).
+
+    `args` are `torchkiln.ir.core.Argument`s (or anything with `name` and `type`).
+    """
+
+    name: str
+    args: List[Any]
+    returns: Type
+    loc: Any = None
+
+
+class InterfaceType(AnyType):
+    """`__torch__.m.Shape`: a module or script-class object implementing `methods` (Note [Interface types in the IR]).
+
+    Nominal: equal only to itself (the script frontend's subclass: to the
+    interface of the same Python class). `is_module`: a module interface,
+    implemented only by modules.
+    """
+
+    def __init__(self, name: str, is_module: bool):
+        super().__init__(name)
+        self.name = name
+        self.is_module = is_module
+        self.methods: Dict[str, InterfaceMethod] = {}
+
+    @property
+    def display(self) -> str:
+        """The name for messages: the last part of the qualified name (`Shape`)."""
+        return self.name.rsplit(".", 1)[-1]
+
+    def __eq__(self, other: object) -> bool:
+        return other is self
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def accepts(self, t: Type) -> bool:
+        """`Type.is_subtype_of` for this target: this interface, or a class or interface that conforms."""
+        return t == self or self.why_not_implemented_by(t) is None
+
+    def why_not_implemented_by(self, t: Type) -> Optional[str]:
+        """Why values of type `t` are not usable as this interface (None: they are).
+
+        Compiles nothing: a class's methods are those it has.
+        """
+        if isinstance(t, InterfaceType):
+            return self.mismatch(t)
+        if not isinstance(t, ClassType):
+            return "only modules and script-class objects implement interfaces"
+        if self.is_module and not t.is_module:
+            return f"{self.display} is a module interface and {short_type_name(t)} is not a module"
+        return self.methods_mismatch(t.methods)
+
+    def mismatch(self, other: "InterfaceType") -> Optional[str]:
+        """Why interface `other` is not usable as this one (None: it is)."""
+        if self.is_module and not other.is_module:
+            return f"{other.display} is not a module interface"
+        return self.methods_mismatch(other.methods)
+
+    def methods_mismatch(self, methods: Dict[str, Any]) -> Optional[str]:
+        """Why `methods` (name -> Function or InterfaceMethod) lack or mistype one of this interface's (None: they do not)."""
+        for name, want in self.methods.items():
+            have = methods.get(name)
+            if have is None:
+                return f"it has no method '{name}'"
+            why = signature_mismatch(have, want)
+            if why is not None:
+                return why
+        return None
+
+
+def signature_mismatch(impl: Any, want: InterfaceMethod) -> Optional[str]:
+    """Why method `impl` (a Function or InterfaceMethod) does not fit `want` (None: it does)."""
+    have_args, want_args = impl.args[1:], want.args[1:]
+    shown = f"{want.name}{signature_text(want)}"
+    if len(have_args) != len(want_args):
+        return f"its {want.name}{signature_text(impl)} takes {len(have_args)} argument{'s' if len(have_args) != 1 else ''}, the interface's {shown} {len(want_args)}"
+    for i, (h, w) in enumerate(zip(have_args, want_args)):
+        if h.name != w.name:
+            return f"argument {i + 1} of its {want.name} is named '{h.name}', the interface's {shown} names it '{w.name}'"
+        if not w.type.is_subtype_of(h.type):
+            return f"argument '{h.name}' of its {want.name} is {short_type_name(h.type)}, the interface's {shown} passes {short_type_name(w.type)}"
+    if not impl.returns.is_subtype_of(want.returns):
+        return f"its {want.name} returns {short_type_name(impl.returns)}, the interface's {shown} returns {short_type_name(want.returns)}"
+    return None
+
+
+def signature_text(fn: Any) -> str:
+    """`(self, x: Tensor) -> Tensor`, types as `short_type_name` shows them."""
+    params = ", ".join(["self"] + [f"{a.name}: {short_type_name(a.type)}" for a in fn.args[1:]])
+    return f"({params}) -> {short_type_name(fn.returns)}"
+
+
+def short_type_name(t: Type) -> str:
+    """A type for messages: classes and interfaces by the last part of their names."""
+    if isinstance(t, InterfaceType):
+        return t.display
+    if isinstance(t, OptionalType):
+        return f"Optional[{short_type_name(t.elem)}]"
+    if isinstance(t, ClassType):
+        return t.name.rsplit(".", 1)[-1]
+    return str(t)
 
 
 def python_value_type(value: object) -> Optional[Type]:

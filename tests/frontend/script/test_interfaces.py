@@ -46,6 +46,10 @@ def round_trip(obj):
 
 # -- module interfaces ---------------------------------------------------------------------------
 
+TWO_METHODS = f"__torch__.{__name__}.TwoMethods"
+ONE_ARG = f"__torch__.{__name__}.OneArg"
+SHAPE = f"__torch__.{__name__}.Shape"
+
 
 @torch.jit.interface
 class OneArg(nn.Module):
@@ -130,12 +134,12 @@ def test_module_interface_attribute_matches_eager(holder, sub):
 def test_module_interface_calls_dispatch_on_the_attribute():
     m = torchkiln.script(HoldsTwo(AddParam()))
     check_ir(m)
-    # the attribute has the interface type (printed Any): calls are found by the held module's class
-    # when they run, and are not inlined, so another implementation can be assigned
-    assert str(m._kiln_type.attributes["sub"]) == "Any"
+    # the attribute has the interface type (printed by its name): calls are found by the held module's
+    # class when they run, and are not inlined, so another implementation can be assigned
+    assert str(m._kiln_type.attributes["sub"]) == TWO_METHODS
     for graph in (m.graph, m.inlined_graph):
         text = str(graph)
-        assert ': Any = prim::GetAttr[name="sub"](%self)' in text
+        assert f': {TWO_METHODS} = prim::GetAttr[name="sub"](%self)' in text
         assert text.count('prim::CallMethod[name="forward"]') == 1
         assert text.count('prim::CallMethod[name="shift"]') == 2
     assert "aten::sub" not in str(m.inlined_graph)  # AddParam.shift's body stays in AddParam
@@ -291,7 +295,8 @@ def test_module_interface_swap_then_save_and_load():
     assert same(loaded.sub.k, model.sub.k)
     for executor in EXECUTORS:
         assert same(run_strict(loaded, executor, x), want), executor
-    # the archive records the attribute as Any (the interface is not saved): a scripted module can be assigned
+    # the archive records the interface: a scripted module implementing it can be assigned
+    assert str(loaded._kiln_type.attributes["sub"]) == TWO_METHODS
     back = ExportsShift()
     with torch.no_grad():
         back.k.mul_(5)
@@ -299,8 +304,10 @@ def test_module_interface_swap_then_save_and_load():
     loaded.sub = torchkiln.script(back)
     for executor in EXECUTORS:
         assert same(run_strict(loaded, executor, x), model(x)), executor
-    with pytest.raises(torchkiln.Error, match=r"cannot assign a Double to 'sub' of .*HoldsTwo(_\d+)?: only a scripted module can be assigned"):
+    with pytest.raises(torchkiln.Error, match=r"cannot assign a Double to 'sub' of .*HoldsTwo(_\d+)?, a TwoMethods \(a module interface\): only a scripted module implementing TwoMethods can be assigned"):
         loaded.sub = Double()
+    with pytest.raises(torchkiln.Error, match="it does not implement the interface TwoMethods: it has no method 'shift'"):
+        loaded.sub = torchkiln.script(LacksShift())
 
 
 @pytest.mark.parametrize(
@@ -502,10 +509,23 @@ def test_class_interface_matches_eager(fn, inputs):
             assert same(run_function(loaded, "cpp", *args), want)
 
 
-def test_class_interface_in_ir_is_any():
+def test_class_interface_in_ir_is_named():
     s = torchkiln.script(measure)
-    assert str(s.graph).startswith("graph(%s : Any, %k : float)")
-    assert 'prim::CallMethod[name="area"](%s)' in str(s.graph)
+    import inspect
+
+    line = inspect.getsourcelines(measure)[1] + 1
+    assert str(s.graph) == GOLDEN_MEASURE.format(shape=SHAPE, file=__file__, line=line)
+    assert s.code.startswith(f"def measure(s: {SHAPE}, k: float) -> float:\n")
+    assert str(round_trip(s).graph) == str(s.graph)
+
+
+GOLDEN_MEASURE = """\
+graph(%s : {shape}, %k : float):
+  %2 : float = prim::CallMethod[name="area"](%s)  # {file}:{line}:11
+  %3 : float = prim::CallMethod[name="scaled"](%s, %k)  # {file}:{line}:22
+  %4 : float = prim::add.float(%2, %3)  # {file}:{line}:11
+  return (%4)
+"""
 
 
 class NoScaled:
@@ -579,3 +599,93 @@ def test_module_interface_refuses_script_classes():
 def test_interface_cannot_be_scripted_itself():
     with pytest.raises(torchkiln.CompileError, match="Shape is an interface"):
         torchkiln.script(Shape)
+
+
+# -- the interface survives save and load (docs/archive.md §4, INTERFACE) ------------------------------
+
+
+FRESH_PROCESS = r'''
+import sys
+import torch, torch.nn as nn
+from torch import Tensor
+import torchkiln
+
+m = torchkiln.load(sys.argv[1])
+f = torchkiln.load(sys.argv[2])
+x = torch.tensor([1.0, 2.0, 3.0])
+print("graph", str(m._kiln_type.attributes["sub"]), "|", str(f.graph).splitlines()[0])
+
+class LacksShift(nn.Module):                   # no shift: does not implement TwoMethods
+    def forward(self, x: Tensor) -> Tensor:
+        return x
+
+class Triple(nn.Module):                       # another class implementing it
+    def forward(self, x: Tensor) -> Tensor:
+        return x * 3
+
+    @torchkiln.export
+    def shift(self, x: Tensor, by: int = 2) -> Tensor:
+        return x - by
+
+try:
+    m.sub = torchkiln.script(LacksShift())
+except torchkiln.Error as e:
+    print("refused", e)
+m.sub = torchkiln.script(Triple())
+print("called", m(x).tolist())
+runs = [m]
+if torchkiln.cpp_executor.available():
+    runs.append(m.with_executor("cpp"))
+print("executors", [r(x).tolist() for r in runs])
+print("function", f(torchkiln.script(Triple()), x).tolist())
+try:
+    f(torchkiln.script(LacksShift()), x)   # OneArg needs forward only: LacksShift implements it
+    print("accepted LacksShift")
+    f(3, x)
+except torchkiln.ArgumentError as e:
+    print("argument", e)
+'''
+
+
+def test_interface_types_survive_save_and_load_in_a_fresh_process(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    m = torchkiln.script(HoldsTwo(AddParam()))
+    f = torchkiln.script(apply_twice)
+    torchkiln.save(m, str(tmp_path / "m.pt"))
+    torchkiln.save(f, str(tmp_path / "f.pt"))
+    with pytest.raises(torchkiln.Error) as before:  # the refusal before saving, for a class of the same name
+        m.sub = torchkiln.script(LacksShift())
+    root = os.path.dirname(os.path.dirname(torchkiln.__file__))
+    env = dict(os.environ, PYTHONPATH=root)
+    script = tmp_path / "fresh.py"  # a file: script compiles Python source
+    script.write_text(FRESH_PROCESS)
+    out = subprocess.run([sys.executable, str(script), str(tmp_path / "m.pt"), str(tmp_path / "f.pt")],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert out.returncode == 0, out.stderr
+    lines = dict(line.split(" ", 1) for line in out.stdout.splitlines())
+    assert lines["graph"] == f"{TWO_METHODS} | graph(%m : {ONE_ARG}, %x : Tensor):"
+    holds = m._kiln_type.name
+    assert lines["refused"] == re.sub(r"__torch__\.[\w.]*\.LacksShift", "__torch__.__main__.LacksShift", str(before.value))
+    assert lines["refused"].endswith("it does not implement the interface TwoMethods: it has no method 'shift'")
+    assert lines["refused"].startswith(f"cannot assign a ScriptModule of class __torch__.__main__.LacksShift to 'sub' of {holds}, a TwoMethods (a module interface): ")
+    x = torch.tensor([1.0, 2.0, 3.0])
+    want = (x * 3 + (x - 2) + (x - 5)).tolist()
+    assert lines["called"] == str(want)
+    assert lines["executors"] == str([want] * (2 if cpp_executor.available() else 1))
+    assert lines["function"] == str((x * 3 * 2).tolist())
+    assert lines["accepted"] == "LacksShift"
+    assert lines["argument"] == f"apply_twice(m: {ONE_ARG}, x: Tensor) -> Tensor: expected a value of type {ONE_ARG} for argument 'm' but got int"
+
+
+def test_interface_in_code_and_after_a_round_trip():
+    m = torchkiln.script(HoldsOneArg(Double()))
+    loaded = round_trip(m)
+    assert str(loaded.graph) == str(m.graph)
+    assert f': {ONE_ARG} = prim::GetAttr[name="sub"](%self)' in str(loaded.graph)
+    f = torchkiln.script(apply_twice)
+    assert f.code.startswith(f"def apply_twice(m: {ONE_ARG}, x: Tensor) -> Tensor:")
+    with pytest.raises(torchkiln.ArgumentError, match=f"expected a value of type {ONE_ARG} for argument 'm' but got int"):
+        f(3, torch.ones(2))

@@ -368,7 +368,11 @@ class Compiler {
     return uint32_t(code_.dynamic.size() - 1);
   }
 
-  bool dynamic_object(uint32_t v) const { return type(v)->kind() == c10::TypeKind::AnyType; }
+  // An `Any` or interface receiver: attributes and methods are found by the object's class when it runs.
+  bool dynamic_object(uint32_t v) const {
+    auto k = type(v)->kind();
+    return k == c10::TypeKind::AnyType || k == c10::TypeKind::InterfaceType;
+  }
 
   void emit_get_attr(const IrNode& n, std::vector<Instr>& out) {
     check_arity(n, 1, 1, 0);
@@ -416,6 +420,12 @@ class Compiler {
     if (n.kind == "prim::CallMethod") {
       if (n.inputs.empty()) fail(n.where, ": prim::CallMethod needs the object as its first input");
       if (class_of(n.inputs[0]) == nullptr && dynamic_object(n.inputs[0])) {
+        auto iface = ctx_.program.interface_by_type.find(type(n.inputs[0]).get());
+        if (iface != ctx_.program.interface_by_type.end()) {
+          const auto& methods = iface->second->methods;
+          if (std::none_of(methods.begin(), methods.end(), [&](const auto& m) { return m.name == name; }))
+            fail(n.where, ": prim::CallMethod calls '", name, "', which is not a method of the interface ", iface->second->name);
+        }
         Instr in = make(OpCode::DynCall, n);
         in.arg = dynamic_entry(name);
         out.push_back(in);

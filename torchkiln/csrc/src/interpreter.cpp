@@ -558,9 +558,9 @@ c10::IValue call_function(const Program& program, const Code& code, c10::IValue 
   }
   for (size_t i = 0; i < n_params; ++i) {
     const ArgInfo& a = code.args[first + i];
-    if (!conforms(args[i], a.type))
+    if (!conforms(args[i], a.type) || !implements_interface(program, args[i], a.type))
       throw ArgumentError(cat(code.function, "() argument '", a.name, "' (position ", i + 1, ") must be ", type_text(a.type),
-                              ", not ", args[i].tagKind()));
+                              ", not ", args[i].isObject() ? args[i].toObjectRef().type()->name()->qualifiedName() : args[i].tagKind()));
   }
   Stack stack;
   stack.reserve(code.args.size() + 8);

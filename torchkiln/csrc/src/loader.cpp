@@ -32,8 +32,9 @@ constexpr int kMaxBlockDepth = 100;
 // The versions this loader reads (docs/archive.md §10): 2 added `non_persistent`
 // to objects.json objects and `positional_only` to FUNCTION args; a version 1
 // file has neither (no non-persistent buffers, no positional-only parameters).
+// 3 added ir.json's `interfaces`; older files name no interface types.
 constexpr int64_t kOldestFormatVersion = 1;
-constexpr int64_t kFormatVersion = 2;
+constexpr int64_t kFormatVersion = 3;
 
 // ------------------------------------------------------------------- JSON
 
@@ -265,10 +266,13 @@ class Loader {
   }
 
  private:
+  // The classes and interfaces of ir.json, by qualified name.
   ClassLookup class_lookup() {
     return [this](const std::string& name) -> TypePtr {
       auto it = program_->class_by_name.find(name);
-      return it == program_->class_by_name.end() ? nullptr : it->second->type;
+      if (it != program_->class_by_name.end()) return it->second->type;
+      auto in = program_->interface_by_name.find(name);
+      return in == program_->interface_by_name.end() ? nullptr : TypePtr(in->second->type);
     };
   }
 
@@ -376,10 +380,34 @@ class Loader {
 
   void read_ir() {
     const std::string w = "ir.json";
-    expect_fields(ir_, {"classes", "functions"}, w);
+    if (version_ >= 3)
+      expect_fields(ir_, {"interfaces", "classes", "functions"}, w);
+    else
+      expect_fields(ir_, {"classes", "functions"}, w);
     const Json& classes = json_array(ir_["classes"], w + ": classes");
     const Json& functions = json_array(ir_["functions"], w + ": functions");
+    static const Json no_interfaces = Json::array();
+    const Json& interfaces = version_ >= 3 ? json_array(ir_["interfaces"], w + ": interfaces") : no_interfaces;
     Program& p = *program_;
+
+    // 0. every interface by name (its methods once every class is known)
+    for (size_t i = 0; i < interfaces.size(); ++i) {
+      const std::string iw = cat(w, ": interfaces[", i, "]");
+      const Json& d = interfaces[i];
+      expect_fields(d, {"name", "is_module", "methods"}, iw);
+      auto info = std::make_unique<InterfaceInfo>();
+      info->name = json_str(d["name"], iw + ".name");
+      info->is_module = json_bool(d["is_module"], iw + ".is_module");
+      if (p.interface_by_name.count(info->name)) fail(iw, ": interface '", info->name, "' is defined twice");
+      try {
+        info->type = c10::InterfaceType::create(c10::QualifiedName(info->name), info->is_module);
+      } catch (const c10::Error&) {
+        fail(iw, ": '", info->name, "' is not a qualified name");
+      }
+      p.interface_by_name[info->name] = info.get();
+      p.interface_by_type[info->type.get()] = info.get();
+      p.interfaces.push_back(std::move(info));
+    }
 
     // 1. every class by name, so that types can refer to any of them
     for (size_t i = 0; i < classes.size(); ++i) {
@@ -390,6 +418,7 @@ class Loader {
       info->name = json_str(c["name"], cw + ".name");
       info->is_module = json_bool(c["is_module"], cw + ".is_module");
       if (p.class_by_name.count(info->name)) fail(cw, ": class '", info->name, "' is defined twice");
+      if (p.interface_by_name.count(info->name)) fail(cw, ": '", info->name, "' names both an interface and a class");
       try {
         info->type = c10::ClassType::create(c10::QualifiedName(info->name), std::weak_ptr<torch::jit::CompilationUnit>(),
                                             info->is_module);
@@ -400,6 +429,8 @@ class Loader {
       p.class_by_type[info->type.get()] = info.get();
       p.classes.push_back(std::move(info));
     }
+    for (size_t i = 0; i < interfaces.size(); ++i)
+      read_interface_methods(interfaces[i], *p.interfaces[i], cat(w, ": interfaces[", i, "]"));
     // 2. free function shells, so calls can be resolved while compiling
     std::vector<PendingFunction> pending;
     for (size_t i = 0; i < functions.size(); ++i) {
@@ -423,8 +454,64 @@ class Loader {
     // 4. signatures and graphs; 5. compile
     std::vector<IrFunction> graphs(pending.size());
     for (size_t i = 0; i < pending.size(); ++i) read_function(pending[i], graphs[i]);
+    find_implementers();
     CompileContext ctx{p, *decoder_};
     for (size_t i = 0; i < pending.size(); ++i) compile_function(graphs[i], *pending[i].code, ctx);
+  }
+
+  // An INTERFACE's methods (docs/archive.md §4): names, argument names and types, self first.
+  void read_interface_methods(const Json& d, InterfaceInfo& info, const std::string& iw) {
+    TypePtr named = parse_type(info.name, class_lookup(), iw + ".name");
+    if (named.get() != info.type.get()) fail(iw, ".name: '", info.name, "' is not usable as an interface name in types");
+    const Json& methods = json_array(d["methods"], iw + ".methods");
+    if (methods.empty()) fail(iw, ".methods: the interface ", info.name, " declares no methods");
+    for (size_t k = 0; k < methods.size(); ++k) {
+      const std::string mw = cat(iw, ".methods[", k, "]");
+      expect_fields(methods[k], {"name", "args", "returns"}, mw);
+      InterfaceInfo::Method m;
+      m.name = json_str(methods[k]["name"], mw + ".name");
+      if (!is_identifier(m.name)) fail(mw, ".name: method name '", m.name, "' is not an identifier");
+      for (const auto& other : info.methods)
+        if (other.name == m.name) fail(mw, ": method '", m.name, "' is declared twice");
+      const Json& args = json_array(methods[k]["args"], mw + ".args");
+      for (size_t a = 0; a < args.size(); ++a) {
+        const std::string aw = cat(mw, ".args[", a, "]");
+        expect_fields(args[a], {"name", "type"}, aw);
+        const std::string& name = json_str(args[a]["name"], aw + ".name");
+        if (!is_identifier(name)) fail(aw, ".name: argument name '", name, "' is not an identifier");
+        for (const auto& other : m.args)
+          if (other.first == name) fail(aw, ".name: argument '", name, "' is declared twice");
+        m.args.emplace_back(name, parse_type(json_str(args[a]["type"], aw + ".type"), class_lookup(), aw + ".type"));
+      }
+      if (m.args.empty() || m.args[0].second.get() != info.type.get())
+        fail(mw, ".args: the first argument of method '", m.name, "' must be self of type ", info.name);
+      m.returns = parse_type(json_str(methods[k]["returns"], mw + ".returns"), class_lookup(), mw + ".returns");
+      info.methods.push_back(std::move(m));
+    }
+  }
+
+  // Which classes implement which interfaces (the rule of docs/archive.md §4: the same
+  // argument names, each interface argument type a subtype of the method's, the
+  // method's return type a subtype of the interface's).
+  void find_implementers() {
+    Program& p = *program_;
+    for (auto& iface : p.interfaces)
+      for (const auto& cls : p.classes)
+        if (class_fits(*cls, *iface)) iface->implementers.insert(cls->type.get());
+  }
+
+  bool class_fits(const ClassInfo& cls, const InterfaceInfo& iface) const {
+    if (iface.is_module && !cls.is_module) return false;
+    for (const auto& m : iface.methods) {
+      auto it = cls.methods.find(m.name);
+      if (it == cls.methods.end()) return false;
+      const Code& code = *program_->functions[it->second];
+      if (code.args.size() != m.args.size() || code.returns == nullptr) return false;
+      for (size_t i = 1; i < m.args.size(); ++i)
+        if (code.args[i].name != m.args[i].first || !is_subtype(m.args[i].second, code.args[i].type)) return false;
+      if (!is_subtype(code.returns, m.returns)) return false;
+    }
+    return true;
   }
 
   void read_class_members(const Json& c, ClassInfo& info, const std::string& cw, std::vector<PendingFunction>& pending) {
@@ -438,10 +525,13 @@ class Loader {
       const std::string& kind = json_str(attrs[k]["kind"], aw + ".kind");
       if (kind != "parameter" && kind != "buffer" && kind != "module" && kind != "attribute")
         fail(aw, ": kind must be parameter, buffer, module or attribute");
-      // Any: a submodule typed by a module interface (its methods are found by the object's class).
-      if (kind == "module" && type->kind() != c10::TypeKind::AnyType &&
+      // A module interface (Any before version 3): a submodule whose methods are found by its class.
+      if (kind == "module" && type->kind() == c10::TypeKind::InterfaceType &&
+          !p.interface_by_type.at(type.get())->is_module)
+        fail(aw, ": a module attribute cannot have the type of ", type_text(type), ", which is not a module interface");
+      if (kind == "module" && type->kind() != c10::TypeKind::AnyType && type->kind() != c10::TypeKind::InterfaceType &&
           !(type->kind() == c10::TypeKind::ClassType && p.class_by_type.at(type.get())->is_module))
-        fail(aw, ": a module attribute must have a module class type or Any");
+        fail(aw, ": a module attribute must have a module class type, a module interface or Any");
       if (info.type->findAttributeSlot(name)) fail(aw, ": attribute '", name, "' is declared twice");
       info.type->addAttribute(name, type, kind == "parameter", kind == "buffer");
       info.attr_kinds.push_back(kind);
@@ -526,7 +616,11 @@ class Loader {
     if (objects_.empty()) fail(where, ": object VALUEs may appear only in objects.json");
     if (index < 0 || uint64_t(index) >= objects_.size()) fail(where, ": object ", index, " does not exist");
     const c10::IValue& obj = objects_[index];
-    if (obj.toObjectRef().type().get() != expected.get())
+    if (expected->kind() == c10::TypeKind::InterfaceType) {
+      if (!implements_interface(*program_, obj, expected))
+        fail(where, ": object ", index, " is a ", obj.toObjectRef().type()->name()->qualifiedName(),
+             ", which does not implement the interface ", type_text(expected));
+    } else if (obj.toObjectRef().type().get() != expected.get())
       fail(where, ": object ", index, " is a ", obj.toObjectRef().type()->name()->qualifiedName(), " where ",
            type_text(expected), " is declared");
     edges_.back().push_back(size_t(index));
@@ -578,11 +672,15 @@ class Loader {
         if (a == attrs.end()) fail(ow, ".attributes: missing attribute '", aname, "'");
         check_attribute_kind(*a, cls.attr_kinds[slot], aw);
         TypePtr declared_type = cls.type->getAttribute(slot);
-        if (cls.attr_kinds[slot] == "module" && declared_type->kind() == c10::TypeKind::AnyType) {
+        if (cls.attr_kinds[slot] == "module" && (declared_type->kind() == c10::TypeKind::AnyType ||
+                                                 declared_type->kind() == c10::TypeKind::InterfaceType)) {
           // A submodule typed by a module interface (§4): the object has its own class.
           if (!a->contains("value")) fail(aw, ": a module attribute must hold an object");
           int64_t index = json_int((*a)["value"], aw + ".value");
           if (index < 0 || uint64_t(index) >= objects_.size()) fail(aw, ": object ", index, " does not exist");
+          if (!implements_interface(*program_, objects_[index], declared_type))
+            fail(aw, ": object ", index, " is a ", objects_[index].toObjectRef().type()->name()->qualifiedName(),
+                 ", which does not implement the interface ", type_text(declared_type));
           declared_type = objects_[index].toObjectRef().type();
         }
         obj.setSlot(slot, decoder_->decode(*a, declared_type, aw));
@@ -755,6 +853,16 @@ class MappedFile {
 };
 
 }  // namespace
+
+bool implements_interface(const Program& program, const c10::IValue& v, const TypePtr& type) {
+  const TypePtr& t = type->kind() == c10::TypeKind::OptionalType ? type->expectRef<c10::OptionalType>().getElementType() : type;
+  if (t->kind() != c10::TypeKind::InterfaceType) return true;
+  if (v.isNone()) return type->kind() == c10::TypeKind::OptionalType;
+  auto it = program.interface_by_type.find(t.get());
+  if (!v.isObject() || it == program.interface_by_type.end()) return false;
+  return it->second->implementers.count(v.toObjectRef().type().get()) > 0;
+}
+
 }  // namespace detail
 
 Module load(const std::string& path) {

@@ -36,6 +36,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "prims.h"
@@ -155,6 +156,22 @@ struct ClassInfo {
   std::vector<std::pair<std::string, c10::IValue>> constants;
 };
 
+// An interface of ir.json (docs/archive.md §4, INTERFACE): values of it are
+// objects of the classes implementing it, whose methods are called by the
+// object's class like those of an `Any` receiver.
+struct InterfaceInfo {
+  struct Method {
+    std::string name;
+    std::vector<std::pair<std::string, c10::TypePtr>> args;  // args[0] is self
+    c10::TypePtr returns;
+  };
+  std::string name;
+  c10::InterfaceTypePtr type;
+  bool is_module = false;
+  std::vector<Method> methods;
+  std::unordered_set<const c10::Type*> implementers;  // the class types whose methods fit, found at load
+};
+
 struct Program : std::enable_shared_from_this<Program> {
   std::vector<SourceLoc> locs;
   std::vector<std::unique_ptr<Code>> functions;  // methods and free functions
@@ -162,6 +179,9 @@ struct Program : std::enable_shared_from_this<Program> {
   std::vector<std::unique_ptr<ClassInfo>> classes;
   std::unordered_map<std::string, const ClassInfo*> class_by_name;
   std::unordered_map<const c10::Type*, const ClassInfo*> class_by_type;  // by ClassType
+  std::vector<std::unique_ptr<InterfaceInfo>> interfaces;
+  std::unordered_map<std::string, const InterfaceInfo*> interface_by_name;
+  std::unordered_map<const c10::Type*, const InterfaceInfo*> interface_by_type;  // by InterfaceType
 
   // Root: a module object (root_class set) or a free function.
   c10::IValue root;
@@ -173,6 +193,10 @@ struct Program : std::enable_shared_from_this<Program> {
 // `stack`; leaves the result there. Errors are ProgramErrors with a
 // traceback of source locations.
 void run_code(const Program& program, const Code& code, Stack& stack);
+
+// Whether `v` fits the interface type `iface` (or `iface?`): an object of a class implementing it
+// (None for `iface?`). Values of other types: true (`conforms` checks them).
+bool implements_interface(const Program& program, const c10::IValue& v, const c10::TypePtr& type);
 
 // Checks and completes positional arguments for a public call (defaults,
 // types), then runs. `self` is ignored for a free function.

@@ -249,6 +249,7 @@ std::string type_text(const TypePtr& t) {
       return "(" + join(elems) + ")";
     }
     case K::ClassType: return t->expectRef<c10::ClassType>().name()->qualifiedName();
+    case K::InterfaceType: return t->expectRef<c10::InterfaceType>().name()->qualifiedName();
     default: return t->str();
   }
 }
@@ -283,6 +284,9 @@ bool is_subtype(const TypePtr& value, const TypePtr& target, int depth) {
       return false;
     }
     case K::NumberType: return is_number_type(value);
+    // Objects flow into interfaces; which classes implement one is the loader's check
+    // (objects.json, call arguments: `implements_interface`) and the Python verifier's.
+    case K::InterfaceType: return value->kind() == K::ClassType || value->kind() == K::InterfaceType;
     case K::ListType:
       return value->kind() == K::ListType &&
              target->expectRef<c10::ListType>().getElementType()->kind() == K::AnyType;
@@ -356,6 +360,7 @@ bool conforms(const c10::IValue& v, const TypePtr& t, int depth) {
       return true;
     }
     case K::ClassType: return v.isObject() && v.toObjectRef().type().get() == t.get();
+    case K::InterfaceType: return v.isObject();  // its class is checked where the program is known
     default: return false;
   }
 }
@@ -583,7 +588,8 @@ bool tag_fits(const std::string& tag, const TypePtr& t) {
     case K::MemoryFormatType: return tag == "memory_format";
     case K::NumberType: return tag == "int" || tag == "float" || tag == "bool" || tag == "complex";
     case K::ComplexType: return tag == "complex";
-    case K::ClassType: return tag == "object";
+    case K::ClassType:
+    case K::InterfaceType: return tag == "object";
     case K::OptionalType:
       return tag == "none" || tag_fits(tag, t->expectRef<c10::OptionalType>().getElementType());
     case K::UnionType:
@@ -738,7 +744,8 @@ c10::IValue ValueDecoder::decode(const Json& j, const TypePtr& expected, const s
       }
       return dict;
     }
-    case K::ClassType: return objects_(json_int(*value, vwhere), expected, vwhere);
+    case K::ClassType:
+    case K::InterfaceType: return objects_(json_int(*value, vwhere), expected, vwhere);
     default: break;
   }
   if (tag == "complex") {

@@ -157,7 +157,7 @@ class ClassRegistry:
         done = self.interfaces.get(cls)
         if done is not None:
             return done
-        t = InterfaceType(cls, cls.__qualname__, issubclass(cls, nn.Module))
+        t = InterfaceType(cls, _qualified(cls), issubclass(cls, nn.Module))
         self.interfaces[cls] = t  # before the signatures: they may name the interface itself
         with self.compiler.frame(f"the interface {cls.__qualname__}", loc):
             for name, fn in declared_methods(cls):

@@ -28,11 +28,12 @@ what the call runs, as in TorchScript.
 
 A value of an interface type (a parameter, variable or attribute declared
 with an interface type, module attributes included) has IR type
-`InterfaceType`, a frontend subclass of `Any` that prints as `Any`:
-`prim::CallMethod` on an `Any` receiver finds the method by the object's
-class at run time in every executor and in the archive (docs/archive.md §4;
-a submodule attribute of type `Any` is allowed there), so nothing past the
-frontend knows interfaces.
+`InterfaceType`, a frontend subclass of the IR's `InterfaceType` (Note
+[Interface types in the IR] in ir/types.py), named like a class
+(`__torch__.m.OneArg`) and printed so in `.graph`, `.code` and the archive
+(which records its method signatures, docs/archive.md §4). The IR type
+derives from `Any`: `prim::CallMethod` on it finds the method by the
+object's class at run time in every executor, as on an `Any` receiver.
 A value converts to an interface type (`FunctionEmitter.try_convert` calls
 `InterfaceType.convert_from`) after its class is checked to conform, which
 compiles the methods the interface names on that class; `accepts` (what
@@ -44,33 +45,22 @@ from __future__ import annotations
 import sys
 import threading
 import typing
-from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, List, Optional, Set, Tuple
 
 from ...diagnostics import CompileError, SourceRange
-from ...ir.core import Argument
-from ...ir.types import AnyType, ClassType, OptionalType, Type
+from ...ir.types import ClassType, InterfaceMethod, Type, short_type_name, signature_mismatch
+from ...ir.types import InterfaceType as IRInterfaceType
 
 
-@dataclass
-class InterfaceMethod:
-    """One declared method: `args[0]` is `self` (the interface type)."""
+class InterfaceType(IRInterfaceType):
+    """The interface of the Python class `cls` (Note [Interface types]); prints as its qualified name.
 
-    name: str
-    args: List[Argument]
-    returns: Type
-    loc: Optional[SourceRange]
+    Equal to the interface of the same class made by another compile.
+    """
 
-
-class InterfaceType(AnyType):
-    """A value of some class implementing `cls`'s methods (Note [Interface types]); prints as `Any`."""
-
-    def __init__(self, cls: type, display: str, is_module: bool):
-        super().__init__("Any")
+    def __init__(self, cls: type, name: str, is_module: bool):
+        super().__init__(name, is_module)
         self.cls = cls
-        self.display = display
-        self.is_module = is_module
-        self.methods: Dict[str, InterfaceMethod] = {}
         self.verified: Set[Type] = set()  # class types checked to conform
 
     def __eq__(self, other: object) -> bool:
@@ -93,10 +83,8 @@ class InterfaceType(AnyType):
             except DoesNotImplement:
                 return False
             return True
-        for name, want in self.methods.items():
-            have = t.methods.get(name)
-            if have is None or signature_mismatch(have, want) is not None:
-                return False
+        if self.methods_mismatch(t.methods) is not None:
+            return False
         self.verified.add(t)
         return True
 
@@ -104,7 +92,7 @@ class InterfaceType(AnyType):
         """Whether `t` conforms as far as is known without compiling anything."""
         if t == self or t in self.verified:
             return True
-        return isinstance(t, InterfaceType) and self.mismatch(t) is None
+        return isinstance(t, IRInterfaceType) and self.mismatch(t) is None
 
     def convert_from(self, em: Any, value: Any) -> Any:
         """`value` where this interface is expected; a CompileError at the current expression if it does not conform."""
@@ -117,31 +105,10 @@ class InterfaceType(AnyType):
         Compiles nothing: `t`'s methods are those it has (a ScriptModule
         assigned to an interface-typed attribute, `api._check_assignment`).
         """
-        if not isinstance(t, ClassType):
-            return "only modules and script-class objects implement interfaces"
-        if self.is_module and not t.is_module:
-            return f"{self.display} is a module interface and {show_type(t)} is not a module"
-        why = self._methods_mismatch(t.methods)
-        if why is None:
+        why = super().why_not_implemented_by(t)
+        if why is None and isinstance(t, ClassType):
             self.verified.add(t)
         return why
-
-    def mismatch(self, other: "InterfaceType") -> Optional[str]:
-        """Why interface `other` is not usable as this one (None: it is)."""
-        if self.is_module and not other.is_module:
-            return f"{other.display} is not a module interface"
-        return self._methods_mismatch(other.methods)
-
-    def _methods_mismatch(self, methods: Any) -> Optional[str]:
-        """Why `methods` (name -> Function) lack or mistype one of this interface's (None: they do not)."""
-        for name, want in self.methods.items():
-            have = methods.get(name)
-            if have is None:
-                return f"it has no method '{name}'"
-            why = signature_mismatch(have, want)
-            if why is not None:
-                return why
-        return None
 
 
 # The class registry of the compile running on this thread (set when a compile starts): `accepts`,
@@ -186,36 +153,7 @@ def declared_methods(cls: type) -> List[Tuple[str, Any]]:
     return out
 
 
-def signature_mismatch(impl: Any, want: InterfaceMethod) -> Optional[str]:
-    """Why method `impl` (a Function or InterfaceMethod) does not fit `want` (None: it does)."""
-    have_args, want_args = impl.args[1:], want.args[1:]
-    shown = f"{want.name}{signature_text(want)}"
-    if len(have_args) != len(want_args):
-        return f"its {want.name}{signature_text(impl)} takes {len(have_args)} argument{'s' if len(have_args) != 1 else ''}, the interface's {shown} {len(want_args)}"
-    for h, w in zip(have_args, want_args):
-        if h.name != w.name:
-            return f"argument {have_args.index(h) + 1} of its {want.name} is named '{h.name}', the interface's {shown} names it '{w.name}'"
-        if not w.type.is_subtype_of(h.type):
-            return f"argument '{h.name}' of its {want.name} is {show_type(h.type)}, the interface's {shown} passes {show_type(w.type)}"
-    if not impl.returns.is_subtype_of(want.returns):
-        return f"its {want.name} returns {show_type(impl.returns)}, the interface's {shown} returns {show_type(want.returns)}"
-    return None
-
-
-def signature_text(fn: Any) -> str:
-    params = ", ".join(["self"] + [f"{a.name}: {show_type(a.type)}" for a in fn.args[1:]])
-    return f"({params}) -> {show_type(fn.returns)}"
-
-
-def show_type(t: Type) -> str:
-    """A type for messages: interfaces by their Python name (they print as `Any` in IR)."""
-    if isinstance(t, InterfaceType):
-        return t.display
-    if isinstance(t, OptionalType):
-        return f"Optional[{show_type(t.elem)}]"
-    if isinstance(t, ClassType):
-        return t.name.rsplit(".", 1)[-1]
-    return str(t)
+show_type = short_type_name  # a type for messages: interfaces and classes by their short names
 
 
 def interface_of(t: Type) -> Optional[InterfaceType]:
