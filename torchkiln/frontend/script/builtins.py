@@ -20,8 +20,10 @@ from ...ir.types import (
     SCALAR,
     STR,
     TENSOR,
+    NONE,
     DictType,
     ListType,
+    OptionalType,
     TensorType,
     TupleType,
     Type,
@@ -54,6 +56,19 @@ class BuiltinFunction(SugaredValue):
                 if constant_type(result) is not None:
                     return SimpleValue(em.const(result))
         return self.impl(em, node, args, kwargs)
+
+    def attr(self, em, node, name):
+        if self.name == "dict" and name == "fromkeys":
+            return BuiltinFunction("dict.fromkeys", _dict_fromkeys)
+        return super().attr(em, node, name)
+
+
+def _helper(em, node, fn_name: str, what: str, args: Args) -> SugaredValue:
+    """Call the script-compilable helpers.<fn_name> with these arguments."""
+    from . import helpers
+    from .functions_value import PythonFunctionValue
+
+    return PythonFunctionValue(getattr(helpers, fn_name), what).call(em, node, list(args), {})
 
 
 def _value(em: FunctionEmitter, node: ast.AST, sv: SugaredValue) -> Value:
@@ -329,7 +344,17 @@ def _list_of(em: FunctionEmitter, node: ast.AST, items: List[SugaredValue]) -> V
 
 
 def _int(em, node, args, kwargs):
-    _expect(em, node, "int", args, kwargs, 0, 1)
+    _expect(em, node, "int", args, kwargs, 0, 2, kw_ok=("base",))
+    if "base" in kwargs:
+        if len(args) != 1:
+            em.fail(node, "int() takes a string and a base")
+        args = list(args) + [kwargs["base"]]
+    if len(args) == 2:  # int(s, base)
+        s = _value(em, node, args[0])
+        if s.type != STR:
+            em.fail(node, f"int() can't convert non-string with explicit base (got {s.type})")
+        base = _to_int(em, node, _value(em, node, args[1]), "int()'s base")
+        return _helper(em, node, "int_from_str", "int", [SimpleValue(s), SimpleValue(base)])
     if not args:
         return SimpleValue(em.const(0))
     v = _value(em, node, args[0])
@@ -460,6 +485,27 @@ def _dict(em, node, args, kwargs):
         v = em.coerce(_value(em, node, sv), d.type.value, node, f"the dict has {d.type.value} values, not {_value(em, node, sv).type}")
         em.op("prim::setitem.dict", [d, em.const(k), v], [])
     return SimpleValue(d)
+
+
+def _dict_fromkeys(em, node, args, kwargs):
+    """`dict.fromkeys(keys, value=None)`: `dict(zip(keys, [value] * len(keys)))`, every key sharing the one value."""
+    if kwargs:
+        em.fail(node, "dict.fromkeys() takes no keyword arguments")
+    _expect(em, node, "dict.fromkeys", args, kwargs, 1, 2)
+    keys = _list(em, node, [args[0]], {}).as_value(em, node)
+    hint = getattr(em, "call_hint", None)
+    if len(args) == 2:
+        value = _value(em, node, args[1])
+        if isinstance(hint, DictType):
+            value = em.coerce(value, hint.value, node, f"the dict has {hint.value} values, not {value.type}")
+    elif isinstance(hint, DictType) and (hint.value == NONE or isinstance(hint.value, OptionalType)):
+        value = em.const(None, hint.value) if isinstance(hint.value, OptionalType) else em.const(None)
+    else:
+        em.fail(node, "dict.fromkeys(keys) without a value gives None values: annotate the result's type", hint="e.g. `d: Dict[str, Optional[int]] = dict.fromkeys(keys)`, or pass a value")
+    n = _len(em, node, [SimpleValue(keys)], {}).as_value(em, node)
+    one = em.op("prim::ListConstruct", [value], [ListType(value.type)]).output
+    values = em.op("prim::mul.list", [one, n], [ListType(value.type)]).output
+    return SimpleValue(em.op("prim::dict_zip", [keys, values], [DictType(keys.type.elem, value.type)]).output)
 
 
 def _dict_of(em, node, sv, hint) -> Value:
@@ -607,6 +653,71 @@ def _math_prod(em, node, args, kwargs):
     return PythonFunctionValue(fn, name).call(em, node, [SimpleValue(v)] + extra, {})
 
 
+def _math_isclose(em, node, args, kwargs):
+    _expect(em, node, "math.isclose", args, kwargs, 2, 2, kw_ok=("rel_tol", "abs_tol"))
+    values = [_as_float(em, node, a, "isclose") for a in args]
+    rel = _as_float(em, node, kwargs["rel_tol"], "isclose") if "rel_tol" in kwargs else em.const(1e-09)
+    abs_ = _as_float(em, node, kwargs["abs_tol"], "isclose") if "abs_tol" in kwargs else em.const(0.0)
+    return _helper(em, node, "math_isclose", "math.isclose", [SimpleValue(v) for v in values + [rel, abs_]])
+
+
+def _math_ints(fname: str, n: int) -> Handler:
+    """math.comb / math.isqrt: int arguments, a helper."""
+
+    def impl(em, node, args, kwargs):
+        _expect(em, node, f"math.{fname}", args, kwargs, n, n)
+        values = [SimpleValue(_to_int(em, node, _value(em, node, a), f"math.{fname}'s argument")) for a in args]
+        return _helper(em, node, f"math_{fname}", f"math.{fname}", values)
+
+    return impl
+
+
+def _math_lcm(em, node, args, kwargs):
+    """`math.lcm(*ints)`: folded pairwise, as Python does (lcm() is 1, lcm(a) is abs(a))."""
+    _expect(em, node, "math.lcm", args, kwargs, 0, 1 << 30)
+    values = [_to_int(em, node, _value(em, node, a), "math.lcm's argument") for a in args]
+    if not values:
+        return SimpleValue(em.const(1))
+    acc = values[0]
+    if len(values) == 1:
+        return _helper(em, node, "math_lcm2", "math.lcm", [SimpleValue(acc), SimpleValue(em.const(1))])
+    for v in values[1:]:
+        acc = _helper(em, node, "math_lcm2", "math.lcm", [SimpleValue(acc), SimpleValue(v)]).as_value(em, node)
+    return SimpleValue(acc)
+
+
+def _math_exp2(em, node, args, kwargs):
+    """`math.exp2(x)` as `math.pow(2.0, x)`: exact powers of two, and OverflowError past the float range."""
+    _expect(em, node, "math.exp2", args, kwargs, 1, 1)
+    x = _as_float(em, node, args[0], "exp2")
+    return SimpleValue(em.op("prim::math_pow", [em.const(2.0), x], [FLOAT]).output)
+
+
+def _float_list(em, node, sv: SugaredValue, what: str) -> Value:
+    v = _list(em, node, [sv], {}).as_value(em, node)
+    if v.type == ListType(INT):
+        em.fail(node, f"{what} of a list of ints is not supported here", hint="pass floats (e.g. [1.0, 2.0])")
+    if v.type != ListType(FLOAT):
+        em.fail(node, f"{what} takes a list or tuple of floats, not {v.type}")
+    return v
+
+
+def _math_dist(em, node, args, kwargs):
+    _expect(em, node, "math.dist", args, kwargs, 2, 2)
+    p, q = (_float_list(em, node, a, "math.dist()") for a in args)
+    return _helper(em, node, "math_dist", "math.dist", [SimpleValue(p), SimpleValue(q)])
+
+
+def _math_fsum(em, node, args, kwargs):
+    _expect(em, node, "math.fsum", args, kwargs, 1, 1)
+    from .emitter import is_empty_list
+
+    v = _value(em, node, args[0]) if not isinstance(args[0], TupleSugar) else None
+    if v is not None and is_empty_list(v):
+        return SimpleValue(em.const(0.0))
+    return _helper(em, node, "math_fsum", "math.fsum", [SimpleValue(_float_list(em, node, args[0], "math.fsum()"))])
+
+
 def _math(fname: str) -> Handler:
     def impl(em, node, args, kwargs):
         if fname == "log":
@@ -687,6 +798,14 @@ def _build() -> Dict[int, SugaredValue]:
         fn = getattr(math, fname)
         table[id(fn)] = BuiltinFunction(f"math.{fname}", _math(fname), fn)
     table[id(math.prod)] = BuiltinFunction("math.prod", _math_prod, None)
+    table[id(math.isclose)] = BuiltinFunction("math.isclose", _math_isclose)
+    table[id(math.comb)] = BuiltinFunction("math.comb", _math_ints("comb", 2))
+    table[id(math.isqrt)] = BuiltinFunction("math.isqrt", _math_ints("isqrt", 1))
+    table[id(math.lcm)] = BuiltinFunction("math.lcm", _math_lcm)
+    table[id(math.dist)] = BuiltinFunction("math.dist", _math_dist)
+    table[id(math.fsum)] = BuiltinFunction("math.fsum", _math_fsum)
+    if hasattr(math, "exp2"):  # Python 3.11+
+        table[id(math.exp2)] = BuiltinFunction("math.exp2", _math_exp2)
     return table
 
 

@@ -166,6 +166,11 @@ def binary(em: FunctionEmitter, node: ast.AST, left: SugaredValue, right: Sugare
     if isinstance(lt, TupleType) and isinstance(rt, TupleType) and kind is ast.Add:
         parts = list(em.op("prim::TupleUnpack", [lv], list(lt.elems)).outputs) + list(em.op("prim::TupleUnpack", [rv], list(rt.elems)).outputs)
         return SimpleValue(em.op("prim::TupleConstruct", parts, [TupleType(list(lt.elems) + list(rt.elems))]).output)
+    if isinstance(lt, DictType) and kind is ast.BitOr and isinstance(rt, DictType):  # d1 | d2: a new dict
+        _check_dict_merge(em, node, lt, rt)
+        merged = em.op("prim::copy.dict", [lv], [lt]).output
+        em.op("prim::update", [merged, rv], [])
+        return SimpleValue(merged)
     as_lists = _tuples_as_lists(em, lv, rv, kind)
     if as_lists is not None:
         return binary(em, node, SimpleValue(as_lists[0]), SimpleValue(as_lists[1]), op)
@@ -354,7 +359,19 @@ def augmented(em: FunctionEmitter, node: ast.AugAssign, current: SugaredValue, v
             em.fail(node, f"cannot extend a list of type {cur.type} with {rv.type}")
         em.op("prim::extend.list", [cur, rv], [])
         return SimpleValue(cur)
+    if cur is not None and isinstance(cur.type, DictType) and kind is ast.BitOr:  # d |= other: update in place
+        rv = value.as_value(em, node)
+        if not isinstance(rv.type, DictType):
+            em.fail(node, f"unsupported operand types for |=: {cur.type} and {rv.type}")
+        _check_dict_merge(em, node, cur.type, rv.type)
+        em.op("prim::update", [cur, rv], [])
+        return SimpleValue(cur)
     return binary(em, node, current, value, op)
+
+
+def _check_dict_merge(em: FunctionEmitter, node: ast.AST, lt: Type, rt: Type) -> None:
+    if lt != rt:
+        em.fail(node, f"cannot merge a {rt} into a {lt}: script dicts must have the same key and value types")
 
 
 # -- comparisons -----------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from ...ir.core import Value
 from ...ir.types import (
     BOOL,
     DEVICE,
+    FLOAT,
     INT,
     LAYOUT,
     SCALAR_TYPE,
@@ -97,6 +98,10 @@ def value_attr(em: FunctionEmitter, node: ast.AST, sv: SimpleValue, name: str) -
         return BoundMethod(v, name, LIST_METHODS[name])
     if isinstance(t, DictType) and name in DICT_METHODS:
         return BoundMethod(v, name, DICT_METHODS[name])
+    if (t, name) in _HELPER_METHODS:
+        return BoundMethod(v, name, _helper_method(*_HELPER_METHODS[(t, name)]))
+    if t == STR and name in _STR_REFUSED:
+        em.fail(node, f"str.{name}() is not supported in script", hint=_STR_REFUSED[name])
     if t == STR and (name in STR_METHODS or name == "format"):
         return BoundMethod(v, name, lambda em, node, v, args, kwargs: _str_method(em, node, v, args, kwargs, name))
     if t == DEVICE and name in DEVICE_PROPERTIES:
@@ -467,6 +472,36 @@ DICT_METHODS = {
     "clear": _dict_clear,
     "copy": _dict_copy,
 }
+
+
+# -- methods written as script helpers (helpers.py) ------------------------------------------------------
+
+# (receiver type, name) -> (helpers function name, number of arguments after the receiver)
+_HELPER_METHODS = {
+    (FLOAT, "is_integer"): ("float_is_integer", 0),
+    (INT, "bit_length"): ("int_bit_length", 0),
+    (STR, "removeprefix"): ("str_removeprefix", 1),
+    (STR, "removesuffix"): ("str_removesuffix", 1),
+}
+_STR_REFUSED = {
+    "casefold": "script has no Unicode case-folding tables; use s.lower() (the same for ASCII text)",
+    "encode": "script has no bytes type; work on the str, or encode outside the scripted code",
+}
+
+
+def _helper_method(fn_name: str, n: int):
+    def impl(em, node, v, args, kwargs):
+        from . import helpers
+        from .functions_value import PythonFunctionValue
+
+        what = f"{v.type}.{fn_name.split('_', 1)[1]}"
+        if kwargs:
+            em.fail(node, f"{what}() takes no keyword arguments")
+        if len(args) != n:
+            em.fail(node, f"{what}() takes exactly {n} argument{'s' if n != 1 else ''} ({len(args)} given)")
+        return PythonFunctionValue(getattr(helpers, fn_name), what).call(em, node, [SimpleValue(v)] + list(args), {})
+
+    return impl
 
 
 # -- strings -----------------------------------------------------------------------------------------
