@@ -73,3 +73,12 @@ def _copy(inputs: Sequence[Any]) -> list:
         else:
             out.append(x)
     return out
+
+
+def run_fresh(code: str) -> str:
+    """Run `code` (dedented) in a fresh Python process (one that never saw the test's classes); its stdout."""
+    import subprocess
+    import sys
+    import textwrap
+
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], check=True, capture_output=True, text=True).stdout

@@ -1,8 +1,5 @@
 """`@classmethod` in modules and script classes (Note [Class methods] in functions_value.py):
 called through `self`, `type(self)`, the class and `cls`; `cls` bound to the class; save/load."""
-import subprocess
-import sys
-import textwrap
 from typing import Tuple
 
 import pytest
@@ -11,7 +8,7 @@ from torch import Tensor
 
 import torchkiln
 
-from .script_testing import EXECUTORS, check_ir, matches_eager, same
+from .script_testing import EXECUTORS, check_ir, matches_eager, same, run_fresh
 from .test_errors import line_of, refused
 
 
@@ -83,7 +80,7 @@ def test_saved_and_loaded(tmp_path):
     s = torchkiln.script(m)
     path = tmp_path / "wider.pt"
     torchkiln.save(s, str(path))
-    code = textwrap.dedent(
+    run_fresh(
         f"""
         import torch, torchkiln
         torch.manual_seed(1)
@@ -92,7 +89,6 @@ def test_saved_and_loaded(tmp_path):
         torch.save([m(x, 0), m(x, 3), x], {str(tmp_path / 'out.pt')!r})
         """
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
     a, b, x = torch.load(tmp_path / "out.pt")
     with torch.no_grad():
         assert same(a, m(x, 0)) and same(b, m(x, 3))

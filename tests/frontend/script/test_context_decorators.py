@@ -1,9 +1,6 @@
 """Functions and methods decorated with @torch.no_grad() / @torch.enable_grad() /
 @torch.set_grad_enabled(b) compile: their body runs in that mode (Note [Context decorators]).
 TorchScript refuses them (torch's wrapper takes *args)."""
-import subprocess
-import sys
-import textwrap
 
 import pytest
 import torch
@@ -12,7 +9,7 @@ import torch.nn as nn
 import torchkiln
 from torchkiln.api import ScriptFunction
 
-from .script_testing import EXECUTORS, matches_eager
+from .script_testing import EXECUTORS, matches_eager, run_fresh
 from .test_errors import line_of
 
 
@@ -88,7 +85,7 @@ def test_decorated_methods_save_and_load(tmp_path):
     assert "_set_grad_enabled(False)" in s.code
     path = str(tmp_path / "decorated.pt")
     torchkiln.save(s, path)
-    code = textwrap.dedent(
+    out = run_fresh(
         f"""
         import torch, torchkiln
         m = torchkiln.load({path!r})
@@ -98,8 +95,7 @@ def test_decorated_methods_save_and_load(tmp_path):
             z = m.with_grad(x)
         print(y.requires_grad, z.requires_grad, torch.is_grad_enabled())
         """
-    )
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
+    ).split()
     assert out == ["False", "True", "True"], out
 
 

@@ -1,9 +1,6 @@
 """Functions defined inside scripted functions (Note [Nested functions]): closures, late binding,
 nested functions calling each other, methods capturing `self`, save/load, and what is refused."""
 import functools
-import subprocess
-import sys
-import textwrap
 from typing import List, Optional, Tuple
 
 import pytest
@@ -12,7 +9,7 @@ from torch import Tensor
 
 import torchkiln
 
-from .script_testing import matches_eager, scripted
+from .script_testing import matches_eager, scripted, run_fresh
 from .test_errors import line_of, refused
 
 
@@ -348,7 +345,7 @@ def test_method_capturing_self_saves_and_loads(tmp_path):
         assert torch.allclose(s(x, gate), m(x, gate))
     path = tmp_path / "block.pt"
     torchkiln.save(s, str(path))
-    code = textwrap.dedent(
+    run_fresh(
         f"""
         import torch, torchkiln
         torch.manual_seed(1)
@@ -357,7 +354,6 @@ def test_method_capturing_self_saves_and_loads(tmp_path):
         torch.save([m(x, True), m(x, False), x], {str(tmp_path / 'out.pt')!r})
         """
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
     a, b, x2 = torch.load(tmp_path / "out.pt")
     with torch.no_grad():
         assert torch.allclose(a, m(x2, True)) and torch.allclose(b, m(x2, False))
