@@ -52,7 +52,19 @@ def while_break(n: int) -> int:
     return i
 
 
-CASES = ["add_mul", "loop_sum", "first_positive", "refine", "while_break"]
+def checked(x: int, y: Optional[int]) -> int:
+    if x < 0:
+        raise ValueError(f"x is {x}")
+    if y is None:
+        z = 0
+    else:
+        if y > x:
+            raise ValueError("y > x")
+        z = y
+    return x + z
+
+
+CASES = ["add_mul", "loop_sum", "first_positive", "refine", "while_break", "checked"]
 
 EXPECTED = {
     "add_mul": """
@@ -117,6 +129,40 @@ graph(%x : int?):
       %7 : int = prim::add.int(%6, %3)
       -> (%7)
   return (%5)
+""",
+    # Note [Raising branches]: the code after `if ...: raise` stays after the `if`
+    # (not nested in its other branch); `z` leaves the inner `if` whose raising
+    # branch gives it no value.
+    "checked": """
+graph(%x : int, %y : int?):
+  %2 : int = prim::Constant[value=0]()
+  %3 : str = prim::Constant[value="x is {}"]()
+  %4 : NoneType = prim::Constant[value=None]()
+  %5 : str = prim::Constant[value="y > x"]()
+  %6 : bool = prim::lt(%x, %2)
+  prim::If(%6)
+    block0():
+      %7 : str = prim::format(%3, %x)
+      prim::RaiseException[cls="ValueError"](%7)
+      -> ()
+    block1():
+      -> ()
+  %8 : bool = prim::is(%y, %4)
+  %9 : int = prim::If(%8)
+    block0():
+      -> (%2)
+    block1():
+      %10 : int = prim::unchecked_cast(%y)
+      %11 : bool = prim::gt(%10, %x)
+      prim::If(%11)
+        block0():
+          prim::RaiseException[cls="ValueError"](%5)
+          -> ()
+        block1():
+          -> ()
+      -> (%10)
+  %12 : int = prim::add.int(%x, %9)
+  return (%12)
 """,
     "while_break": """
 graph(%n : int):

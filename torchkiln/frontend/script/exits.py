@@ -21,6 +21,8 @@ never leaves it early (`ALWAYS`, `MAYBE`, `NEVER`):
   construction lets variables set by the moved code leave it). Otherwise the rest is wrapped in
   `if <flag>: pass else: <rest>` where the flag is the innermost loop's
   `$skipN` (or `$done` at function level).
+- a branch that always raises needs no flag and no guarded rest (Note
+  [Raising branches]).
 - a loop's continue condition becomes `False if $stopN else <condition>`;
   `$skipN` and `$stopN` are reset at the start of each iteration. A loop containing a `return` may exit the enclosing
   block (MAYBE).
@@ -61,7 +63,10 @@ from ...ir.core import Block, Graph, Node
 from ...ir.types import BOOL, Type
 from .environment import EXIT, LOAD, STORE, WITH
 
-NEVER, MAYBE, ALWAYS = 0, 1, 2
+# THROWS: always leaves by raising (Note [Raising branches]); ALWAYS: by return/break/continue,
+# or by a mix of those and raising.
+NEVER, MAYBE, ALWAYS, THROWS = 0, 1, 2, 3
+_LEAVES = (ALWAYS, THROWS)
 RAISE = "prim::RaiseException"
 RET, DONE = "$ret", "$done"
 # On an `if` whose other branch received the rest of the block: the index of the
@@ -72,6 +77,26 @@ EXITED = "$exited"
 # the flag its `break`s set (for the loop's `else`).
 UNROLLED = "prim::Unrolled"
 BROKE = "broke"
+
+
+# Note [Raising branches]
+# ~~~~~~~~~~~~~~~~~~~~~~~
+# `if x.dim() != 3: raise ValueError(...)` leaves the function on one path
+# and falls through on the other. Raising sets no flag: control never comes
+# back to the code after the `if` from the raising branch, so that code
+# stays where it is, after the `if`, rather than moving into the other branch
+# as the rest after a `return` does. (Moved, each of a function's argument
+# checks nested the rest of the function one level deeper: torch's
+# `multi_head_attention_forward` has dozens, and a hundred overflowed
+# Python's indentation limit in the generated code.) The `if` is marked
+# EXITED with the raising branch, as for a moved rest, so SSA construction
+# lets the variables the other branch sets leave the `if` (the raising
+# branch gives them `prim::Uninitialized`). TorchScript's exit transform
+# treats throwing blocks the same way (`ExitStatus::THROWS`).
+#
+# A block that always raises is THROWS; one that always leaves, by a mix of
+# raising and return/break/continue, is ALWAYS. An `if` with a raising
+# branch has the status of its other branch.
 
 
 @dataclass
@@ -102,7 +127,7 @@ class _Lowering:
                 return ALWAYS
             if n.kind == RAISE:
                 _drop_from(block, i + 1)
-                return ALWAYS
+                return THROWS
             if n.kind == "prim::If" and not n.outputs:
                 state = self._lower_if(block, i, n, guard)
                 if state is not None:
@@ -115,9 +140,9 @@ class _Lowering:
             elif n.kind in (WITH, UNROLLED):
                 lower = self._lower_with if n.kind == WITH else self._lower_unrolled
                 state, last = lower(block, i, n, guard)
-                if state == ALWAYS:
+                if state in _LEAVES:
                     _drop_from(block, last + 1)
-                    return ALWAYS
+                    return state
                 if state == MAYBE:
                     return self._guard_rest(block, last, guard)
                 i = last
@@ -129,15 +154,20 @@ class _Lowering:
         f = self.lower(n.blocks[1], 0, guard)
         if t == NEVER and f == NEVER:
             return None
-        if t == ALWAYS and f == ALWAYS:
+        if t in _LEAVES and f in _LEAVES:
             _drop_from(block, i + 1)
-            return ALWAYS
+            return THROWS if t == f == THROWS else ALWAYS
+        if THROWS in (t, f):  # Note [Raising branches]
+            n.attrs[EXITED] = 0 if t == THROWS else 1
+            if NEVER in (t, f):
+                return None
+            return self._after_maybe(block, i, n, guard)
         if {t, f} == {ALWAYS, NEVER}:
             live, dead = (n.blocks[1], n.blocks[0]) if t == ALWAYS else (n.blocks[0], n.blocks[1])
             start = len(live.nodes)
             n.attrs[EXITED] = n.blocks.index(dead)
             _move_rest(block, i + 1, live)
-            return ALWAYS if self.lower(live, start, guard) == ALWAYS else MAYBE
+            return ALWAYS if self.lower(live, start, guard) in _LEAVES else MAYBE
         return self._after_maybe(block, i, n, guard)
 
     def _after_maybe(self, block: Block, i: int, n: Node, guard: str) -> int:
@@ -154,7 +184,7 @@ class _Lowering:
         g.attrs[EXITED] = 0
         _move_rest(block, block.nodes.index(g) + 1, g.blocks[1])
         state = self.lower(g.blocks[1], 0, guard)
-        return ALWAYS if state == ALWAYS else MAYBE
+        return ALWAYS if state in _LEAVES else MAYBE
 
     # -- exits --------------------------------------------------------------------------------------
     def _lower_exit(self, n: Node) -> None:
@@ -244,7 +274,7 @@ class _Lowering:
         end = len(iterations)
         may_break = False
         for k, (st, kind) in enumerate(zip(states, kinds)):
-            if st == ALWAYS and not kind and not may_break:
+            if st in _LEAVES and not kind and not may_break:
                 state, end = ALWAYS, k + 1
                 break
             may_break = may_break or "break" in kind
