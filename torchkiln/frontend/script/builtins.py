@@ -154,8 +154,12 @@ def _enumerate(em, node, args, kwargs):
 
 
 def _zip(em, node, args, kwargs):
-    _expect(em, node, "zip", args, kwargs, 1, 16)
-    return ZipValue(list(args))
+    _expect(em, node, "zip", args, kwargs, 1, 16, kw_ok=("strict",))
+    strict = kwargs.get("strict")
+    flag = strict.static_value() if strict is not None else False
+    if not isinstance(flag, bool):
+        em.fail(node, "zip()'s strict must be True or False, written as a constant", hint="write strict=True or strict=False")
+    return ZipValue(list(args), strict=flag)
 
 
 def _reversed(em, node, args, kwargs):

@@ -132,6 +132,11 @@ class _Lowering:
                 state = self._lower_if(block, i, n, guard)
                 if state is not None:
                     return state
+            elif n.kind == "prim::If":
+                # An expression's `if` (`a and b`, `x if c else y`): nothing in it exits, but a
+                # comprehension in it is a loop to lower like any other.
+                for b in n.blocks:
+                    self.lower(b, 0, guard)
             elif n.kind == "prim::Loop" and len(n.blocks) == 2:
                 state = self._lower_loop(n)
                 i = block.nodes.index(n)  # flag initialisation may have been inserted before the loop
@@ -222,6 +227,7 @@ class _Lowering:
             self.lower(body, 0, flags.skip)
         finally:
             self.loops.pop()
+        self.lower(cond, 0, flags.skip)  # nothing in a condition exits; a comprehension in it is a loop
         # Both flags are reset at the start of each iteration: a set `$stopN` ends
         # the loop, so it is never carried into the next iteration.
         b = Builder(body, before=body.nodes[0] if body.nodes else None, loc=loop.loc)

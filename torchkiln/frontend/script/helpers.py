@@ -51,6 +51,23 @@ def prod_ints_from_float(xs: List[int], start: float) -> float:
     return acc
 
 
+def zip_strict_check(lengths: List[int]) -> None:
+    """`zip(..., strict=True)`'s check, with Python's messages (Note [zip strict] in loops.py).
+
+    Python finds the mismatch when the shortest argument runs out: if the first argument
+    ran out, the first one after it with items left is "longer"; otherwise the first one
+    that ran out is "shorter".
+    """
+    n = min(lengths)
+    first_ran_out = lengths[0] == n
+    for i in range(1, len(lengths)):
+        before = "argument 1" if i == 1 else f"arguments 1-{i}"
+        if first_ran_out and lengths[i] != n:
+            raise ValueError(f"zip() argument {i + 1} is longer than {before}")
+        if not first_ran_out and lengths[i] == n:
+            raise ValueError(f"zip() argument {i + 1} is shorter than {before}")
+
+
 # -- int / float / str methods ---------------------------------------------------------------------------
 
 

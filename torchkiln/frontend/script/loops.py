@@ -132,21 +132,47 @@ class EnumerateValue(SugaredValue):
 
 
 class ZipValue(SugaredValue):
-    def __init__(self, inners: List[SugaredValue]):
+    def __init__(self, inners: List[SugaredValue], strict: bool = False):
         self.inners = inners
+        self.strict = strict
 
     def describe(self) -> str:
         return "a zip(...)"
 
     def iterate(self, em, node):
-        return zip_iterations(em, node, [inner.iterate(em, node) for inner in self.inners], "zip")
+        its = [inner.iterate(em, node) for inner in self.inners]
+        if self.strict and len(its) > 1:
+            _check_strict(em, node, its)
+        return zip_iterations(em, node, its, "zip")
+
+
+# Note [zip strict]
+# ~~~~~~~~~~~~~~~~~
+# `zip(a, b, strict=True)` raises Python's ValueError ("zip() argument 2 is
+# shorter than argument 1") when the lengths differ. Python raises it when
+# the shortest argument runs out, after the loop body has run for the items
+# before; script compares the lengths before the first item (one call of
+# `helpers.zip_strict_check`), so a body with side effects has not run when
+# the error comes. The lengths are the iterations' own: constants for tuples
+# and module containers, `len` for lists, strings and tensors.
+
+
+def _check_strict(em, node: ast.AST, its: List[Iteration]) -> None:
+    from . import helpers
+    from .functions_value import PythonFunctionValue
+    from .values import SimpleValue
+
+    with em.at(node):
+        lengths = [em.const(len(it.items)) if isinstance(it, Unrolled) else it.length for it in its]  # type: ignore[attr-defined]
+        listed = em.op("prim::ListConstruct", lengths, [ListType(INT)]).output
+    PythonFunctionValue(helpers.zip_strict_check, "zip").call(em, node, [SimpleValue(listed)], {})
 
 
 def zip_iterations(em, node: ast.AST, its: List[Iteration], name: str) -> Iteration:
     """Iterations side by side, as far as the shortest goes; each item a `TupleSugar` (zip, and map's iterables)."""
+    if any(isinstance(it, Unrolled) for it in its) and not all(isinstance(it, Unrolled) for it in its):
+        its = [_as_counted(em, node, it, name) if isinstance(it, Unrolled) else it for it in its]
     if any(isinstance(it, Unrolled) for it in its):
-        if not all(isinstance(it, Unrolled) for it in its):
-            em.fail(node, f"{name} of a tuple or module container with a list, range or tensor is not supported", hint="pass containers of the same kind, or index the list inside the loop")
         n = min(len(it.items) for it in its)  # type: ignore[attr-defined]
         return Unrolled([TupleSugar([it.items[k] for it in its]) for k in range(n)])  # type: ignore[attr-defined]
     length = its[0].length  # type: ignore[attr-defined]
@@ -158,6 +184,18 @@ def zip_iterations(em, node: ast.AST, its: List[Iteration], name: str) -> Iterat
         return TupleSugar([it.item(em, node, i) for it in its])  # type: ignore[attr-defined]
 
     return Counted(length, item)
+
+
+def _as_counted(em, node: ast.AST, it: Unrolled, name: str) -> Counted:
+    """A tuple's items iterated beside a list, range or tensor: a list of them, when they are values of one type."""
+    values = [item.as_value(em, node) if item.is_value() else None for item in it.items]
+    types = {v.type for v in values if v is not None}
+    if None in values or len(types) > 1:
+        em.fail(node, f"{name} of a tuple of mixed types or of a module container with a list, range or tensor is not supported", hint="pass containers of the same kind, or index the list inside the loop")
+    elem = types.pop() if types else INT
+    with em.at(node):
+        listed = em.op("prim::ListConstruct", values, [ListType(elem)]).output  # type: ignore[arg-type]
+    return _over_list(em, listed)
 
 
 __all__ = ["Iteration", "Counted", "Unrolled", "iterate_value", "RangeValue", "EnumerateValue", "ZipValue", "zip_iterations"]
