@@ -12,6 +12,7 @@ outputs.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 from typing import Callable, Tuple
 
@@ -819,20 +820,149 @@ def test_rnn_parameter_replaced(cls, executor):
     step("double", x.double())
 
 
-@pytest.mark.parametrize("executor", [
-    "python",
-    "interpreter",
-    pytest.param("cpp", marks=pytest.mark.xfail(strict=True, raises=RuntimeError, reason=(
-        "the C++ executor's state holds references to the parameters, so torch.utils.swap_tensors "
-        "refuses them: _apply(): Couldn't swap Linear.weight"))),
-])
+@pytest.mark.parametrize("executor", EXECUTORS)
 def test_swap_params_on_conversion(executor):
+    # The C++ executor's slots referenced the parameters, so torch.utils.swap_tensors refused
+    # them: "_apply(): Couldn't swap Linear.weight" (Note [Releasing tensors for swap_tensors]
+    # in cpp_executor.py).
     m = torchkiln.script(nn.Linear(3, 3)).with_executor(executor)
     m(torch.randn(2, 3))
-    torch.__future__.set_swap_module_params_on_conversion(True)
-    try:
+    with _swapping(True):
         m.double()
-    finally:
-        torch.__future__.set_swap_module_params_on_conversion(False)
     assert m.weight.dtype == torch.float64
     torch.testing.assert_close(m(torch.ones(1, 3, dtype=torch.float64)), nn.functional.linear(torch.ones(1, 3, dtype=torch.float64), m.weight, m.bias))
+
+
+@contextlib.contextmanager
+def _swapping(on: bool, overwrite: bool = False):
+    """torch.__future__'s swap_module_params_on_conversion (and overwrite_...), set for a block."""
+    before = torch.__future__.get_swap_module_params_on_conversion(), torch.__future__.get_overwrite_module_params_on_conversion()
+    torch.__future__.set_swap_module_params_on_conversion(on)
+    torch.__future__.set_overwrite_module_params_on_conversion(overwrite)
+    try:
+        yield
+    finally:
+        torch.__future__.set_swap_module_params_on_conversion(before[0])
+        torch.__future__.set_overwrite_module_params_on_conversion(before[1])
+
+
+class TiedBatchNorm(nn.Module):
+    """Nested submodules, a parameter shared by two of them, buffers."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Linear(4, 4)
+        self.dec = nn.Linear(4, 4)
+        self.dec.weight = self.enc.weight
+        self.block = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+
+    def forward(self, x):
+        return self.dec(torch.relu(self.block(self.enc(x))))
+
+
+# name -> (conversion, the dtype after it)
+CONVERSIONS = {
+    "double": (lambda m: m.double(), torch.float64),
+    "to_float64": (lambda m: m.to(torch.float64), torch.float64),
+    "half_then_float": (lambda m: m.half().float(), torch.float32),
+    "float_no_op": (lambda m: m.float(), torch.float32),
+    # What m.cuda() / m.to(device) does, on the CPU: every tensor replaced by a new one.
+    "new_tensors": (lambda m: m._apply(lambda t: t.clone()), torch.float32),
+}
+
+
+@pytest.mark.parametrize("mode", ["set_data", "swap", "overwrite"])
+@pytest.mark.parametrize("conversion", sorted(CONVERSIONS))
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_conversion_after_calls_matches_eager(executor, conversion, mode):
+    convert, dtype = CONVERSIONS[conversion]
+    torch.manual_seed(0)
+    eager = TiedBatchNorm()
+    compiled = torchkiln.script(copy.deepcopy(eager)).with_executor(executor)
+    x = torch.randn(5, 4)
+
+    def step(when: str, x: torch.Tensor) -> None:
+        for m in (eager, compiled):
+            m.zero_grad(set_to_none=True)
+            _loss(m(x)).backward()
+        _compare_state(eager, compiled, when, grads=True)
+
+    step("before", x)
+    compiled.block(x)  # a submodule called directly has a program of its own
+    eager.block(x)
+    with _swapping(mode == "swap", overwrite=mode == "overwrite"):  # overwrite: new Parameter objects
+        for m in (eager, compiled):
+            convert(m)
+    assert compiled.enc.weight.dtype == dtype
+    assert (compiled.dec.weight is compiled.enc.weight) == (eager.dec.weight is eager.enc.weight)
+    _compare_state(eager, compiled, "converted", grads=True)
+    step("after", x.to(dtype))
+    _close(compiled.block(x.to(dtype)), eager.block(x.to(dtype)), "the submodule after")
+    with torch.no_grad():  # in-place updates still reach the program
+        for m in (eager, compiled):
+            m.enc.weight.mul_(0.5)
+            m.eval()
+        _close(compiled(x.to(dtype)), eager(x.to(dtype)), "eval after")
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_swap_conversion_of_a_scripted_child_of_an_eager_module(executor):
+    torch.manual_seed(0)
+    inner = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    outer = nn.Sequential(torchkiln.script(copy.deepcopy(inner)).with_executor(executor), nn.Tanh())
+    x = torch.randn(2, 3)
+    outer(x)
+    with _swapping(True):
+        outer.double()
+        inner.double()
+    _close(outer(x.double()), torch.tanh(inner(x.double())), "converted")
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+@pytest.mark.parametrize("cls", [LSTMModel, GRUModel], ids=["lstm", "gru"])
+def test_rnn_swap_conversion(cls, executor):
+    # `_flat_weights` (Note [RNN flat weights] in api.py) holds the parameters too.
+    torch.manual_seed(0)
+    eager = cls()
+    compiled = torchkiln.script(copy.deepcopy(eager)).with_executor(executor)
+    x = torch.randn(2, 5, 4)
+    for dtype in (torch.float32, torch.float64):
+        if dtype is torch.float64:
+            with _swapping(True):
+                for m in (eager, compiled):
+                    m.double()
+        for m in (eager, compiled):
+            m.zero_grad(set_to_none=True)
+            torch.manual_seed(1)
+            _loss(m(x.to(dtype))).backward()
+        _compare_state(eager, compiled, str(dtype), grads=True)
+
+
+@pytest.mark.parametrize("how", ["copy", "assign", "swap", "swap_assign", "setattr"])
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_new_state_after_calls_matches_eager(executor, how):
+    torch.manual_seed(0)
+    eager = TiedBatchNorm()
+    compiled = torchkiln.script(copy.deepcopy(eager)).with_executor(executor)
+    x = torch.randn(5, 4)
+    for m in (eager, compiled):
+        m(x)
+        m.eval()
+    torch.manual_seed(1)
+    source = TiedBatchNorm()
+    source.block[1].running_mean.uniform_()
+    for m in (eager, compiled):
+        if how == "setattr":  # replacing Parameter attributes and a buffer
+            m.enc.weight = nn.Parameter(source.enc.weight.detach().clone())
+            m.dec.weight = m.enc.weight
+            m.block[0].bias = nn.Parameter(source.block[0].bias.detach().clone())
+            m.block[1].running_mean = source.block[1].running_mean.clone()
+            continue
+        state = copy.deepcopy(source.state_dict())
+        with _swapping(how.startswith("swap")):
+            m.load_state_dict(state, assign=how.endswith("assign"))
+    # (assign=True unties them, in eager too: the state dict holds the tensor under both names.)
+    assert (compiled.enc.weight is compiled.dec.weight) == (how != "assign")
+    _close(compiled(x), eager(x), how)
+    if how != "setattr":
+        _close(compiled(x), source.eval()(x), how)

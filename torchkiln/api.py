@@ -151,6 +151,17 @@ def _state_changed() -> None:
     """
 
 
+def _release_tensors(module: nn.Module) -> None:
+    """Called before torch may swap the tensors of ScriptModule `module` in place
+    (`_apply`, `_load_from_state_dict`; `torch.utils.swap_tensors` refuses a
+    tensor that something else references).
+
+    The C++ executor installs a function here that drops its references to
+    the module's tensors until the next call (Note [Releasing tensors for
+    swap_tensors] in cpp_executor.py); otherwise it does nothing.
+    """
+
+
 _COMPILED: "weakref.WeakKeyDictionary[Function, Dict[str, Callable]]" = weakref.WeakKeyDictionary()
 
 
@@ -796,10 +807,22 @@ class ScriptModule(nn.Module):
         _state_changed()
 
     def _apply(self, fn, recurse=True):  # noqa: ANN001, ANN202 - nn.Module's signature
+        _release_tensors(self)  # torch may swap the tensors (swap_module_params_on_conversion, subclasses)
         try:
             result = super()._apply(fn, recurse)
             self._kiln_refresh_flat_weights()  # Note [RNN flat weights]
             return result
+        finally:
+            _state_changed()
+
+    def _load_from_state_dict(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - nn.Module's signature
+        # torch swaps the tensors in place with swap_module_params_on_conversion; the
+        # epoch moves on whatever happened (a swap keeps the Python objects, so no
+        # assignment would tell the executor).
+        if torch.__future__.get_swap_module_params_on_conversion():
+            _release_tensors(self)
+        try:
+            return super()._load_from_state_dict(*args, **kwargs)
         finally:
             _state_changed()
 

@@ -27,6 +27,23 @@ ScriptModule bumps a global epoch (`_C.bump_epoch`); the next call of a
 module whose state is older re-points its slots (`_refresh`), or rebuilds
 the program when the module tree changed shape (a submodule replaced).
 
+Note [Releasing tensors for swap_tensors]
+-----------------------------------------
+Sharing has one cost: a slot is a second reference to the tensor's
+TensorImpl, and `torch.utils.swap_tensors` refuses a tensor with other
+references. torch swaps a module's parameters and buffers in `_apply`
+(`m.double()`, `m.to(...)` with
+`torch.__future__.set_swap_module_params_on_conversion(True)`, or for
+tensor subclasses) and in `_load_from_state_dict` (same flag). So before
+either runs, ScriptModule calls `api._release_tensors(module)`, which is
+`_release` here: every C++ State whose plan covers that module (`_HOLDERS`)
+is marked stale and has its slots emptied (None; their `last` forgotten).
+The next call re-points every slot at the Python module's values, which
+after a swap are the same Python objects with new contents. A State is
+released once, however many of its modules are converted; calls between
+conversions cost nothing extra. (Another thread calling the module while
+it is converted is a race, as in eager.)
+
 A program that assigns module attributes (`self.count += 1`: prim::SetAttr)
 or mutates a list/dict attribute in place gets a sync-back after each call
 that copies those attributes back into the Python module.
@@ -41,6 +58,7 @@ from __future__ import annotations
 import os
 import threading
 import warnings
+import weakref
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 import torch
@@ -400,9 +418,10 @@ _UNSET = object()
 class _Plan:
     """How the C++ objects of one built program map onto the Python module tree."""
 
-    __slots__ = ("types", "modules", "slots", "sync", "kept")
+    __slots__ = ("types", "modules", "slots", "sync", "kept", "released")
 
     def __init__(self) -> None:
+        self.released = False  # slots emptied (Note [Releasing tensors for swap_tensors])
         self.types: List[Tuple[Any, T.ClassType]] = []  # (python module, its class type at build)
         self.modules: List[Tuple[Any, str, Any]] = []  # (python module, name, submodule at build)
         self.slots: List[_Slot] = []
@@ -478,7 +497,40 @@ def _refresh(plan: _Plan) -> bool:
         else:
             e.co.set_value(e.slot, value)
         e.last = value
+    plan.released = False
     return True
+
+
+# module -> the States whose plans cover it (Note [Releasing tensors for swap_tensors]).
+_HOLDERS: "weakref.WeakKeyDictionary[Any, weakref.WeakSet]" = weakref.WeakKeyDictionary()
+
+
+def _hold(state: Any, plan: _Plan) -> None:
+    for pm, _ in plan.types:
+        holders = _HOLDERS.get(pm)
+        if holders is None:
+            holders = _HOLDERS[pm] = weakref.WeakSet()
+        holders.add(state)
+
+
+def _release(module: Any) -> None:
+    """Empty the slots of every State that covers `module`; they are re-pointed at the next call.
+
+    Note [Releasing tensors for swap_tensors].
+    """
+    holders = _HOLDERS.get(module)
+    if not holders:
+        return
+    with _LOCK:
+        for state in list(holders):
+            plan = state.plan
+            state.mark_stale()
+            if plan.released:
+                continue
+            for e in plan.slots:
+                e.co.set_tensor(e.slot, None)
+                e.last = _UNSET
+            plan.released = True
 
 
 def _sync_back(module: Any) -> None:
@@ -576,6 +628,7 @@ def _build_module(mod: Any) -> Any:
     state.sync = _sync_back if plan.sync else None
     if not _refresh(plan):
         raise _Unsupported("the module changed while it was built")
+    _hold(state, plan)
     state.mark_fresh()
     return state
 
@@ -692,6 +745,7 @@ if _C is not None:
     _check_stale()
     _C._init(_prepare, _fallback, _make_error)
     api._state_changed = _C.bump_epoch
+    api._release_tensors = _release
     api.set_default_executor("cpp")
 else:
     _warn_missing()

@@ -273,12 +273,44 @@ def test_loader_survives_random_corruption_in_process(rt, tmp_path):
         assert int(stats["rejected"]) > 2000
 
 
-@pytest.mark.xfail(strict=True, reason="known disagreement: the C++ loader accepts an ATen node that leaves out "
-                   "trailing inputs with defaults; the Python verifier requires every input")
-def test_readers_agree_on_an_aten_node_missing_a_defaulted_input(rt, tmp_path):
-    def drop_alpha(doc):
-        node = first_node(doc, "aten::add.Tensor")
-        node["inputs"] = node["inputs"][:2]
+def keep_inputs(kind, count):
+    def change(doc):
+        node = first_node(doc, kind)
+        node["inputs"] = node["inputs"][:count]
 
-    blob = edit_json(FUNCTION, "ir.json", drop_alpha)
-    assert python_accepts(blob) == (cpp_load_many(rt, tmp_path, [blob])[0] is None)
+    return change
+
+
+def python_error(data: bytes) -> str:
+    with pytest.raises(ArchiveError) as info:
+        archive.load(io.BytesIO(data))
+    return str(info.value)
+
+
+def test_readers_agree_on_an_aten_node_missing_a_defaulted_input(rt, tmp_path):
+    # Note [Every op input is explicit] (torchkiln/csrc/src/compile.cpp): `alpha=1` must be written.
+    blob = edit_json(FUNCTION, "ir.json", keep_inputs("aten::add.Tensor", 2))
+    assert "aten::add.Tensor takes 3 inputs, the node has 2" in python_error(blob)
+    message = cpp_error(rt, tmp_path, blob)
+    assert "functions[0].graph.nodes[4].blocks[0].nodes[0]: aten::add.Tensor takes 3 inputs but the node has 2" in message
+    assert "no input for argument 'alpha'" in message
+
+
+@pytest.mark.parametrize("kind, count, argument", [("aten::add.Tensor", 1, "other"), ("prim::gt", 1, "b"),
+                                                   ("prim::gt", 0, "a")])
+def test_both_readers_refuse_an_op_node_missing_inputs(rt, tmp_path, kind, count, argument):
+    blob = edit_json(FUNCTION, "ir.json", keep_inputs(kind, count))
+    assert not python_accepts(blob)
+    message = cpp_error(rt, tmp_path, blob)
+    assert f"{kind} takes " in message and f"no input for argument '{argument}'" in message, message
+
+
+def test_both_readers_let_a_call_leave_out_only_defaulted_arguments(rt, tmp_path):
+    # Calls of archive functions, unlike op nodes, may leave out trailing arguments that have defaults.
+    without_default = edit_json(FUNCTION, "ir.json", keep_inputs("prim::CallFunction", 1))  # helper(x, k=2.0)
+    assert python_accepts(without_default)
+    assert cpp_load_many(rt, tmp_path, [without_default]) == [None]
+
+    missing = edit_json(FUNCTION, "ir.json", keep_inputs("prim::CallFunction", 0))  # x has no default
+    assert "no input for argument 'x', which has no default" in python_error(missing)
+    assert "__torch__.helper: missing argument 'x'" in cpp_error(rt, tmp_path, missing)

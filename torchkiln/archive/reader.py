@@ -525,9 +525,17 @@ class _Loader:
 
     @staticmethod
     def check_arity(node: Node, callee: Function, path: str) -> None:
-        """A call passes at most the callee's arguments (the C++ loader refuses more, as a call would)."""
+        """A call passes at most the callee's arguments, and leaves out only trailing ones that have defaults.
+
+        The C++ loader refuses the same calls, as a call would (see Note [Every op
+        input is explicit] in torchkiln/csrc/src/compile.cpp: calls, unlike ops,
+        may leave out defaulted arguments).
+        """
         if len(node.inputs) > len(callee.args):
             raise F.fail(path, f"{callee.name} takes {len(callee.args)} arguments but {node.kind} passes {len(node.inputs)}")
+        for arg in callee.args[len(node.inputs):]:
+            if not arg.has_default:
+                raise F.fail(path, f"{callee.name}: {node.kind} passes no input for argument {arg.name!r}, which has no default")
 
     # -- values ---------------------------------------------------------------
     def typed_value(self, j: Any, t: Type, path: str, objects: bool) -> Any:

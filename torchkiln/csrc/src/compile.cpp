@@ -468,19 +468,25 @@ class Compiler {
     out.push_back(in);
   }
 
-  void check_schema(const IrNode& n, const Signature& s, bool fill_defaults, Instr& in) {
+  // Note [Every op input is explicit]
+  // An ATen or prim node gives every argument of its op's schema, those
+  // with defaults included: torchkiln's writer always does, and the Python
+  // reader's verifier (torchkiln.ops.op_checker) refuses a node that leaves
+  // one out. The loader refuses it too, naming the first missing argument,
+  // so that the two readers accept the same archives. (Calls of archive
+  // functions are another matter: a prim::CallFunction / CallMethod / fork
+  // may leave out trailing arguments that have defaults, in both readers;
+  // emit_call fills them in.)
+  void check_schema(const IrNode& n, const Signature& s) {
+    if (n.inputs.size() < s.args.size())
+      fail(n.where, ": ", n.kind, " takes ", s.vararg ? "at least " : "", s.args.size(), " inputs but the node has ",
+           n.inputs.size(), ": no input for argument '", s.names[n.inputs.size()], "'");
     if (n.inputs.size() > s.args.size() && !s.vararg)
       fail(n.where, ": ", n.kind, " takes ", s.args.size(), " inputs but the node has ", n.inputs.size());
-    size_t checked = std::min(n.inputs.size(), s.args.size());
-    for (size_t i = 0; i < checked; ++i)
+    for (size_t i = 0; i < s.args.size(); ++i)
       if (!accepts_schema(s.args[i], type(n.inputs[i])))
         fail(n.where, ": ", n.kind, ": argument '", s.names[i], "' is ", type_text(type(n.inputs[i])), " where the schema wants ",
              type_text(s.args[i]));
-    for (size_t i = n.inputs.size(); i < s.args.size(); ++i) {
-      if (!fill_defaults || !s.defaults[i]) fail(n.where, ": ", n.kind, ": missing input for argument '", s.names[i], "'");
-      push_constant_operand(*s.defaults[i], false);
-      ++in.n_in;
-    }
     if (s.varret) return;
     if (s.returns.size() != n.outputs.size())
       fail(n.where, ": ", n.kind, " has ", s.returns.size(), " outputs but the node has ", n.outputs.size());
@@ -494,11 +500,11 @@ class Compiler {
   // prim of Note [Scalar constants as tensors] (reuse.cpp).
   bool emit_scalar_constant(const IrNode& n, const c10::OperatorHandle& scalar_op, std::vector<Instr>& out) {
     if (n.inputs.size() < 2 || const_index_[n.inputs[1]] < 0) return false;
-    const c10::IValue c = code_.constants[const_index_[n.inputs[1]]];  // a copy: check_schema may add constants
+    const c10::IValue c = code_.constants[const_index_[n.inputs[1]]];
     auto tensor_op = scalar_constant_overload(n.kind, c);
     if (!tensor_op) return false;
     Instr in = make(OpCode::Prim, n);
-    check_schema(n, signature_of(scalar_op.schema()), /*fill_defaults=*/true, in);
+    check_schema(n, signature_of(scalar_op.schema()));
     bool may_reuse =
         type(n.inputs[0])->kind() == c10::TypeKind::TensorType && code_.operands[in.in].kind() == Operand::Move;
     in.arg = uint32_t(code_.prims.size());
@@ -516,7 +522,7 @@ class Compiler {
     if (!handle) fail(n.where, ": unknown op '", n.kind, "'");
     if (emit_scalar_constant(n, *handle, out)) return;
     Instr in = make(OpCode::Aten, n);
-    check_schema(n, signature_of(handle->schema()), /*fill_defaults=*/true, in);
+    check_schema(n, signature_of(handle->schema()));
     if (is_functional(handle->schema())) {
       if (auto r = reuse_op(n, fn_.types, *handle, code_, in)) {
         in.op = OpCode::AtenReuse;
@@ -538,7 +544,7 @@ class Compiler {
     if (it == entries.end()) fail(n.where, ": unknown op '", n.kind, "'");
     if (it->second.def.factory == nullptr) fail(n.where, ": ", n.kind, " cannot appear here");
     Instr in = make(OpCode::Prim, n);
-    check_schema(n, it->second.signature, /*fill_defaults=*/false, in);
+    check_schema(n, it->second.signature);
     std::vector<TypePtr> ins, outs;
     for (uint32_t v : n.inputs) ins.push_back(type(v));
     for (uint32_t v : n.outputs) outs.push_back(type(v));

@@ -36,7 +36,6 @@ Signature signature_of(const c10::FunctionSchema& s) {
   for (const c10::Argument& a : s.arguments()) {
     sig.names.push_back(a.name());
     sig.args.push_back(a.type());
-    sig.defaults.push_back(a.default_value());
   }
   sig.vararg = s.is_vararg();
   for (const c10::Argument& r : s.returns()) sig.returns.push_back(r.type());
@@ -87,7 +86,6 @@ Signature parse_prim_schema(const std::string& text) {
     if (space == std::string::npos) throw bad();
     sig.names.push_back(item.substr(space + 1));
     sig.args.push_back(parse_schema_type(item.substr(0, space), text));
-    sig.defaults.emplace_back();
   }
   std::string rets = text.substr(arrow + 4);
   if (rets == "...") {

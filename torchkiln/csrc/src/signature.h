@@ -20,7 +20,6 @@ namespace torchkiln::detail {
 struct Signature {
   std::vector<std::string> names;
   std::vector<TypePtr> args;
-  std::vector<std::optional<c10::IValue>> defaults;
   bool vararg = false;  // `...` after the arguments
   std::vector<TypePtr> returns;
   bool varret = false;  // `-> ...`
