@@ -705,7 +705,7 @@ def _bind_arguments(em: FunctionEmitter, node: ast.AST, function: Function, args
     for a, t in zip(params, types_):
         if a.name in given:
             v = given[a.name].as_value(em, node)
-            v = em.coerce(v, t, node, f"{name}() expects {t} for argument '{a.name}' but got {v.type}")
+            v = em.coerce_argument(v, t, node, f"{name}() expects {t} for argument '{a.name}' but got {v.type}")
         elif a.has_default:
             v = _default(em, node, a)
         else:

@@ -28,9 +28,11 @@ from ...ir.types import (
     LAYOUT,
     MEMORY_FORMAT,
     NONE,
+    SCALAR,
     SCALAR_TYPE,
     STR,
     TENSOR,
+    DictType,
     ListType,
     OptionalType,
     TensorType,
@@ -397,8 +399,14 @@ class FunctionEmitter:
             return self.op("prim::dtype.int", [value], [SCALAR_TYPE]).output
         if value.type == OptionalType(INT) and target == OptionalType(SCALAR_TYPE):
             return self.op("prim::dtype.int_optional", [value], [target]).output
-        if value.type in (INT, BOOL) and inner == FLOAT:
+        if value.type in (INT, BOOL, SCALAR) and inner == FLOAT:  # SCALAR: `x.item()` (Note [Number conversions])
             return self.op("prim::Float.Scalar", [value], [FLOAT]).output
+        if isinstance(inner, (ListType, DictType)) and _is_empty_literal(value, type(inner)):
+            # As TorchScript's tryConvertToType: an empty `[]` / `{}` literal nothing has used yet
+            # takes the declared type (`d.setdefault(k, []).append(v)` into a Dict[int, List[int]]).
+            kind = value.node.kind  # type: ignore[union-attr]
+            value.node.destroy()  # type: ignore[union-attr]
+            return self.op(kind, [], [inner]).output
         if isinstance(value.type, TupleType) and isinstance(inner, ListType) and all(e.is_subtype_of(inner.elem) for e in value.type.elems):
             parts = self.op("prim::TupleUnpack", [value], list(value.type.elems)).outputs
             return self.op("prim::ListConstruct", parts, [inner]).output
@@ -406,6 +414,27 @@ class FunctionEmitter:
 
     def coerce(self, value: Value, target: Type, node: ast.AST, what: str) -> Value:
         converted = self.try_convert(value, target)
+        if converted is None:
+            self.fail(node, what)
+        return converted
+
+    def try_convert_argument(self, value: Value, target: Type) -> Optional[Value]:
+        """`try_convert`, and the number conversions TorchScript makes for call arguments and
+        returned values only: a Tensor to an int, float or number, a number to an int
+        (Note [Number conversions])."""
+        converted = self.try_convert(value, target)
+        if converted is not None:
+            return converted
+        inner = target.elem if isinstance(target, OptionalType) else target
+        t = value.type
+        if isinstance(t, TensorType) and inner in _FROM_TENSOR:
+            return self.op(_FROM_TENSOR[inner], [value], [inner]).output
+        if t == SCALAR and inner == INT:
+            return self.op("prim::Int.Scalar", [value], [INT]).output
+        return None
+
+    def coerce_argument(self, value: Value, target: Type, node: ast.AST, what: str) -> Value:
+        converted = self.try_convert_argument(value, target)
         if converted is None:
             self.fail(node, what)
         return converted
@@ -480,6 +509,23 @@ class _InBlock:
         return False
 
 
+# Note [Number conversions]
+# ~~~~~~~~~~~~~~~~~~~~~~~~~
+# `x.item()` is a number (`Scalar`: an int, float or bool when the program
+# runs) and `x.sum()` a Tensor, but model code passes them where a float or an
+# int is declared: `return loss.item()` from a `-> float` method, `h(x.sum())`
+# for `def h(v: float)`, `return x.argmax()` from `-> int`. TorchScript converts
+# them there (its `tryConvertToType` with conversions allowed: returned values
+# and call arguments) with `aten::Float` / `aten::Int` / `aten::ScalarImplicit`,
+# so script does the same: `prim::Float.Scalar`, `prim::Int.Scalar`,
+# `prim::Float.Tensor`, `prim::Int.Tensor`, `aten::item`. A number to an int
+# truncates (`-> int` returning `x.item()` of 1.5 gives 1, as TorchScript);
+# a Tensor of more than one element raises Python's error. A number becomes a
+# float wherever a float is declared (an annotated variable, a list element, a
+# variable a loop carries as float: `t = t + x[i].item()`), which TorchScript
+# refuses in places; the other conversions stay at calls and returns.
+_FROM_TENSOR = {INT: "prim::Int.Tensor", FLOAT: "prim::Float.Tensor", SCALAR: "aten::item"}
+
 _CANDIDATES: Dict[Any, list] = {}
 
 
@@ -548,6 +594,13 @@ def unify_hint(a: Type, b: Type) -> str:
     if u is not None:
         return str(u)
     return f"Union[{a}, {b}]"
+
+
+def _is_empty_literal(v: Value, kind: type) -> bool:
+    """Whether `v` is an empty list (kind ListType) or dict (DictType) literal used nowhere yet."""
+    n = v.node
+    construct = "prim::ListConstruct" if kind is ListType else "prim::DictConstruct"
+    return n is not None and n.kind == construct and not n.inputs and not v.uses and type(v.type) is kind
 
 
 def is_empty_list(v: Value) -> bool:

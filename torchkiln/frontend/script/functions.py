@@ -230,7 +230,7 @@ def argument_values(em: FunctionEmitter, node: ast.AST, name: str, bound: List[T
             if isinstance(inner, ListType) and v.type != inner and is_empty_list(v):
                 # As TorchScript's tryConvertToType: an empty list literal takes the parameter's list type.
                 v = em.op("prim::ListConstruct", [], [inner]).output
-            converted = em.try_convert(v, p.type)
+            converted = em.try_convert_argument(v, p.type)
             if converted is None:
                 em.fail(node, f"{name}() expects a value of type {p.type} for argument '{p.name}' but got {v.type}")
             v = converted

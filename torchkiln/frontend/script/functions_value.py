@@ -150,7 +150,7 @@ def compiled_arguments(em: FunctionEmitter, node: ast.AST, function: Function, a
     for a, t in zip(params, types_):
         if a.name in given:
             v = given[a.name].as_value(em, node)
-            v = em.coerce(v, t, node, f"{function.name}() expects {t} for argument '{a.name}' but got {v.type}")
+            v = em.coerce_argument(v, t, node, f"{function.name}() expects {t} for argument '{a.name}' but got {v.type}")
         elif a.has_default:
             v = em.const(a.default) if a.default is not None else em.const(None)
         else:

@@ -249,7 +249,7 @@ def emit_return(em: FunctionEmitter, node: ast.Return) -> None:
     else:
         v = em.emit_value(node.value, declared)
     if declared is not None:
-        v = em.coerce(v, declared, node, f"the function is declared to return {declared} but this returns {v.type}")
+        v = em.coerce_argument(v, declared, node, f"the function is declared to return {declared} but this returns {v.type}")
     em.return_types.append((v.type, em.loc(node)))
     if declared is not None and v.type != declared:
         # keep the declared type (a Union): the value reaches the end through joins (to_ssa.py)
