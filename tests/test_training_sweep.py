@@ -636,16 +636,24 @@ def test_gradcheck(executor):
     assert torch.autograd.gradgradcheck(fn, (x, y))
 
 
-def test_autograd_grad_in_script_is_a_clear_compile_error():
-    # Compiling torch.autograd.grad's own Python source used to fail inside
-    # torch/autograd/__init__.py ("variable-length tuples are not supported").
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_autograd_grad_inside_script_is_differentiable(executor):
+    # Once refused; now `prim::autograd_grad` (Note [Autograd calls in script]). As in
+    # TorchScript the result is List[Optional[Tensor]]: refined before it is returned.
     def f(x: torch.Tensor) -> torch.Tensor:
-        (g,) = torch.autograd.grad([(x * x).sum()], [x], create_graph=True)
+        (g,) = torch.autograd.grad([(x * x * x).sum()], [x], create_graph=True)
+        assert g is not None
         return g
 
-    with pytest.raises(torchkiln.CompileError, match=r"torch\.autograd\.grad is not supported in scripted code") as info:
-        torchkiln.script(f)
-    assert "torch/autograd" not in str(info.value)
+    compiled = torchkiln.script(f).with_executor(executor)
+    results = []
+    for fn in (f, compiled):
+        x = torch.tensor([0.3, -0.7, 1.1], dtype=torch.float64, requires_grad=True)
+        g = fn(x)
+        (h,) = torch.autograd.grad(g.sum(), x)
+        results.append((g.detach(), h))
+    for got, want in zip(results[1], results[0]):
+        torch.testing.assert_close(got, want)
 
 
 # ---------------------------------------------------------------------------

@@ -497,3 +497,34 @@ graph(%self : __torch__.Ops, %x : Tensor):
         if want[0] != got[0] or (want[0] == "ok" and not same(want[1], got[1])):
             failures.append(f"{kind} {dtype} {constant}: eager {want[:2]}, C++ {got[:2]}")
     assert not failures, "\n".join(failures)
+
+
+# -- autograd calls inside the program (Note [Autograd calls in script]) -----------------------------
+
+
+def _gradient_penalty(x: torch.Tensor, w: torch.Tensor):
+    y = torch.tanh(x * w).sum()
+    g = torch.autograd.grad([y], [x, w], create_graph=True)
+    gx = g[0]
+    assert gx is not None
+    (gx * gx).sum().backward(inputs=[w])
+    return g, w.grad
+
+
+def test_autograd_grad_and_backward_run_in_cpp(rt, tmp_path):
+    path = saved(torchkiln.script(_gradient_penalty), tmp_path)
+
+    def inputs():
+        return [torch.tensor([0.3, -1.2, 2.0], dtype=torch.float64, requires_grad=True),
+                torch.tensor([1.5, 0.5, -0.25], dtype=torch.float64, requires_grad=True)]
+
+    want_g, want_wgrad = _gradient_penalty(*inputs())
+    [got, no_grad] = run_many(rt, path, [("forward", inputs()), ("forward", [t.detach() for t in inputs()])])
+    assert got[0] == "ok", got
+    (g, wgrad) = got[1]
+    assert len(g) == 2 and all(a.requires_grad for a in g)  # create_graph: differentiable gradients
+    for a, b in zip(g, want_g):
+        assert torch.equal(a, b.detach())
+    assert torch.equal(wgrad, want_wgrad)
+    assert no_grad[:2] == ("error", "RuntimeError"), no_grad
+    assert "element 0 of tensors does not require grad and does not have a grad_fn" in no_grad[2]

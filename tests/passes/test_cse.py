@@ -303,3 +303,62 @@ def test_no_merge_across_grad_mode_changes():
       %r : (bool, bool) = prim::TupleConstruct(%ra, %rb)
       return (%r)
     """, args=[torch.randn(3, 3, requires_grad=True), torch.randn(3, 3)])
+
+
+# Note [Mode barriers]: a call of the autograd engine frees the graph the tensors before it were
+# made in, so equal tensor ops on either side stay apart (their graphs differ); `prim::grad`,
+# not pure, is never merged.
+def test_tensor_ops_are_not_merged_across_a_backward_or_grad_call():
+    check(cse.run, """
+    graph(%x : Tensor, %w : Tensor):
+      %none : NoneType = prim::Constant[value=None]()
+      %f : bool = prim::Constant[value=False]()
+      %one : Scalar = prim::Constant[value=1]()
+      %a : Tensor = aten::mul.Tensor(%x, %w)
+      %g0 : Tensor? = prim::grad(%x)
+      %as : Tensor[] = prim::ListConstruct(%a)
+      prim::autograd_backward(%as, %none, %none, %f, %none)
+      %b : Tensor = aten::mul.Tensor(%x, %w)
+      %c : Tensor = aten::mul.Tensor(%x, %w)
+      %g1 : Tensor? = prim::grad(%x)
+      %bs : Tensor[] = prim::ListConstruct(%b)
+      %xs : Tensor[] = prim::ListConstruct(%x)
+      %gs : Tensor?[] = prim::autograd_grad(%bs, %xs, %none, %none, %f, %f)
+      %d : Tensor = aten::mul.Tensor(%x, %w)
+      %e : Tensor = aten::add.Tensor(%b, %c, %one)
+      %r : (Tensor, Tensor, Tensor, Tensor?, Tensor?, Tensor?[]) = prim::TupleConstruct(%a, %e, %d, %g0, %g1, %gs)
+      return (%r)
+    """, """
+    graph(%x : Tensor, %w : Tensor):
+      %none : NoneType = prim::Constant[value=None]()
+      %f : bool = prim::Constant[value=False]()
+      %one : Scalar = prim::Constant[value=1]()
+      %a : Tensor = aten::mul.Tensor(%x, %w)
+      %g0 : Tensor? = prim::grad(%x)
+      %as : Tensor[] = prim::ListConstruct(%a)
+      prim::autograd_backward(%as, %none, %none, %f, %none)
+      %b : Tensor = aten::mul.Tensor(%x, %w)
+      %g1 : Tensor? = prim::grad(%x)
+      %bs : Tensor[] = prim::ListConstruct(%b)
+      %xs : Tensor[] = prim::ListConstruct(%x)
+      %gs : Tensor?[] = prim::autograd_grad(%bs, %xs, %none, %none, %f, %f)
+      %d : Tensor = aten::mul.Tensor(%x, %w)
+      %e : Tensor = aten::add.Tensor(%b, %b, %one)
+      %r : (Tensor, Tensor, Tensor, Tensor?, Tensor?, Tensor?[]) = prim::TupleConstruct(%a, %e, %d, %g0, %g1, %gs)
+      return (%r)
+    """)
+
+
+def test_tensor_ops_are_not_merged_across_the_dispatchers_backward():
+    check(cse.run, """
+    graph(%x : Tensor, %y : Tensor):
+      %none : NoneType = prim::Constant[value=None]()
+      %f : bool = prim::Constant[value=False]()
+      %empty : Tensor[] = prim::ListConstruct()
+      %one : Scalar = prim::Constant[value=1]()
+      %a : Tensor = aten::relu(%x)
+      aten::_backward(%y, %empty, %none, %none, %f)
+      %b : Tensor = aten::relu(%x)
+      %r : Tensor = aten::add.Tensor(%a, %b, %one)
+      return (%r)
+    """, None)

@@ -250,3 +250,19 @@ def test_setattr_is_kept_and_dead_getattr_removed():
       %y : int = prim::add.int(%x, %1)
       return (%y)
     """, args=[torch.zeros(1), 4])
+
+
+def test_autograd_calls_with_unused_or_no_results_are_kept():
+    # backward writes the leaves' .grad; grad runs the engine (and frees the graph) even unused
+    check(dce.run, """
+    graph(%x : Tensor):
+      %none : NoneType = prim::Constant[value=None]()
+      %f : bool = prim::Constant[value=False]()
+      %y : Tensor = aten::mul.Tensor(%x, %x)
+      %ys : Tensor[] = prim::ListConstruct(%y)
+      %xs : Tensor[] = prim::ListConstruct(%x)
+      %gs : Tensor?[] = prim::autograd_grad(%ys, %xs, %none, %none, %f, %f)
+      prim::autograd_backward(%ys, %none, %none, %f, %none)
+      %unread : Tensor? = prim::grad(%x)
+      return (%x)
+    """, None)

@@ -21,6 +21,10 @@ An aten op is impure (passes must not delete, reorder, CSE or fold it) when
 - it returns nothing (`-> ()`) and writes nothing: such an op exists only for
   its side effect (`aten::_assert_async.msg`, `aten::record_stream`, ...).
 
+`aten::_backward` (what C++'s `Tensor::backward` calls) is the dispatcher's
+one op that runs the autograd engine: its `extra` says `runs_autograd`, as
+the prims `prim::autograd_backward` / `prim::autograd_grad` do (`ops/lang.py`).
+
 Views (`Tensor(a) self -> Tensor(a)`) are pure; their outputs alias inputs,
 which the schema's alias annotations tell alias-aware passes.
 """
@@ -68,6 +72,9 @@ def op_overload(qualified_name: str) -> "torch._ops.OpOverload":
 
 
 _CACHE: Dict[str, Optional[OpInfo]] = {}
+
+# Dispatcher ops that run the autograd engine (Note [ATen purity]).
+_RUNS_AUTOGRAD = frozenset(["aten::_backward"])
 
 
 def aten_op(qualified_name: str) -> Optional[OpInfo]:
@@ -134,7 +141,10 @@ class AtenOpInfo(OpInfo):
         d = self.__dict__
         d.setdefault("_impl", impl)
         d.setdefault("_pure", not (schema.is_mutable or random or side_effect_only))
-        d.setdefault("_extra", {"tags": tags, "nondeterministic": random})
+        extra = {"tags": tags, "nondeterministic": random}
+        if self._qualified in _RUNS_AUTOGRAD:
+            extra["runs_autograd"] = True
+        d.setdefault("_extra", extra)
 
     def _get(self, key: str):
         d = self.__dict__

@@ -352,6 +352,35 @@ def _set_grad_enabled(enabled):
     torch._C._set_grad_enabled(enabled)
 
 
+# -- autograd (Note [Autograd calls in script] in frontend/script/autograd.py) -----------------------
+# TorchScript's `aten::grad` and `aten::backward` are JIT-only registrations, not dispatcher
+# ops: these are their prims, with TorchScript's schemas (`autograd_backward` also takes
+# `inputs`, as torch.autograd.backward does). Both run the autograd engine (`runs_autograd`).
+
+_GRAD_SCHEMA = (
+    "prim::autograd_grad(Tensor[] outputs, Tensor[] inputs, Tensor?[]? grad_outputs=None, bool? retain_graph=None, "
+    "bool create_graph=False, bool allow_unused=False) -> Tensor?[]"
+)
+_BACKWARD_SCHEMA = (
+    "prim::autograd_backward(Tensor[] tensors, Tensor?[]? grad_tensors=None, bool? retain_graph=None, "
+    "bool create_graph=False, Tensor[]? inputs=None) -> ()"
+)
+
+
+@declare_prim(_GRAD_SCHEMA, pure=False, runs_autograd=True,
+              emit="list(torch.autograd.grad({0}, {1}, {2}, {3}, {4}, allow_unused={5}))")  # fmt: skip
+def _autograd_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused):
+    """`torch.autograd.grad`: the gradients as a list, None for an unused input (with allow_unused)."""
+    return list(torch.autograd.grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused=allow_unused))
+
+
+@declare_prim(_BACKWARD_SCHEMA, pure=False, runs_autograd=True,
+              emit="torch.autograd.backward({0}, {1}, {2}, {3}, inputs={4})")  # fmt: skip
+def _autograd_backward(tensors, grad_tensors, retain_graph, create_graph, inputs):
+    """`torch.autograd.backward` (and `Tensor.backward`): accumulates into the leaves' `.grad`."""
+    torch.autograd.backward(tensors, grad_tensors, retain_graph, create_graph, inputs=inputs)
+
+
 # -- tensors from Python values -------------------------------------------------------------------
 
 

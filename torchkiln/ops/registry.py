@@ -31,6 +31,11 @@ def _add_int(a, b):
   enter/exit): the same op before and after it may compute different
   results, so passes neither merge nor move ops across it (Note [Mode
   barriers] in `passes/cse.py`).
+- `runs_autograd=True`: the op runs the autograd engine (`backward`,
+  `torch.autograd.grad`): it frees the saved tensors of the graph it walks
+  and accumulates into leaves' `.grad`, so a tensor computed before it is
+  not interchangeable with the same computation after it; passes treat it
+  as a mode barrier too (Note [Mode barriers]).
 - `structural=True`: the op is handled by each executor itself (If, Loop,
   Constant, GetAttr, CallMethod, ...); the decorated function is not called.
 The decorated function is the Python implementation (reference interpreter

@@ -55,6 +55,11 @@ def sets_mode(info: Optional[OpInfo]) -> Optional[str]:
     return None if info is None else info.extra.get("sets_mode")  # type: ignore[return-value]
 
 
+def runs_autograd(info: Optional[OpInfo]) -> bool:
+    """Whether the op runs the autograd engine (backward, autograd.grad): a barrier as a mode change is."""
+    return info is not None and bool(info.extra.get("runs_autograd", False))
+
+
 def is_nondeterministic(info: Optional[OpInfo]) -> bool:
     """Whether the op draws random numbers (Note [ATen purity] in `ops/aten.py`)."""
     return info is not None and bool(info.extra.get("nondeterministic", False))

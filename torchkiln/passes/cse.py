@@ -22,8 +22,8 @@ by the earlier one when
   tensor, list or object before and after a write differs), and
   `AliasDb.can_replace` allows merging the outputs (neither written, not
   both escaping), Note [Alias classes] in `alias.py`;
-- no grad-mode change lies between them when the node makes tensors (Note
-  [Mode barriers]).
+- no grad-mode change and no autograd call (backward, autograd.grad) lies
+  between them when the node makes tensors (Note [Mode barriers]).
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from typing import Dict, Hashable, List, Optional, Tuple
 from ..ir.core import Block, Graph, Node
 from ..ir.types import TensorType
 from .alias import LazyDb, is_mutable_type, is_pure_node
-from .common import GETATTR, op_info, sets_mode, value_key
+from .common import GETATTR, op_info, runs_autograd, sets_mode, value_key
 
 
 def run(graph: Graph) -> bool:
@@ -59,6 +59,14 @@ def eliminate_common_subexpressions(graph: Graph) -> bool:
 # in a loop body is the exception (its second iteration runs in the changed
 # mode) and is not seen here. `constant_prop` does not fold tensor ops after
 # an autocast change (the folded value would have a run's dtype without it).
+#
+# An op that runs the autograd engine (`runs_autograd` in the op table:
+# `prim::autograd_backward`, `prim::autograd_grad`, `aten::_backward`) starts
+# an epoch too. It changes no mode, but it frees the saved tensors of the
+# graph it walks: `a = x * w` before `loss.backward()` and `b = x * w` after
+# it compute equal values, yet a second backward through `a` fails where one
+# through `b` works (and the leaves' `.grad` read by `prim::grad`, not pure,
+# changes). So tensor results merge only between two such calls.
 _CALLS = frozenset(["prim::CallFunction", "prim::CallMethod"])
 
 
@@ -73,7 +81,8 @@ class _Epochs:
             kind = node.kind
             found = self._kinds.get(kind)
             if found is None:
-                found = self._kinds[kind] = kind in _CALLS or sets_mode(op_info(kind)) is not None
+                info = op_info(kind)
+                found = self._kinds[kind] = kind in _CALLS or sets_mode(info) is not None or runs_autograd(info)
             return found
         found = self._changes.get(id(node))
         if found is None:

@@ -64,6 +64,7 @@ Operation plain(const PrimNode&) {
 // Registration lists, one per source file.
 void add_core_prims(std::vector<PrimDef>& table);  // prims_core.cpp: ops/prim.py
 void add_lang_prims(std::vector<PrimDef>& table);  // prims_lang.cpp: ops/lang.py
+void add_autograd_prims(std::vector<PrimDef>& table);  // prims_autograd.cpp: ops/lang.py's autograd calls
 
 // Every entry, sorted by name; built once.
 const std::vector<PrimDef>& prim_table();

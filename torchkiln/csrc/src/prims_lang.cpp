@@ -492,6 +492,7 @@ void add_lang_prims(std::vector<PrimDef>& t) {
   add_container_prims(t);
   add_str_prims(t);
   add_autocast_prims(t);
+  add_autograd_prims(t);
 }
 
 }  // namespace torchkiln::detail

@@ -82,10 +82,12 @@ Signature parse_prim_schema(const std::string& text) {
       continue;
     }
     if (item == "*") continue;
-    size_t space = item.rfind(' ');
+    // A default (`bool create_graph=False`) is for the compiler: every input is explicit here.
+    std::string arg = item.substr(0, item.find('='));
+    size_t space = arg.rfind(' ');
     if (space == std::string::npos) throw bad();
-    sig.names.push_back(item.substr(space + 1));
-    sig.args.push_back(parse_schema_type(item.substr(0, space), text));
+    sig.names.push_back(arg.substr(space + 1));
+    sig.args.push_back(parse_schema_type(arg.substr(0, space), text));
   }
   std::string rets = text.substr(arrow + 4);
   if (rets == "...") {

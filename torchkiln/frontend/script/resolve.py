@@ -185,13 +185,6 @@ class Resolver:
         api = _api()
         if api is not None and isinstance(obj, api.ScriptFunction):
             return ScriptFunctionValue(obj)
-        if obj is torch.autograd.grad or obj is torch.autograd.backward:
-            # Note [Autograd calls in script]
-            # TorchScript has these as builtins (`aten::grad`, `aten::backward`); torchkiln's op
-            # table does not, and compiling torch's Python source for them fails deep inside
-            # torch/autograd/__init__.py with an error about its annotations. Say what is wrong
-            # at the user's call instead.
-            em.fail(node, f"torch.autograd.{obj.__name__} is not supported in scripted code", hint="compute gradients outside the scripted function (call backward or torch.autograd.grad on its result), or mark the calling code @torchkiln.ignore")
         if isinstance(obj, (types.FunctionType, types.MethodType)) or hasattr(obj, "__original_fn"):
             lib = _foreign_function(obj) if isinstance(obj, types.FunctionType) else None
             if lib is not None:

@@ -14,6 +14,8 @@ with torch.autocast("cpu"):     prim::autocast_enter / autocast_exit around the 
 torch._assert(c, msg)           an assert; warnings.warn(msg): prim::warn
 torch.tensor(data)              prim::tensor; torch.device("cpu"): a constant
 torch.finfo(d), torch.iinfo(d)  compile-time objects whose fields are ops or constants (typeinfo.py)
+torch.autograd.grad(...)        prim::autograd_grad; torch.autograd.backward(...): prim::autograd_backward
+                                (autograd.py, also Tensor.backward)
 ```
 Both the torch.jit spellings and torchkiln's (frontend/script/decorators.py)
 are recognized.
@@ -631,6 +633,10 @@ def _build() -> Dict[int, SugaredValue]:
     add(torch.finfo, Helper("torch.finfo", typeinfo.finfo))
     add(torch.iinfo, Helper("torch.iinfo", typeinfo.iinfo))
     add(torch.get_default_dtype, Helper("torch.get_default_dtype", typeinfo.get_default_dtype))
+    from . import autograd
+
+    add(torch.autograd.grad, Helper("torch.autograd.grad", autograd.grad))
+    add(torch.autograd.backward, Helper("torch.autograd.backward", autograd.backward))
     _ATEN.update({
         "aten::_pair": Helper("_pair", _pair_like(2)),
         "aten::_single": Helper("_single", _pair_like(1)),

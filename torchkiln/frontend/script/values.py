@@ -36,6 +36,7 @@ from ...ir.types import (
     TupleType,
     Type,
 )
+from .autograd import tensor_backward
 from .classes import InterfaceView
 from .emitter import FunctionEmitter, has_overloads
 from .interfaces import InterfaceType
@@ -289,6 +290,7 @@ _SPECIAL_TENSOR_METHODS = {
     "tolist": _tensor_tolist,
     "norm": _tensor_norm,
     "numpy": _refuse("Tensor.numpy() cannot be used in script: numpy arrays are not values here", "keep working with tensors, or convert outside the scripted code"),
+    "backward": tensor_backward,  # Note [Autograd calls in script] in autograd.py
     "register_hook": _refuse("Tensor.register_hook cannot be used in script", "register hooks outside the scripted code"),
 }
 

@@ -9,7 +9,9 @@ call returns:
   `item`, `tolist`, `numpy`) warn with `TracerWarning` when the tensor
   depends on inputs or state, and run unrecorded (the value is baked);
 - metadata, printing and tensors made from Python data (`torch.tensor`)
-  run unrecorded (the latter become constants when used).
+  run unrecorded (the latter become constants when used);
+- autograd calls (`torch.autograd.grad`, `backward`) are refused: the
+  program runs without autograd while it is traced.
 """
 from __future__ import annotations
 
@@ -156,6 +158,20 @@ def _setitem(rec: Any, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
     return None
 
 
+def _autograd_call(rec: Any, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
+    """`torch.autograd.grad` / `backward`, `Tensor.backward`: a trace runs the program without
+    autograd and records no gradient computation, so these are refused where they are called."""
+    from .frame import TraceError
+
+    name = "Tensor.backward" if func is torch.Tensor.backward else f"torch.autograd.{func.__name__}"
+    loc = user_location()
+    where = f"{loc.render()}\n" if loc is not None else ""
+    raise TraceError(
+        f"trace cannot record {name}: a trace runs the program without autograd and records no gradients\n{where}"
+        "what to do: compile the function with torchkiln.script, which supports it, or compute gradients outside the traced code"
+    )
+
+
 def _plain_int(rec: Any, func: Any, args: tuple, kwargs: Dict[str, Any]) -> Any:
     with rec.paused():
         return func(*args, **kwargs)
@@ -198,4 +214,7 @@ SPECIAL: Dict[Any, Callable[[Any, Any, tuple, Dict[str, Any]], Any]] = {
     torch.Tensor.is_floating_point: _passthrough,
     torch.Tensor.is_complex: _passthrough,
     torch.Tensor.untyped_storage: _passthrough,
+    torch.autograd.grad: _autograd_call,
+    torch.autograd.backward: _autograd_call,
+    torch.Tensor.backward: _autograd_call,
 }
