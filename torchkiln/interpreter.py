@@ -24,6 +24,7 @@ output returns that value, with none returns None, with several a tuple.
 from __future__ import annotations
 
 import enum
+import weakref
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -32,6 +33,7 @@ from . import ops
 from .codegen import runtime
 from .diagnostics import ArgumentError, Error
 from .ir.core import Block, CompilationUnit, Function, Graph, Node, Value
+from .ir.nesting import block_depth, recursion_headroom
 from .ops.lang import autocast_depth, autocast_unwind
 from .ops.registry import OpInfo
 
@@ -48,7 +50,7 @@ def run_graph(graph: Graph, args: Sequence[Any], unit: Optional[CompilationUnit]
     grad_mode = torch.is_grad_enabled()
     autocast_blocks = autocast_depth()
     try:
-        results = _Frame(unit).run_block(graph.block, list(args))
+        results = _Frame(unit).run_graph(graph, list(args))
     except Exception:
         # An exception inside `with torch.no_grad()` skipped its restore; script has no
         # `try`, so it leaves the whole call (Note [Grad mode on exceptions] in codegen/compiler.py).
@@ -59,6 +61,19 @@ def run_graph(graph: Graph, args: Sequence[Any], unit: Optional[CompilationUnit]
     if len(results) == 1:
         return results[0]
     return tuple(results) if results else None
+
+
+_SHALLOW = 50  # block levels that need no extra room on Python's stack
+_DEPTHS: "weakref.WeakKeyDictionary[Graph, int]" = weakref.WeakKeyDictionary()
+
+
+def _depth(graph: Graph) -> int:
+    """`block_depth(graph)`, computed once per graph: passes never nest blocks deeper,
+    except inlining, which runs before a graph is executed."""
+    depth = _DEPTHS.get(graph)
+    if depth is None:
+        depth = _DEPTHS[graph] = block_depth(graph)
+    return depth
 
 
 class _Frame:
@@ -80,8 +95,16 @@ class _Frame:
                 env[out] = result
         return [env[v] for v in block.returns]
 
+    def run_graph(self, graph: Graph, args: Sequence[Any]) -> List[Any]:
+        """`run_block` of the graph's top block, with room for its nesting (Note [Block nesting limit])."""
+        depth = _depth(graph)
+        if depth <= _SHALLOW:
+            return self.run_block(graph.block, args)
+        with recursion_headroom(depth):
+            return self.run_block(graph.block, args)
+
     def call(self, fn: Function, args: Sequence[Any]) -> List[Any]:
-        return _Frame(self.unit).run_block(fn.graph.block, args)
+        return _Frame(self.unit).run_graph(fn.graph, args)
 
     def function(self, node: Node) -> Function:
         name = node.attrs["name"]

@@ -385,3 +385,29 @@ def rezip(data: bytes, replace: Optional[Dict[str, Optional[bytes]]] = None, add
         for name, content in items.items():
             zf.writestr(zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)), content, compress_type=method)
     return out.getvalue()
+
+
+def deep_archive(depth: int) -> bytes:
+    """A function whose `prim::If`s nest `depth` blocks deep, saved as it is (the writer's
+    limit lifted when `depth` is past it), for both readers' nesting limits."""
+    from torchkiln import archive
+    from torchkiln.ir.builder import Builder
+    from torchkiln.ir.core import Graph
+    from torchkiln.ir.types import BOOL
+
+    g = Graph()
+    c = g.add_input(BOOL, "c")
+    block = g.block
+    for _ in range(depth):
+        block = Builder(block).op("prim::If", [c], [], n_blocks=2).blocks[0]
+    g.add_output(c)
+    unit = CompilationUnit()
+    fn = unit.add_function(Function("__torch__.deep", g, [Argument("c", BOOL)], BOOL))
+    saved_limit = archive.format.MAX_BLOCK_DEPTH
+    archive.format.MAX_BLOCK_DEPTH = max(saved_limit, depth)
+    try:
+        buf = io.BytesIO()
+        archive.save(ScriptFunction(unit, fn, executor="interpreter"), buf)
+    finally:
+        archive.format.MAX_BLOCK_DEPTH = saved_limit
+    return buf.getvalue()

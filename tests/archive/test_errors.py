@@ -9,7 +9,7 @@ import pytest
 from torchkiln import archive
 from torchkiln.diagnostics import ArchiveError
 
-from archive_models import as_version_1, as_version_2, broken_interface_archives, entries, make_function, make_interface_module, make_module, rezip
+from archive_models import as_version_1, as_version_2, broken_interface_archives, deep_archive, entries, make_function, make_interface_module, make_module, rezip
 
 
 def saved(obj) -> bytes:
@@ -194,6 +194,17 @@ def test_deep_nesting_is_refused_without_recursion_errors():
         first_node(d, "prim::Constant")["attrs"]["value"] = v
 
     fails(edit_json(FUNCTION, "ir.json", nest), "nested more than")
+
+
+def test_blocks_nested_past_the_limit_are_refused():
+    # Note [Archive nesting limits]: the deepest graph allowed loads; one level more is refused.
+    limit = archive.format.MAX_BLOCK_DEPTH
+    assert load(deep_archive(limit))(True) is True
+    fails(deep_archive(limit + 1), f"blocks nested more than {limit} deep")
+    deep_json = b"[" * (archive.format.MAX_JSON_DEPTH + 1) + b"]" * (archive.format.MAX_JSON_DEPTH + 1)
+    fails(rezip(FUNCTION, {"debug.json": deep_json}), f"nested more than {archive.format.MAX_JSON_DEPTH} levels")
+    ok_json = b'{"ranges":' + b"[" * 4000 + b"]" * 4000 + b"}"
+    fails(rezip(FUNCTION, {"debug.json": ok_json}), "ranges")  # parsed (no nesting error), then refused by content
 
 
 def test_huge_counts_and_numbers():

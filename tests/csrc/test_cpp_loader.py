@@ -123,7 +123,8 @@ CASES = {
                                lambda d: d["objects"][1]["attributes"].update(w={"tag": "object", "value": 0})),
                      "objects.json: objects[1].attributes.w"),
     "duplicate keys": (rezip(FUNCTION, {"debug.json": b'{"ranges":[],"ranges":[]}'}), "duplicate key 'ranges'"),
-    "deep nesting": (rezip(FUNCTION, {"debug.json": b"[" * 5000 + b"]" * 5000}), "nested deeper than 200 levels"),
+    "deep nesting": (rezip(FUNCTION, {"debug.json": b"[" * 100000 + b"]" * 100000}), "nested deeper than 5000 levels"),
+    "deep blocks": (archive_models.deep_archive(archive.format.MAX_BLOCK_DEPTH + 1), "blocks nested deeper than 1000"),
 }
 
 
@@ -133,6 +134,13 @@ def test_broken_archive_is_an_error_saying_what_is_wrong(rt, tmp_path, name):
     assert not python_accepts(data)
     message = cpp_error(rt, tmp_path, data)
     assert expected in message, message
+
+
+def test_both_readers_accept_the_deepest_blocks_allowed(rt, tmp_path):
+    # Note [Archive nesting limits] in archive/format.py: 1000 nested blocks, 4000+ JSON levels.
+    data = archive_models.deep_archive(archive.format.MAX_BLOCK_DEPTH)
+    assert python_accepts(data)
+    assert cpp_load_many(rt, tmp_path, [data]) == [None]
 
 
 def test_both_readers_accept_version_1_and_the_version_2_fields(rt, tmp_path):

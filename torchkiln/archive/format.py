@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 import torch
 
 from ..diagnostics import ArchiveError
+from ..ir import nesting as _nesting
 from ..ir.printer import print_type
 from ..ir.types import (
     BOOL,
@@ -84,9 +85,25 @@ EXTRA_PREFIX = "extra/"
 REQUIRED_ENTRIES = (MANIFEST, IR, OBJECTS, DEBUG, TENSORS)
 
 MAX_JSON_BYTES = 512 << 20
-MAX_JSON_DEPTH = 1000  # nesting of JSON arrays/objects in one entry (valid files stay far below)
+# Note [Archive nesting limits]
+# -----------------------------
+# A block at depth d sits 4 JSON levels below its parent (BLOCK, "nodes",
+# NODE, "blocks"), so the deepest graph allowed (MAX_BLOCK_DEPTH = 1000, the
+# limit every stage shares: Note [Block nesting limit] in ir/nesting.py)
+# reaches JSON level ~4000, plus up to 3 levels per VALUE level in its
+# attributes (MAX_VALUE_DEPTH = 100: 300) and ~10 for the document around
+# it: 4310 < MAX_JSON_DEPTH = 5000. Both readers measure a JSON entry's
+# nesting without recursion before parsing it. The Python reader then
+# parses with `json.loads` (1 C recursion level per JSON level, ~120 bytes
+# of stack each) and builds graphs with 2 Python frames per block level,
+# inside `recursion_headroom` (6500 frames); the C++ loader parses
+# iteratively (SAX), and recurses 2 frames per block level (a few hundred
+# bytes each). Deeper files are refused with an ArchiveError naming the
+# limit, never a RecursionError or a stack overflow. kMaxJsonDepth and
+# kMaxBlockDepth in csrc/src/loader.cpp must equal these numbers.
+MAX_JSON_DEPTH = 5000  # nesting of JSON arrays/objects in one entry
 MAX_VALUE_DEPTH = 100  # nesting of tagged VALUEs
-MAX_BLOCK_DEPTH = 100  # nesting of blocks in a graph
+MAX_BLOCK_DEPTH = _nesting.MAX_BLOCK_DEPTH  # nesting of blocks in a graph: 1000
 MAX_NAME_BYTES = 255
 MAX_DIMS = 64  # dimensions of one tensor
 MAX_ENTRIES = 1 << 20

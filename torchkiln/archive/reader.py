@@ -25,6 +25,7 @@ import torch
 
 from ..diagnostics import ArchiveError, Error, SourceRange, VerifyError
 from ..ir.core import Argument, Block, CompilationUnit, Function, Graph, Node, Value
+from ..ir.nesting import recursion_headroom
 from ..ir.types import NONE, AnyType, ClassType, InterfaceMethod, InterfaceType, OptionalType, TensorType, TupleType, Type
 from . import format as F
 
@@ -97,7 +98,8 @@ def _device_of(map_location: Any) -> Optional[torch.device]:
 
 def _load_from(fp: Any, device: Optional[torch.device], extra_files: Optional[Dict[str, Any]]) -> Any:
     try:
-        return _Loader(fp, device).run(extra_files)
+        with recursion_headroom(F.MAX_BLOCK_DEPTH):  # Note [Archive nesting limits] in format.py
+            return _Loader(fp, device).run(extra_files)
     except ArchiveError:
         raise
     except RecursionError:

@@ -24,6 +24,7 @@ from ..diagnostics import ArchiveError, SourceRange
 from ..ir.core import Block, CompilationUnit, Function, Node
 from ..ir.printer import print_type
 from ..ir.types import FLOAT, ClassType, DictType, InterfaceType, ListType, OptionalType, TupleType, Type
+from ..ir.nesting import recursion_headroom
 from . import format as F
 
 _FUNCTION_NAME_ATTRS = ("name",)
@@ -77,6 +78,10 @@ class _Saver:
 
     def build(self, obj: Any, extra_files: Optional[Mapping[str, Any]]) -> Tuple[List[Entry], List[Tuple[str, torch.Tensor]]]:
         """The entries before `tensors.safetensors`, in order, and the tensors to store."""
+        with recursion_headroom(F.MAX_BLOCK_DEPTH):  # Note [Archive nesting limits] in format.py
+            return self._build(obj, extra_files)
+
+    def _build(self, obj: Any, extra_files: Optional[Mapping[str, Any]]) -> Tuple[List[Entry], List[Tuple[str, torch.Tensor]]]:
         fn = getattr(obj, "_kiln_fn", None)
         unit = getattr(obj, "_kiln_unit", None)
         if not isinstance(unit, CompilationUnit):

@@ -53,7 +53,7 @@ import itertools
 import linecache
 import threading
 import weakref
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Set
 
 import torch
 
@@ -139,7 +139,7 @@ def _compile(fn: Function, unit: Optional[CompilationUnit]) -> Callable:
     namespace: Dict[str, Any] = {"torch": torch, "__builtins__": builtins, _AUTOCAST_DEPTH: autocast_depth, _AUTOCAST_UNWIND: autocast_unwind}
     exec(code, namespace)
     refs = dict(emitted.refs)
-    refs[_NOTE] = _Notes(filename, fn.name, line_nodes)
+    refs[_NOTE] = _Notes(filename, fn.name, line_nodes, {h.name for h in emitted.helpers})
     return namespace[_FACTORY](refs)
 
 
@@ -162,13 +162,19 @@ def _assemble(em: Emitted, restore_grad: bool = False, leave_autocast: bool = Fa
     for name in em.refs:
         out.append(f"{INDENT}{name} = {_REFS}[{name!r}]")
     out.append(f"{INDENT}{_NOTE} = {_REFS}[{_NOTE!r}]")
+    line_nodes: Dict[int, Node] = {}
+    for helper in em.helpers:  # Note [Outlining] in emit.py
+        out.append(f"{INDENT}def {helper.name}({', '.join(helper.params)}):")
+        for line in helper.lines:
+            out.append(INDENT * (2 + line.depth) + line.text)
+            if line.node is not None:
+                line_nodes[len(out)] = line.node
     out.append(f"{INDENT}def {em.name}({', '.join(em.params)}):")
     if restore_grad:
         out.append(f"{INDENT * 2}{_GRAD} = torch.is_grad_enabled()")
     if leave_autocast:
         out.append(f"{INDENT * 2}{_AUTOCAST} = {_AUTOCAST_DEPTH}()")
     out.append(f"{INDENT * 2}try:")
-    line_nodes: Dict[int, Node] = {}
     for line in em.lines:
         out.append(INDENT * (3 + line.depth) + line.text)
         if line.node is not None:
@@ -228,13 +234,16 @@ class _Notes:
     entry for the generated file gives the line, the line table gives the
     IR node, and the note shows the node, the generated line and the user's
     source line with a caret. A call chain through several generated
-    functions collects one note per function, innermost first.
+    functions collects one note per function, innermost first. Within one
+    function the line is the innermost one of its outlined helpers (Note
+    [Outlining] in emit.py), which the main function calls directly.
     """
 
-    def __init__(self, filename: str, fn_name: str, line_nodes: Dict[int, Node]):
+    def __init__(self, filename: str, fn_name: str, line_nodes: Dict[int, Node], helpers: Set[str] = frozenset()):
         self.filename = filename
         self.fn_name = fn_name
         self.line_nodes = line_nodes
+        self.helpers = helpers
 
     def __call__(self, err: BaseException) -> None:
         tb = err.__traceback__
@@ -242,10 +251,15 @@ class _Notes:
             tb = tb.tb_next
         if tb is None:
             return
+        while tb.tb_next is not None and self._is_helper(tb.tb_next.tb_frame.f_code):
+            tb = tb.tb_next
         node = self.line_nodes.get(tb.tb_lineno)
         if node is None:
             return
         err.add_note(describe(node, self.fn_name, self.filename, tb.tb_lineno))
+
+    def _is_helper(self, code: Any) -> bool:
+        return code.co_filename == self.filename and code.co_name in self.helpers
 
 
 def describe(node: Node, fn_name: str, filename: str, lineno: int) -> str:

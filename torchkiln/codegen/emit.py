@@ -35,6 +35,39 @@ interpreter's fresh copy does. Value names, attribute names and function
 names reach the source only as sanitized identifiers or `repr()` of an exact
 `str`; attribute values inside `emit` templates only as exact ints. A
 hostile archive therefore cannot put code into the executed source.
+
+Note [Outlining]
+----------------
+CPython refuses source indented more than 100 levels, and more than 20
+nested loops (and `try`s) in one function. Blocks nest up to 1000 deep
+(Note [Block nesting limit] in ir/nesting.py): 300 early returns nest 300
+`else`s. So the executed form moves a node with blocks (`prim::If`,
+`prim::Loop`) that would start at `OUTLINE_DEPTH` (40) levels of
+indentation, or a loop inside `OUTLINE_LOOPS` (12) loops, into a helper
+function defined beside the main one in the factory:
+
+```
+def _kiln_out(x, k):                 # the free values of the node
+    if _9:
+        y = ...
+    else:
+        y = ...
+    return y                         # the node's outputs
+...
+            y = _kiln_out(x, k)      # where the node was, 40 levels in
+```
+
+SSA makes this clean: a node's blocks see values of enclosing blocks (its
+free values: plain local names are passed as parameters; literals and
+references are readable anywhere in the factory) and only the node's
+outputs leave it. A block has no `break`/`continue` of an enclosing loop
+(exit lowering made them data), so a whole node always moves. A helper's
+body may outline again, so the source stays at most ~44 levels deep for
+any nesting. Attribute dicts hoisted in the main function
+(`hoist_attribute_dicts`) are not used inside helpers. Errors raised in a
+helper get the note of the innermost generated line (`_Notes` follows the
+helper frames). Shallow programs, the common case, are emitted exactly as
+before, and `.code` (the pretty form) is never outlined.
 """
 from __future__ import annotations
 
@@ -62,10 +95,14 @@ from ..ir.types import (
     Type,
     UnionType,
 )
+from ..ir.nesting import block_depth, recursion_headroom
 from . import bindings, runtime
 from .structural import NODE_EMITTERS, attribute_dict, constant_of
 
 INDENT = "    "
+OUTLINE_DEPTH = 40  # Note [Outlining]
+OUTLINE_LOOPS = 12
+HELPER_PREFIX = "_kiln_out"
 _MAX_INLINE_STR = 200
 _INT64_MAX = 2**63 - 1
 # Builtins the emitters here write (exception classes are added below).
@@ -99,6 +136,15 @@ class Line:
 
 
 @dataclass
+class Helper:
+    """A node moved out of a deeply nested place into its own function (Note [Outlining])."""
+
+    name: str
+    params: List[str]
+    lines: List[Line]  # the body, depth relative to the body; ends with the `return`
+
+
+@dataclass
 class Emitted:
     """The statements of one function and what they refer to."""
 
@@ -107,6 +153,7 @@ class Emitted:
     returns: str  # the return annotation (pretty) or ""
     lines: List[Line]  # the body, depth relative to the body
     refs: Dict[str, Any] = field(default_factory=dict)  # reference name -> object (executed form)
+    helpers: List[Helper] = field(default_factory=list)  # outlined nodes (executed form)
 
 
 def sanitize(hint: Optional[str]) -> str:
@@ -143,6 +190,8 @@ class SourceEmitter:
         self.ref_names: Dict[Tuple[int, str], str] = {}  # (id(obj), hint) -> name
         self.counter = 0
         self.hoisted: Dict[Tuple[Value, str], str] = {}  # (object, "_parameters") -> local name
+        self.helpers: List[Helper] = []
+        self.loops = 0  # loops enclosing the node being emitted, in the current Python function
         # Without SetAttr, reading an attribute later reads the same value:
         # `.code` may write a GetAttr where it is used.
         self.attrs_are_constant = not any(n.kind == "prim::SetAttr" for n in fn.graph.walk())
@@ -206,6 +255,10 @@ class SourceEmitter:
 
     # -- the function ---------------------------------------------------------
     def emit(self) -> Emitted:
+        with recursion_headroom(block_depth(self.fn.graph)):
+            return self._emit()
+
+    def _emit(self) -> Emitted:
         g = self.fn.graph
         params = []
         for i, v in enumerate(g.inputs):
@@ -223,7 +276,7 @@ class SourceEmitter:
             self.line(0, f"return ({', '.join(outs)})")
         name = sanitize(self.fn.name.rsplit(".", 1)[-1]) or "fn"
         returns = py_type(self.fn.returns) if self.pretty else ""
-        return Emitted(name, params, returns, self.lines, self.refs)
+        return Emitted(name, params, returns, self.lines, self.refs, self.helpers)
 
     def hoist_attribute_dicts(self, objects: Sequence[Value]) -> None:
         """`p = self._parameters` once, when several GetAttrs read that dict."""
@@ -246,10 +299,64 @@ class SourceEmitter:
     def block(self, block: Block, depth: int) -> None:
         for node in block.nodes:
             handler = NODE_EMITTERS.get(node.kind)
-            if handler is not None:
-                handler(self, node, depth)
-            else:
+            if handler is None:
                 self.op(node, depth)
+            elif not node.blocks:
+                handler(self, node, depth)
+            elif not self.pretty and (depth >= OUTLINE_DEPTH or (node.kind == "prim::Loop" and self.loops >= OUTLINE_LOOPS)):
+                self.outline(node, depth)
+            else:
+                self.nested(node, depth)
+
+    def nested(self, node: Node, depth: int) -> None:
+        """A node with blocks, written in place."""
+        is_loop = node.kind == "prim::Loop"
+        self.loops += is_loop
+        NODE_EMITTERS[node.kind](self, node, depth)
+        self.loops -= is_loop
+
+    def outline(self, node: Node, depth: int) -> None:
+        """`outs = _kiln_outN(free...)`, the node's statements in the helper (Note [Outlining])."""
+        params = self.free_names(node)
+        name = self.fresh(HELPER_PREFIX)
+        outer = (self.lines, self.hoisted, self.loops)
+        self.lines, self.hoisted, self.loops = [], {}, 0
+        try:
+            self.nested(node, 0)
+            outs = [self.use(o) for o in node.outputs]
+            if len(outs) == 1:
+                self.line(0, f"return {outs[0]}")
+            elif outs:
+                self.line(0, f"return ({', '.join(outs)})")
+            helper = Helper(name, params, self.lines)
+        finally:
+            self.lines, self.hoisted, self.loops = outer
+        self.helpers.append(helper)
+        call = f"{name}({', '.join(params)})"
+        self.line(depth, f"{', '.join(outs)} = {call}" if outs else call, node)
+
+    def free_names(self, node: Node) -> List[str]:
+        """The local variables `node` (and its blocks) read that are defined outside it, in first-use order."""
+        inside: Set[Value] = set()
+        used: List[Value] = list(node.inputs)
+        for n in node.walk():
+            inside.update(n.outputs)
+            used.extend(n.inputs)
+        for n in [node, *node.walk()]:
+            for b in n.blocks:
+                inside.update(b.params)
+                used.extend(b.returns)
+        names: List[str] = []
+        seen: Set[str] = set()
+        for v in used:
+            if v in inside:
+                continue
+            text = self.use(v)
+            if text in seen or not text.isidentifier() or keyword.iskeyword(text) or text in self.refs:
+                continue  # a literal, or a reference (a closure name every helper reads)
+            seen.add(text)
+            names.append(text)
+        return names
 
     def body(self, block: Block, depth: int, after: Callable[[], None]) -> None:
         """A nested block's statements, then `after()`; `pass` if both wrote nothing."""

@@ -64,6 +64,7 @@ from typing import Any, Dict, Iterable, List, Optional, Set, Union
 import torch
 
 from .core import Block, Function, Graph, Node, Value
+from .nesting import block_depth, recursion_headroom
 from .types import (
     DictType,
     FutureType,
@@ -435,7 +436,8 @@ def print_graph(graph: Graph, *, mark: Markable = None) -> str:
     point at what is wrong. Marked text is for people, not for the parser.
     """
     p = _Printer(mark)
-    p.graph(graph)
+    with recursion_headroom(block_depth(graph)):
+        p.graph(graph)
     return p.text()
 
 

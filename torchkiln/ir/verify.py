@@ -73,6 +73,7 @@ import torch
 from ..diagnostics import VerifyError
 from .builder import CONSTANT
 from .core import RETURN, Block, Function, Graph, Node, Use, Value
+from .nesting import block_depth, recursion_headroom
 from .printer import MARK, _Printer, print_graph, print_type
 from .types import (
     BOOL,
@@ -112,7 +113,8 @@ def verify(graph: Graph, op_checker: Optional[OpChecker] = None) -> None:
     node's kind, inputs and outputs against the op's schema and returns an
     error message, or None when the node is fine.
     """
-    _Verifier(graph, op_checker).run()
+    with recursion_headroom(block_depth(graph)):
+        _Verifier(graph, op_checker).run()
 
 
 def verify_function(fn: Function, op_checker: Optional[OpChecker] = None) -> None:
@@ -135,7 +137,8 @@ def verify_function(fn: Function, op_checker: Optional[OpChecker] = None) -> Non
                 f"but graph input {i} is {_type_text(inp.type)}",
                 g.block,
             )
-    v.run()
+    with recursion_headroom(block_depth(g)):
+        v.run()
     if len(g.outputs) != 1:
         v.fail(f"a function's graph returns exactly one value; {fn.name}'s returns {len(g.outputs)}", g.block.return_node)
     out = g.outputs[0]

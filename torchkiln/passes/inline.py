@@ -37,6 +37,7 @@ from collections import deque
 from typing import Dict, List, Optional, Tuple
 
 from ..ir.core import CompilationUnit, Function, Graph, Node, clone_node
+from ..ir.nesting import MAX_BLOCK_DEPTH, block_depth
 from ..ir.types import ClassType
 from .common import CALL_FUNCTION, CALL_METHOD, has_at_most_nodes
 from .config import config
@@ -115,7 +116,18 @@ def _inlinable(node: Node, callee: Function, chain: Tuple[str, ...], limit: floa
         return False
     if not all(r.type.is_subtype_of(o.type) for r, o in zip(g.outputs, node.outputs)):
         return False
-    return has_at_most_nodes(g.block, limit)
+    if not has_at_most_nodes(g.block, limit):
+        return False
+    # Never nest deeper than every stage accepts (Note [Block nesting limit] in ir/nesting.py).
+    return _depth_at(node) + block_depth(g) <= MAX_BLOCK_DEPTH
+
+
+def _depth_at(node: Node) -> int:
+    """How many blocks enclose `node`'s block (0: the graph's top block)."""
+    depth, block = 0, node.block
+    while block is not None and block.owner is not None:
+        depth, block = depth + 1, block.owner.block
+    return depth
 
 
 def _inline_call(node: Node, callee: Function) -> List[Node]:

@@ -24,6 +24,7 @@ from typing import Callable, List, Optional, Sequence
 
 from ..diagnostics import VerifyError
 from ..ir.core import CompilationUnit, Function, Graph
+from ..ir.nesting import MAX_BLOCK_DEPTH, recursion_headroom
 from . import alias, constant_prop, cse, dce, inline, simplify
 from .config import PassConfig, config
 
@@ -90,6 +91,13 @@ def run_pipeline(
     At most `max_iterations` rounds (default `config.max_iterations`; 1 runs
     the list once). Returns True if any pass changed the graph.
     """
+    # Inlining may deepen the graph up to the limit: room for the deepest
+    # graph allowed (Note [Block nesting limit] in ir/nesting.py).
+    with recursion_headroom(MAX_BLOCK_DEPTH):
+        return _run_pipeline(graph, passes, verify, max_iterations)
+
+
+def _run_pipeline(graph: Graph, passes: Sequence[Pass], verify: Optional[bool], max_iterations: Optional[int]) -> bool:
     check = config.verify if verify is None else verify
     rounds = config.max_iterations if max_iterations is None else max_iterations
     history: List[str] = []

@@ -19,12 +19,13 @@ import enum
 import threading
 import types
 import weakref
-from typing import Any, Dict, Iterator
+from typing import Any, Callable, Dict, Iterator
 
 import torch
 import torch.nn as nn
 
 from ...diagnostics import CompileError
+from ...ir.nesting import MAX_BLOCK_DEPTH, headroom_active, recursion_headroom
 from .compiler import CacheMiss, Compiler
 from .modules import ConstantConflict, ModuleInfo
 
@@ -67,7 +68,7 @@ def script_function(fn: Any, run_passes: bool = True):
         return api.ScriptFunction(compiler.unit, function)  # executor compiled now (it may warn)
 
     with _compiling(fn):
-        return _with_retries(attempt, use_store=run_passes)
+        return _with_room(lambda: _with_retries(attempt, use_store=run_passes))
 
 
 def script_module(module: nn.Module):
@@ -84,7 +85,7 @@ def script_module(module: nn.Module):
         return result
 
     with _compiling(type(module)):
-        return _with_retries(attempt)
+        return _with_room(lambda: _with_retries(attempt))
 
 
 # Note [Concurrent script]
@@ -113,6 +114,23 @@ def _compiling(key: Any) -> Iterator[None]:
             lock = threading.RLock()
     with lock:
         yield
+
+
+def _with_room(compile_: Callable[[], Any]) -> Any:
+    """Compile; when Python's stack was too small (a program nested hundreds of levels deep),
+    compile again with room for the deepest program allowed (Note [Block nesting limit] in
+    ir/nesting.py). Each attempt compiles into a new Compiler and publishes only on success,
+    so a failed one leaves nothing behind; ordinary programs never change the recursion limit."""
+    try:
+        return compile_()
+    except _TooDeep:
+        pass
+    with recursion_headroom(MAX_BLOCK_DEPTH):
+        return compile_()
+
+
+class _TooDeep(Exception):
+    """A RecursionError while compiling without extra room (`_with_room` tries again with it)."""
 
 
 def _with_retries(attempt, use_store: bool = True):
@@ -144,7 +162,7 @@ def script_class(cls: type) -> type:
         return cls
 
     with _compiling(cls):
-        return _with_retries(attempt)
+        return _with_room(lambda: _with_retries(attempt))
 
 
 def compile_entry_points(compiler: Compiler, root: ModuleInfo) -> None:
@@ -227,7 +245,12 @@ def _internal_errors(compiler: Compiler) -> Iterator[None]:
     except (CompileError, ConstantConflict, CacheMiss):
         raise
     except RecursionError:
-        raise CompileError("the program is nested too deeply to compile", hint="split deeply nested expressions or calls") from None
+        if not headroom_active():
+            raise _TooDeep() from None
+        raise CompileError(
+            f"the program is nested too deeply to compile (blocks may nest at most {MAX_BLOCK_DEPTH} deep)",
+            hint="split deeply nested expressions, calls or long if/elif chains and early-return sequences",
+        ) from None
     except Exception as e:
         chain = compiler.error_chain or []
         where = f"`{chain[-1].name}`" if chain else "the program"

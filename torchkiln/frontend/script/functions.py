@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from .enums import member_value
 from ...diagnostics import CompileError
 from ...ir.core import Argument, Value
+from ...ir.nesting import MAX_BLOCK_DEPTH
 from ...ir.types import BOOL, FLOAT, INT, NONE, SCALAR_TYPE, TENSOR, ListType, OptionalType, TupleType, Type, python_value_type, unify
 from . import exits, to_ssa
 from .emitter import FunctionEmitter, is_empty_list, constant_type
@@ -284,8 +285,21 @@ def compile_body(em: FunctionEmitter, body: List[ast.stmt], declared: Optional[T
     exits.run(em.graph, ret)
     if finish is not None:
         ret = finish(em, ret)
-    to_ssa.run(em.graph)
+    depth = to_ssa.run(em.graph)
+    _check_block_depth(em, node, depth)
     return ret
+
+
+def _check_block_depth(em: FunctionEmitter, node: ast.AST, depth: int) -> None:
+    """Refuse a function nested deeper than every executor and the archive accept
+    (Note [Block nesting limit] in ir/nesting.py)."""
+    if depth > MAX_BLOCK_DEPTH:
+        raise CompileError(
+            f"the function's blocks nest {depth} deep, more than the limit of {MAX_BLOCK_DEPTH} "
+            "(each `if`/`elif`, loop, and each early `return`, `break` or `continue` adds a level)",
+            em.src.loc(node),
+            hint="split the function, or dispatch through a dict or list instead of a long if/elif chain",
+        )
 
 
 def _unify_returns(em: FunctionEmitter) -> Type:

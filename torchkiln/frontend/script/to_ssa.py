@@ -34,13 +34,16 @@ CAST = "prim::unchecked_cast"
 Binding = Tuple[Value, Type]  # the value, and the variable's declared type
 
 
-def run(graph: Graph) -> None:
+def run(graph: Graph) -> int:
+    """Build SSA form in place; returns how deep the graph's blocks nest (Note [Block nesting limit])."""
     _drop_dead_stores(graph)
-    _Renamer().block(graph.block, _Env())
+    renamer = _Renamer()
+    renamer.block(graph.block, _Env())
     # One walk for both: pruning makes no node and the pool only moves constants.
     nodes = [n for n in graph.all_nodes() if n.kind in _ACTS_ON]
     _prune(nodes)
     _pool_constants(graph, [n for n in nodes if n.kind == "prim::Constant" and n.block is not None])
+    return renamer.deepest
 
 
 # Note [Batched removal]
@@ -138,7 +141,20 @@ class _Env:
 
 
 class _Renamer:
+    def __init__(self) -> None:
+        self.depth = 0  # of the block being renamed (the graph's: 0)
+        self.deepest = 0
+
     def block(self, block: Block, env: _Env) -> None:
+        self.depth += 1
+        if self.depth - 1 > self.deepest:
+            self.deepest = self.depth - 1
+        try:
+            self._block(block, env)
+        finally:
+            self.depth -= 1
+
+    def _block(self, block: Block, env: _Env) -> None:
         kept: List[Node] = []  # the block's new node list (Note [Batched removal])
         for node in list(block.nodes):
             kind = node.kind
