@@ -202,9 +202,14 @@ def _filter(em, node, args, kwargs):
 
 def _min_max(which: str):
     def impl(em, node, args, kwargs):
-        _expect(em, node, which, args, kwargs, 1, 16, kw_ok=("key",))
+        _expect(em, node, which, args, kwargs, 1, 16, kw_ok=("key", "default"))
         if len(args) == 1 and isinstance(args[0], TupleSugar):
             args = args[0].items
+        if "default" in kwargs:
+            # `min(xs, default=d)`: d for an empty list (Python allows default= with one iterable only)
+            if len(args) != 1 or "key" in kwargs:
+                em.fail(node, f"{which}() takes default= with one list and no key= in script", hint=f"write `{which}(xs) if len(xs) > 0 else d`")
+            return _helper(em, node, f"{which}_or_default", f"{which}()", [args[0], kwargs["default"]])
         key = kwargs.get("key")
         if key is not None and key.static_value() is not None:
             if len(args) == 1 and isinstance(_value(em, node, args[0]).type, ListType):
@@ -410,8 +415,20 @@ def _str(em, node, args, kwargs):
 
 def _print(em, node, args, kwargs):
     for k in kwargs:
-        if k not in ("flush",):
+        if k not in ("flush", "sep", "end"):
             em.fail(node, f"print() with '{k}=' is not supported in script", hint="format the text with an f-string instead")
+    end = kwargs.get("end")
+    if end is not None and end.static_value() not in (None, "\n"):
+        em.fail(node, "print() with an end= other than '\\n' is not supported in script", hint="build the whole line (an f-string) and print it")
+    sep = kwargs.get("sep")
+    if sep is not None and sep.static_value() not in (None, " "):
+        # `print(a, b, sep=s)` prints `s.join([str(a), str(b)])`
+        sep_value = _value(em, node, sep)
+        if sep_value.type != STR:
+            em.fail(node, f"print()'s sep must be a str, not {sep_value.type}")
+        parts = em.op("prim::ListConstruct", [em.to_str(a, node) for a in args], [ListType(STR)]).output
+        em.op("prim::Print", [em.op("prim::str_join", [sep_value, parts], [STR]).output], [])
+        return SimpleValue(em.const(None))
     em.op("prim::Print", [_value(em, node, a) for a in args], [])
     return SimpleValue(em.const(None))
 
@@ -580,7 +597,11 @@ def _int_to_base(name: str) -> Handler:
 
 
 def _pow(em, node, args, kwargs):
-    _expect(em, node, "pow", args, kwargs, 2, 2)
+    _expect(em, node, "pow", args, kwargs, 2, 3, kw_ok=("base", "exp", "mod"))
+    args = list(args) + [kwargs[k] for k in ("base", "exp", "mod")[len(args):] if k in kwargs]
+    if len(args) == 3 and args[2].static_value() is not None:  # `pow(b, e, None)` is `b ** e`
+        return _helper(em, node, "pow_mod", "pow()", args)
+    args = args[:2]
     from .operators import binary
 
     return binary(em, node, args[0], args[1], ast.Pow())

@@ -51,6 +51,49 @@ def prod_ints_from_float(xs: List[int], start: float) -> float:
     return acc
 
 
+def min_or_default(xs, default):
+    """`min(xs, default=d)` (a list)."""
+    if len(xs) == 0:
+        return default
+    return min(xs)
+
+
+def max_or_default(xs, default):
+    """`max(xs, default=d)` (a list)."""
+    if len(xs) == 0:
+        return default
+    return max(xs)
+
+
+def pow_mod(base: int, exp: int, mod: int) -> int:
+    """`pow(base, exp, mod)` of ints, with Python's results and errors (a negative exponent is
+    the modular inverse's power)."""
+    if mod == 0:
+        raise ValueError("pow() 3rd argument cannot be 0")
+    m = abs(mod)
+    b = base % m
+    if exp < 0:
+        # the inverse of b modulo m by the extended Euclidean algorithm
+        r0, r1, s0, s1 = m, b, 0, 1
+        while r1 != 0:
+            q = r0 // r1
+            r0, r1 = r1, r0 - q * r1
+            s0, s1 = s1, s0 - q * s1
+        if r0 != 1:
+            raise ValueError("base is not invertible for the given modulus")
+        b = s0 % m
+        exp = -exp
+    result = 1 % m
+    while exp > 0:
+        if exp % 2 == 1:
+            result = result * b % m
+        b = b * b % m
+        exp = exp // 2
+    if mod < 0 and result != 0:
+        result = result + mod
+    return result
+
+
 def zip_strict_check(lengths: List[int]) -> None:
     """`zip(..., strict=True)`'s check, with Python's messages (Note [zip strict] in loops.py).
 

@@ -527,8 +527,8 @@ STR_METHODS = {
     "partition": ((REQUIRED,), TupleType([STR, STR, STR])), "rpartition": ((REQUIRED,), TupleType([STR, STR, STR])),
     "expandtabs": ((8,), STR),
 }  # fmt: skip
-# methods that take their argument by keyword too: name -> the keyword
-_STR_KEYWORDS = {"splitlines": "keepends", "expandtabs": "tabsize"}
+# methods that take arguments by keyword too: name -> the keywords, in order
+_STR_KEYWORDS = {"splitlines": ("keepends",), "expandtabs": ("tabsize",), "split": ("sep", "maxsplit"), "rsplit": ("sep", "maxsplit")}
 
 
 def _str_method(em, node, s: Value, args, kwargs, name: str):
@@ -538,10 +538,16 @@ def _str_method(em, node, s: Value, args, kwargs, name: str):
         return SimpleValue(em.op("prim::format", [s] + [a.as_value(em, node) for a in args], [STR]).output)
     defaults, result = STR_METHODS[name]
     if kwargs:
-        kw = _STR_KEYWORDS.get(name)
-        if kw is None or set(kwargs) != {kw} or args:
-            em.fail(node, f"str.{name} with keyword arguments is not supported", hint="pass the arguments by position")
-        args = [kwargs[kw]]
+        names = _STR_KEYWORDS.get(name, ())
+        unknown = [k for k in kwargs if k not in names or names.index(k) < len(args)]
+        if unknown:
+            em.fail(node, f"str.{name}() got an unexpected or repeated keyword argument '{unknown[0]}'", hint="pass the arguments by position")
+        # fill the positions up to the last keyword given (the defaults in between)
+        last = max(names.index(k) for k in kwargs)
+        filled = list(args)
+        for i in range(len(args), last + 1):
+            filled.append(kwargs[names[i]] if names[i] in kwargs else _default_arg(em, defaults[i]))
+        args = filled
     if len(args) > len(defaults):
         em.fail(node, f"str.{name}() takes at most {len(defaults)} arguments ({len(args)} given)")
     if name in ("startswith", "endswith") and args:
@@ -565,6 +571,13 @@ def _str_method(em, node, s: Value, args, kwargs, name: str):
         outs = em.op(f"prim::str_{name}", [s] + values, list(result.elems)).outputs
         return SimpleValue(em.op("prim::TupleConstruct", list(outs), [result]).output)
     return SimpleValue(em.op(f"prim::str_{name}", [s] + values, [result]).output)
+
+
+def _default_arg(em, d) -> SugaredValue:
+    """A str method's default argument (from STR_METHODS) as a value."""
+    if d is NO_INT:
+        return SimpleValue(em.const(None, OptionalType(INT)))
+    return SimpleValue(em.const(d, OptionalType(STR)) if d is None else em.const(d))
 
 
 def _str_tuple_items(em, node, sv: SugaredValue):
