@@ -141,3 +141,29 @@ def test_empty_literals_take_the_declared_type():
     matches_eager(_nested, (["ab", "ac", "b"],))
     s = matches_eager(_empty_list, ())
     assert "int[] = prim::" in str(s.graph)  # folded to a constant after the passes
+
+
+def _max_item(x: torch.Tensor, floor: float) -> float:
+    return max(x.sum().item(), floor)
+
+
+def _min_items(x: torch.Tensor) -> float:
+    return min(x.sum().item(), x.max().item(), x.min().item())
+
+
+def _extreme_kind(x: torch.Tensor) -> str:
+    # the first largest, of its own kind (an int item stays an int), as Python's max
+    return str(max(x.max().item(), 0.0))
+
+
+def test_min_max_of_numbers_of_unknown_kind():
+    for x in (torch.tensor([1.5, -2.25, 3.0]), torch.tensor([-5.0, -1.0])):
+        for fn, args in ((_max_item, (x, 0.5)), (_max_item, (x, 100.0)), (_min_items, (x,)), (_extreme_kind, (x,))):
+            matches_eager(fn, args)
+    # of an int tensor: the value is eager's; `-> float` makes it a float, as TorchScript does
+    for x in (torch.tensor([3, -1, 2]), torch.tensor([-5, -1])):
+        for fn, args in ((_max_item, (x, 0.5)), (_max_item, (x, 100.0)), (_min_items, (x,))):
+            got = torchkiln.script(fn)(*args)
+            assert type(got) is float and got == fn(*args)
+        matches_eager(_extreme_kind, (x,))  # "3", not "3.0": max keeps the item's kind
+    assert torchkiln.script(_max_item)(torch.tensor([1, 2]), 0.5) == torch.jit.script(_max_item)(torch.tensor([1, 2]), 0.5) == 3.0

@@ -231,8 +231,9 @@ def _min_max(which: str):
                 acc = em.call_op(node, f"aten::{'minimum' if which == 'min' else 'maximum'}", [acc, v], what=f"{which}()")[0][0]
                 continue
             a_, b_, overload = promote(em, acc, v)
-            if overload == "Scalar":
-                em.fail(node, f"{which}() of numbers of unknown kind (Scalar) is not supported", hint="convert with int() or float() first")
+            if overload == "Scalar":  # `max(x.item(), 0.0)`: Python's rule, by comparing
+                acc = _helper(em, node, f"{which}2", f"{which}()", [SimpleValue(acc), SimpleValue(v)]).as_value(em, node)
+                continue
             acc = em.op(f"prim::{which}.{overload}", [a_, b_], [a_.type]).output
         return SimpleValue(acc)
 

@@ -51,6 +51,16 @@ def prod_ints_from_float(xs: List[int], start: float) -> float:
     return acc
 
 
+def max2(a, b):
+    """`max(a, b)` of numbers of unknown kind (`x.item()`): the first largest, as Python's."""
+    return b if b > a else a
+
+
+def min2(a, b):
+    """`min(a, b)` of numbers of unknown kind: the first smallest, as Python's."""
+    return b if b < a else a
+
+
 def min_or_default(xs, default):
     """`min(xs, default=d)` (a list)."""
     if len(xs) == 0:
