@@ -12,7 +12,8 @@ from __future__ import annotations
 import ast
 from typing import List, Optional
 
-from ...ir.types import TupleType, Type
+from ...ir.core import Value
+from ...ir.types import ListType, TupleType, Type
 from .emitter import FunctionEmitter
 from .sugared import Args, Kwargs, SimpleValue, SugaredValue, TupleSugar
 
@@ -34,6 +35,7 @@ def emit_call(em: FunctionEmitter, node: ast.Call, hint: Optional[Type] = None) 
 
 def emit_args(em: FunctionEmitter, nodes: List[ast.expr]) -> Args:
     out: Args = []
+    starred_at = None  # where the first `*list` argument went (Note [Starred lists])
     for a in nodes:
         if isinstance(a, ast.Starred):
             value = em.emit_expr(a.value)
@@ -45,9 +47,92 @@ def emit_args(em: FunctionEmitter, nodes: List[ast.expr]) -> Args:
 
                 out.extend(unpack(em, a, value, len(value.type.elems)))
                 continue
-            em.fail(a, f"`*` in a call needs a tuple, not {value.describe()}", hint="pass the list as one argument, or use a tuple")
+            from .loops import RangeValue
+
+            if isinstance(value, RangeValue):  # `*range(2, x.dim())`
+                value = SimpleValue(value.as_value(em, a))
+            if isinstance(value, SimpleValue) and isinstance(value.type, ListType):
+                if starred_at is None:
+                    starred_at = len(out)
+                out.append(_Spread(value.value, a))
+                continue
+            em.fail(a, f"`*` in a call needs a tuple or a list, not {value.describe()}", hint="pass the value as one argument")
         out.append(em.emit_expr(a))
+    if starred_at is not None:
+        out[:] = [_merge_spread(em, out)]
     return out
+
+
+# Note [Starred lists]
+# ~~~~~~~~~~~~~~~~~~~~
+# `x.view(-1, *x.shape[2:])` spreads a list of unknown length into a call.
+# A torch function that takes sizes or dims as separate values
+# (`view(*size)`, `permute`, `expand`, `repeat`, `zeros`, `new_zeros`) takes
+# all its positional values as one list (`x.view(a, b)` is `x.view([a, b])`),
+# so with a `*list` among them the positional arguments become one list: the
+# values around it in `prim::ListConstruct`s, joined by `prim::add.list`
+# (`[-1] + x.shape[2:]`). That is what Python passes for such ops. Only
+# torch ops and Tensor methods take the merged list (`StarredList`); any
+# other callee (a Python function, `print`, `max`) would need the items as
+# separate arguments, whose number is not known when compiling, and refuses
+# it at the star. TorchScript refuses all of these.
+
+
+class _Spread:
+    """A `*list` argument before merging (`emit_args`)."""
+
+    def __init__(self, value: Value, node: ast.AST):
+        self.value, self.node = value, node
+
+
+def _merge_spread(em: FunctionEmitter, items: list) -> "StarredList":
+    first = next(i for i in items if isinstance(i, _Spread))
+    elem = first.value.type.elem  # type: ignore[union-attr]
+    merged = None
+    pending: List[Value] = []
+
+    def join(v: Value) -> None:
+        nonlocal merged
+        merged = v if merged is None else em.op("prim::add.list", [merged, v], [ListType(elem)]).output
+
+    with em.at(first.node):
+        for item in items:
+            if isinstance(item, _Spread):
+                if pending:
+                    join(em.op("prim::ListConstruct", pending, [ListType(elem)]).output)
+                    pending = []
+                v = item.value
+                if v.type != ListType(elem):
+                    em.fail(item.node, f"`*` spreads lists of one element type into one list here: {v.type} and {ListType(elem)}")
+                join(v)
+            else:
+                v = item.as_value(em, first.node)
+                pending.append(em.coerce(v, elem, first.node, f"the arguments around `*{first.value.type}` must be {elem}, not {v.type}"))
+        if pending:
+            join(em.op("prim::ListConstruct", pending, [ListType(elem)]).output)
+    return StarredList(merged, first.node)  # type: ignore[arg-type]
+
+
+class StarredList(SugaredValue):
+    """Trailing call arguments merged into one list around a `*list` (Note [Starred lists])."""
+
+    def __init__(self, value: Value, node: ast.AST):
+        self.value, self.node = value, node
+
+    def describe(self) -> str:
+        return "a `*list` argument"
+
+    def as_value(self, em, node) -> Value:
+        em.fail(self.node, "`*` of a list can be passed only to a torch function or Tensor method that takes sizes or dims as separate values (`x.view(-1, *x.shape[2:])`)",
+                hint="pass the list as one argument, or spread a tuple")
+
+    def spread(self) -> Value:
+        return self.value
+
+
+def op_values(em: FunctionEmitter, node: ast.AST, args: Args) -> List[Value]:
+    """Positional values for a torch op: a merged `*list` is its list (Note [Starred lists])."""
+    return [a.spread() if isinstance(a, StarredList) else a.as_value(em, node) for a in args]
 
 
 def emit_kwargs(em: FunctionEmitter, keywords: List[ast.keyword]) -> Kwargs:
@@ -70,7 +155,7 @@ class BuiltinOp(SugaredValue):
         return f"the builtin operator {self.name}"
 
     def call(self, em, node, args, kwargs):
-        values = [a.as_value(em, node) for a in args]
+        values = op_values(em, node, args)
         kw = {k: v.as_value(em, node) for k, v in kwargs.items()}
         return em.call_op_sugar(node, self.bases, values, kw, what=f"`{self.name}`")
 

@@ -182,7 +182,9 @@ class TensorMethod(SugaredValue):
                 em.fail(node, f"x.{self.name}() takes no positional arguments here")
             dtype = em.const(_DTYPE_METHODS[self.name])
             return em.call_op_sugar(node, "aten::to", [], {"dtype": dtype, **_values(em, node, kwargs)}, self_value=x, what=f"Tensor.{self.name}")
-        return em.call_op_sugar(node, f"aten::{self.name}", _values(em, node, args), _values(em, node, kwargs), self_value=x, what=f"Tensor.{self.name}")
+        from .calls import op_values
+
+        return em.call_op_sugar(node, f"aten::{self.name}", op_values(em, node, args), _values(em, node, kwargs), self_value=x, what=f"Tensor.{self.name}")
 
 
 def _values(em: FunctionEmitter, node: ast.AST, items):
