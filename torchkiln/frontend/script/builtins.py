@@ -51,8 +51,10 @@ class BuiltinFunction(SugaredValue):
             if all(s is not NO_STATIC and constant_type(s) is not None for s in statics):
                 try:
                     result = self.foldable(*statics)
-                except (ValueError, TypeError, OverflowError, ZeroDivisionError) as e:
-                    em.fail(node, f"{self.name}({', '.join(map(repr, statics))}) fails: {e}")
+                except (ValueError, TypeError, OverflowError, ZeroDivisionError):
+                    # `int("a")` raises when it runs, as in Python (the call may sit in a branch
+                    # never taken); the op raises the same error (constant_prop leaves it too).
+                    return self.impl(em, node, args, kwargs)
                 if constant_type(result) is not None:
                     return SimpleValue(em.const(result))
         return self.impl(em, node, args, kwargs)

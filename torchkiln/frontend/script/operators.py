@@ -380,30 +380,55 @@ def _check_dict_merge(em: FunctionEmitter, node: ast.AST, lt: Type, rt: Type) ->
 def compare(em: FunctionEmitter, node: ast.Compare) -> SugaredValue:
     """Comparisons, chained as Python does: `a < b < c` is `a < b and b < c`, b evaluated once.
 
-    Every operand is evaluated (comparisons have no side effects worth
-    short-circuiting in script).
+    Each later operand is evaluated only when the comparisons before it hold
+    (Note [Chained comparisons]).
     """
     left = em.emit_expr(node.left)
-    result: Optional[Cond] = None
-    for i, (op, right_node) in enumerate(zip(node.ops, node.comparators)):
-        right = em.emit_expr(right_node)
-        cond = compare_one(em, node, left, op, right, node.left if i == 0 else node.comparators[i - 1], right_node)
-        if len(node.ops) == 1 and cond.value is not None and cond.value.type != BOOL:
-            return SimpleValue(cond.value)  # an elementwise tensor comparison
+    if len(node.ops) == 1:
+        cond = compare_one(em, node, left, node.ops[0], em.emit_expr(node.comparators[0]), node.left, node.comparators[0])
         if cond.value is not None and cond.value.type != BOOL:
-            cond = Cond(em.to_bool(cond.value, node))
-        result = cond if result is None else _and_values(em, node, result, cond)
-        left = right
-    assert result is not None
-    return ConditionSugar(result)
+            return SimpleValue(cond.value)  # an elementwise tensor comparison
+        return ConditionSugar(cond)
+    return ConditionSugar(_compare_chain(em, node, left, 0))
 
 
-def _and_values(em: FunctionEmitter, node: ast.AST, a: Cond, b: Cond) -> Cond:
-    if a.static is not None:
-        return b if a.static else a
-    if b.static is not None:
-        return a if b.static else b
-    return Cond(em.op("prim::and.bool", [a.value, b.value], [BOOL]).output)
+# Note [Chained comparisons]
+# --------------------------
+# `a < f(b) <= xs[i]` is Python's `a < f(b) and f(b) <= xs[i]` with `f(b)` evaluated once:
+# when `a < f(b)` is false, `xs[i]` is not evaluated (it may raise, or call a function that
+# changes state). Each link after the first is emitted in the true branch of a `prim::If`
+# on the links before it, as `and` is (`conditions._emit_bool_op`); a link known when
+# compiling decides at once (a false one leaves the rest uncompiled, as Python never runs
+# it). TorchScript `__and__`s every link, evaluating all operands.
+#
+#     0 < n < xs[n]          %c1 = prim::lt(0, %n)
+#                            %r = prim::If(%c1)
+#                              block0(): %e = prim::getitem(%xs, %n); %c2 = prim::lt(%n, %e) -> (%c2)
+#                              block1(): -> (False)
+
+
+def _compare_chain(em: FunctionEmitter, node: ast.Compare, left: SugaredValue, i: int) -> Cond:
+    """The links `i...` of a chained comparison whose operand `i` is `left`."""
+    right = em.emit_expr(node.comparators[i])
+    cond = compare_one(em, node, left, node.ops[i], right, node.left if i == 0 else node.comparators[i - 1], node.comparators[i])
+    if cond.value is not None and cond.value.type != BOOL:
+        cond = Cond(em.to_bool(cond.value, node))
+    if i == len(node.ops) - 1 or cond.static is False:
+        return cond
+    if cond.static is True:
+        return _compare_chain(em, node, right, i + 1)
+    from .conditions import _join_branch
+
+    with em.at(node):
+        if_node = em.op("prim::If", [cond.value], [BOOL], n_blocks=2)
+    rest_block, short_block = if_node.blocks
+    with em.child_frame("if", rest_block) as frame:
+        rest = _compare_chain(em, node, right, i + 1)
+        rest_block.add_return(rest.value if rest.static is None else em.const(rest.static))
+    _join_branch(em, frame, node)
+    with em.builder.at_block(short_block):
+        short_block.add_return(em.const(False))
+    return Cond(if_node.output)
 
 
 def compare_one(em: FunctionEmitter, node: ast.AST, left: SugaredValue, op: ast.cmpop, right: SugaredValue, left_node: ast.AST, right_node: ast.AST) -> Cond:
