@@ -11,7 +11,7 @@ import builtins as py_builtins
 import math
 from typing import Any, Callable, Dict, List, Optional
 
-from .lambdas import extreme_by_key, reverse_flag, sorted_by_key
+from .lambdas import extreme_by_key, reverse_flag, sort_objects_in_place, sorted_by_key, sorts_objects
 from ...ir.core import Value
 from ...ir.types import (
     BOOL,
@@ -184,6 +184,10 @@ def _sorted(em, node, args, kwargs):
     key = kwargs.get("key")
     if key is not None and key.static_value() is not None:
         return SimpleValue(sorted_by_key(em, node, v, key, reverse))
+    if sorts_objects(v):
+        out = em.op("prim::copy.list", [v], [v.type]).output
+        sort_objects_in_place(em, node, out, reverse)
+        return SimpleValue(out)
     return SimpleValue(em.op("prim::sorted", [v, reverse], [v.type]).output)
 
 

@@ -51,6 +51,19 @@ def prod_ints_from_float(xs: List[int], start: float) -> float:
     return acc
 
 
+def sort_objects(xs, reverse: bool):
+    """`xs.sort()` of script-class objects: compares with `<` only (the class's `__lt__`), as
+    Python's sort does, and is stable; `reverse` keeps equal items in their order, as Python's.
+    An insertion sort: lists of objects are short."""
+    for i in range(1, len(xs)):
+        x = xs[i]
+        j = i
+        while j > 0 and ((xs[j - 1] < x) if reverse else (x < xs[j - 1])):
+            xs[j] = xs[j - 1]
+            j -= 1
+        xs[j] = x
+
+
 def max2(a, b):
     """`max(a, b)` of numbers of unknown kind (`x.item()`): the first largest, as Python's."""
     return b if b > a else a

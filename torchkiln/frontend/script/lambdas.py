@@ -23,7 +23,7 @@ import threading
 from typing import Any, Dict, List
 
 from ...ir.core import Value
-from ...ir.types import BOOL, INT, TENSOR, ListType
+from ...ir.types import BOOL, INT, TENSOR, ClassType, ListType
 from .control import join_inline, join_loop
 from .emitter import FunctionEmitter
 from .sugared import SimpleValue, SugaredValue
@@ -118,6 +118,18 @@ def sorted_by_key(em: FunctionEmitter, node: ast.AST, lst: Value, key: SugaredVa
 
     _loop(em, n, take)
     return out
+
+
+def sorts_objects(lst: Value) -> bool:
+    """A list of script-class objects sorts by their `__lt__` (`helpers.sort_objects`), as TorchScript's."""
+    return isinstance(lst.type, ListType) and isinstance(lst.type.elem, ClassType)
+
+
+def sort_objects_in_place(em: FunctionEmitter, node: ast.AST, lst: Value, reverse: Value) -> None:
+    from . import helpers
+    from .functions_value import PythonFunctionValue
+
+    PythonFunctionValue(helpers.sort_objects, "sort").call(em, node, [SimpleValue(lst), SimpleValue(reverse)], {})
 
 
 def sort_in_place_by_key(em: FunctionEmitter, node: ast.AST, lst: Value, key: SugaredValue, reverse: Value) -> None:

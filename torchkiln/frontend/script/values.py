@@ -15,7 +15,7 @@ from typing import Dict, Tuple
 
 import torch
 
-from .lambdas import reverse_flag, sort_in_place_by_key
+from .lambdas import reverse_flag, sort_in_place_by_key, sort_objects_in_place, sorts_objects
 from .enums import EnumType, enum_attr
 from ...ir.core import Value
 from ...ir.types import (
@@ -353,6 +353,8 @@ def _list_sort(em, node, lst, args, kwargs):
     key = kwargs.get("key")
     if key is not None and key.static_value() is not None:
         sort_in_place_by_key(em, node, lst, key, reverse)
+    elif sorts_objects(lst):
+        sort_objects_in_place(em, node, lst, reverse)
     else:
         em.op("prim::sort.list", [lst, reverse], [])
     return SimpleValue(em.const(None))
