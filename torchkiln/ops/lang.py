@@ -67,8 +67,17 @@ _declare_binary("truediv", operator.truediv, "/", result_int="float", result_sca
 _declare_binary("floordiv", operator.floordiv, "//")
 _declare_binary("mod", operator.mod, "%")
 declare_prim("prim::pow.int(int a, int b) -> int")(_pow_int)
-declare_prim("prim::pow.float(float a, float b) -> float", emit="({0} ** {1})")(operator.pow)
-declare_prim("prim::pow.Scalar(Scalar a, Scalar b) -> Scalar", emit="({0} ** {1})")(operator.pow)
+def _pow_real(a, b):
+    """`a ** b` of real numbers; a result Python would make complex (`(-8.0) ** (1/3)`) raises,
+    as in the C++ runtime (docs/runtime.md): a float result cannot hold it."""
+    r = a**b
+    if isinstance(r, complex) and not isinstance(a, complex) and not isinstance(b, complex):
+        raise ValueError("a negative float cannot be raised to a fractional power (the result is complex)")
+    return r
+
+
+declare_prim("prim::pow.float(float a, float b) -> float")(_pow_real)
+declare_prim("prim::pow.Scalar(Scalar a, Scalar b) -> Scalar")(_pow_real)
 
 for _name, _fn, _sym in (("and", operator.and_, "&"), ("or", operator.or_, "|"), ("xor", operator.xor, "^")):
     declare_prim(f"prim::{_name}.int(int a, int b) -> int", emit=f"({{0}} {_sym} {{1}})")(_fn)

@@ -8,6 +8,8 @@ from typing import List, Optional
 import pytest
 import torch
 
+import torchkiln
+
 from .script_testing import EXECUTORS, matches_eager, scripted
 
 
@@ -148,3 +150,20 @@ def test_probe_idioms(fn, inputs):
 
 def test_executors_cover_cpp():
     assert "cpp" in EXECUTORS
+
+
+def _float_pow(a: float, b: float) -> float:
+    return a ** b
+
+
+def test_float_power_with_a_complex_result_raises_on_every_executor():
+    # Python's (-8.0) ** (1/3) is complex, which a float cannot hold: every executor raises
+    # the C++ runtime's ValueError (docs/runtime.md), none returns a complex as a float.
+    from torchkiln.api import ScriptFunction
+
+    s = torchkiln.script(_float_pow)
+    for name in EXECUTORS:
+        run = ScriptFunction(s._kiln_unit, s._kiln_fn, executor=name)
+        with pytest.raises(ValueError, match="negative float cannot be raised to a fractional power"):
+            run(-8.0, 1 / 3)
+        assert run(2.0, 0.5) == 2.0 ** 0.5 and run(-2.0, 3.0) == -8.0
