@@ -2,7 +2,7 @@
 compared with eager PyTorch (`prim::fork` of a wrapper function: `ClassRegistry.fork_wrapper`)."""
 import io
 import warnings
-from typing import List
+from typing import List, Tuple
 
 import pytest
 import torch
@@ -13,7 +13,7 @@ import torchkiln
 from torchkiln import cpp_executor
 from torchkiln.api import ScriptFunction
 
-from .script_testing import check_ir, same
+from .script_testing import check_ir, matches_eager, same
 
 EXECUTORS = ["python", "interpreter"] + (["cpp"] if cpp_executor.available() else [])
 
@@ -226,3 +226,33 @@ def test_fork_errors(obj, what, line):
     assert what in text
     assert line in text and "^" in text
     assert "while compiling `" in text
+
+
+def _fork_builtins(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    fut = torch.jit.fork(torch.add, x, y, alpha=2)
+    fut2 = torch.jit.fork(torch.matmul, x, y.t())
+    return torch.jit.wait(fut) + torch.jit.wait(fut2).sum()
+
+
+def _fork_builtin_tuple(x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    fut = torch.jit.fork(torch.max, x, 1)
+    v, i = torch.jit.wait(fut)
+    return v, i
+
+
+def test_fork_of_builtin_ops_matches_eager():
+    # Note [Forked builtins]: a function made for the call runs the resolved overload
+    torch.manual_seed(0)
+    x, y = torch.randn(3, 3), torch.randn(3, 3)
+    s = matches_eager(_fork_builtins, (x, y))
+    assert 'prim::fork[name="__torch__.torch.add_fork' in str(s.graph)
+    matches_eager(_fork_builtin_tuple, (x,))
+    assert torch.equal(torch.jit.script(_fork_builtins)(x, y), s(x, y))
+
+
+def test_fork_of_builtin_with_bad_arguments_names_the_overloads():
+    def bad(x: torch.Tensor) -> torch.Tensor:
+        return torch.jit.wait(torch.jit.fork(torch.add, x, "a"))
+
+    with pytest.raises(torchkiln.CompileError, match="`add` in fork\\(\\): no overload"):
+        torchkiln.script(bad)

@@ -10,10 +10,10 @@ traced_fn(x)             ScriptFunctionValue: prim::CallFunction of its graph
 from __future__ import annotations
 
 import ast
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from ...ir.core import Value
-from ...ir.types import ListType, TupleType, Type
+from ...ir.types import NONE, ListType, TupleType, Type
 from .emitter import FunctionEmitter
 from .sugared import Args, Kwargs, SimpleValue, SugaredValue, TupleSugar
 
@@ -158,6 +158,56 @@ class BuiltinOp(SugaredValue):
         values = op_values(em, node, args)
         kw = {k: v.as_value(em, node) for k, v in kwargs.items()}
         return em.call_op_sugar(node, self.bases, values, kw, what=f"`{self.name}`")
+
+    def as_function(self, em, node, args, kwargs):
+        """(Function, input values) for `fork(torch.add, x, y, alpha=2)` (Note [Forked builtins])."""
+        return forked_op(em, node, self.bases, self.name, op_values(em, node, args), {k: v.as_value(em, node) for k, v in kwargs.items()})
+
+
+# Note [Forked builtins]
+# ~~~~~~~~~~~~~~~~~~~~~~
+# `prim::fork` runs a function of the unit. `fork(torch.add, x, y, alpha=2)`
+# forks a small function made for the call, as TorchScript does: its
+# parameters are the values passed (positional, then keyword), its body the
+# overload resolution picked for their types, with defaults and conversions,
+# and it returns the op's result (a tuple for several outputs).
+#
+#     %fut : Future(Tensor) = prim::fork[name="__torch__.torch.add_fork"](%x, %y, %two)
+#     def __torch__.torch.add_fork(%arg0 : Tensor, %arg1 : Tensor, %alpha : int):
+#       %r : Tensor = aten::add.Tensor(%arg0, %arg1, %alpha)
+#       return (%r)
+
+
+def forked_op(em: FunctionEmitter, node: ast.AST, bases, name: str, values: List[Value], kwargs: Dict[str, Value]):
+    from ... import ops
+    from ...diagnostics import CompileError
+    from ...ir.builder import Builder
+    from ...ir.core import Argument, Function, Graph
+    from .emitter import _resolve, candidates
+
+    try:
+        match = _resolve(candidates(bases), [v.type for v in values], {k: v.type for k, v in kwargs.items()}, {}, None)
+    except CompileError as e:
+        raise CompileError(f"`{name}` in fork(): {e.what}", em.loc(node), hint="check the number and types of the arguments against the overloads listed above") from None
+    graph = Graph()
+    params = [graph.add_input(v.type, f"arg{i}") for i, v in enumerate(values)]
+    kw_params = {k: graph.add_input(v.type, k) for k, v in kwargs.items()}
+    b = Builder(graph.block, loc=em.loc(node))
+    outs = b.op(match.op.name, ops.emit_inputs(match, b, params, kw_params, None), match.return_types).outputs
+    if not outs:
+        ret, result = NONE, b.constant(None, NONE)
+    elif len(outs) == 1:
+        ret, result = outs[0].type, outs[0]
+    else:
+        ret = TupleType([o.type for o in outs])
+        result = b.op("prim::TupleConstruct", list(outs), [ret]).output
+    graph.add_output(result)
+    arguments = [Argument(p.name, p.type) for p in graph.inputs]
+    compiler = em.compiler
+    function = Function(compiler.unique_name(f"__torch__.torch.{name.split('.')[-1]}_fork"), graph, arguments, ret, em.loc(node))
+    compiler.unit.add_function(function)
+    compiler.compiled.append(function)
+    return function, values + list(kwargs.values())
 
 
 class ScriptFunctionValue(SugaredValue):
