@@ -180,15 +180,10 @@ class BuiltinOp(SugaredValue):
 
 def forked_op(em: FunctionEmitter, node: ast.AST, bases, name: str, values: List[Value], kwargs: Dict[str, Value]):
     from ... import ops
-    from ...diagnostics import CompileError
     from ...ir.builder import Builder
     from ...ir.core import Argument, Function, Graph
-    from .emitter import _resolve, candidates
 
-    try:
-        match = _resolve(candidates(bases), [v.type for v in values], {k: v.type for k, v in kwargs.items()}, {}, None)
-    except CompileError as e:
-        raise CompileError(f"`{name}` in fork(): {e.what}", em.loc(node), hint="check the number and types of the arguments against the overloads listed above") from None
+    match = em.resolve_op(node, bases, values, kwargs, what=f"`{name}` in fork()")
     graph = Graph()
     params = [graph.add_input(v.type, f"arg{i}") for i, v in enumerate(values)]
     kw_params = {k: graph.add_input(v.type, k) for k, v in kwargs.items()}

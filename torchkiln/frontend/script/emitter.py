@@ -175,6 +175,22 @@ class FunctionEmitter:
         Returns the node's outputs and their names (for named-tuple results).
         """
         kwargs = dict(kwargs or {})
+        match = self.resolve_op(node, bases, args, kwargs, self_value, what)
+        with self.at(node):
+            inputs = ops.emit_inputs(match, self.builder, list(args), kwargs, self_value)
+            n = self.builder.op(match.op.name, inputs, match.return_types)
+        return n.outputs, match.return_names
+
+    def resolve_op(
+        self,
+        node: ast.AST,
+        bases,
+        args: Sequence[Value],
+        kwargs: Mapping[str, Value],
+        self_value: Optional[Value] = None,
+        what: Optional[str] = None,
+    ) -> "ops.Match":
+        """The overload of `bases` these values call; a CompileError at `node` naming the ones tried."""
         consts: Dict[Any, Any] = {}
         for i, v in enumerate(args):
             if is_empty_list(v):
@@ -193,10 +209,7 @@ class FunctionEmitter:
         except CompileError as e:
             what_text = e.what if what is None else f"{what}: {e.what}"
             raise CompileError(what_text, self.loc(node), hint="check the number and types of the arguments against the overloads listed above") from None
-        with self.at(node):
-            inputs = ops.emit_inputs(match, self.builder, list(args), kwargs, self_value)
-            n = self.builder.op(match.op.name, inputs, match.return_types)
-        return n.outputs, match.return_names
+        return match
 
     def call_op_sugar(self, node: ast.AST, bases, args: Sequence[Value], kwargs=None, self_value=None, what=None) -> SugaredValue:
         """`call_op` whose result is a sugared value: one value, None, or a tuple of outputs."""
