@@ -61,6 +61,21 @@ def matches_eager(fn: Callable, *input_sets: Sequence[Any]) -> Any:
 EXECUTORS = ("python", "interpreter", "cpp")
 
 
+def outcome(fn: Callable, args: Sequence[Any]) -> Any:
+    """`fn(*args)`, or "ExceptionType: message" when it raises (to compare raising calls too)."""
+    try:
+        return fn(*args)
+    except Exception as e:  # noqa: BLE001 - the comparison is the point
+        return f"{type(e).__name__}: {e}"
+
+
+def executor_runs(s: Any) -> dict:
+    """The scripted function `s` on each executor (name -> callable)."""
+    from torchkiln.api import ScriptFunction
+
+    return {name: ScriptFunction(s._kiln_unit, s._kiln_fn, executor=name) for name in EXECUTORS}
+
+
 def _copy(inputs: Sequence[Any]) -> list:
     out = []
     for x in inputs:

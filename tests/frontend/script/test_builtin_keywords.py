@@ -8,7 +8,7 @@ import torch
 
 import torchkiln
 
-from .script_testing import EXECUTORS, matches_eager
+from .script_testing import EXECUTORS, executor_runs, matches_eager, outcome
 
 
 def _pow_mod(a: int, b: int, m: int) -> int:
@@ -37,21 +37,11 @@ def _printed(x: torch.Tensor, n: int) -> int:
     return n
 
 
-def _outcome(fn, args):
-    try:
-        return fn(*args)
-    except ValueError as e:
-        return f"ValueError: {e}"
-
-
 @pytest.mark.parametrize("executor", EXECUTORS)
 def test_pow_with_modulus_matches_python(executor):
-    from torchkiln.api import ScriptFunction
-
-    s = torchkiln.script(_pow_mod)
-    run = ScriptFunction(s._kiln_unit, s._kiln_fn, executor=executor)
+    run = executor_runs(torchkiln.script(_pow_mod))[executor]
     for args in itertools.product([-7, -1, 0, 2, 3, 10], [-2, -1, 0, 1, 5], [-5, -1, 0, 1, 7, 12]):
-        assert _outcome(run, args) == _outcome(_pow_mod, args), args
+        assert outcome(run, args) == outcome(_pow_mod, args), args
     matches_eager(_pow_none, (2, 10), (3, 0))
 
 

@@ -8,7 +8,7 @@ import torch.nn as nn
 
 import torchkiln
 
-from .script_testing import EXECUTORS, matches_eager
+from .script_testing import EXECUTORS, executor_runs, matches_eager, outcome
 
 
 def three(a: List[int], b: List[int], c: List[int]) -> int:
@@ -30,22 +30,12 @@ def not_strict(a: List[int]) -> List[int]:
     return [p + q for p, q in zip(a, (1, 2, 3), strict=False)]
 
 
-def _outcome(fn, args):
-    try:
-        return fn(*args)
-    except ValueError as e:
-        return f"ValueError: {e}"
-
-
 @pytest.mark.parametrize("executor", EXECUTORS)
 def test_messages_match_python_for_every_length_combination(executor):
-    from torchkiln.api import ScriptFunction
-
-    s = torchkiln.script(three)
-    run = ScriptFunction(s._kiln_unit, s._kiln_fn, executor=executor)
+    run = executor_runs(torchkiln.script(three))[executor]
     for la, lb, lc in itertools.product(range(3), repeat=3):
         args = ([1] * la, [2] * lb, [3] * lc)
-        assert _outcome(run, args) == _outcome(three, args), args
+        assert outcome(run, args) == outcome(three, args), args
 
 
 def test_equal_lengths_match_eager():
