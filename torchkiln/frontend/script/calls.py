@@ -200,9 +200,7 @@ def forked_op(em: FunctionEmitter, node: ast.AST, bases, name: str, values: List
     arguments = [Argument(p.name, p.type) for p in graph.inputs]
     compiler = em.compiler
     function = Function(compiler.unique_name(f"__torch__.torch.{name.split('.')[-1]}_fork"), graph, arguments, ret, em.loc(node))
-    compiler.unit.add_function(function)
-    compiler.compiled.append(function)
-    return function, values + list(kwargs.values())
+    return compiler.add_compiled(function), values + list(kwargs.values())
 
 
 class ScriptFunctionValue(SugaredValue):

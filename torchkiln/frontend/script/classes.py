@@ -223,8 +223,7 @@ class ClassRegistry:
         graph.add_output(b.op("prim::CallMethod", inputs, [returns], {"name": name}).output)
         arguments = [Argument(args[0].name, receiver)] + list(args[1:])
         function = Function(self.compiler.unique_name(f"{base}_fork_{name.strip('_')}"), graph, arguments, returns, loc)
-        self.compiler.unit.add_function(function)
-        self.compiler.compiled.append(function)
+        self.compiler.add_compiled(function)
         self.fork_wrappers[key] = function
         return function
 

@@ -77,6 +77,12 @@ class Compiler:
         self.nested_functions: Dict[Any, Any] = {}  # nested defs compiled (function, names it rebinds), by node and types (nested.py)
         self.nested_active: set = set()  # ids of the nested defs being compiled (recursion)
 
+    def add_compiled(self, function: "Function") -> "Function":
+        """Add a function compiled (or made) by this compile to the unit; `finish` runs its passes."""
+        self.unit.add_function(function)
+        self.compiled.append(function)
+        return function
+
     def unique_name(self, base: str, mangle_path: bool = False) -> str:
         """A qualified name no other function or class in this process has (Note [Compile cache]).
 
@@ -281,9 +287,7 @@ class FunctionCompiler:
         ret = compile_body(em, tree.body, sig.returns, tree, sig.extra.get("mode"))  # type: ignore[union-attr]
         qualname = self.compiler.unique_name(name)
         function = Function(qualname, graph, make_arguments(params, types), ret, src.loc(tree))
-        self.compiler.unit.add_function(function)
-        self.compiler.compiled.append(function)
-        return function
+        return self.compiler.add_compiled(function)
 
     def raising_stub(self, fn: Any, params: List[Param], types: List[Type], ret: Type, message: str) -> Function:
         """A function that raises `message` (for `@unused`)."""

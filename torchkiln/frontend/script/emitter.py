@@ -613,13 +613,12 @@ def _is_empty_literal(v: Value, kind: type) -> bool:
     """Whether `v` is an empty list (kind ListType) or dict (DictType) literal used nowhere yet."""
     n = v.node
     construct = "prim::ListConstruct" if kind is ListType else "prim::DictConstruct"
-    return n is not None and n.kind == construct and not n.inputs and not v.uses and type(v.type) is kind
+    return n is not None and n.kind == construct and not n.inputs and not v.uses and isinstance(v.type, kind)
 
 
 def is_empty_list(v: Value) -> bool:
     """Whether `v` is an empty list literal used nowhere yet (a variable holding one may have grown)."""
-    n = v.node
-    return n is not None and n.kind == "prim::ListConstruct" and not n.inputs and not v.uses and isinstance(v.type, ListType)
+    return _is_empty_literal(v, ListType)
 
 
 _TRANSPARENT = ("prim::If", WITH)

@@ -213,8 +213,7 @@ class NestedFunctionValue(SugaredValue):
         qualname = compiler.unique_name(name)
         params = list(sig.params) + [_capture_param(cname) for cname, _ in captured]
         function = Function(qualname, graph, make_arguments(params, types_ + [v.type for _, v in captured]), ret, src.loc(self.node))
-        compiler.unit.add_function(function)
-        compiler.compiled.append(function)
+        compiler.add_compiled(function)
         return function, list(inner.rebound)
 
 
