@@ -56,6 +56,7 @@ from torch.nn.modules.module import (
     _global_forward_pre_hooks,
 )
 
+from .collector import building
 from .diagnostics import ArgumentError, Error
 from .ir import types as T
 from .ir.core import Argument, CompilationUnit, Function, Graph
@@ -190,7 +191,8 @@ LAST_COMPILED = threading.local()
 def _entry(fn: Function, unit: CompilationUnit, executor: Executor) -> Callable:
     """What a call from Python runs: the compiled callable, wrapped when its results
     hold Enum members (Note [Enums at the Python boundary]); decided here, once."""
-    call = _compiled(fn, unit, executor)
+    with building():  # the pass pipeline and the executor's program: Note [Collector while building]
+        call = _compiled(fn, unit, executor)
     post = result_converter(fn)
     if post is None:
         return call

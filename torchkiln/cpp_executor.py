@@ -64,6 +64,7 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 import torch
 
 from . import api
+from .collector import building
 from .csrc_digest import sources_digest
 from .diagnostics import ArgumentError, Error
 from .ir import types as T
@@ -647,7 +648,8 @@ def _prepare(mod: Any) -> Any:
             if state is not None and _refresh(state.plan):
                 state.mark_fresh()
                 return state
-            state = _build_module(mod)
+            with building():  # the pass pipeline and the archive: Note [Collector while building]
+                state = _build_module(mod)
         except Exception as e:  # noqa: BLE001 - never fail the user's call: run it in Python
             d["_kiln_cpp"] = None
             _to_python_executor(mod, e)

@@ -24,6 +24,7 @@ from typing import Any, Callable, Dict, Iterator
 import torch
 import torch.nn as nn
 
+from ...collector import building
 from ...diagnostics import CompileError
 from ...ir.nesting import MAX_BLOCK_DEPTH, headroom_active, recursion_headroom
 from .compiler import CacheMiss, Compiler
@@ -32,10 +33,15 @@ from .modules import ConstantConflict, ModuleInfo
 
 def script(obj: Any = None, optimize: Any = None, _frames_up: int = 0, _rcb: Any = None, example_inputs: Any = None) -> Any:
     """Compile `obj` (see the module docstring); usable as a decorator."""
-    from ... import api
-
     if obj is None:
         return lambda fn: script(fn)
+    with building():  # Note [Collector while building]
+        return _script(obj)
+
+
+def _script(obj: Any) -> Any:
+    from ... import api
+
     if isinstance(obj, (api.ScriptModule, api.ScriptFunction)):
         return obj
     if isinstance(obj, nn.Module):
