@@ -276,6 +276,28 @@ def test_named_tuple_fields():
     assert isinstance(t, TupleType) and t.name == "__torch__.P" and t.fields == ("x", "y")
 
 
+def test_names_the_lexer_reads_as_numbers():
+    # `inf` and `nan` are identifiers in Python: fields, arguments and attributes may be called so
+    # (hypothesis found a NamedTuple with a field `nan` that printed but did not parse back).
+    t = parse_type("NamedTuple __torch__.P(nan: int, inf: float)")
+    assert isinstance(t, TupleType) and t.fields == ("nan", "inf")
+    assert print_type(t) == "NamedTuple __torch__.P(nan: int, inf: float)"
+    fn = parse_function(
+        textwrap.dedent(
+            """\
+            def f(nan : int, inf : float = inf) -> float
+            graph(%nan : int, %inf : float):
+              %2 : float = prim::Constant[nan=1, value=nan]()
+              return (%2)
+            """
+        )
+    )
+    assert [a.name for a in fn.args] == ["nan", "inf"]
+    assert math.isinf(fn.args[1].default)
+    node = fn.graph.nodes[0]
+    assert node.attrs["nan"] == 1 and math.isnan(node.attrs["value"])
+
+
 # -- attribute values and tensors ------------------------------------------------------
 
 DTYPES = [

@@ -163,6 +163,14 @@ class _Parser:
             self.fail(f"expected {what}, found {self.describe(self.peek())}")
         return self.next()
 
+    def expect_identifier(self, what: str) -> Token:
+        """A name token; also `inf` and `nan`, which the lexer reads as numbers but are
+        valid Python identifiers (a field, argument or attribute may be called `nan`)."""
+        tok = self.peek()
+        if tok.kind == "number" and tok.text in ("inf", "nan"):
+            return self.next()
+        return self.expect_kind("name", what)
+
     @staticmethod
     def describe(tok: Token) -> str:
         return "the end of the text" if tok.kind == "eof" else repr(tok.text)
@@ -264,7 +272,7 @@ class _Parser:
         return node
 
     def attr(self) -> Tuple[str, Any]:
-        key = self.expect_kind("name", "an attribute name")
+        key = self.expect_identifier("an attribute name")
         if "." in key.text:
             self.fail(f"attribute names are identifiers, not {key.text!r}", key)
         self.expect("=", f"after attribute name {key.text}")
@@ -293,7 +301,7 @@ class _Parser:
                 for arg in args:
                     arg.positional_only = True
             else:
-                arg_name = self.expect_kind("name", "an argument name").text
+                arg_name = self.expect_identifier("an argument name").text
                 self.expect(":", f"and a type after argument {arg_name}")
                 arg = Argument(arg_name, self.type(), kwarg_only=kwarg_only)
                 if self.accept("="):
@@ -377,7 +385,7 @@ class _Parser:
         self.expect("(", "to open the NamedTuple's fields")
 
         def field() -> Tuple[str, Type]:
-            f = self.expect_kind("name", "a field name").text
+            f = self.expect_identifier("a field name").text
             self.expect(":", f"and a type after field {f}")
             return f, self.type()
 

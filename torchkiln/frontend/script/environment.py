@@ -32,7 +32,7 @@ typical function emitted were such loads.
 Note [Deferred stores]
 ~~~~~~~~~~~~~~~~~~~~~~
 Most variables are only ever read through forwarding, and a store of a
-name no load reads is dead (`to_ssa._drop_dead_stores` removes it): over
+name no load reads is dead (SSA construction drops it, `to_ssa.py`): over
 half the stores a typical program made. So `FunctionEmitter.assign`
 records a store (its block, the node it follows, the value) instead of
 making it, until the first `prim::Load` of the name: that places every

@@ -13,7 +13,8 @@ never leaves it early (`ALWAYS`, `MAYBE`, `NEVER`):
   enclosing loop, `$skipN = $stopN = True`); `break` sets the innermost
   loop's `$skipN` and `$stopN`, `continue` its `$skipN`. The value was
   already stored in `$ret` by the emitter. Nodes after an exit (and after
-  `prim::RaiseException`) are dropped.
+  `prim::RaiseException`) are dropped. A function whose only exit is the
+  `return` ending its top block sets no flags at all (Note [Sole return]).
 - after an `if` whose branches both always exit, the rest of the block is
   dropped; if one always exits and the other never does, the rest of the
   block moves into the other branch (no flag needed; the common
@@ -114,36 +115,41 @@ class _Lowering:
         self.graph = graph
         self.loops: List[_LoopFlags] = []
         self.counter = 0
+        self.exits = 0  # lowered so far
+        self.sole_return = False  # Note [Sole return]
 
     # -- blocks ------------------------------------------------------------------------------------
     def lower(self, block: Block, start: int, guard: str) -> int:
+        nodes = block.nodes  # changed in place while lowering, never replaced
         i = start
-        while i < len(block.nodes):
-            n = block.nodes[i]
-            if n.kind == EXIT:
-                self._lower_exit(n)
-                _drop_from(block, block.nodes.index(n) + 1)
-                n.destroy()
-                return ALWAYS
-            if n.kind == RAISE:
-                _drop_from(block, i + 1)
-                return THROWS
-            if n.kind == "prim::If" and not n.outputs:
+        while i < len(nodes):
+            n = nodes[i]
+            kind = n.kind
+            if not n.blocks and kind != UNROLLED:  # most nodes (an `Unrolled` over no items has no blocks)
+                if kind == EXIT:
+                    self._lower_exit(block, i, n)
+                    return ALWAYS
+                if kind == RAISE:
+                    _drop_from(block, i + 1)
+                    return THROWS
+                i += 1
+                continue
+            if kind == "prim::If" and not n.outputs:
                 state = self._lower_if(block, i, n, guard)
                 if state is not None:
                     return state
-            elif n.kind == "prim::If":
+            elif kind == "prim::If":
                 # An expression's `if` (`a and b`, `x if c else y`): nothing in it exits, but a
                 # comprehension in it is a loop to lower like any other.
                 for b in n.blocks:
                     self.lower(b, 0, guard)
-            elif n.kind == "prim::Loop" and len(n.blocks) == 2:
+            elif kind == "prim::Loop" and len(n.blocks) == 2:
                 state = self._lower_loop(n)
-                i = block.nodes.index(n)  # flag initialisation may have been inserted before the loop
+                i = nodes.index(n)  # flag initialisation may have been inserted before the loop
                 if state != NEVER:
                     return self._after_maybe(block, i, n, guard)
-            elif n.kind in (WITH, UNROLLED):
-                lower = self._lower_with if n.kind == WITH else self._lower_unrolled
+            elif kind in (WITH, UNROLLED):
+                lower = self._lower_with if kind == WITH else self._lower_unrolled
                 state, last = lower(block, i, n, guard)
                 if state in _LEAVES:
                     _drop_from(block, last + 1)
@@ -192,9 +198,17 @@ class _Lowering:
         return ALWAYS if state in _LEAVES else MAYBE
 
     # -- exits --------------------------------------------------------------------------------------
-    def _lower_exit(self, n: Node) -> None:
+    def _lower_exit(self, block: Block, i: int, n: Node) -> None:
+        """Replace the exit `n` (at index i) and the rest of the block with the stores of its flags."""
+        _drop_from(block, i + 1)
+        del block.nodes[i]
+        n.block = None  # an exit has no inputs, outputs or blocks
         kind = n.attrs["kind"]
-        b = Builder(n.block, before=n, loc=n.loc)
+        self.exits += 1
+        if kind == "return" and block is self.graph.block and self.exits == 1:
+            self.sole_return = True  # Note [Sole return]
+            return
+        b = Builder(block, loc=n.loc)
         true = b.constant(True, BOOL)
         names: List[str] = []
         if kind == "return":
@@ -333,12 +347,25 @@ def _drop_from(block: Block, start: int) -> None:
         m.destroy_unchecked()
 
 
+# Note [Sole return]
+# ~~~~~~~~~~~~~~~~~~
+# Most functions leave only by a `return` at the end of their top block (and
+# by raising). Lowered first, that exit needs no flags: no later code
+# exists for `$done` to guard, and every path to the end has stored `$ret`
+# just before it. So it becomes nothing, and the function's start stores
+# neither `$ret = uninitialized` nor `$done = False` (SSA construction would
+# have dropped all of them: `$done` is never read, the uninitialized `$ret`
+# never reaches a load). A function with any other exit gets both, at its
+# start, once its exits are lowered.
+
+
 def run(graph: Graph, ret_type: Type) -> None:
     """Lower every exit of `graph` (memory form) and make it return `$ret`."""
-    b = Builder(graph.block, before=graph.nodes[0] if graph.nodes else None)
-    uninit = b.op("prim::Uninitialized", [], [ret_type]).output
-    b.op(STORE, [uninit], [], {"name": RET})
-    b.op(STORE, [b.constant(False, BOOL)], [], {"name": DONE})
-    _Lowering(graph).lower(graph.block, 0, DONE)
-    end = Builder(graph.block)
-    graph.add_output(end.op(LOAD, [], [ret_type], {"name": RET}).output)
+    lowering = _Lowering(graph)
+    lowering.lower(graph.block, 0, DONE)
+    if not lowering.sole_return:
+        b = Builder(graph.block, before=graph.nodes[0] if graph.nodes else None)
+        uninit = b.op("prim::Uninitialized", [], [ret_type]).output
+        b.op(STORE, [uninit], [], {"name": RET})
+        b.op(STORE, [b.constant(False, BOOL)], [], {"name": DONE})
+    graph.add_output(Builder(graph.block).op(LOAD, [], [ret_type], {"name": RET}).output)

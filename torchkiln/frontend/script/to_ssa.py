@@ -1,14 +1,13 @@
 """SSA construction: memory form (loads and stores of named variables) -> values.
 
-Runs after exit lowering (`exits.py`). Three small steps:
+Runs after exit lowering (`exits.py`). Two small steps:
 
-1. `_drop_dead_stores`: stores of names that are never loaded go away
-   (exit flags nobody reads, variables assigned and never read).
-2. `_Renamer`: walk blocks in order with an environment name -> value;
-   a load becomes the value; an `if` gets one output per variable stored in
+1. `_Renamer`: walk blocks in order with an environment name -> value
+   (Note [Renaming scopes]); a load becomes the value, a store of a name no
+   load reads goes away; an `if` gets one output per variable stored in
    a branch that is defined before it or in both branches; a loop gets one
    carried value per variable stored in its body and defined before it.
-3. `_prune`: drop `if` outputs and loop-carried values nobody uses, loop
+2. `_prune`: drop `if` outputs and loop-carried values nobody uses, loop
    slots that carry a value unchanged, and the `prim::Uninitialized` and
    casts this leaves unused.
 
@@ -22,10 +21,10 @@ return x                           -> (%true, %x.2)
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from ...ir.builder import Builder
-from ...ir.core import Block, Graph, Node, Value
+from ...ir.core import _EMPTY, Block, Graph, Node, Value
 from ...ir.types import Type, unify
 from .environment import LOAD, STORE
 from .exits import EXITED
@@ -36,11 +35,13 @@ Binding = Tuple[Value, Type]  # the value, and the variable's declared type
 
 def run(graph: Graph) -> int:
     """Build SSA form in place; returns how deep the graph's blocks nest (Note [Block nesting limit])."""
-    _drop_dead_stores(graph)
-    renamer = _Renamer()
-    renamer.block(graph.block, _Env())
-    # One walk for both: pruning makes no node and the pool only moves constants.
-    nodes = [n for n in graph.all_nodes() if n.kind in _ACTS_ON]
+    loaded: Set[str] = set()
+    _loaded_names(graph.block, loaded)
+    renamer = _Renamer(loaded)
+    renamer.scope(graph.block, 0)
+    # The renamer met every node pruning and pooling act on: pruning makes no node and the
+    # pool only moves constants.
+    nodes = renamer.acts_on
     _prune(nodes)
     _pool_constants(graph, [n for n in nodes if n.kind == "prim::Constant" and n.block is not None])
     return renamer.deepest
@@ -90,18 +91,14 @@ def _pool_constants(graph: Graph, constants: List[Node]) -> None:
     top.nodes[:0] = moved
 
 
-def _drop_dead_stores(graph: Graph) -> None:
-    nodes = graph.all_nodes()
-    loaded = {n.attrs["name"] for n in nodes if n.kind == LOAD}
-    touched: Dict[int, Block] = {}
-    for n in nodes:
-        if n.kind == STORE and n.attrs["name"] not in loaded:
-            block = n.block
-            n.unlink()
-            if block is not None:
-                touched[id(block)] = block
-    for block in touched.values():
-        block.drop_unlinked()
+def _loaded_names(block: Block, out: Set[str]) -> None:
+    """Add the names the loads in `block` (and nested blocks) read to `out`."""
+    for n in block.nodes:
+        if n.kind == LOAD:
+            out.add(n.attrs["name"])
+        elif n.blocks:
+            for b in n.blocks:
+                _loaded_names(b, out)
 
 
 def _strip(v: Value) -> Value:
@@ -110,76 +107,103 @@ def _strip(v: Value) -> Value:
     return v
 
 
-class _Env:
-    """Variable name -> binding where a block is being renamed.
-
-    `all` holds every binding visible (a copy of the parent's, updated);
-    `local` the names bound in this block itself (as `ChainMap.maps[0]`).
-    """
-
-    __slots__ = ("all", "local")
-
-    def __init__(self, parent: Optional["_Env"] = None):
-        self.all: Dict[str, Binding] = dict(parent.all) if parent is not None else {}
-        self.local: Dict[str, Binding] = {}
-
-    def child(self) -> "_Env":
-        return _Env(self)
-
-    def __contains__(self, name: str) -> bool:
-        return name in self.all
-
-    def __getitem__(self, name: str) -> Binding:
-        return self.all[name]
-
-    def get(self, name: str) -> Optional[Binding]:
-        return self.all.get(name)
-
-    def __setitem__(self, name: str, binding: Binding) -> None:
-        self.all[name] = binding
-        self.local[name] = binding
+# Note [Renaming scopes]
+# ~~~~~~~~~~~~~~~~~~~~~~
+# The renamer keeps one dict, variable name -> binding (its value and its
+# declared type), for the place the walk is at. A block records, for each
+# name it binds, the binding the name had before the block (`saved`) and its
+# latest one (`local`); leaving the block puts the saved bindings back, so
+# each branch of an `if` starts from the bindings before the `if`, and the
+# `if` then joins the branches' `local`s. (A copy of every visible binding
+# per block was most of the renamer's time: a function's argument checks are
+# a hundred `if`s.) Looking a name up costs the same at any depth.
+#
+# A store of a name that no load reads is dead (exit flags nobody reads,
+# variables assigned and never read): the renamer drops it without binding
+# the name, so that no `if` output or loop-carried value is made for it.
 
 
 class _Renamer:
-    def __init__(self) -> None:
-        self.depth = 0  # of the block being renamed (the graph's: 0)
+    def __init__(self, loaded: Set[str]) -> None:
+        self.loaded = loaded  # the names some load reads
+        self.env: Dict[str, Binding] = {}  # Note [Renaming scopes]
+        self.local: Dict[str, Binding] = {}  # of the block being renamed
+        self.saved: Dict[str, Optional[Binding]] = {}  # of the block being renamed; None: unbound before it
         self.deepest = 0
+        self.acts_on: List[Node] = []  # the nodes of kinds in `_ACTS_ON`, in `all_nodes()` order
 
-    def block(self, block: Block, env: _Env) -> None:
-        self.depth += 1
-        if self.depth - 1 > self.deepest:
-            self.deepest = self.depth - 1
-        try:
-            self._block(block, env)
-        finally:
-            self.depth -= 1
+    def scope(self, block: Block, depth: int, params: Sequence[Tuple[str, Binding]] = ()) -> Dict[str, Binding]:
+        """Rename `block` (nested `depth` deep; the graph's: 0), with `params` bound at its start.
 
-    def _block(self, block: Block, env: _Env) -> None:
+        Returns the names the block binds, with their bindings at its end; the bindings
+        from before the block are back when this returns (Note [Renaming scopes]).
+        """
+        outer = self.local, self.saved
+        local: Dict[str, Binding] = {}
+        saved: Dict[str, Optional[Binding]] = {}
+        self.local, self.saved = local, saved
+        env = self.env
+        for name, binding in params:
+            self._bind(name, binding)
+        if depth > self.deepest:
+            self.deepest = depth
+        self._block(block, depth)
+        for name, old in saved.items():
+            if old is None:
+                del env[name]
+            else:
+                env[name] = old
+        self.local, self.saved = outer
+        return local
+
+    def _bind(self, name: str, binding: Binding) -> None:
+        """Bind `name` in the block being renamed."""
+        local = self.local
+        if name not in local:
+            self.saved[name] = self.env.get(name)
+        local[name] = self.env[name] = binding
+
+    def _block(self, block: Block, depth: int) -> None:
         kept: List[Node] = []  # the block's new node list (Note [Batched removal])
-        for node in list(block.nodes):
+        acts_on = self.acts_on
+        loaded = self.loaded
+        env, local, saved = self.env, self.local, self.saved  # `_bind`, inlined for stores
+        for node in block.nodes:  # nothing here changes the list (`kept` replaces it)
             kind = node.kind
             if kind == STORE:
-                v = node.inputs[0]
-                env[node.attrs["name"]] = (v, node.attrs.get("type", v.type))
-                node.unlink()
+                name = node.attrs["name"]
+                if name in loaded:
+                    v = node.inputs[0]
+                    if name not in local:
+                        saved[name] = env.get(name)
+                    local[name] = env[name] = (v, node.attrs.get("type", v.type))
+                # `node.unlink()`, for a store (one input; no outputs, no blocks): `kept` drops it
+                node.inputs[0].uses.remove((node, 0))
+                node.inputs = _EMPTY
+                node.block = None
                 continue
             if kind == LOAD:
-                self._load(node, env, kept)
+                self._load(node, kept)
                 continue
             kept.append(node)
-            if kind == "prim::If":
-                self._if(node, env)
-            elif kind == "prim::Loop":
-                self._loop(node, env)
-            elif node.blocks:
-                for b in node.blocks:
-                    self.block(b, env.child())
+            if node.blocks:
+                if kind == "prim::If":
+                    acts_on.append(node)
+                    self._if(node, depth)
+                elif kind == "prim::Loop":
+                    acts_on.append(node)
+                    self._loop(node, depth)
+                else:
+                    for b in node.blocks:
+                        self.scope(b, depth + 1)
+            elif kind in _PRUNABLE:
+                acts_on.append(node)
         block.nodes = kept
         block.dead_nodes = False
 
-    def _load(self, node: Node, env: _Env, kept: List[Node]) -> None:
+    def _load(self, node: Node, kept: List[Node]) -> None:
         name = node.attrs["name"]
-        binding = env.get(name)
+        binding = self.env.get(name)
         if binding is None:
             raise AssertionError(f"internal error: '{name}' is loaded before it is stored")
         value = binding[0]
@@ -190,75 +214,82 @@ class _Renamer:
             value = cast.add_output(out.type)
             cast.block = node.block
             kept.append(cast)  # where the load was
+            self.acts_on.append(cast)
         out.replace_all_uses_with(value)
-        node.unlink()
+        node.block = None  # `node.unlink()`, for a load (no inputs, no blocks; its output now unused)
 
-    def _if(self, node: Node, env: _Env) -> None:
+    def _if(self, node: Node, depth: int) -> None:
         exited = node.attrs.pop(EXITED, None)
-        envs = []
-        for b in node.blocks:
-            child = env.child()
-            self.block(b, child)
-            envs.append(child)
-        t_env, f_env = envs
-        t_local, f_local = t_env.local, f_env.local
+        inner = depth + 1
+        if inner > self.deepest:
+            self.deepest = inner  # the branches' depth, also when they are empty
+        t_block, f_block = node.blocks
+        # An empty branch (the `else` of most `if c: raise ...`) binds nothing.
+        t_local = self.scope(t_block, inner) if t_block.nodes else {}
+        mark = len(self.acts_on)  # where the true branch's nodes end
+        f_local = self.scope(f_block, inner) if f_block.nodes else {}
         if not t_local and not f_local:
             return
-        outer = env.all  # the `_Env` methods, read as dicts: this runs per variable of every `if`
-        live_local = (f_local if exited == 0 else t_local) if exited is not None else {}
+        env = self.env  # the bindings before the `if`
+        locals_ = (t_local, f_local)
+        filled: List[Node] = []
+        live_local = locals_[1 - exited] if exited is not None else {}
         for name in dict.fromkeys([*t_local, *f_local]):
-            if name not in outer and not (name in t_local and name in f_local) and name not in live_local:
+            outer = env.get(name)
+            if outer is None and not (name in t_local and name in f_local) and name not in live_local:
                 continue  # defined in one branch only: local to it
             if exited is not None and name in live_local:
-                self._fill_exited(node, exited, name, envs)
-            (tv, tt), (fv, ft) = t_env.all[name], f_env.all[name]
+                self._fill_exited(node, exited, name, locals_, outer, filled)
+            tv, tt = t_local.get(name) or outer  # type: ignore[misc]
+            fv, ft = f_local.get(name) or outer  # type: ignore[misc]
             declared = tt if tt is ft else unify(tt, ft)
-            if declared is None and name in outer and tt.is_subtype_of(outer[name][1]) and ft.is_subtype_of(outer[name][1]):
-                declared = outer[name][1]  # a Union refined differently in each branch
+            if declared is None and outer is not None and tt.is_subtype_of(outer[1]) and ft.is_subtype_of(outer[1]):
+                declared = outer[1]  # a Union refined differently in each branch
             if declared is None:
                 declared = tt
             if tv is fv:
-                env[name] = (tv, declared)
+                self._bind(name, (tv, declared))
                 continue
             base = _strip(tv)
             if base is _strip(fv) and tv.type.is_subtype_of(base.type) and fv.type.is_subtype_of(base.type):
-                env[name] = (base, base.type)  # only refinements: the variable did not change
+                self._bind(name, (base, base.type))  # only refinements: the variable did not change
                 continue
             joined = unify(tv.type, fv.type)
             out = node.add_output(joined if joined is not None and joined.is_subtype_of(declared) else declared)
             node.blocks[0].add_return(tv)
             node.blocks[1].add_return(fv)
-            env[name] = (out, declared)
+            self._bind(name, (out, declared))
+        if filled:  # at the end of the exited branch: in `all_nodes()` order, there
+            at = mark if exited == 0 else len(self.acts_on)
+            self.acts_on[at:at] = filled
 
-    def _fill_exited(self, node: Node, exited: int, name: str, envs: List[_Env]) -> None:
+    def _fill_exited(self, node: Node, exited: int, name: str, locals_: Tuple[Dict[str, Binding], ...], outer: Optional[Binding], filled: List[Node]) -> None:
         """In the branch that already exited (Note [Exit lowering]), `name` is never read again:
         give it an uninitialized value when it has none there, or one whose type does not fit."""
-        live_value, live_type = envs[1 - exited][name]
-        dead = envs[exited].get(name)
+        live_type = locals_[1 - exited][name][1]
+        dead = locals_[exited].get(name) or outer
         if dead is not None and unify(dead[1], live_type) is not None:
             return
-        block = node.blocks[exited]
-        u = Builder(block, loc=node.loc).op("prim::Uninitialized", [], [live_type]).output
-        envs[exited][name] = (u, live_type)
+        u = Builder(node.blocks[exited], loc=node.loc).op("prim::Uninitialized", [], [live_type])
+        filled.append(u)
+        locals_[exited][name] = (u.output, live_type)
 
-    def _loop(self, node: Node, env: _Env) -> None:
+    def _loop(self, node: Node, depth: int) -> None:
         body = node.blocks[0]
-        stored = list(dict.fromkeys(n.attrs["name"] for n in body.all_nodes() if n.kind == STORE))
-        carried = [name for name in stored if name in env]
-        body_env = env.child()
-        params: List[Value] = []
+        loaded = self.loaded
+        stored = dict.fromkeys(n.attrs["name"] for n in body.all_nodes() if n.kind == STORE)
+        env = self.env
+        carried = [name for name in stored if name in loaded and name in env]
+        params: List[Tuple[str, Binding]] = []
         for name in carried:
             value, declared = env[name]
             node.add_input(value)
-            p = body.add_param(declared, None)
-            params.append(p)
-            body_env[name] = (p, declared)
-        self.block(body, body_env)
-        for name, p in zip(carried, params):
-            body.add_return(body_env[name][0])
-        for name, p in zip(carried, params):
-            out = node.add_output(p.type)
-            env[name] = (out, p.type)
+            params.append((name, (body.add_param(declared, None), declared)))
+        body_local = self.scope(body, depth + 1, params)
+        for name, _ in params:
+            body.add_return(body_local[name][0])
+        for name, (p, _) in params:
+            self._bind(name, (node.add_output(p.type), p.type))
 
 
 # -- pruning ----------------------------------------------------------------------------------------
@@ -278,10 +309,11 @@ def _prune(nodes: List[Node]) -> None:
                 continue
             kind = node.kind
             if kind == "prim::If":
-                changed |= _prune_if(node)
+                if node.outputs:
+                    changed |= _prune_if(node)
             elif kind == "prim::Loop":
                 changed |= _prune_loop(node)
-            elif kind in _PRUNABLE and not node.outputs[0].uses:
+            elif not node.outputs[0].uses:  # one of `_PRUNABLE`
                 node.unlink()
                 touched[id(block)] = block
                 changed = True
@@ -289,8 +321,8 @@ def _prune(nodes: List[Node]) -> None:
             block.drop_unlinked()
 
 
-_PRUNABLE = ("prim::Uninitialized", CAST, "prim::Constant")
-_ACTS_ON = frozenset(("prim::If", "prim::Loop") + _PRUNABLE)
+_PRUNABLE = frozenset(("prim::Uninitialized", CAST, "prim::Constant"))
+_ACTS_ON = _PRUNABLE | {"prim::If", "prim::Loop"}
 
 
 def _prune_if(node: Node) -> bool:
