@@ -60,7 +60,8 @@ class Builder:
             node.inputs = _EMPTY
         if out_types:
             node.outputs = outs = []
-            for i, t in enumerate(out_types):
+            i = 0
+            for t in out_types:
                 out = _new(Value)  # `Value(t)`, inlined
                 out.type = t
                 out.id = next(_ids)
@@ -70,13 +71,14 @@ class Builder:
                 out.block = None
                 out.uses = []
                 outs.append(out)
+                i += 1
         else:
             node.outputs = _EMPTY
-        for _ in range(n_blocks):
-            node.add_block()
-        node.loc = loc if loc is not None else self.loc
-        block = self.block
-        node.block = block
+        if n_blocks:
+            for _ in range(n_blocks):
+                node.add_block()
+        node.loc = self.loc if loc is None else loc
+        block = node.block = self.block
         if self.before is None:
             block.nodes.append(node)
         else:

@@ -245,20 +245,37 @@ class Schema:
 
     @property
     def supported(self) -> bool:
-        """False when an argument or return has an `UnsupportedType` (computed once: resolution asks per call).
-
-        Cached in the instance's `__dict__` by hand: `functools.cached_property`
-        takes a lock on every first read in Python 3.11.
-        """
-        d = self.__dict__
-        found = d.get("_supported")
-        if found is None:
-            found = d["_supported"] = not any(_has(a.type, UnsupportedType) for a in self.arguments + self.returns)
-        return found
+        """False when an argument or return has an `UnsupportedType` (computed once: resolution asks per call)."""
+        found = self.__dict__.get("_supported")
+        return found if found is not None else self._scan_types()[0]
 
     @property
     def has_type_vars(self) -> bool:
-        return any(_has(a.type, TypeVarType) for a in self.arguments + self.returns)
+        """Whether an argument or return has a `TypeVarType` (computed once, as `supported`)."""
+        found = self.__dict__.get("_has_type_vars")
+        return found if found is not None else self._scan_types()[1]
+
+    def _scan_types(self) -> Tuple[bool, bool]:
+        """(`supported`, `has_type_vars`), from one walk over the types, kept in the instance's `__dict__`.
+
+        Kept by hand: `functools.cached_property` takes a lock on every first
+        read in Python 3.11. Resolution reads both of each schema it tries.
+        """
+        unsupported = generic = False
+        todo = [a.type for a in self.arguments]
+        todo += [r.type for r in self.returns]
+        while todo:
+            t = todo.pop()
+            if isinstance(t, UnsupportedType):
+                unsupported = True
+            elif isinstance(t, TypeVarType):
+                generic = True
+            else:
+                todo += t.contained()
+        d = self.__dict__
+        d["_supported"] = supported = not unsupported
+        d["_has_type_vars"] = generic
+        return supported, generic
 
     def argument_index(self, name: str) -> Optional[int]:
         for i, a in enumerate(self.arguments):
@@ -284,10 +301,6 @@ class Schema:
         else:
             rets = "(" + ", ".join(str(r) for r in self.returns) + ")"
         return f"{self.qualified_name}({', '.join(args)}) -> {rets}"
-
-
-def _has(t: Type, kind: type) -> bool:
-    return isinstance(t, kind) or any(_has(c, kind) for c in t.contained())
 
 
 # -- printing ---------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, NoReturn, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, NoReturn, Optional, Sequence, Tuple
 
 import torch
 
@@ -95,6 +95,7 @@ class FunctionEmitter:
         self.graph = graph
         self.name = name
         self.builder = Builder(graph.block)
+        self.op = self.builder.op  # see `op` below
         self.frame = Frame("function", graph.block)
         self.local_names = set(local_names)
         self.declared_return: Optional[Type] = None
@@ -135,8 +136,11 @@ class FunctionEmitter:
         return _At(self, node)
 
     # -- nodes -----------------------------------------------------------------------------------
-    def op(self, kind: str, inputs: Sequence[Value], out_types: Sequence[Type], attrs: Optional[Dict[str, Any]] = None, n_blocks: int = 0) -> Node:
-        return self.builder.op(kind, inputs, out_types, attrs, n_blocks=n_blocks)
+    # `em.op(kind, inputs, out_types, attrs=None, n_blocks=...)` makes a node at the insertion point
+    # (pass `n_blocks` by name). It is `self.builder.op` itself, bound in `__init__` (an emitter keeps
+    # its builder), rather than a method forwarding to it: the emitters make a thousand nodes through
+    # it in a Transformer.
+    op: Callable[..., Node]
 
     def const(self, value: Any, typ: Optional[Type] = None) -> Value:
         """A pooled constant: one `prim::Constant` per value and type, at the top of the graph."""
@@ -567,7 +571,7 @@ _RESOLVED: Dict[tuple, Tuple[list, "ops.Match"]] = {}
 
 
 def _resolve(cands: list, arg_types: List[Type], kw_types: Dict[str, Type], consts: Dict[Any, Any], self_type: Optional[Type]) -> "ops.Match":
-    cacheable = all(_exact(t) for t in arg_types) and all(_exact(t) for t in kw_types.values()) and (self_type is None or _exact(self_type))
+    cacheable = all(map(_exact, arg_types)) and all(map(_exact, kw_types.values())) and (self_type is None or _exact(self_type))
     if not cacheable:
         return ops.resolve(cands, arg_types, kw_types, const_values=consts, self_type=self_type)
     key = (id(cands), tuple(arg_types), tuple(kw_types.items()), tuple(consts), self_type)
@@ -586,6 +590,8 @@ _RESOLVED_MAX = 4096
 
 def _exact(t: Type) -> bool:
     """Whether types equal to `t` print as `t` does (Note [Resolution cache])."""
+    if id(t) in _SIMPLE_IDS:  # `TENSOR`, `INT`, ...: most argument types, found without the types' `__hash__`
+        return True
     if t in _SIMPLE:
         return type(t) is not TensorType or not t.is_refined()  # type: ignore[attr-defined]
     if isinstance(t, (TensorType, UnionType)):
@@ -594,6 +600,7 @@ def _exact(t: Type) -> bool:
 
 
 _SIMPLE = frozenset([TENSOR, BOOL, INT, FLOAT, STR, NONE, DEVICE, SCALAR_TYPE, LAYOUT, MEMORY_FORMAT])
+_SIMPLE_IDS = frozenset(id(t) for t in _SIMPLE)  # the module's constants: they live as long as the process
 
 
 def has_overloads(base: str) -> bool:
@@ -618,7 +625,8 @@ def _is_empty_literal(v: Value, kind: type) -> bool:
 
 def is_empty_list(v: Value) -> bool:
     """Whether `v` is an empty list literal used nowhere yet (a variable holding one may have grown)."""
-    return _is_empty_literal(v, ListType)
+    n = v.node  # `_is_empty_literal(v, ListType)`, inlined: `resolve_op` asks for every argument
+    return n is not None and n.kind == "prim::ListConstruct" and not n.inputs and not v.uses and isinstance(v.type, ListType)
 
 
 _TRANSPARENT = ("prim::If", WITH)

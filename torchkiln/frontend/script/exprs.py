@@ -38,9 +38,10 @@ def emit_constant(em: FunctionEmitter, node: ast.Constant, hint: Optional[Type])
     value = node.value
     if value is Ellipsis:
         return EllipsisValue()
-    if constant_type(value) is None:
+    typ = constant_type(value)
+    if typ is None:
         em.fail(node, f"constants of type {type(value).__name__} are not supported", hint="use int, float, bool, str or None")
-    return SimpleValue(em.const(value))
+    return SimpleValue(em.const(value, typ))
 
 
 _NAME = ast.Name
