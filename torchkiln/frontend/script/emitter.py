@@ -625,8 +625,7 @@ def _is_empty_literal(v: Value, kind: type) -> bool:
 
 def is_empty_list(v: Value) -> bool:
     """Whether `v` is an empty list literal used nowhere yet (a variable holding one may have grown)."""
-    n = v.node  # `_is_empty_literal(v, ListType)`, inlined: `resolve_op` asks for every argument
-    return n is not None and n.kind == "prim::ListConstruct" and not n.inputs and not v.uses and isinstance(v.type, ListType)
+    return _is_empty_literal(v, ListType)
 
 
 _TRANSPARENT = ("prim::If", WITH)
