@@ -306,3 +306,30 @@ def test_second_class_type_of_a_class_keeps_its_original_name():
     assert a._kiln_type is not b._kiln_type and a._kiln_type.name != b._kiln_type.name
     assert a.original_name == b.original_name == "Sequential"
     assert repr(b).startswith("Sequential(")
+
+
+def test_instances_of_one_class_share_each_methods_argument_binder():
+    # Note [Shared binders]: a binder is derived once per function (and executor kind).
+    class Block(nn.Module):
+        def forward(self, x: torch.Tensor, k: int = 2) -> torch.Tensor:
+            return x * k
+
+    class Stack(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = Block(), Block()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.b(self.a(x))
+
+    s = torchkiln.script(Stack())
+    assert s.a.forward._binder is s.b.forward._binder
+    assert s.a.forward._module is s.a and s.b.forward._module is s.b
+    x = torch.ones(2)
+    assert torch.equal(s.a(x, k=3), x * 3) and torch.equal(s.b(x), x * 2)
+    with pytest.raises(ArgumentError, match="expected a value of type int for argument 'k'"):
+        s.b(x, "3")
+    from torchkiln.api import _binder
+
+    fn = s.a.forward._fn  # another executor kind (the generated Python checks container items): its own binder
+    assert _binder(fn, True, True) is not s.a.forward._binder and _binder(fn, True, True) is _binder(fn, True, True)

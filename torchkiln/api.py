@@ -439,6 +439,29 @@ class _Binder:
                 raise ArgumentError(f"{sig}: expected a value of type {t} for argument '{self.args[i].name}' but got {e}") from None
 
 
+# Note [Shared binders]
+# ~~~~~~~~~~~~~~~~~~~~~
+# A binder depends only on its function's signature (read once it is
+# compiled: Enum erasure, the one later change, happens in `Compiler.finish`,
+# before any module is built) and on two flags. A scripted Transformer has 79
+# bound methods over 16 functions; each instance's `ScriptMethod` shares the
+# function's binder rather than deriving the same checks again (half of what
+# building the ScriptModules took).
+_BINDERS: "weakref.WeakKeyDictionary[Function, Dict[Tuple[bool, bool], _Binder]]" = weakref.WeakKeyDictionary()
+
+
+def _binder(fn: Function, skip_self: bool, deep_containers: bool) -> _Binder:
+    """The `_Binder` for `fn` with these flags, made once (Note [Shared binders])."""
+    per_fn = _BINDERS.get(fn)
+    if per_fn is None:
+        per_fn = _BINDERS.setdefault(fn, {})
+    key = (skip_self, deep_containers)
+    found = per_fn.get(key)
+    if found is None:
+        found = per_fn.setdefault(key, _Binder(fn, skip_self, deep_containers))
+    return found
+
+
 _ENUM_ARGUMENTS: "weakref.WeakKeyDictionary[Function, Tuple[Tuple[int, Callable[[Any], Any], T.Type], ...]]" = weakref.WeakKeyDictionary()
 
 
@@ -493,7 +516,7 @@ class ScriptFunction:
         self._kiln_unit = unit
         self._kiln_fn = fn
         self._executor = get_executor(executor)
-        self._binder = _Binder(fn, skip_self=False, deep_containers=self._executor.name != "cpp")
+        self._binder = _binder(fn, False, self._executor.name != "cpp")
         self._n = self._binder.n
         self._checks = self._binder.checks
         self._call = _entry(fn, unit, self._executor) if eager else self._compile_then_call
@@ -572,7 +595,7 @@ class ScriptMethod:
         self._module = module
         self._fn = fn
         self._unit = unit
-        self._binder = _Binder(fn, skip_self=True, deep_containers=executor.name != "cpp")
+        self._binder = _binder(fn, True, executor.name != "cpp")
         self._n = self._binder.n
         self._checks = self._binder.checks
         self._executor = executor

@@ -419,3 +419,23 @@ def test_parse_error_shows_line_and_caret():
         "      %1 : Tensor = aten::relu(%y)\n"
         "                               ^"
     )
+
+
+def test_parameterless_types_are_interned():
+    # Note [Interned types]: parsing, constructing, copying or pickling `int` gives the one object,
+    # so equality and hashing by identity agree with equality by name.
+    import copy
+    import pickle
+
+    from torchkiln.ir import types as T
+
+    for t in (T.INT, T.FLOAT, T.BOOL, T.STR, T.NONE, T.DEVICE, T.SCALAR_TYPE, T.SCALAR, T.ANY):
+        assert parse_type(str(t)) is t
+        assert type(t)(str(t)) is t
+        assert copy.copy(t) is t and copy.deepcopy(t) is t
+        assert pickle.loads(pickle.dumps(t)) is t
+    assert parse_type("int[]").elem is T.INT
+    assert len({T.INT, parse_type("int"), T.FLOAT}) == 2
+    # Nominal subclasses stay one object per declaration.
+    a, b = T.InterfaceType("__torch__.m.A", False), T.InterfaceType("__torch__.m.A", False)
+    assert a is not b and a != b and a == a

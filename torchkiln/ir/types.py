@@ -47,7 +47,26 @@ class Type:
 
 
 class _Singleton(Type):
+    """A type without parameters (`int`, `Scalar`, `Any`): one object per class and name.
+
+    Note [Interned types]: making one again (`_Singleton("int")`, a copy)
+    gives the same object, so equality and hashing are object identity,
+    done in C: type equality and type-keyed dicts run thousands of times
+    per compile. Subclasses with their own equality (`InterfaceType`) are
+    not interned.
+    """
+
     __slots__ = ("_name",)
+    _interned: Dict[Tuple[type, str], "_Singleton"] = {}
+
+    def __new__(cls, name: str, *args: Any, **kwargs: Any):
+        if cls.__eq__ is not Type.__eq__:  # nominal subclasses: a new object each
+            return super().__new__(cls)
+        key = (cls, name)
+        found = _Singleton._interned.get(key)
+        if found is None:
+            found = _Singleton._interned.setdefault(key, super().__new__(cls))
+        return found
 
     def __init__(self, name: str):
         self._name = name
@@ -57,11 +76,14 @@ class _Singleton(Type):
 
     __str__ = __repr__
 
-    def __eq__(self, other: object) -> bool:
-        return other is self or (type(other) is type(self) and other._name == self._name)  # type: ignore[attr-defined]
+    def __reduce__(self):
+        return (type(self), (self._name,))
 
-    def __hash__(self) -> int:
-        return hash(self._name)
+    def __copy__(self) -> "_Singleton":
+        return self
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> "_Singleton":
+        return self
 
 
 class TensorType(Type):

@@ -64,7 +64,15 @@ def checked(x: int, y: Optional[int]) -> int:
     return x + z
 
 
-CASES = ["add_mul", "loop_sum", "first_positive", "refine", "while_break", "checked"]
+def refine_join(x: int, m: Optional[int]) -> int:
+    if m is not None:
+        x = x + m
+    if m is None:
+        raise ValueError("m is required")
+    return x * m
+
+
+CASES = ["add_mul", "loop_sum", "first_positive", "refine", "while_break", "checked", "refine_join"]
 
 EXPECTED = {
     "add_mul": """
@@ -163,6 +171,32 @@ graph(%x : int, %y : int?):
       -> (%10)
   %12 : int = prim::add.int(%x, %9)
   return (%12)
+""",
+    # Note [Refinement joins]: `m` is no output of the first `if` (both paths hold the
+    # argument); after the raising `if`, the narrowing is a cast of the argument itself.
+    "refine_join": """
+graph(%x : int, %m : int?):
+  %2 : NoneType = prim::Constant[value=None]()
+  %3 : str = prim::Constant[value="m is required"]()
+  %4 : bool = prim::is(%m, %2)
+  %5 : bool = prim::not(%4)
+  %6 : int = prim::If(%5)
+    block0():
+      %7 : int = prim::unchecked_cast(%m)
+      %8 : int = prim::add.int(%x, %7)
+      -> (%8)
+    block1():
+      -> (%x)
+  %9 : bool = prim::is(%m, %2)
+  prim::If(%9)
+    block0():
+      prim::RaiseException[cls="ValueError"](%3)
+      -> ()
+    block1():
+      -> ()
+  %10 : int = prim::unchecked_cast(%m)
+  %11 : int = prim::mul.int(%6, %10)
+  return (%11)
 """,
     "while_break": """
 graph(%n : int):

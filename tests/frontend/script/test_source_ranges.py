@@ -123,6 +123,17 @@ x], dim=0
 )
 
 
+def _header_over_lines(
+    x: torch.Tensor,
+    k: int = 2,
+) -> torch.Tensor:
+    """The `)` above is at the def's indentation; the scan starts after the header."""
+    note = """cut here
+if the scan started too early"""
+    y = x * k
+    return y + len(note)
+
+
 class _Holder(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = x * 3
@@ -141,7 +152,7 @@ def test_function_extent_ends_at_the_dedent_and_falls_back_when_cut_inside_a_str
     import ast
     import inspect
 
-    for fn in (_ends_in_a_dedented_string, _ends_in_a_dedented_bracket, _Holder.forward, _Holder.other, sample):
+    for fn in (_ends_in_a_dedented_string, _ends_in_a_dedented_bracket, _header_over_lines, _Holder.forward, _Holder.other, sample):
         src = parse_function(fn)
         lines, start = inspect.getsourcelines(fn)
         assert src.tree.name == fn.__name__
@@ -156,6 +167,7 @@ def test_function_extent_ends_at_the_dedent_and_falls_back_when_cut_inside_a_str
     x = torch.randn(2)
     assert matches_eager(_ends_in_a_dedented_string, (x,))
     assert matches_eager(_ends_in_a_dedented_bracket, (x,))
+    assert matches_eager(_header_over_lines, (x,))
     m = torchkiln.script(_Holder())
     torch.testing.assert_close(m(x), _Holder()(x))
 

@@ -37,7 +37,7 @@ from ...ir.types import (
     unify,
 )
 from .emitter import Cond, FunctionEmitter
-from .environment import Frame
+from .environment import Frame, VarInfo
 from .sugared import NO_STATIC, SimpleValue, SugaredValue
 
 
@@ -265,13 +265,23 @@ def _join_branch(em: FunctionEmitter, frame: Frame, node: ast.AST) -> None:
 def refine_in_frame(em: FunctionEmitter, refs: Dict[str, Type], node: ast.AST) -> None:
     """Statement level: store the refined (cast) values of `refs` in the current frame."""
     for name, t in refs.items():
-        sv = em.lookup(name, node)
-        v = sv.as_value(em, node)
-        if v.type == t or v.type.is_subtype_of(t) and v.type != ANY:
-            continue  # already as narrow (refined further on the path that goes on)
-        with em.at(node):
-            cast = em.op("prim::unchecked_cast", [v], [t]).output
-        em.assign(name, SimpleValue(cast), node)
+        refine_name(em, name, t, node)
+
+
+def refine_name(em: FunctionEmitter, name: str, t: Type, node: ast.AST) -> None:
+    """Bind `name` in the current frame to its value cast to `t`, unless it is already as narrow;
+    the binding records the one it narrows (Note [Refinement joins] in control.py)."""
+    sv = em.lookup(name, node)
+    v = sv.as_value(em, node)
+    if v.type == t or v.type.is_subtype_of(t) and v.type != ANY:
+        return  # already as narrow (refined further on the path that goes on)
+    before = em.frame.find(name)[1]
+    with em.at(node):
+        cast = em.op("prim::unchecked_cast", [v], [t]).output
+    em.assign(name, SimpleValue(cast), node)
+    info = em.frame.vars.get(name)
+    if info is not None and isinstance(before, VarInfo):
+        info.refines = before
 
 
 # -- None checks and isinstance ------------------------------------------------------------------------
@@ -434,4 +444,4 @@ def isinstance_targets(em: FunctionEmitter, node: ast.expr) -> List[Any]:
     return [obj]
 
 
-__all__ = ["emit_condition", "cond_of", "truth_value", "refine_in_frame", "ConditionSugar", "isinstance_cond", "isinstance_targets", "none_cond"]
+__all__ = ["emit_condition", "cond_of", "truth_value", "refine_in_frame", "refine_name", "ConditionSugar", "isinstance_cond", "isinstance_targets", "none_cond"]

@@ -26,7 +26,7 @@ from typing import Callable, Collection, List, Optional
 
 from ...ir.core import Block, Node
 from ...ir.types import BOOL, INT, unify
-from .conditions import refine_in_frame
+from .conditions import refine_in_frame, refine_name
 from .emitter import FunctionEmitter
 from .environment import LOAD, STORE, WITH, Frame, PendingError, VarInfo
 from .exits import BROKE, UNROLLED, loop_exit_kinds
@@ -44,8 +44,7 @@ def emit_if(em: FunctionEmitter, node: ast.If) -> None:
         # Only the branch taken is compiled (TorchScript's metaprogramming).
         em.emit_stmts(node.body if cond.static else node.orelse)
         return
-    with em.at(node):
-        if_node = em.op("prim::If", [cond.value], [], n_blocks=2)
+    if_node = em.op("prim::If", [cond.value], [], None, em.loc(node), 2)
     with em.child_frame("if", if_node.blocks[0]) as tf:
         refine_in_frame(em, cond.true_refs, node.test)
         em.emit_stmts(node.body)
@@ -74,7 +73,7 @@ def join_if(em: FunctionEmitter, tf: Frame, ff: Frame, node: ast.AST) -> None:
         before_var = before if isinstance(before, VarInfo) else None
         if tf.exits or ff.exits:
             live, dead = (ff, tf) if tf.exits else (tf, ff)
-            _take_live_branch(em, parent, name, live, dead)
+            _take_live_branch(em, parent, name, live, dead, node)
             continue
         t = _branch_binding(tf, name, before)
         f = _branch_binding(ff, name, before)
@@ -82,6 +81,8 @@ def join_if(em: FunctionEmitter, tf: Frame, ff: Frame, node: ast.AST) -> None:
             joined = unify(t.type, f.type)
             if joined is None and before_var is not None and t.type.is_subtype_of(before_var.type) and f.type.is_subtype_of(before_var.type):
                 joined = before_var.type  # e.g. a Union refined differently in each branch
+            if joined is not None and before_var is not None and joined == before_var.type and _narrows(t, before_var) and _narrows(f, before_var):
+                continue  # Note [Refinement joins]: the variable holds the value it had before the `if`
             if joined is not None:
                 if name in tf.vars or name in ff.vars:
                     loc = (ff.vars.get(name) or tf.vars.get(name)).loc  # type: ignore[union-attr]
@@ -97,6 +98,32 @@ def join_if(em: FunctionEmitter, tf: Frame, ff: Frame, node: ast.AST) -> None:
         parent.set_error(name, _one_branch_error(name, t, f, tf, ff))
 
 
+# Note [Refinement joins]
+# ~~~~~~~~~~~~~~~~~~~~~~~
+# A refinement (`if m is not None:`, `isinstance`) binds the variable, in the
+# branch, to `prim::unchecked_cast` of its value: the same object, typed
+# narrower. It assigns nothing. Where both paths through an `if` hold the
+# value from before it, cast or not, and their types join to its type, the
+# variable keeps its binding from before the `if`, value included, so later
+# reads use that value (Note [Load forwarding]) rather than a `prim::Load`
+# of a join, and the stores of the refinements are never made (Note
+# [Deferred stores]). Where the branch that goes on narrowed it and the
+# other exits (`if m is None: raise ...`), the narrowing is made again after
+# the `if`, as a cast of that value, instead of carrying the cast out of the
+# branch. A `prim::If` with refinements as its only joins then has no
+# outputs. (Three in four of a Transformer's `if`s check an argument this
+# way.)
+
+
+def _narrows(binding, before: VarInfo) -> bool:
+    """Whether `binding` is `before` or a chain of refinements of it (Note [Refinement joins])."""
+    while binding is not None:
+        if binding is before:
+            return True
+        binding = binding.refines
+    return False
+
+
 def _branch_binding(frame: Frame, name: str, before):
     if name in frame.vars:
         return frame.vars[name]
@@ -107,10 +134,14 @@ def _branch_binding(frame: Frame, name: str, before):
     return before
 
 
-def _take_live_branch(em: FunctionEmitter, parent: Frame, name: str, live: Frame, dead: Frame) -> None:
+def _take_live_branch(em: FunctionEmitter, parent: Frame, name: str, live: Frame, dead: Frame, node: ast.AST) -> None:
     if name in live.vars:
         info = live.vars[name]
-        if not isinstance(parent.find(name)[1], VarInfo):
+        before = parent.find(name)[1]
+        if isinstance(before, VarInfo) and info.refines is not None and _narrows(info, before):
+            refine_name(em, name, info.type, node)  # Note [Refinement joins]: narrowed again here
+            return
+        if not isinstance(before, VarInfo):
             # Only a name new here needs a value in the exited branch: one defined before
             # keeps its value there, and a `break`/`continue` carries that value on.
             _store_uninitialized(em, dead.block, name, info)

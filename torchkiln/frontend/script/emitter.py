@@ -42,7 +42,9 @@ from ...ir.types import (
     unify,
 )
 from .environment import EXIT, LOAD, NOT_CONSTANT, STORE, WITH, Frame, PendingError, VarInfo
-from .source import ParsedSource
+from .source import ParsedSource, _LazyRange, _set_node, _set_src
+
+_new = object.__new__
 from .sugared import SimpleValue, SugaredValue, TupleSugar
 
 
@@ -125,7 +127,11 @@ class FunctionEmitter:
         # a lazy range knows the source it is for.
         found = getattr(node, "_kiln_loc", None)
         if found is None or found._src is not self.src:
-            found = node._kiln_loc = self.src.loc(node)  # type: ignore[attr-defined]
+            # `self.src.loc(node)`, inlined: three in four expressions get a range here first.
+            found = _new(_LazyRange)
+            _set_src(found, self.src)
+            _set_node(found, node)
+            node._kiln_loc = found  # type: ignore[attr-defined]
         return found
 
     def fail(self, node: Optional[ast.AST], what: str, hint: Optional[str] = None) -> NoReturn:
@@ -178,11 +184,16 @@ class FunctionEmitter:
 
         Returns the node's outputs and their names (for named-tuple results).
         """
-        kwargs = dict(kwargs or {})
+        kwargs = dict(kwargs) if kwargs else {}
         match = self.resolve_op(node, bases, args, kwargs, self_value, what)
-        with self.at(node):
-            inputs = ops.emit_inputs(match, self.builder, list(args), kwargs, self_value)
-            n = self.builder.op(match.op.name, inputs, match.return_types)
+        builder = self.builder
+        saved = builder.loc  # `with self.at(node):`, spelled out
+        builder.loc = self.loc(node)
+        try:
+            inputs = ops.emit_inputs(match, builder, list(args), kwargs, self_value)
+            n = builder.op(match.op.name, inputs, match.return_types)
+        finally:
+            builder.loc = saved
         return n.outputs, match.return_names
 
     def resolve_op(
@@ -303,8 +314,15 @@ class FunctionEmitter:
             found.raise_at(self.loc(node))
         if name in self.local_names:
             self.fail(node, f"local variable '{name}' is used before it is assigned", hint=f"assign '{name}' on every path before this line")
-        with self.at(node):  # nodes made for a global (a constant) carry the name's range
+        # `with self.at(node):`, spelled out (a third of all names are globals): nodes made
+        # for a global (a constant) carry the name's range.
+        builder = self.builder
+        saved = builder.loc
+        builder.loc = self.loc(node)
+        try:
             return self.compiler.resolver.resolve_name(self, node, name)
+        finally:
+            builder.loc = saved
 
     def assign(self, name: str, sv: SugaredValue, node: ast.AST, annotated: Optional[Type] = None) -> None:
         """Bind `name` to `sv` in the current frame (a `prim::Store` for values)."""

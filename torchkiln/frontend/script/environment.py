@@ -81,6 +81,7 @@ class VarInfo:
     value: Optional[Value] = None  # the value stored, and the block of the store (Note [Load forwarding])
     block: Optional[Block] = None
     sugar: Optional["SugaredValue"] = None  # `SimpleValue(value)`, made at the first forwarded read and shared
+    refines: Optional["VarInfo"] = None  # the binding this one narrows (a cast of its value: Note [Refinement joins])
 
 
 @dataclass

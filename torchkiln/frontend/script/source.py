@@ -233,20 +233,20 @@ def parse_source(obj: Any, exact: bool = False) -> ParsedSource:
 
 
 _END_LINE = operator.itemgetter(1)
-_START_LINE = operator.itemgetter(2)
 
 
 def _function_lines(fn: Any, exact: bool = False) -> Optional[Tuple[List[str], int, str]]:
     """A function's source lines from its code object's line table (no tokenizing; None: use inspect).
 
     `co_firstlineno` is the first decorator's line. Note [Function extent]:
-    by default the lines run on from the last line that has an instruction to
-    the first line that is indented no deeper than the `def` and is not blank
-    or a comment. That can stop early only inside a string or a bracket,
-    which leaves the text unparsable; the caller then asks again with
-    `exact`, which takes the largest end line of any instruction of the
-    function or of code nested in it (reading every instruction's position,
-    several times the cost).
+    by default the lines run on from the body's first statement (the first
+    instruction on a later line: decorators, a header over several lines and
+    the docstring have none) to the first line that is indented no deeper
+    than the `def` and is not blank or a comment. That can stop early only
+    inside a string, a bracket or after a backslash, which leaves the text
+    unparsable; the caller then asks again with `exact`, which takes the
+    largest end line of any instruction of the function or of code nested in
+    it (reading every instruction's position, several times the cost).
     """
     code = getattr(fn, "__code__", None)
     if code is None or not hasattr(code, "co_positions"):
@@ -263,10 +263,10 @@ def _function_lines(fn: Any, exact: bool = False) -> Optional[Tuple[List[str], i
         if end is None or end < start or end > len(all_lines):
             return None
     else:
-        last = max(filter(None, map(_START_LINE, code.co_lines())), default=start)
+        body = next((line for _, _, line in code.co_lines() if line is not None and line > start), start)
         first = all_lines[start - 1]
         indent = len(first) - len(first.lstrip(" \t"))
-        end = max(last, start)
+        end = body
         n = len(all_lines)
         while end < n:
             line = all_lines[end]
