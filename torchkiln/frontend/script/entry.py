@@ -27,6 +27,7 @@ import torch.nn as nn
 from ...collector import building
 from ...diagnostics import CompileError
 from ...ir.nesting import MAX_BLOCK_DEPTH, headroom_active, recursion_headroom
+from ...ir.types import DictType, ListType, OptionalType, TupleType
 from .compiler import CacheMiss, Compiler
 from .modules import ConstantConflict, ModuleInfo
 
@@ -190,8 +191,7 @@ def _infos(info: ModuleInfo, seen: set) -> Iterator[ModuleInfo]:
 
 def _build(compiler: Compiler, module: nn.Module, done: Dict[int, Any]):
     """The ScriptModule for `module` (submodules first), with its own attribute values."""
-    from ... import api
-
+    api = _api()
     existing = done.get(id(module))
     if existing is not None:
         return existing
@@ -222,11 +222,23 @@ def _build(compiler: Compiler, module: nn.Module, done: Dict[int, Any]):
     return sm
 
 
+def _api():
+    # `torchkiln.api` imports this package: read once, at the first call (an import statement
+    # in a function costs a microsecond each time, and this runs per module).
+    global _API
+    if _API is None:
+        from ... import api
+
+        _API = api
+    return _API
+
+
+_API = None
+
+
 def as_script_value(value: Any, t) -> Any:
     """A Python attribute value in the form its script type has (tuples for lists -> lists,
     Enum members -> their values, Note [Enums])."""
-    from ...ir.types import DictType, ListType, OptionalType, TupleType
-
     if value is None:
         return None
     if isinstance(value, enum.Enum):

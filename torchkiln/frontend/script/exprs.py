@@ -247,9 +247,7 @@ def _constant_items(values: List[Value]) -> Optional[list]:
 
 def emit_subscript(em: FunctionEmitter, node: ast.Subscript, hint: Optional[Type]) -> SugaredValue:
     base = em.emit_expr(node.value)
-    from .subscripts import emit_index
-
-    index = emit_index(em, node.slice)
+    index = subscripts.emit_index(em, node.slice)
     return base.getitem(em, node, index)
 
 
@@ -292,3 +290,5 @@ UNSUPPORTED = {
 }
 
 __all__ = ["emit_expr", "build_list", "EllipsisValue"]
+
+from . import subscripts  # noqa: E402  (it imports this module, so it comes last; read at call time)

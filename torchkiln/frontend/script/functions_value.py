@@ -21,6 +21,7 @@ from ...ir.core import Function, Value
 from ...ops.lang import register_python_function
 from ...ir.types import TENSOR
 from .emitter import FunctionEmitter
+from .enums import typed_returns, typed_signature
 from .functions import argument_values, bind_call, positional_only_keywords
 from .sugared import Args, Kwargs, SimpleValue, SugaredValue
 
@@ -117,8 +118,6 @@ class ClassMethodValue(SugaredValue):
 
 
 def _call_node(em: FunctionEmitter, function: Function, values: List[Value]) -> SugaredValue:
-    from .enums import typed_returns
-
     out = em.op("prim::CallFunction", values, [typed_returns(em, function)], {"name": function.name}).output
     return SimpleValue(out)
 
@@ -131,7 +130,6 @@ def call_compiled(em: FunctionEmitter, node: ast.AST, function: Function, args: 
 def compiled_arguments(em: FunctionEmitter, node: ast.AST, function: Function, args: Args, kwargs: Kwargs) -> List[Value]:
     """The input values of a call of an already compiled `Function`, bound by its `Argument`s
     (typed as the frontend typed them: Note [Enums])."""
-    from .enums import typed_signature
 
     params = function.args
     types_ = typed_signature(em, function)[0]

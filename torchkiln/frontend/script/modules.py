@@ -407,9 +407,17 @@ def _type_name(cls: type) -> str:
 
 
 def _api():
-    from ... import api
+    # Read once (`torchkiln.api` imports this package; an import statement in a function costs a
+    # microsecond each time, and this runs per module).
+    global _API
+    if _API is None:
+        from ... import api
 
-    return api
+        _API = api
+    return _API
+
+
+_API = None
 
 
 def _is_function(value: Any) -> bool:

@@ -213,11 +213,17 @@ def _describe(obj: Any) -> str:
 
 
 def _api():
-    try:
-        from ... import api
-    except ImportError:  # pragma: no cover - the api module is always there in a full tree
-        return None
-    return api
+    global _API
+    if _API is None:  # read once: `torchkiln.api` imports this package
+        try:
+            from ... import api
+        except ImportError:  # pragma: no cover - the api module is always there in a full tree
+            return None
+        _API = api
+    return _API
+
+
+_API = None
 
 
 def _find_builtin(obj: Any) -> Optional[str]:

@@ -37,6 +37,7 @@ from ...ir.types import (
     Type,
 )
 from .autograd import tensor_backward
+from .calls import op_values
 from .classes import InterfaceView
 from .emitter import FunctionEmitter, has_overloads
 from .interfaces import InterfaceType
@@ -182,7 +183,6 @@ class TensorMethod(SugaredValue):
                 em.fail(node, f"x.{self.name}() takes no positional arguments here")
             dtype = em.const(_DTYPE_METHODS[self.name])
             return em.call_op_sugar(node, "aten::to", [], {"dtype": dtype, **_values(em, node, kwargs)}, self_value=x, what=f"Tensor.{self.name}")
-        from .calls import op_values
 
         return em.call_op_sugar(node, f"aten::{self.name}", op_values(em, node, args), _values(em, node, kwargs), self_value=x, what=f"Tensor.{self.name}")
 
