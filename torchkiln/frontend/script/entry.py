@@ -217,7 +217,7 @@ def _build(compiler: Compiler, module: nn.Module, done: Dict[int, Any]):
             values[name] = as_script_value(value, t.attributes[name])
     sm = api.ScriptModule.create(compiler.unit, t, values, eager=False)
     # `register_buffer(..., persistent=False)`: kept out of state_dict, as in eager (trace does the same).
-    sm._non_persistent_buffers_set = set(module._non_persistent_buffers_set)
+    sm.__dict__["_non_persistent_buffers_set"] = set(module._non_persistent_buffers_set)  # not an attribute of the type
     done[id(module)] = sm
     return sm
 

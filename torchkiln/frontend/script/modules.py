@@ -140,6 +140,7 @@ class ModuleTypes:
         self.by_type: Dict[ClassType, ModuleInfo] = {}
         self.by_module: Dict[int, ModuleInfo] = {}
         self._class_facts: Dict[type, Tuple[Dict[str, Any], set]] = {}  # per class: annotations, constant names
+        self._entry_names: Dict[type, List[str]] = {}  # per class: `entry_methods`
 
     def info(self, module: nn.Module) -> ModuleInfo:
         done = self.by_module.get(id(module))
@@ -230,7 +231,10 @@ class ModuleTypes:
 
     def compile_entry_points(self, info: ModuleInfo) -> None:
         """forward and @export methods of one type (once)."""
-        for name in entry_methods(info.cls):
+        names = self._entry_names.get(info.cls)
+        if names is None:  # once per class and script() call (each pass over the modules asks)
+            names = self._entry_names[info.cls] = entry_methods(info.cls)
+        for name in names:
             if name not in info.type.methods:
                 self.compiler.classes._compile_method(info.type, info.cls, name, None)
 
