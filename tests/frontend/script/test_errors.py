@@ -290,3 +290,23 @@ def test_mixed_list():
 def test_error_is_raised_at_script_time_not_call_time():
     with pytest.raises(CompileError):
         torchkiln.script(unknown_method)
+
+
+def _called_twice(x: int) -> int:
+    return x + 1
+
+
+_alias_of_called_twice = _called_twice
+
+
+def _reads_one_function_by_two_names(x: int) -> int:
+    return _called_twice(x) + _called_twice(x) + _alias_of_called_twice(x, 3)
+
+
+def test_a_function_read_by_two_names_is_named_as_read_each_time():
+    # The resolver keeps a function's value per name it is read by: the message names the alias.
+    with pytest.raises(torchkiln.CompileError) as info:
+        torchkiln.script(_reads_one_function_by_two_names)
+    text = str(info.value)
+    assert text.startswith("_alias_of_called_twice() takes 1 positional argument but 2 were given")
+    assert "_alias_of_called_twice(x, 3)" in text

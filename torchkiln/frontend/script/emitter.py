@@ -207,17 +207,22 @@ class FunctionEmitter:
     ) -> "ops.Match":
         """The overload of `bases` these values call; a CompileError at `node` naming the ones tried."""
         consts: Dict[Any, Any] = {}
+        arg_types = []
         for i, v in enumerate(args):
-            if is_empty_list(v):
+            arg_types.append(v.type)
+            if type(v.type) is ListType and is_empty_list(v):
                 consts[i] = []
-        for k, v in kwargs.items():
-            if is_empty_list(v):
-                consts[k] = []
+        kw_types = {}
+        if kwargs:
+            for k, v in kwargs.items():
+                kw_types[k] = v.type
+                if type(v.type) is ListType and is_empty_list(v):
+                    consts[k] = []
         try:
             match = _resolve(
                 candidates(bases),
-                [v.type for v in args],
-                {k: v.type for k, v in kwargs.items()},
+                arg_types,
+                kw_types,
                 consts,
                 self_value.type if self_value is not None else None,
             )

@@ -36,7 +36,7 @@ from .emitter import FunctionEmitter, constant_type
 from .sugared import ExceptionClassValue, PythonModuleValue, SimpleValue, SugaredValue, TupleSugar
 from . import builtins as script_builtins, specials  # noqa: I001
 from .calls import BuiltinOp, ScriptFunctionValue
-from .functions_value import AutogradFunctionValue, function_value
+from .functions_value import AutogradFunctionValue, PythonFunctionValue, function_value
 
 try:
     from torch.jit._builtins import _find_builtin as _torch_find_builtin
@@ -106,6 +106,9 @@ class Resolver:
         # id(obj) -> (obj, sugared value) for Python modules and torch ops: a program names
         # `torch`, `F` and `torch.cat` again and again, and their values hold no compile state.
         self._shared: Dict[int, Tuple[Any, SugaredValue]] = {}
+        # (id(function), the name it is read by) -> (function, its value): a plain Python function's
+        # value holds the function and that name only (messages name the function as the code does).
+        self._functions: Dict[Tuple[int, str], Tuple[Any, SugaredValue]] = {}
 
     def resolve_name(self, em: FunctionEmitter, node: ast.AST, name: str) -> SugaredValue:
         try:
@@ -142,6 +145,9 @@ class Resolver:
         shared = self._shared.get(id(obj))
         if shared is not None and shared[0] is obj:
             return shared[1]
+        known = self._functions.get((id(obj), name))  # a function read by this name before
+        if known is not None and known[0] is obj:
+            return known[1]
         if constant_type(obj) is not None and not isinstance(obj, type):
             return SimpleValue(em.const(obj))
         special = specials.lookup(obj)
@@ -189,7 +195,10 @@ class Resolver:
             lib = _foreign_function(obj) if isinstance(obj, types.FunctionType) else None
             if lib is not None:
                 em.fail(node, f"`{name}` is a function of the Python library '{lib}', which script cannot compile", hint="compute this with torch functions, or mark the calling code @torchkiln.ignore")
-            return function_value(em, node, obj, name)
+            value = function_value(em, node, obj, name)
+            if type(value) is PythonFunctionValue:
+                self._functions[(id(obj), name)] = (obj, value)
+            return value
         if isinstance(obj, type) and issubclass(obj, torch.autograd.Function):
             return AutogradFunctionValue(obj, name)
         if isinstance(obj, type):
