@@ -178,9 +178,12 @@ def aten_overloads(base_name: str) -> List[OpInfo]:
     """All dispatcher overloads of `base_name` (e.g. `aten::add`), in resolution order."""
     out = []
     for q in _overload_order(base_name):
-        info = aten_op(q)
-        if info is not None:
-            out.append(info)
+        info = _CACHE.get(q)
+        if info is None:  # `_overload_order` lists dispatcher ops only: no second `is_aten_op`
+            info = _CACHE.setdefault(q, _make(q))  # one OpInfo per op, whichever thread made it first
+            if info is None:  # cached as missing before a library registered it
+                info = _CACHE[q] = _make(q)
+        out.append(info)
     return out
 
 
