@@ -96,9 +96,9 @@ class ConditionSugar(SugaredValue):
 def truth_value(em: FunctionEmitter, node: ast.AST, v: Value) -> Value:
     """`bool(v)` with Python's meaning, for `if v:` and `while v:`."""
     t = v.type
+    if t is BOOL:
+        return v  # most conditions: nothing to make
     with em.at(node):
-        if t == BOOL:
-            return v
         if isinstance(t, TensorType):
             return em.op("prim::Bool.Tensor", [v], [BOOL]).output
         if t in (INT, FLOAT, SCALAR):
@@ -307,8 +307,7 @@ def _none_check(em: FunctionEmitter, node: ast.Compare) -> Optional[Cond]:
 
 
 def _negate_value(em: FunctionEmitter, node: ast.AST, cond: Cond) -> Cond:
-    with em.at(node):
-        v = em.op("prim::not", [cond.value], [BOOL]).output
+    v = em.op("prim::not", [cond.value], [BOOL], None, em.loc(node)).outputs[0]
     return Cond(v, None, cond.false_refs, cond.true_refs)
 
 
