@@ -29,7 +29,7 @@ from ...diagnostics import CompileError
 from ...ir.nesting import MAX_BLOCK_DEPTH, headroom_active, recursion_headroom
 from ...ir.types import DictType, ListType, OptionalType, TupleType
 from .compiler import CacheMiss, Compiler
-from .modules import ConstantConflict, ModuleInfo
+from .modules import ConstantConflict, ModuleInfo, _api
 
 
 def script(obj: Any = None, optimize: Any = None, _frames_up: int = 0, _rcb: Any = None, example_inputs: Any = None) -> Any:
@@ -220,20 +220,6 @@ def _build(compiler: Compiler, module: nn.Module, done: Dict[int, Any]):
     sm.__dict__["_non_persistent_buffers_set"] = set(module._non_persistent_buffers_set)  # not an attribute of the type
     done[id(module)] = sm
     return sm
-
-
-def _api():
-    # `torchkiln.api` imports this package: read once, at the first call (an import statement
-    # in a function costs a microsecond each time, and this runs per module).
-    global _API
-    if _API is None:
-        from ... import api
-
-        _API = api
-    return _API
-
-
-_API = None
 
 
 def as_script_value(value: Any, t) -> Any:
