@@ -43,9 +43,9 @@ from ...ir.types import (
 )
 from .environment import EXIT, LOAD, NOT_CONSTANT, STORE, WITH, Frame, PendingError, VarInfo
 from .source import ParsedSource, _LazyRange, _set_node, _set_src
-
-_new = object.__new__
 from .sugared import SimpleValue, SugaredValue, TupleSugar
+
+_new = object.__new__  # `FunctionEmitter.loc` makes ranges without `__init__`, as `ParsedSource.loc` does
 
 
 @dataclass(slots=True)

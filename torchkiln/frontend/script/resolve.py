@@ -37,6 +37,7 @@ from .sugared import ExceptionClassValue, PythonModuleValue, SimpleValue, Sugare
 from . import builtins as script_builtins, specials  # noqa: I001
 from .calls import BuiltinOp, ScriptFunctionValue
 from .functions_value import AutogradFunctionValue, PythonFunctionValue, function_value
+from .modules import _api
 
 try:
     from torch.jit._builtins import _find_builtin as _torch_find_builtin
@@ -189,7 +190,7 @@ class Resolver:
 
     def _python_object(self, em: FunctionEmitter, node: ast.AST, obj: Any, name: str) -> SugaredValue:
         api = _api()
-        if api is not None and isinstance(obj, api.ScriptFunction):
+        if isinstance(obj, api.ScriptFunction):
             return ScriptFunctionValue(obj)
         if isinstance(obj, (types.FunctionType, types.MethodType)) or hasattr(obj, "__original_fn"):
             lib = _foreign_function(obj) if isinstance(obj, types.FunctionType) else None
@@ -219,20 +220,6 @@ def _describe(obj: Any) -> str:
     mod = getattr(obj, "__module__", None)
     qual = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or type(obj).__name__
     return f"{mod}.{qual}" if mod else str(qual)
-
-
-def _api():
-    global _API
-    if _API is None:  # read once: `torchkiln.api` imports this package
-        try:
-            from ... import api
-        except ImportError:  # pragma: no cover - the api module is always there in a full tree
-            return None
-        _API = api
-    return _API
-
-
-_API = None
 
 
 def _find_builtin(obj: Any) -> Optional[str]:
